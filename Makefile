@@ -1,0 +1,40 @@
+# Latch. `make run` starts a development server; `make test` runs every suite.
+SHELL := /bin/bash
+CARGO ?= cargo
+# The PostgreSQL server `make test` uses when one answers on 127.0.0.1:5432.
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test openapi lint fmt
+
+## Start Latch on ./data/latch.db (SQLite) with a generated development master key.
+run:
+	$(CARGO) run -p latch-api --bin latch -- serve --dev
+
+## Every test, on SQLite and (when a server answers or LATCH_TEST_POSTGRES_URL is set) PostgreSQL.
+test:
+	@if [ -n "$$LATCH_TEST_POSTGRES_URL" ]; then \
+		echo "postgres: tests use LATCH_TEST_POSTGRES_URL"; \
+	elif (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
+		export LATCH_TEST_POSTGRES_URL="$(POSTGRES_URL)"; \
+		echo "postgres: tests use $(POSTGRES_URL)"; \
+	else \
+		skipped=1; \
+		echo "!!!!! SKIPPED postgres: no server on 127.0.0.1:5432 and LATCH_TEST_POSTGRES_URL unset !!!!!"; \
+	fi; \
+	$(CARGO) test --workspace; status=$$?; \
+	if [ -n "$$skipped" ]; then \
+		echo "!!!!! SKIPPED postgres: only SQLite was tested !!!!!"; \
+	fi; \
+	exit $$status
+
+## Regenerate the committed OpenAPI document from the code.
+openapi:
+	$(CARGO) run -q -p latch-api --bin latch -- openapi > openapi/openapi.json.tmp
+	mv openapi/openapi.json.tmp openapi/openapi.json
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all

@@ -1,0 +1,323 @@
+//! API keys: their format, digest and scopes, and the extractor that authenticates callers.
+//!
+//! A key is `latch_<12 characters>_<32 characters>` (base62, about 262 random bits). The
+//! first part is its public prefix: stored in clear, shown in listings, used to find the row.
+//! The row keeps only a SHA-256 digest of the whole key, compared in constant time. A slow
+//! password hash would add nothing for keys of this entropy and would cap throughput.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use latch_store::{NewAuditEvent, Store};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const KEY_PREFIX: &str = "latch_";
+const PREFIX_ID_LEN: usize = 12;
+const SECRET_LEN: usize = 32;
+const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// What a key may do. `admin` may do everything in its organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum Scope {
+    #[serde(rename = "admin")]
+    Admin,
+    #[serde(rename = "credentials:read")]
+    CredentialsRead,
+    #[serde(rename = "credentials:write")]
+    CredentialsWrite,
+    #[serde(rename = "tokens:issue")]
+    TokensIssue,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [
+        Scope::Admin,
+        Scope::CredentialsRead,
+        Scope::CredentialsWrite,
+        Scope::TokensIssue,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Admin => "admin",
+            Scope::CredentialsRead => "credentials:read",
+            Scope::CredentialsWrite => "credentials:write",
+            Scope::TokensIssue => "tokens:issue",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|scope| scope.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Scopes as the store keeps them: space separated.
+pub fn scopes_to_column(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(|scope| scope.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn scopes_from_column(column: &str) -> Vec<Scope> {
+    column.split_whitespace().filter_map(Scope::parse).collect()
+}
+
+/// A freshly made key: the whole key (shown once), its public prefix and its digest.
+pub struct GeneratedKey {
+    pub key: SecretString,
+    pub prefix: String,
+    pub hash: Vec<u8>,
+}
+
+pub fn generate_key() -> Result<GeneratedKey, ApiError> {
+    let id = random_base62(PREFIX_ID_LEN)?;
+    let secret = random_base62(SECRET_LEN)?;
+    let prefix = format!("{KEY_PREFIX}{id}");
+    let key = format!("{prefix}_{secret}");
+    let hash = digest(&key).to_vec();
+    Ok(GeneratedKey {
+        key: SecretString::from(key),
+        prefix,
+        hash,
+    })
+}
+
+fn random_base62(len: usize) -> Result<String, ApiError> {
+    let mut out = String::with_capacity(len);
+    let mut buffer = [0u8; 64];
+    while out.len() < len {
+        getrandom::fill(&mut buffer).map_err(ApiError::internal)?;
+        // Rejection sampling: 248 = 4 × 62, so every character is equally likely.
+        for byte in buffer.iter().filter(|byte| **byte < 248) {
+            if out.len() == len {
+                break;
+            }
+            out.push(BASE62[usize::from(*byte % 62)] as char);
+        }
+    }
+    Ok(out)
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// The public prefix of a presented key, when it is shaped like one of ours.
+fn presented_prefix(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(KEY_PREFIX)?;
+    let (id, secret) = rest.split_once('_')?;
+    let well_formed = id.len() == PREFIX_ID_LEN
+        && secret.len() == SECRET_LEN
+        && id
+            .bytes()
+            .chain(secret.bytes())
+            .all(|b| b.is_ascii_alphanumeric());
+    well_formed.then(|| &key[..KEY_PREFIX.len() + PREFIX_ID_LEN])
+}
+
+/// An authenticated caller: which key, which organisation, which scopes.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key_id: Uuid,
+    pub org_id: Uuid,
+    pub scopes: Vec<Scope>,
+}
+
+impl Caller {
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this API key lacks the `{scope}` scope"
+            )))
+        }
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let presented = bearer_token(request).map(|token| SecretString::from(token.to_string()));
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+            let Some(presented) = presented else {
+                return Err(ApiError::Unauthorized {
+                    detail: "send an API key as `Authorization: Bearer latch_...`".into(),
+                    invalid_token: false,
+                });
+            };
+            authenticate(state.store.as_ref(), &presented).await
+        })
+    }
+}
+
+fn bearer_token(request: &HttpRequest) -> Option<&str> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
+}
+
+/// Finds the live key a caller presented. Every failure is recorded (without the key) and
+/// answered the same way, so a caller learns nothing about which part was wrong.
+pub async fn authenticate(store: &dyn Store, presented: &SecretString) -> Result<Caller, ApiError> {
+    let presented = presented.expose_secret();
+    let mut failure = AuthFailure {
+        org_id: None,
+        key_id: None,
+        prefix: None,
+        reason: "malformed key",
+    };
+    if let Some(prefix) = presented_prefix(presented) {
+        failure.prefix = Some(prefix.to_string());
+        failure.reason = "unknown key";
+        let wanted = digest(presented);
+        for key in store.api_keys_by_prefix(prefix).await? {
+            if !bool::from(key.hash.as_slice().ct_eq(&wanted)) {
+                // Someone holds a real key's prefix with the wrong secret: its org should know.
+                failure = AuthFailure {
+                    org_id: Some(key.org_id),
+                    key_id: Some(key.id),
+                    prefix: Some(key.prefix),
+                    reason: "wrong secret",
+                };
+                continue;
+            }
+            if key.revoked_at.is_some() {
+                failure = AuthFailure {
+                    org_id: Some(key.org_id),
+                    key_id: Some(key.id),
+                    prefix: Some(key.prefix),
+                    reason: "revoked key",
+                };
+                break;
+            }
+            return Ok(Caller {
+                key_id: key.id,
+                org_id: key.org_id,
+                scopes: scopes_from_column(&key.scopes),
+            });
+        }
+    }
+    failure.record(store).await;
+    Err(ApiError::Unauthorized {
+        detail: "the API key is not valid or has been revoked".into(),
+        invalid_token: true,
+    })
+}
+
+struct AuthFailure {
+    org_id: Option<Uuid>,
+    key_id: Option<Uuid>,
+    prefix: Option<String>,
+    reason: &'static str,
+}
+
+impl AuthFailure {
+    async fn record(self, store: &dyn Store) {
+        tracing::warn!(
+            key_prefix = self.prefix.as_deref().unwrap_or("-"),
+            reason = self.reason,
+            "authentication failed"
+        );
+        let event = NewAuditEvent {
+            org_id: self.org_id,
+            actor_key_id: self.key_id,
+            action: "authentication.failed".into(),
+            target_type: "api_key".into(),
+            target_id: self.key_id.map(|id| id.to_string()),
+            outcome: "failure".into(),
+            detail: json!({"reason": self.reason, "key_prefix": self.prefix}),
+        };
+        if let Err(error) = store.record_audit_event(&event).await {
+            tracing::error!(%error, "could not record a failed authentication");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_have_the_documented_shape_and_a_matching_prefix() {
+        let generated = generate_key().unwrap();
+        let key = generated.key.expose_secret();
+        assert_eq!(key.len(), KEY_PREFIX.len() + PREFIX_ID_LEN + 1 + SECRET_LEN);
+        assert_eq!(presented_prefix(key), Some(generated.prefix.as_str()));
+        assert_eq!(generated.hash, digest(key).to_vec());
+    }
+
+    #[test]
+    fn two_generated_keys_differ() {
+        let a = generate_key().unwrap();
+        let b = generate_key().unwrap();
+        assert_ne!(a.key.expose_secret(), b.key.expose_secret());
+        assert_ne!(a.prefix, b.prefix);
+    }
+
+    #[test]
+    fn keys_of_another_shape_have_no_prefix() {
+        for key in [
+            "",
+            "latch_",
+            "latch_short_secret",
+            "other_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+            "latch_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB!",
+            "latch_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+        ] {
+            assert_eq!(presented_prefix(key), None, "{key}");
+        }
+    }
+
+    #[test]
+    fn admin_may_do_everything_and_other_scopes_only_their_own() {
+        let caller = |scopes: Vec<Scope>| Caller {
+            key_id: Uuid::nil(),
+            org_id: Uuid::nil(),
+            scopes,
+        };
+        let admin = caller(vec![Scope::Admin]);
+        assert!(Scope::ALL.iter().all(|scope| admin.require(*scope).is_ok()));
+        let reader = caller(vec![Scope::CredentialsRead]);
+        assert!(reader.require(Scope::CredentialsRead).is_ok());
+        assert!(reader.require(Scope::CredentialsWrite).is_err());
+        assert!(reader.require(Scope::Admin).is_err());
+    }
+
+    #[test]
+    fn scopes_survive_the_store_column() {
+        let scopes = vec![Scope::CredentialsRead, Scope::TokensIssue];
+        assert_eq!(scopes_from_column(&scopes_to_column(&scopes)), scopes);
+    }
+}

@@ -1,0 +1,525 @@
+//! Credential use cases: create, read, list, change and delete, with their request and
+//! response types. No HTTP here: handlers call these and render what they return.
+
+use chrono::{DateTime, Utc};
+use latch_connector::{Connector, FieldError, Fields};
+use latch_store::{
+    Credential, CredentialFilter, CredentialStatus, NewAuditEvent, NewCredential, Page, StoreError,
+};
+use latch_vault::{Purpose, RecordContext, Sealed, WrappedKey};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+use zeroize::Zeroizing;
+
+use crate::auth::{Caller, Scope};
+use crate::error::ApiError;
+use crate::input::{field_errors, one_more, paginate, trimmed};
+use crate::state::AppState;
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "Looker production",
+    "description": "Read-only API user for the nightly exports",
+    "connector": "looker",
+    "config": {"api_host_url": "https://acme.cloud.looker.com", "client_id": "AbCdEfGh12345678"},
+    "secrets": {"client_secret": "s3cr3t-from-looker"}
+}))]
+pub struct CreateCredentialRequest {
+    /// Unique in your organization.
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(
+        required(message = "is required"),
+        length(min = 1, max = 128, message = "must be 1 to 128 characters")
+    )]
+    #[schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 128)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    /// A connector id from `GET /v1/connectors`.
+    #[validate(required(message = "is required"))]
+    #[schema(value_type = String, required = true, nullable = false, example = "looker")]
+    pub connector: Option<String>,
+    /// The connector's `config_schema`.
+    #[schema(value_type = Object, required = true, nullable = false)]
+    pub config: Option<Value>,
+    /// The connector's `secrets_schema`. Encrypted at rest, never returned.
+    #[schema(value_type = Object, required = true, nullable = false)]
+    pub secrets: Option<Value>,
+}
+
+/// Only the fields sent change. `config` keys sent replace those stored; `secrets` replaces
+/// the stored secrets whole (rotation). `description: ""` clears the description.
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"secrets": {"client_secret": "rotated-s3cr3t"}}))]
+pub struct UpdateCredentialRequest {
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
+    #[schema(min_length = 1, max_length = 128)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub secrets: Option<Value>,
+}
+
+/// Whether a credential works, as last measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialStatusView {
+    /// Saved without a test login.
+    Unverified,
+    /// The last test login succeeded.
+    Valid,
+    /// The upstream refused the client ID or secret.
+    Invalid,
+    /// The upstream could not be reached (DNS, connect, TLS, timeout, blocked address).
+    Unreachable,
+    /// The upstream answered with an error or something unexpected.
+    Error,
+}
+
+impl From<CredentialStatus> for CredentialStatusView {
+    fn from(status: CredentialStatus) -> Self {
+        match status {
+            CredentialStatus::Unverified => Self::Unverified,
+            CredentialStatus::Valid => Self::Valid,
+            CredentialStatus::Invalid => Self::Invalid,
+            CredentialStatus::Unreachable => Self::Unreachable,
+            CredentialStatus::Error => Self::Error,
+        }
+    }
+}
+
+/// A credential as the API shows it: everything but its secrets.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20",
+    "name": "Looker production",
+    "description": "Read-only API user for the nightly exports",
+    "connector": "looker",
+    "config": {"api_host_url": "https://acme.cloud.looker.com", "client_id": "AbCdEfGh12345678"},
+    "status": "unverified",
+    "status_detail": null,
+    "identity": null,
+    "validated_at": null,
+    "version": 1,
+    "created_at": "2026-11-23T09:30:00Z",
+    "updated_at": "2026-11-23T09:30:00Z"
+}))]
+pub struct CredentialView {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub connector: String,
+    #[schema(value_type = Object)]
+    pub config: Value,
+    pub status: CredentialStatusView,
+    pub status_detail: Option<String>,
+    /// The upstream user the credential logs in as, once validated.
+    #[schema(value_type = Option<Object>)]
+    pub identity: Option<Value>,
+    pub validated_at: Option<DateTime<Utc>>,
+    /// Increases with every change; send it back in `If-Match`.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Credential> for CredentialView {
+    fn from(credential: Credential) -> Self {
+        Self {
+            id: credential.id,
+            name: credential.name,
+            description: credential.description,
+            connector: credential.connector,
+            config: credential.config,
+            status: credential.status.into(),
+            status_detail: credential.status_detail,
+            identity: credential.identity,
+            validated_at: credential.validated_at,
+            version: credential.version,
+            created_at: credential.created_at,
+            updated_at: credential.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CredentialList {
+    pub items: Vec<CredentialView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListCredentialsQuery {
+    /// Only credentials of this connector.
+    #[param(example = "looker")]
+    pub connector: Option<String>,
+    /// Only credentials with this status.
+    #[param(value_type = Option<CredentialStatusView>)]
+    pub status: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn credential_not_found() -> ApiError {
+    ApiError::NotFound("no credential with this id in your organization".into())
+}
+
+fn name_taken(name: &str) -> ApiError {
+    ApiError::Conflict(format!(
+        "a credential named `{name}` already exists in your organization"
+    ))
+}
+
+fn audit(caller: &Caller, action: &str, id: Uuid, detail: Value) -> NewAuditEvent {
+    NewAuditEvent {
+        org_id: Some(caller.org_id),
+        actor_key_id: Some(caller.key_id),
+        action: action.into(),
+        target_type: "credential".into(),
+        target_id: Some(id.to_string()),
+        outcome: "success".into(),
+        detail,
+    }
+}
+
+/// Serialises checked secrets so they can be sealed; the buffer is wiped on drop.
+fn secret_plaintext(secrets: &Fields) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+    serde_json::to_vec(secrets)
+        .map(Zeroizing::new)
+        .map_err(ApiError::internal)
+}
+
+fn checked_section(
+    connector: Option<&dyn Connector>,
+    value: Option<&Value>,
+    section: &str,
+    check: impl Fn(&dyn Connector, &Value) -> Result<Fields, Vec<FieldError>>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Fields> {
+    match (connector, value) {
+        (_, None) => {
+            errors.push(FieldError::new(section, "is required"));
+            None
+        }
+        (Some(connector), Some(value)) => check(connector, value)
+            .map_err(|problems| errors.extend(problems))
+            .ok(),
+        (None, Some(_)) => None,
+    }
+}
+
+pub async fn create_credential(
+    state: &AppState,
+    caller: &Caller,
+    request: CreateCredentialRequest,
+) -> Result<Credential, ApiError> {
+    caller.require(Scope::CredentialsWrite)?;
+    let mut errors = field_errors(request.validate());
+    let connector = request.connector.as_deref().and_then(|id| {
+        let found = state.catalogue.get(id);
+        if found.is_none() {
+            errors.push(FieldError::new(
+                "connector",
+                format!(
+                    "unknown connector; expected one of {}",
+                    state.catalogue.ids()
+                ),
+            ));
+        }
+        found
+    });
+    let policy = state.policy;
+    let config = checked_section(
+        connector,
+        request.config.as_ref(),
+        "config",
+        |connector, value| connector.validate_config(value, policy),
+        &mut errors,
+    );
+    let secrets = checked_section(
+        connector,
+        request.secrets.as_ref(),
+        "secrets",
+        |connector, value| connector.validate_secrets(value, policy),
+        &mut errors,
+    );
+    let (Some(name), Some(connector), Some(config), Some(secrets), true) =
+        (request.name, connector, config, secrets, errors.is_empty())
+    else {
+        return Err(ApiError::Validation(errors));
+    };
+
+    let id = Uuid::now_v7();
+    let context = RecordContext::new(caller.org_id, id);
+    let (data_key, wrapped) = state
+        .keyring
+        .generate_data_key(&context)
+        .map_err(ApiError::internal)?;
+    let sealed = data_key
+        .seal(&context, Purpose::Secret, &secret_plaintext(&secrets)?)
+        .map_err(ApiError::internal)?;
+    let new = NewCredential {
+        id,
+        org_id: caller.org_id,
+        connector: connector.id().to_string(),
+        name: name.clone(),
+        description: request.description.filter(|text| !text.is_empty()),
+        config: Value::Object(config),
+        secret_ct: sealed.ciphertext,
+        secret_nonce: sealed.nonce,
+        wrapped_dek: wrapped.bytes,
+        kek_id: wrapped.kek_id,
+        status: CredentialStatus::Unverified,
+        status_detail: None,
+        identity: None,
+        validated_at: None,
+    };
+    let event = audit(
+        caller,
+        "credential.created",
+        id,
+        json!({"name": name, "connector": connector.id()}),
+    );
+    match state.store.insert_credential(&new, &event).await {
+        Err(StoreError::Conflict) => Err(name_taken(&name)),
+        other => Ok(other?),
+    }
+}
+
+pub async fn get_credential(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Credential, ApiError> {
+    caller.require(Scope::CredentialsRead)?;
+    state
+        .store
+        .get_credential(caller.org_id, id)
+        .await?
+        .ok_or_else(credential_not_found)
+}
+
+pub async fn list_credentials(
+    state: &AppState,
+    caller: &Caller,
+    query: ListCredentialsQuery,
+) -> Result<CredentialList, ApiError> {
+    caller.require(Scope::CredentialsRead)?;
+    let page: Page = crate::input::page(query.limit.as_deref(), query.cursor.as_deref())?;
+    if let Some(connector) = &query.connector
+        && state.catalogue.get(connector).is_none()
+    {
+        return Err(ApiError::bad_request(
+            "connector",
+            format!(
+                "is not a known connector; expected one of {}",
+                state.catalogue.ids()
+            ),
+        ));
+    }
+    let status = query
+        .status
+        .as_deref()
+        .map(|text| {
+            CredentialStatus::parse(text).ok_or_else(|| {
+                ApiError::bad_request(
+                    "status",
+                    "must be one of `unverified`, `valid`, `invalid`, `unreachable`, `error`",
+                )
+            })
+        })
+        .transpose()?;
+    let filter = CredentialFilter {
+        connector: query.connector,
+        status,
+    };
+    let rows = state
+        .store
+        .list_credentials(caller.org_id, &filter, one_more(page))
+        .await?;
+    let (rows, next_cursor) = paginate(rows, page, |credential| credential.id);
+    Ok(CredentialList {
+        items: rows.into_iter().map(CredentialView::from).collect(),
+        next_cursor,
+    })
+}
+
+pub async fn update_credential(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i64>,
+    request: UpdateCredentialRequest,
+) -> Result<Credential, ApiError> {
+    caller.require(Scope::CredentialsWrite)?;
+    let current = state
+        .store
+        .get_credential(caller.org_id, id)
+        .await?
+        .ok_or_else(credential_not_found)?;
+    if let Some(expected) = if_match
+        && expected != current.version
+    {
+        return Err(ApiError::PreconditionFailed(format!(
+            "the credential is at version {}, not {expected}; read it again and retry",
+            current.version
+        )));
+    }
+    let connector = state.catalogue.get(&current.connector).ok_or_else(|| {
+        ApiError::internal(format!(
+            "stored connector `{}` is not offered",
+            current.connector
+        ))
+    })?;
+
+    let mut errors = field_errors(request.validate());
+    let mut changes = current.changes();
+    let mut changed: Vec<&str> = Vec::new();
+    if let Some(name) = request.name {
+        changes.name = name;
+        changed.push("name");
+    }
+    if let Some(description) = request.description {
+        changes.description = Some(description).filter(|text| !text.is_empty());
+        changed.push("description");
+    }
+    if let Some(partial) = request.config {
+        match merged_config(&current.config, partial) {
+            Ok(merged) => match connector.validate_config(&merged, state.policy) {
+                Ok(config) => {
+                    changes.config = Value::Object(config);
+                    changed.push("config");
+                }
+                Err(problems) => errors.extend(problems),
+            },
+            Err(problem) => errors.push(problem),
+        }
+    }
+    let mut new_secrets = None;
+    if let Some(secrets) = request.secrets {
+        match connector.validate_secrets(&secrets, state.policy) {
+            Ok(secrets) => {
+                new_secrets = Some(secrets);
+                changed.push("secrets");
+            }
+            Err(problems) => errors.extend(problems),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    if changed.is_empty() {
+        return Err(ApiError::invalid_field(
+            "body",
+            "send at least one of `name`, `description`, `config`, `secrets`",
+        ));
+    }
+    if let Some(secrets) = new_secrets {
+        let sealed = reseal_secrets(state, &current, &secrets)?;
+        changes.secret_ct = sealed.ciphertext;
+        changes.secret_nonce = sealed.nonce;
+    }
+    if changed.contains(&"config") || changed.contains(&"secrets") {
+        // What was proven about the old settings says nothing about the new ones.
+        changes.status = CredentialStatus::Unverified;
+        changes.status_detail = None;
+        changes.identity = None;
+        changes.validated_at = None;
+    }
+
+    let event = audit(
+        caller,
+        "credential.updated",
+        id,
+        json!({"changed": changed, "from_version": current.version}),
+    );
+    match state
+        .store
+        .update_credential(caller.org_id, id, current.version, &changes, &event)
+        .await
+    {
+        Ok(updated) => Ok(updated),
+        Err(StoreError::Conflict) => Err(name_taken(&changes.name)),
+        Err(StoreError::NotFound) => Err(credential_not_found()),
+        Err(StoreError::VersionMismatch { current }) => Err(match if_match {
+            Some(_) => ApiError::PreconditionFailed(format!(
+                "the credential changed meanwhile and is now at version {current}"
+            )),
+            None => ApiError::Conflict(format!(
+                "the credential changed while this request was applied (now version {current}); retry"
+            )),
+        }),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Stored config with the sent keys replaced.
+fn merged_config(stored: &Value, partial: Value) -> Result<Value, FieldError> {
+    let Value::Object(partial) = partial else {
+        return Err(FieldError::new("config", "must be a JSON object"));
+    };
+    let mut merged = stored.as_object().cloned().unwrap_or_default();
+    merged.extend(partial);
+    Ok(Value::Object(merged))
+}
+
+/// Seals new secrets under the credential's own data key.
+fn reseal_secrets(
+    state: &AppState,
+    credential: &Credential,
+    secrets: &Fields,
+) -> Result<Sealed, ApiError> {
+    let context = RecordContext::new(credential.org_id, credential.id);
+    let wrapped = WrappedKey {
+        kek_id: credential.kek_id.clone(),
+        bytes: credential.wrapped_dek.clone(),
+    };
+    let data_key = state
+        .keyring
+        .unwrap_data_key(&context, &wrapped)
+        .map_err(ApiError::internal)?;
+    data_key
+        .seal(&context, Purpose::Secret, &secret_plaintext(secrets)?)
+        .map_err(ApiError::internal)
+}
+
+pub async fn delete_credential(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i64>,
+) -> Result<(), ApiError> {
+    caller.require(Scope::CredentialsWrite)?;
+    let event = audit(caller, "credential.deleted", id, json!({}));
+    match state
+        .store
+        .delete_credential(caller.org_id, id, if_match, &event)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(StoreError::NotFound) => Err(credential_not_found()),
+        Err(StoreError::VersionMismatch { current }) => Err(ApiError::PreconditionFailed(format!(
+            "the credential is at version {current}; read it again and retry"
+        ))),
+        Err(error) => Err(error.into()),
+    }
+}

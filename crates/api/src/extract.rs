@@ -1,0 +1,219 @@
+//! Request extraction with errors that name the field and never echo a value.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::BytesMut;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::StreamExt;
+use latch_connector::FieldError;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Bodies larger than this are refused with 413 before they are parsed.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON request body: `application/json` only, at most [`BODY_LIMIT`] bytes, unknown
+/// fields and wrong types refused with the field's path.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type = check_content_type(request);
+        let declared_length = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            content_type?;
+            if declared_length.is_some_and(|length| length > BODY_LIMIT) {
+                return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|error| ApiError::BadRequest {
+                    detail: format!("the request body could not be read: {error}"),
+                    errors: Vec::new(),
+                })?;
+                if body.len() + chunk.len() > BODY_LIMIT {
+                    return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Err(ApiError::BadRequest {
+                    detail: "the request body is empty; send a JSON object".into(),
+                    errors: Vec::new(),
+                });
+            }
+            parse_json(&body).map(JsonBody)
+        })
+    }
+}
+
+fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {
+    let is_json = match request.mime_type() {
+        Ok(Some(mime)) => {
+            mime.essence_str() == "application/json" || mime.suffix().is_some_and(|s| s == "json")
+        }
+        _ => false,
+    };
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(
+            "send the request body as JSON with `Content-Type: application/json`".into(),
+        ))
+    }
+}
+
+/// Parses JSON, turning serde's messages into a field path and a message that never
+/// quotes the offending value (it may be a secret typed into the wrong field).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::BadRequest {
+                detail: format!(
+                    "the request body is not valid JSON (line {}, column {})",
+                    inner.line(),
+                    inner.column()
+                ),
+                errors: Vec::new(),
+            };
+        }
+        field_problem(&path, &inner.to_string())
+    })
+}
+
+/// A 400 naming the field a deserialisation message is about.
+pub fn field_problem(path: &str, message: &str) -> ApiError {
+    let message = message
+        .trim_start_matches("Query deserialize error: ")
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_string();
+    let path = if path == "." { "" } else { path };
+    // serde_path_to_error already ends the path with an unknown key; a missing key is not
+    // in it yet.
+    let child = |name: &str| {
+        if path.is_empty() {
+            name.to_string()
+        } else if path == name || path.ends_with(&format!(".{name}")) {
+            path.to_string()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let named = |prefix: &str| -> Option<String> {
+        let rest = message.strip_prefix(prefix)?;
+        Some(rest.split('`').next().unwrap_or_default().to_string())
+    };
+    let (field, text) = if let Some(name) = named("unknown field `") {
+        let expected = message
+            .split_once(", expected ")
+            .map(|(_, expected)| format!("unknown field; expected {expected}"))
+            .unwrap_or_else(|| "unknown field".into());
+        (child(&name), expected)
+    } else if let Some(name) = named("missing field `") {
+        (child(&name), "is required".into())
+    } else if let (true, Some((_, expected))) = (
+        message.starts_with("unknown variant"),
+        message.split_once(", expected "),
+    ) {
+        (
+            path.to_string(),
+            format!("is not accepted; expected {expected}"),
+        )
+    } else if let Some((_, expected)) = message.split_once(", expected ") {
+        (
+            path.to_string(),
+            format!("has the wrong type; expected {expected}"),
+        )
+    } else {
+        (path.to_string(), "is not valid".into())
+    };
+    let field = if field.is_empty() {
+        "body".to_string()
+    } else {
+        field
+    };
+    ApiError::BadRequest {
+        detail: format!("`{field}` {text}"),
+        errors: vec![FieldError::new(field, text)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    fn first_error(body: &str) -> (String, String) {
+        match parse_json::<Body>(body.as_bytes()).unwrap_err() {
+            ApiError::BadRequest { errors, detail } => errors
+                .first()
+                .map(|e| (e.field.clone(), e.message.clone()))
+                .unwrap_or(("".into(), detail)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_with_its_path() {
+        assert_eq!(first_error(r#"{"name":"a","nmae":"b"}"#).0, "nmae");
+        assert_eq!(
+            first_error(r#"{"name":"a","inner":{"count":1,"extra":2}}"#).0,
+            "inner.extra"
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_is_named_without_quoting_the_value() {
+        let (field, message) = first_error(r#"{"name":"a","inner":{"count":"hunter2"}}"#);
+        assert_eq!(field, "inner.count");
+        assert!(!message.contains("hunter2"), "{message}");
+        assert!(
+            message.starts_with("has the wrong type; expected"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn malformed_json_says_where() {
+        let (_, detail) = first_error(r#"{"name": "#);
+        assert!(detail.contains("not valid JSON"), "{detail}");
+    }
+
+    #[test]
+    fn a_missing_field_is_named() {
+        assert_eq!(first_error(r#"{}"#), ("name".into(), "is required".into()));
+    }
+}

@@ -1,0 +1,22 @@
+//! The Latch REST API: routes, use cases and start-up.
+//!
+//! Handlers in [`routes`] are thin; the use cases ([`credentials`], [`api_keys`]) hold the
+//! logic and take no actix types, so they read (and can be tested) without HTTP.
+
+pub mod api_keys;
+pub mod auth;
+pub mod catalogue;
+pub mod credentials;
+pub mod error;
+pub mod extract;
+pub mod input;
+pub mod keyring_setup;
+pub mod openapi;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use settings::{MasterKeySource, Settings};
+pub use startup::{Application, DEV_ORG, StartupError};

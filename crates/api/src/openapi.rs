@@ -1,0 +1,70 @@
+//! The OpenAPI document, generated from the route and schema annotations.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Latch",
+        description = "Credential registry and token broker for data connectors.\n\n\
+            Save connector credentials (the secret is encrypted and never shown again), list them \
+            for selection, and manage the API keys that use them. Every error is \
+            `application/problem+json` (RFC 9457); field problems are listed in `errors`.\n\n\
+            Authenticate with `Authorization: Bearer latch_...`.",
+        license(name = "Apache-2.0"),
+    ),
+    paths(
+        routes::health::healthz,
+        routes::health::readyz,
+        routes::connectors::list,
+        routes::connectors::get,
+        routes::credentials::create,
+        routes::credentials::list,
+        routes::credentials::get,
+        routes::credentials::update,
+        routes::credentials::delete,
+        routes::api_keys::create,
+        routes::api_keys::list,
+        routes::api_keys::revoke,
+        routes::audit::list,
+    ),
+    modifiers(&BearerApiKey),
+    tags(
+        (name = "credentials", description = "Saved connector credentials"),
+        (name = "connectors", description = "What credentials can be saved for, with form schemas"),
+        (name = "api-keys", description = "Keys that call this API (admin)"),
+        (name = "audit", description = "Who changed what (admin)"),
+        (name = "operations", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerApiKey;
+
+impl Modify for BearerApiKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("latch_<prefix>_<secret>".into());
+        scheme.description = Some(
+            "An API key from `latch api-key create` or `POST /v1/api-keys`. Scopes: `admin`, \
+             `credentials:read`, `credentials:write`, `tokens:issue`."
+                .into(),
+        );
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("api_key", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The spec as committed in `openapi/openapi.json`.
+pub fn spec_json() -> String {
+    let mut json = ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    json.push('\n');
+    json
+}

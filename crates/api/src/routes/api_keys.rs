@@ -1,0 +1,97 @@
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::api_keys::{self, ApiKeyView, CreateApiKeyRequest, CreatedApiKey};
+use crate::auth::{Caller, Scope};
+use crate::error::{ApiError, Problem};
+use crate::extract::JsonBody;
+use crate::input::{one_more, page, paginate};
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyList {
+    pub items: Vec<ApiKeyView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Creates an API key. The key is in this response only.
+#[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys",
+    security(("api_key" = [])),
+    request_body(content = CreateApiKeyRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; store `key` now", body = CreatedApiKey),
+        (status = 400, description = "Malformed JSON, an unknown field or scope, or a wrong type", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields are not valid", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<CreateApiKeyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let created = api_keys::create_api_key(state.store.as_ref(), &caller, body.0).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// Lists the organization's API keys (never the keys themselves).
+#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys",
+    security(("api_key" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of keys", body = ApiKeyList),
+        (status = 400, description = "A query parameter is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not `admin`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::Admin)?;
+    let page = page(query.limit.as_deref(), query.cursor.as_deref())?;
+    let rows = state
+        .store
+        .list_api_keys(caller.org_id, one_more(page))
+        .await?;
+    let (rows, next_cursor) = paginate(rows, page, |key| key.id);
+    Ok(HttpResponse::Ok().json(ApiKeyList {
+        items: rows.into_iter().map(ApiKeyView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Revokes an API key at once.
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "API key id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No live key with this id in your organization", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    api_keys::revoke_api_key(state.store.as_ref(), &caller, *id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,86 @@
+use actix_web::{HttpResponse, web};
+use latch_connector::{Connector, section_schema};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// A connector and the JSON Schemas of the form that creates its credentials.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "looker",
+    "name": "Looker",
+    "description": "Google Looker business intelligence, through its API 4.0 with an API key (client ID and client secret).",
+    "docs_url": "https://cloud.google.com/looker/docs/api-auth",
+    "config_schema": {"type": "object", "required": ["api_host_url", "client_id"], "properties": {"api_host_url": {"type": "string", "format": "uri", "title": "API host URL"}}},
+    "secrets_schema": {"type": "object", "required": ["client_secret"], "properties": {"client_secret": {"type": "string", "writeOnly": true, "title": "Client secret"}}}
+}))]
+pub struct ConnectorView {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub docs_url: &'static str,
+    /// JSON Schema of `config`; every property has a `title` and a `description` (help text).
+    #[schema(value_type = Object)]
+    pub config_schema: Value,
+    /// JSON Schema of `secrets`; its properties are `writeOnly`.
+    #[schema(value_type = Object)]
+    pub secrets_schema: Value,
+}
+
+impl ConnectorView {
+    fn of(connector: &dyn Connector) -> Self {
+        Self {
+            id: connector.id(),
+            name: connector.name(),
+            description: connector.description(),
+            docs_url: connector.docs_url(),
+            config_schema: section_schema(connector.config_fields()),
+            secrets_schema: section_schema(connector.secret_fields()),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConnectorList {
+    pub items: Vec<ConnectorView>,
+}
+
+/// The connectors credentials can be saved for.
+#[utoipa::path(get, path = "/v1/connectors", tag = "connectors",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Every connector", body = ConnectorList),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(state: web::Data<AppState>, _caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(ConnectorList {
+        items: state.catalogue.all().map(ConnectorView::of).collect(),
+    })
+}
+
+/// One connector, with its form schemas.
+#[utoipa::path(get, path = "/v1/connectors/{id}", tag = "connectors",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "Connector id", example = "looker")),
+    responses(
+        (status = 200, description = "The connector", body = ConnectorView),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such connector", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let connector = state.catalogue.get(&id).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no connector `{id}`; this server offers {}",
+            state.catalogue.ids()
+        ))
+    })?;
+    Ok(HttpResponse::Ok().json(ConnectorView::of(connector)))
+}

@@ -1,0 +1,148 @@
+use actix_web::http::header::{ETAG, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, web};
+use uuid::Uuid;
+
+use super::if_match;
+use crate::auth::Caller;
+use crate::credentials::{
+    self, CreateCredentialRequest, CredentialList, CredentialView, ListCredentialsQuery,
+    UpdateCredentialRequest,
+};
+use crate::error::{ApiError, Problem};
+use crate::extract::JsonBody;
+use crate::input::etag;
+use crate::state::AppState;
+
+fn credential_response(
+    mut response: actix_web::HttpResponseBuilder,
+    view: CredentialView,
+) -> HttpResponse {
+    response
+        .insert_header((ETAG, etag(view.version)))
+        .json(view)
+}
+
+/// Saves a credential. The secret is encrypted and never returned.
+#[utoipa::path(post, path = "/v1/credentials", tag = "credentials",
+    security(("api_key" = [])),
+    request_body(content = CreateCredentialRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Saved (`status: unverified`)", body = CredentialView,
+            headers(("Location" = String, description = "The new credential's URL"),
+                    ("ETag" = String, description = "Its version, for `If-Match`"))),
+        (status = 400, description = "Malformed JSON, an unknown field or a wrong type", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The name is taken in this organization", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields are not valid; every one is listed in `errors`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<CreateCredentialRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let credential = credentials::create_credential(&state, &caller, body.0).await?;
+    let location = format!("/v1/credentials/{}", credential.id);
+    let mut response = HttpResponse::Created();
+    response.insert_header((LOCATION, location));
+    Ok(credential_response(response, credential.into()))
+}
+
+/// Lists credentials, oldest first: what the "Authenticate" screen shows.
+#[utoipa::path(get, path = "/v1/credentials", tag = "credentials",
+    security(("api_key" = [])),
+    params(ListCredentialsQuery),
+    responses(
+        (status = 200, description = "One page of credentials", body = CredentialList),
+        (status = 400, description = "A query parameter is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `credentials:read`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListCredentialsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let list = credentials::list_credentials(&state, &caller, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Reads one credential (never its secrets).
+#[utoipa::path(get, path = "/v1/credentials/{id}", tag = "credentials",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "Credential id")),
+    responses(
+        (status = 200, description = "The credential", body = CredentialView,
+            headers(("ETag" = String, description = "Its version, for `If-Match`"))),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `credentials:read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such credential in your organization", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let credential = credentials::get_credential(&state, &caller, *id).await?;
+    Ok(credential_response(HttpResponse::Ok(), credential.into()))
+}
+
+/// Renames, describes, reconfigures or rotates the secret of a credential.
+///
+/// A change of `config` or `secrets` sets `status` back to `unverified`. With `If-Match`
+/// the change applies only to that version.
+#[utoipa::path(patch, path = "/v1/credentials/{id}", tag = "credentials",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "Credential id"),
+           ("If-Match" = Option<String>, Header, description = "The ETag last read, such as `\"3\"`")),
+    request_body(content = UpdateCredentialRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Changed", body = CredentialView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 400, description = "Malformed JSON, an unknown field, a wrong type or a bad `If-Match`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such credential in your organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The new name is taken, or a concurrent change won", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields are not valid; every one is listed in `errors`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request: HttpRequest,
+    id: web::Path<Uuid>,
+    body: JsonBody<UpdateCredentialRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let expected = if_match(&request)?;
+    let credential = credentials::update_credential(&state, &caller, *id, expected, body.0).await?;
+    Ok(credential_response(HttpResponse::Ok(), credential.into()))
+}
+
+/// Deletes a credential and its encrypted secret.
+#[utoipa::path(delete, path = "/v1/credentials/{id}", tag = "credentials",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "Credential id"),
+           ("If-Match" = Option<String>, Header, description = "Delete only at this version")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "A bad `If-Match`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such credential in your organization", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request: HttpRequest,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let expected = if_match(&request)?;
+    credentials::delete_credential(&state, &caller, *id, expected).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

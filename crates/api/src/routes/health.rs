@@ -1,0 +1,61 @@
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` when every check passes.
+    #[schema(example = "ready")]
+    pub status: &'static str,
+    #[schema(example = "ok")]
+    pub store: &'static str,
+    #[schema(example = "ok")]
+    pub keyring: &'static str,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process is alive", body = Health)))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// Readiness: the store answers and the keyring is loaded.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready to serve", body = Readiness),
+        (status = 503, description = "The store does not answer", body = Readiness),
+    ))]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let store_ok = match state.store.ping().await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(%error, "readiness: the store does not answer");
+            false
+        }
+    };
+    // The keyring is loaded and verified before the server starts listening.
+    let keyring_ok = !state.keyring.active_kek_id().is_empty();
+    let readiness = Readiness {
+        status: if store_ok && keyring_ok {
+            "ready"
+        } else {
+            "not_ready"
+        },
+        store: if store_ok { "ok" } else { "unavailable" },
+        keyring: if keyring_ok { "ok" } else { "missing" },
+    };
+    if store_ok && keyring_ok {
+        HttpResponse::Ok().json(readiness)
+    } else {
+        HttpResponse::ServiceUnavailable().json(readiness)
+    }
+}

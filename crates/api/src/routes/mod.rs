@@ -1,0 +1,73 @@
+//! HTTP routes: thin handlers that extract, call a use case and render.
+
+pub mod api_keys;
+pub mod audit;
+pub mod connectors;
+pub mod credentials;
+pub mod health;
+
+use actix_web::{HttpRequest, HttpResponse, Resource, web};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::ApiError;
+use crate::input::parse_if_match;
+use crate::openapi::ApiDoc;
+
+/// Registers every route, the spec at `/openapi.json` and Swagger UI at `/docs`.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/v1/connectors").route(web::get().to(connectors::list)))
+        .service(resource("/v1/connectors/{id}").route(web::get().to(connectors::get)))
+        .service(
+            resource("/v1/credentials")
+                .route(web::post().to(credentials::create))
+                .route(web::get().to(credentials::list)),
+        )
+        .service(
+            resource("/v1/credentials/{id}")
+                .route(web::get().to(credentials::get))
+                .route(web::patch().to(credentials::update))
+                .route(web::delete().to(credentials::delete)),
+        )
+        .service(
+            resource("/v1/api-keys")
+                .route(web::post().to(api_keys::create))
+                .route(web::get().to(api_keys::list)),
+        )
+        .service(resource("/v1/api-keys/{id}").route(web::delete().to(api_keys::revoke)))
+        .service(resource("/v1/audit-events").route(web::get().to(audit::list)))
+        .service(web::redirect("/docs", "/docs/"))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
+}
+
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}",
+        request.method(),
+        request.path()
+    )))
+}
+
+/// Any path nothing else matched.
+pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!(
+        "no route {} {}",
+        request.method(),
+        request.path()
+    )))
+}
+
+/// The `If-Match` header as a version, when sent.
+fn if_match(request: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    match request.headers().get(actix_web::http::header::IF_MATCH) {
+        None => Ok(None),
+        Some(value) => parse_if_match(value.to_str().unwrap_or_default()),
+    }
+}

@@ -1,0 +1,53 @@
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+
+/// Where the master key comes from, first found wins:
+/// `LATCH_MASTER_KEY`, `LATCH_MASTER_KEY_FILE`, `LATCH_MASTER_PASSPHRASE`, then (with `--dev`
+/// only) a generated key file.
+pub enum MasterKeySource {
+    /// Base64 of 32 bytes.
+    Key(SecretString),
+    /// A file holding base64 of 32 bytes.
+    File(PathBuf),
+    /// A passphrase stretched with argon2id; its salt is kept in the keyring table.
+    Passphrase(SecretString),
+    /// Development mode: a key file generated (mode 0600) when missing.
+    DevFile(PathBuf),
+}
+
+impl MasterKeySource {
+    /// Reads the source from the environment; `dev_file` is used only when nothing is set.
+    pub fn from_env(dev_file: Option<PathBuf>) -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        if let Some(key) = var("LATCH_MASTER_KEY") {
+            return Ok(Self::Key(SecretString::from(key)));
+        }
+        if let Some(path) = var("LATCH_MASTER_KEY_FILE") {
+            return Ok(Self::File(PathBuf::from(path)));
+        }
+        if let Some(passphrase) = var("LATCH_MASTER_PASSPHRASE") {
+            return Ok(Self::Passphrase(SecretString::from(passphrase)));
+        }
+        dev_file.map(Self::DevFile).ok_or_else(|| {
+            "no master key: set LATCH_MASTER_KEY (32 random bytes, base64: `openssl rand -base64 32`), \
+             LATCH_MASTER_KEY_FILE (a file holding such a key) or LATCH_MASTER_PASSPHRASE; \
+             or run `latch serve --dev` for a local development instance"
+                .to_string()
+        })
+    }
+}
+
+/// Everything `Application::build` needs.
+pub struct Settings {
+    pub database_url: String,
+    /// `host:port`; port 0 picks a free one (tests).
+    pub listen_addr: String,
+    pub master_key: MasterKeySource,
+    /// Accept `http://` connector hosts (local mock servers).
+    pub allow_http_hosts: bool,
+    /// HTTP worker threads; the number of cores when `None`.
+    pub workers: Option<usize>,
+    /// Development mode: make the `default` organisation and print an admin key on first start.
+    pub dev: bool,
+}

@@ -1,0 +1,144 @@
+//! Building and running the server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpServer, web};
+use latch_connector::ValidationPolicy;
+use latch_store::{Store, StoreError};
+use secrecy::SecretString;
+
+use crate::api_keys::issue_api_key;
+use crate::auth::Scope;
+use crate::catalogue::Catalogue;
+use crate::error::ApiError;
+use crate::extract::field_problem;
+use crate::keyring_setup::{KeyringError, open_keyring};
+use crate::routes;
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// The organisation development mode creates.
+pub const DEV_ORG: &str = "default";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot open the keyring: {0}")]
+    Keyring(#[from] KeyringError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("cannot create the development admin key: {0}")]
+    Bootstrap(ApiError),
+}
+
+/// A server bound to its port, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    /// In development mode on first start: the admin key of the `default` organisation.
+    pub dev_admin_key: Option<SecretString>,
+}
+
+impl Application {
+    /// Opens the store, verifies the master key, binds the listener: everything that can
+    /// fail does so here, before the first request.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let store = latch_store::connect(&settings.database_url).await?;
+        let keyring = open_keyring(store.as_ref(), &settings.master_key).await?;
+        let dev_admin_key = if settings.dev {
+            bootstrap_dev(store.as_ref())
+                .await
+                .map_err(StartupError::Bootstrap)?
+        } else {
+            None
+        };
+        let bind_error = |source| StartupError::Bind {
+            addr: settings.listen_addr.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&settings.listen_addr).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
+
+        let state = web::Data::new(AppState {
+            store,
+            keyring: Arc::new(keyring),
+            catalogue: Catalogue::builtin(),
+            policy: ValidationPolicy {
+                allow_http_hosts: settings.allow_http_hosts,
+            },
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PathConfig::default().error_handler(|_, request| {
+                    ApiError::NotFound(format!("no resource at {}", request.path())).into()
+                }))
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|error, _| field_problem("", &error.to_string()).into()),
+                )
+                .wrap(from_fn(log_request))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .listen(listener)
+        .map_err(bind_error)?
+        .shutdown_timeout(30);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        tracing::info!(port, "latch is listening");
+        Ok(Self {
+            port,
+            server: server.run(),
+            dev_admin_key,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Creates the `default` organisation and, when it has no key yet, an admin key.
+async fn bootstrap_dev(store: &dyn Store) -> Result<Option<SecretString>, ApiError> {
+    let org = store.ensure_organization(DEV_ORG).await?;
+    if store.count_api_keys(org.id).await? > 0 {
+        return Ok(None);
+    }
+    let issued = issue_api_key(store, org.id, "development admin", &[Scope::Admin], None).await?;
+    Ok(Some(issued.key))
+}
+
+/// One line per request: method, path (never the query string), status, time.
+async fn log_request(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.path().to_string();
+    let response = next.call(request).await?;
+    tracing::info!(
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    Ok(response)
+}

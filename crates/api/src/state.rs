@@ -1,0 +1,15 @@
+use std::sync::Arc;
+
+use latch_connector::ValidationPolicy;
+use latch_store::Store;
+use latch_vault::Keyring;
+
+use crate::catalogue::Catalogue;
+
+/// What every request handler shares.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub keyring: Arc<Keyring>,
+    pub catalogue: Catalogue,
+    pub policy: ValidationPolicy,
+}

@@ -1,0 +1,150 @@
+//! The `latch` command as an operator runs it.
+
+use std::process::{Command, Output};
+
+fn latch(args: &[&str], database_url: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_latch"))
+        .args(args)
+        .env_remove("LATCH_MASTER_KEY")
+        .env_remove("LATCH_MASTER_KEY_FILE")
+        .env_remove("LATCH_MASTER_PASSPHRASE")
+        .env("LATCH_DATABASE_URL", database_url)
+        .env("LATCH_LISTEN_ADDR", "127.0.0.1:0")
+        .output()
+        .expect("latch runs")
+}
+
+fn temp_database() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/latch.db", dir.path().display());
+    (dir, url)
+}
+
+#[tokio::test]
+async fn api_key_create_prints_the_key_alone_on_stdout_and_stores_only_its_digest() {
+    let (_dir, url) = temp_database();
+    let output = latch(
+        &[
+            "api-key",
+            "create",
+            "--org",
+            "acme",
+            "--scope",
+            "credentials:read",
+            "--scope",
+            "tokens:issue",
+        ],
+        &url,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let key = stdout.strip_suffix('\n').expect("one line");
+    assert!(!key.contains('\n'), "only the key is printed: {stdout}");
+    let parts: Vec<&str> = key.split('_').collect();
+    assert_eq!(parts.len(), 3, "{key}");
+    assert_eq!(
+        (parts[0], parts[1].len(), parts[2].len()),
+        ("latch", 12, 32)
+    );
+
+    let store = latch_store::connect(&url).await.unwrap();
+    let org = store
+        .find_organization("acme")
+        .await
+        .unwrap()
+        .expect("the org was created");
+    let rows = store.api_keys_by_prefix(&key[..18]).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].org_id, org.id);
+    assert_eq!(rows[0].scopes, "credentials:read tokens:issue");
+    assert!(!String::from_utf8_lossy(&rows[0].hash).contains(parts[2]));
+}
+
+#[test]
+fn api_key_create_refuses_an_unknown_scope() {
+    let (_dir, url) = temp_database();
+    let output = latch(
+        &["api-key", "create", "--org", "acme", "--scope", "root"],
+        &url,
+    );
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("credentials:read"));
+}
+
+#[test]
+fn serve_without_a_master_key_refuses_to_start_and_says_what_to_set() {
+    let (_dir, url) = temp_database();
+    let output = latch(&["serve"], &url);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for name in [
+        "LATCH_MASTER_KEY",
+        "LATCH_MASTER_KEY_FILE",
+        "LATCH_MASTER_PASSPHRASE",
+        "--dev",
+    ] {
+        assert!(stderr.contains(name), "{name} not named in: {stderr}");
+    }
+}
+
+#[test]
+fn serve_with_a_malformed_master_key_refuses_to_start() {
+    let (_dir, url) = temp_database();
+    let output = Command::new(env!("CARGO_BIN_EXE_latch"))
+        .arg("serve")
+        .env("LATCH_DATABASE_URL", &url)
+        .env("LATCH_LISTEN_ADDR", "127.0.0.1:0")
+        .env("LATCH_MASTER_KEY", "dG9vIHNob3J0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("exactly 32 bytes"), "{stderr}");
+    assert!(!stderr.contains("dG9vIHNob3J0"));
+}
+
+#[test]
+fn the_openapi_command_prints_the_committed_spec() {
+    let (_dir, url) = temp_database();
+    let output = latch(&["openapi"], &url);
+    assert!(output.status.success());
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../openapi/openapi.json"
+    ))
+    .unwrap();
+    assert!(
+        String::from_utf8(output.stdout).unwrap() == committed,
+        "openapi/openapi.json is out of date: run `make openapi`"
+    );
+}
+
+#[test]
+fn migrate_creates_the_database_and_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nested/folder/latch.db");
+    let output = latch(&["migrate"], &format!("sqlite://{}", file.display()));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(file.exists());
+}
+
+#[test]
+fn an_unsupported_database_url_is_refused_without_echoing_it() {
+    let output = latch(&["migrate"], "mysql://root:hunter2@localhost/latch");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unsupported database URL scheme `mysql`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"));
+}

@@ -1,0 +1,273 @@
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use crate::ValidationPolicy;
+
+/// Checked string fields of one section (`config` or `secrets`), by name.
+pub type Fields = Map<String, Value>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Free text.
+    Text,
+    /// An absolute https URL (http when the operator allows it), with no user info,
+    /// query or fragment.
+    HostUrl,
+    /// Free text that is encrypted at rest and never returned.
+    Secret,
+}
+
+/// One field a connector asks for, with what a form needs to show it.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub help: &'static str,
+    pub kind: FieldKind,
+    pub max_len: usize,
+    pub example: &'static str,
+}
+
+/// A problem with one field of a request, named by its path (`config.api_host_url`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The JSON Schema of one section, as a form renders it.
+pub fn section_schema(fields: &[FieldSpec]) -> Value {
+    let mut properties = Map::new();
+    for spec in fields {
+        let mut property = json!({
+            "type": "string",
+            "title": spec.title,
+            "description": spec.help,
+            "minLength": 1,
+            "maxLength": spec.max_len,
+        });
+        match spec.kind {
+            FieldKind::Text => {
+                property["examples"] = json!([spec.example]);
+            }
+            FieldKind::HostUrl => {
+                property["format"] = json!("uri");
+                property["pattern"] = json!("^https?://");
+                property["examples"] = json!([spec.example]);
+            }
+            FieldKind::Secret => {
+                property["writeOnly"] = json!(true);
+                property["format"] = json!("password");
+            }
+        }
+        properties.insert(spec.name.to_string(), property);
+    }
+    json!({
+        "type": "object",
+        "properties": properties,
+        "required": fields.iter().map(|spec| spec.name).collect::<Vec<_>>(),
+        "additionalProperties": false,
+    })
+}
+
+/// Checks one section against its field list: an object, every field present, a non-empty
+/// string within its length, no unknown fields, URLs well formed. Collects every problem.
+pub fn check_section(
+    section: &str,
+    specs: &[FieldSpec],
+    value: &Value,
+    policy: ValidationPolicy,
+) -> Result<Fields, Vec<FieldError>> {
+    let Some(object) = value.as_object() else {
+        return Err(vec![FieldError::new(section, "must be a JSON object")]);
+    };
+    let mut errors = Vec::new();
+    let mut checked = Fields::new();
+    for key in object.keys() {
+        if !specs.iter().any(|spec| spec.name == key) {
+            errors.push(FieldError::new(
+                format!("{section}.{key}"),
+                format!("unknown field; expected {}", field_names(specs)),
+            ));
+        }
+    }
+    for spec in specs {
+        let path = format!("{section}.{}", spec.name);
+        match object.get(spec.name) {
+            None | Some(Value::Null) => errors.push(FieldError::new(path, "is required")),
+            Some(Value::String(text)) => match check_text(spec, text, policy) {
+                Ok(text) => {
+                    checked.insert(spec.name.to_string(), Value::String(text));
+                }
+                Err(message) => errors.push(FieldError::new(path, message)),
+            },
+            Some(_) => errors.push(FieldError::new(path, "must be a string")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(checked)
+    } else {
+        Err(errors)
+    }
+}
+
+fn field_names(specs: &[FieldSpec]) -> String {
+    specs
+        .iter()
+        .map(|spec| format!("`{}`", spec.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn check_text(spec: &FieldSpec, text: &str, policy: ValidationPolicy) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    let length = text.chars().count();
+    if length > spec.max_len {
+        return Err(format!(
+            "must be at most {} characters (got {length})",
+            spec.max_len
+        ));
+    }
+    match spec.kind {
+        // Secrets are kept byte for byte: a trailing space may be part of one.
+        FieldKind::Secret => Ok(text.to_string()),
+        FieldKind::Text => Ok(text.trim().to_string()),
+        FieldKind::HostUrl => check_host_url(text.trim(), policy).map(|url| url.to_string()),
+    }
+}
+
+fn check_host_url(text: &str, policy: ValidationPolicy) -> Result<Url, String> {
+    let url = Url::parse(text)
+        .map_err(|_| "must be an absolute URL such as https://example.looker.com".to_string())?;
+    match url.scheme() {
+        "https" => {}
+        "http" if policy.allow_http_hosts => {}
+        "http" => {
+            return Err("must use https (plain http is not allowed on this server)".into());
+        }
+        _ => return Err("must be an https URL".into()),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must name a host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain a user name or password".into());
+    }
+    if url.query().is_some() {
+        return Err("must not contain a query string".into());
+    }
+    if url.fragment().is_some() {
+        return Err("must not contain a fragment".into());
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPECS: &[FieldSpec] = &[
+        FieldSpec {
+            name: "host",
+            title: "Host",
+            help: "The host.",
+            kind: FieldKind::HostUrl,
+            max_len: 100,
+            example: "https://example.com",
+        },
+        FieldSpec {
+            name: "token",
+            title: "Token",
+            help: "The token.",
+            kind: FieldKind::Secret,
+            max_len: 8,
+            example: "",
+        },
+    ];
+
+    fn check(value: Value, allow_http_hosts: bool) -> Result<Fields, Vec<FieldError>> {
+        check_section("s", SPECS, &value, ValidationPolicy { allow_http_hosts })
+    }
+
+    fn only_error(value: Value) -> FieldError {
+        let errors = check(value, false).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        errors.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn a_complete_section_passes_with_trimmed_text_and_untouched_secrets() {
+        let fields = check(
+            json!({"host": " https://example.com ", "token": " t "}),
+            false,
+        )
+        .unwrap();
+        assert_eq!(fields["host"], "https://example.com/");
+        assert_eq!(fields["token"], " t ");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let errors = check(json!({"token": 5, "extra": 1}), false).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["s.extra", "s.host", "s.token"]);
+    }
+
+    #[test]
+    fn host_urls_must_be_absolute_https_without_user_info_query_or_fragment() {
+        for (host, message) in [
+            ("example.com", "must be an absolute URL"),
+            ("ftp://example.com", "must be an https URL"),
+            ("http://example.com", "must use https"),
+            ("https://user:pw@example.com", "user name or password"),
+            ("https://example.com/?a=1", "query string"),
+            ("https://example.com/#top", "fragment"),
+        ] {
+            let error = only_error(json!({"host": host, "token": "t"}));
+            assert_eq!(error.field, "s.host");
+            assert!(error.message.contains(message), "{host}: {}", error.message);
+        }
+    }
+
+    #[test]
+    fn plain_http_passes_only_when_the_policy_allows_it() {
+        assert!(check(json!({"host": "http://127.0.0.1:9000", "token": "t"}), true).is_ok());
+    }
+
+    #[test]
+    fn empty_and_overlong_values_are_refused_with_their_limits() {
+        let error = only_error(json!({"host": "https://example.com", "token": ""}));
+        assert_eq!(error.message, "must not be empty");
+        let error = only_error(json!({"host": "https://example.com", "token": "123456789"}));
+        assert_eq!(error.message, "must be at most 8 characters (got 9)");
+    }
+
+    #[test]
+    fn a_section_that_is_not_an_object_is_refused() {
+        assert_eq!(
+            only_error(json!("x")),
+            FieldError::new("s", "must be a JSON object")
+        );
+    }
+
+    #[test]
+    fn the_schema_lists_every_field_and_marks_secrets_write_only() {
+        let schema = section_schema(SPECS);
+        assert_eq!(schema["required"], json!(["host", "token"]));
+        assert_eq!(schema["properties"]["token"]["writeOnly"], true);
+        assert_eq!(schema["properties"]["host"]["format"], "uri");
+        assert_eq!(schema["properties"]["host"]["title"], "Host");
+    }
+}

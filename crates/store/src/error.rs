@@ -1,0 +1,31 @@
+use thiserror::Error;
+
+/// Errors of the store. Database messages never carry bound values, so no secret or
+/// ciphertext reaches them.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("no such record")]
+    NotFound,
+    #[error("the record is at version {current}, not the one expected")]
+    VersionMismatch { current: i64 },
+    #[error("a record with the same unique key already exists")]
+    Conflict,
+    #[error("unsupported database URL scheme `{0}`: use sqlite:// or postgres://")]
+    UnsupportedUrl(String),
+    #[error("could not prepare the database: {0}")]
+    Setup(String),
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            _ => StoreError::Database(error),
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Persistence for Latch.
+//!
+//! One [`Store`] trait with a SQLite and a PostgreSQL implementation, chosen by the scheme of
+//! the database URL. The store keeps ciphertext bytes it cannot read: it never depends on the
+//! vault. Every mutation that users can see carries its audit event and writes both in one
+//! transaction, so there is never a change without its record or a record without its change.
+
+mod error;
+mod model;
+mod postgres;
+mod sql_store;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+pub use error::StoreError;
+pub use model::*;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// The default database: an embedded SQLite file, created with its folder when missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/latch.db";
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names, by its scheme.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        let scheme = url.split_once(':').map(|(scheme, _)| scheme).unwrap_or("");
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            // The URL may hold a password: name only its scheme.
+            other => Err(StoreError::UnsupportedUrl(other.to_string())),
+        }
+    }
+}
+
+/// Opens the database a URL names and brings its schema up to date.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match Backend::from_url(url)? {
+        Backend::Sqlite => Arc::new(SqliteStore::connect(url).await?),
+        Backend::Postgres => Arc::new(PostgresStore::connect(url).await?),
+    })
+}
+
+/// Everything Latch keeps. Every query on tenant data filters by organisation.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    // Organizations
+    /// Returns the organisation with this name, creating it when missing.
+    async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError>;
+    async fn find_organization(&self, name: &str) -> Result<Option<Organization>, StoreError>;
+
+    // Keyring
+    async fn keyring_entries(&self) -> Result<Vec<KeyringEntry>, StoreError>;
+    /// Adds a keyring entry; `Conflict` when an entry with its id exists.
+    async fn insert_keyring_entry(&self, entry: &KeyringEntry) -> Result<(), StoreError>;
+
+    // API keys
+    async fn insert_api_key(
+        &self,
+        key: &NewApiKey,
+        audit: &NewAuditEvent,
+    ) -> Result<ApiKey, StoreError>;
+    /// Every key, revoked or not, whose public prefix is `prefix`.
+    async fn api_keys_by_prefix(&self, prefix: &str) -> Result<Vec<ApiKey>, StoreError>;
+    async fn list_api_keys(&self, org_id: Uuid, page: Page) -> Result<Vec<ApiKey>, StoreError>;
+    async fn count_api_keys(&self, org_id: Uuid) -> Result<i64, StoreError>;
+    /// Marks a key revoked; `NotFound` when the org has no such live key.
+    async fn revoke_api_key(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        audit: &NewAuditEvent,
+    ) -> Result<ApiKey, StoreError>;
+
+    // Credentials
+    /// Stores a new credential; `Conflict` when its name is taken in the org.
+    async fn insert_credential(
+        &self,
+        credential: &NewCredential,
+        audit: &NewAuditEvent,
+    ) -> Result<Credential, StoreError>;
+    async fn get_credential(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Credential>, StoreError>;
+    async fn list_credentials(
+        &self,
+        org_id: Uuid,
+        filter: &CredentialFilter,
+        page: Page,
+    ) -> Result<Vec<Credential>, StoreError>;
+    /// Replaces the mutable fields when the row is still at `expected_version`, and bumps it.
+    /// `NotFound`, `VersionMismatch` (someone else changed it) or `Conflict` (name taken).
+    async fn update_credential(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        expected_version: i64,
+        changes: &CredentialChanges,
+        audit: &NewAuditEvent,
+    ) -> Result<Credential, StoreError>;
+    /// Deletes a credential, only at `expected_version` when one is given.
+    async fn delete_credential(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        expected_version: Option<i64>,
+        audit: &NewAuditEvent,
+    ) -> Result<(), StoreError>;
+
+    // Audit
+    async fn record_audit_event(&self, event: &NewAuditEvent) -> Result<(), StoreError>;
+    async fn list_audit_events(
+        &self,
+        org_id: Uuid,
+        page: Page,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+}

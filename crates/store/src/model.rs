@@ -1,0 +1,235 @@
+use chrono::{DateTime, SubsecRound, Utc};
+use serde_json::Value;
+use sqlx::FromRow;
+use uuid::Uuid;
+
+/// The current time at the precision both backends keep (microseconds).
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One key-encryption key the database knows, by id, with its check value.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct KeyringEntry {
+    pub kek_id: String,
+    pub created_at: DateTime<Utc>,
+    /// `active` (wraps new data keys) or `retired` (only unwraps).
+    pub state: String,
+    pub check_value: Vec<u8>,
+    /// The argon2id salt when the key is derived from a passphrase.
+    pub kdf_salt: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    /// The public part of the key, shown in listings and used to find the row.
+    pub prefix: String,
+    /// SHA-256 of the whole key.
+    pub hash: Vec<u8>,
+    /// Space-separated scopes.
+    pub scopes: String,
+    pub data_source_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub hash: Vec<u8>,
+    pub scopes: String,
+    pub data_source_id: Option<Uuid>,
+}
+
+/// Whether a credential is known to work, as last measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CredentialStatus {
+    Unverified,
+    Valid,
+    Invalid,
+    Unreachable,
+    Error,
+}
+
+impl CredentialStatus {
+    pub const ALL: [CredentialStatus; 5] = [
+        CredentialStatus::Unverified,
+        CredentialStatus::Valid,
+        CredentialStatus::Invalid,
+        CredentialStatus::Unreachable,
+        CredentialStatus::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialStatus::Unverified => "unverified",
+            CredentialStatus::Valid => "valid",
+            CredentialStatus::Invalid => "invalid",
+            CredentialStatus::Unreachable => "unreachable",
+            CredentialStatus::Error => "error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown credential status `{0}`")]
+pub struct UnknownStatus(String);
+
+impl TryFrom<String> for CredentialStatus {
+    type Error = UnknownStatus;
+
+    fn try_from(text: String) -> Result<Self, UnknownStatus> {
+        Self::parse(&text).ok_or(UnknownStatus(text))
+    }
+}
+
+/// A stored credential. The secret columns are ciphertext the store cannot read.
+#[derive(Clone, FromRow)]
+pub struct Credential {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub connector: String,
+    pub name: String,
+    pub description: Option<String>,
+    #[sqlx(json)]
+    pub config: Value,
+    pub secret_ct: Vec<u8>,
+    pub secret_nonce: Vec<u8>,
+    pub wrapped_dek: Vec<u8>,
+    pub kek_id: String,
+    #[sqlx(try_from = "String")]
+    pub status: CredentialStatus,
+    pub status_detail: Option<String>,
+    #[sqlx(json(nullable))]
+    pub identity: Option<Value>,
+    pub validated_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Credential {
+    // Ciphertext is not secret, but it is noise in logs and has no business there.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("connector", &self.connector)
+            .field("name", &self.name)
+            .field("status", &self.status)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Credential {
+    /// The mutable fields as they are now, to be edited and passed to `update_credential`.
+    pub fn changes(&self) -> CredentialChanges {
+        CredentialChanges {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            config: self.config.clone(),
+            secret_ct: self.secret_ct.clone(),
+            secret_nonce: self.secret_nonce.clone(),
+            status: self.status,
+            status_detail: self.status_detail.clone(),
+            identity: self.identity.clone(),
+            validated_at: self.validated_at,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct NewCredential {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub connector: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub config: Value,
+    pub secret_ct: Vec<u8>,
+    pub secret_nonce: Vec<u8>,
+    pub wrapped_dek: Vec<u8>,
+    pub kek_id: String,
+    pub status: CredentialStatus,
+    pub status_detail: Option<String>,
+    pub identity: Option<Value>,
+    pub validated_at: Option<DateTime<Utc>>,
+}
+
+/// The mutable fields of a credential, all written at once.
+#[derive(Clone, PartialEq)]
+pub struct CredentialChanges {
+    pub name: String,
+    pub description: Option<String>,
+    pub config: Value,
+    pub secret_ct: Vec<u8>,
+    pub secret_nonce: Vec<u8>,
+    pub status: CredentialStatus,
+    pub status_detail: Option<String>,
+    pub identity: Option<Value>,
+    pub validated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CredentialFilter {
+    pub connector: Option<String>,
+    pub status: Option<CredentialStatus>,
+}
+
+/// Keyset pagination: rows with an id after `after`, at most `limit` of them.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub after: Option<Uuid>,
+    pub limit: i64,
+}
+
+impl Page {
+    pub fn first(limit: i64) -> Self {
+        Self { after: None, limit }
+    }
+}
+
+/// An audit event to record. `detail` never holds a secret or a token.
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    pub org_id: Option<Uuid>,
+    pub actor_key_id: Option<Uuid>,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    pub outcome: String,
+    pub detail: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct AuditEvent {
+    pub id: Uuid,
+    pub org_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
+    pub actor_key_id: Option<Uuid>,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    pub outcome: String,
+    #[sqlx(json)]
+    pub detail: Value,
+}

@@ -1,0 +1,373 @@
+//! The queries, written once for both backends.
+//!
+//! SQLite and PostgreSQL accept the same SQL for everything Latch does (`$N` placeholders,
+//! `RETURNING`, `ON CONFLICT`), and sqlx maps the same Rust types on both. What differs is
+//! the pool type, so the implementation is one macro body instantiated per backend rather
+//! than two copies that could drift apart. Connection set-up stays in each backend's module.
+
+macro_rules! impl_store {
+    ($store:ident, $db:ty) => {
+        impl $store {
+            async fn insert_audit(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                event: &$crate::NewAuditEvent,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_events \
+                     (id, org_id, at, actor_key_id, action, target_type, target_id, outcome, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(uuid::Uuid::now_v7())
+                .bind(event.org_id)
+                .bind($crate::now())
+                .bind(event.actor_key_id)
+                .bind(&event.action)
+                .bind(&event.target_type)
+                .bind(&event.target_id)
+                .bind(&event.outcome)
+                .bind(sqlx::types::Json(&event.detail))
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            fn backend(&self) -> $crate::Backend {
+                Self::BACKEND
+            }
+
+            async fn ping(&self) -> Result<(), $crate::StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn ensure_organization(
+                &self,
+                name: &str,
+            ) -> Result<$crate::Organization, $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(uuid::Uuid::now_v7())
+                .bind(name)
+                .bind($crate::now())
+                .execute(&self.pool)
+                .await?;
+                self.find_organization(name)
+                    .await?
+                    .ok_or($crate::StoreError::NotFound)
+            }
+
+            async fn find_organization(
+                &self,
+                name: &str,
+            ) -> Result<Option<$crate::Organization>, $crate::StoreError> {
+                Ok(sqlx::query_as("SELECT * FROM organizations WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn keyring_entries(
+                &self,
+            ) -> Result<Vec<$crate::KeyringEntry>, $crate::StoreError> {
+                Ok(sqlx::query_as("SELECT * FROM keyring ORDER BY created_at, kek_id")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn insert_keyring_entry(
+                &self,
+                entry: &$crate::KeyringEntry,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO keyring (kek_id, created_at, state, check_value, kdf_salt) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&entry.kek_id)
+                .bind(entry.created_at)
+                .bind(&entry.state)
+                .bind(&entry.check_value)
+                .bind(&entry.kdf_salt)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_api_key(
+                &self,
+                key: &$crate::NewApiKey,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<$crate::ApiKey, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query_as(
+                    "INSERT INTO api_keys \
+                     (id, org_id, name, prefix, hash, scopes, data_source_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
+                )
+                .bind(key.id)
+                .bind(key.org_id)
+                .bind(&key.name)
+                .bind(&key.prefix)
+                .bind(&key.hash)
+                .bind(&key.scopes)
+                .bind(key.data_source_id)
+                .bind($crate::now())
+                .fetch_one(&mut *tx)
+                .await?;
+                Self::insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(row)
+            }
+
+            async fn api_keys_by_prefix(
+                &self,
+                prefix: &str,
+            ) -> Result<Vec<$crate::ApiKey>, $crate::StoreError> {
+                Ok(sqlx::query_as("SELECT * FROM api_keys WHERE prefix = $1")
+                    .bind(prefix)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn list_api_keys(
+                &self,
+                org_id: uuid::Uuid,
+                page: $crate::Page,
+            ) -> Result<Vec<$crate::ApiKey>, $crate::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM api_keys WHERE org_id = $1 AND ($2 IS NULL OR id > $2) \
+                     ORDER BY id LIMIT $3",
+                )
+                .bind(org_id)
+                .bind(page.after)
+                .bind(page.limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn count_api_keys(&self, org_id: uuid::Uuid) -> Result<i64, $crate::StoreError> {
+                let (count,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE org_id = $1")
+                        .bind(org_id)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(count)
+            }
+
+            async fn revoke_api_key(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<$crate::ApiKey, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query_as(
+                    "UPDATE api_keys SET revoked_at = $3 \
+                     WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING *",
+                )
+                .bind(org_id)
+                .bind(id)
+                .bind($crate::now())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or($crate::StoreError::NotFound)?;
+                Self::insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(row)
+            }
+
+            async fn insert_credential(
+                &self,
+                c: &$crate::NewCredential,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<$crate::Credential, $crate::StoreError> {
+                let now = $crate::now();
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query_as(
+                    "INSERT INTO credentials \
+                     (id, org_id, connector, name, description, config, secret_ct, secret_nonce, \
+                      wrapped_dek, kek_id, status, status_detail, identity, validated_at, \
+                      version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                             1, $15, $15) \
+                     RETURNING *",
+                )
+                .bind(c.id)
+                .bind(c.org_id)
+                .bind(&c.connector)
+                .bind(&c.name)
+                .bind(&c.description)
+                .bind(sqlx::types::Json(&c.config))
+                .bind(&c.secret_ct)
+                .bind(&c.secret_nonce)
+                .bind(&c.wrapped_dek)
+                .bind(&c.kek_id)
+                .bind(c.status.as_str())
+                .bind(&c.status_detail)
+                .bind(c.identity.as_ref().map(sqlx::types::Json))
+                .bind(c.validated_at)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                Self::insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(row)
+            }
+
+            async fn get_credential(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::Credential>, $crate::StoreError> {
+                Ok(
+                    sqlx::query_as("SELECT * FROM credentials WHERE org_id = $1 AND id = $2")
+                        .bind(org_id)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn list_credentials(
+                &self,
+                org_id: uuid::Uuid,
+                filter: &$crate::CredentialFilter,
+                page: $crate::Page,
+            ) -> Result<Vec<$crate::Credential>, $crate::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM credentials WHERE org_id = $1 \
+                     AND ($2 IS NULL OR connector = $2) \
+                     AND ($3 IS NULL OR status = $3) \
+                     AND ($4 IS NULL OR id > $4) \
+                     ORDER BY id LIMIT $5",
+                )
+                .bind(org_id)
+                .bind(&filter.connector)
+                .bind(filter.status.map(|status| status.as_str()))
+                .bind(page.after)
+                .bind(page.limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn update_credential(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+                expected_version: i64,
+                c: &$crate::CredentialChanges,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<$crate::Credential, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let updated: Option<$crate::Credential> = sqlx::query_as(
+                    "UPDATE credentials SET name = $4, description = $5, config = $6, \
+                     secret_ct = $7, secret_nonce = $8, status = $9, status_detail = $10, \
+                     identity = $11, validated_at = $12, updated_at = $13, version = version + 1 \
+                     WHERE org_id = $1 AND id = $2 AND version = $3 RETURNING *",
+                )
+                .bind(org_id)
+                .bind(id)
+                .bind(expected_version)
+                .bind(&c.name)
+                .bind(&c.description)
+                .bind(sqlx::types::Json(&c.config))
+                .bind(&c.secret_ct)
+                .bind(&c.secret_nonce)
+                .bind(c.status.as_str())
+                .bind(&c.status_detail)
+                .bind(c.identity.as_ref().map(sqlx::types::Json))
+                .bind(c.validated_at)
+                .bind($crate::now())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(updated) = updated else {
+                    drop(tx);
+                    return Err(self.missing_or_moved_on(org_id, id).await);
+                };
+                Self::insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(updated)
+            }
+
+            async fn delete_credential(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+                expected_version: Option<i64>,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let deleted = sqlx::query(
+                    "DELETE FROM credentials \
+                     WHERE org_id = $1 AND id = $2 AND ($3 IS NULL OR version = $3)",
+                )
+                .bind(org_id)
+                .bind(id)
+                .bind(expected_version)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if deleted == 0 {
+                    drop(tx);
+                    return Err(self.missing_or_moved_on(org_id, id).await);
+                }
+                Self::insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn record_audit_event(
+                &self,
+                event: &$crate::NewAuditEvent,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                Self::insert_audit(&mut tx, event).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_audit_events(
+                &self,
+                org_id: uuid::Uuid,
+                page: $crate::Page,
+            ) -> Result<Vec<$crate::AuditEvent>, $crate::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM audit_events WHERE org_id = $1 AND ($2 IS NULL OR id > $2) \
+                     ORDER BY id LIMIT $3",
+                )
+                .bind(org_id)
+                .bind(page.after)
+                .bind(page.limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+        }
+
+        impl $store {
+            /// Why a conditional write touched no row: the row is gone, or at another version.
+            async fn missing_or_moved_on(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+            ) -> $crate::StoreError {
+                let current: Result<Option<(i64,)>, sqlx::Error> =
+                    sqlx::query_as("SELECT version FROM credentials WHERE org_id = $1 AND id = $2")
+                        .bind(org_id)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await;
+                match current {
+                    Ok(Some((current,))) => $crate::StoreError::VersionMismatch { current },
+                    Ok(None) => $crate::StoreError::NotFound,
+                    Err(error) => error.into(),
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

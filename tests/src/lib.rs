@@ -1,0 +1,189 @@
+//! Fixtures for Latch's end-to-end suites: a fresh database per test on SQLite or
+//! PostgreSQL, the real server on port 0, an HTTP client, and every log line captured.
+
+mod database;
+mod logs;
+
+use std::sync::Arc;
+
+use latch_api::auth::Scope;
+use latch_api::{Application, MasterKeySource, Settings};
+use latch_store::Store;
+use latch_vault::{ExposeSecret, MasterKey, SecretString};
+use reqwest::{Method, RequestBuilder};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub use database::TestDatabase;
+pub use latch_store::Backend;
+pub use logs::captured_logs;
+
+/// Runs each named `async fn name(fixture)` once per backend, as `sqlite::name` and
+/// `postgres::name`. The fixture type has `async fn create(Backend) -> Option<Self>`; `None`
+/// skips (PostgreSQL not configured and not required).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($fixture:ident: $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(fixture) = super::$fixture::create($crate::Backend::Sqlite).await {
+                        super::$name(fixture).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(fixture) = super::$fixture::create($crate::Backend::Postgres).await {
+                        super::$name(fixture).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// How to start a test server.
+#[derive(Default)]
+pub struct TestOptions {
+    pub allow_http_hosts: bool,
+}
+
+/// A running server on its own fresh database, with an admin key for organisation `acme`.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub admin_key: String,
+    pub org_id: Uuid,
+    /// A second connection to the same database, for checks behind the API's back.
+    pub store: Arc<dyn Store>,
+    /// The master key the server runs with (base64).
+    pub master_key: SecretString,
+    pub db: TestDatabase,
+}
+
+impl TestApp {
+    pub async fn create(backend: Backend) -> Option<Self> {
+        let db = TestDatabase::create(backend).await?;
+        Some(Self::start(db, TestOptions::default()).await)
+    }
+
+    pub async fn create_with(backend: Backend, options: TestOptions) -> Option<Self> {
+        let db = TestDatabase::create(backend).await?;
+        Some(Self::start(db, options).await)
+    }
+
+    async fn start(db: TestDatabase, options: TestOptions) -> Self {
+        logs::install();
+        let master_key = MasterKey::generate().unwrap().to_base64();
+        let settings = Settings {
+            database_url: db.url.clone(),
+            listen_addr: "127.0.0.1:0".into(),
+            master_key: MasterKeySource::Key(master_key.expose_secret().to_string().into()),
+            allow_http_hosts: options.allow_http_hosts,
+            workers: Some(1),
+            dev: false,
+        };
+        let app = Application::build(settings)
+            .await
+            .expect("the test server starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let store = latch_store::connect(&db.url).await.unwrap();
+        let mut test_app = Self {
+            address,
+            client: reqwest::Client::new(),
+            admin_key: String::new(),
+            org_id: Uuid::nil(),
+            store,
+            master_key,
+            db,
+        };
+        let (org_id, admin_key) = test_app.org_with_key("acme", &[Scope::Admin]).await;
+        test_app.org_id = org_id;
+        test_app.admin_key = admin_key;
+        test_app
+    }
+
+    /// Issues a key for an organisation (created when missing), straight through the store.
+    pub async fn org_with_key(&self, org: &str, scopes: &[Scope]) -> (Uuid, String) {
+        let org = self.store.ensure_organization(org).await.unwrap();
+        let issued =
+            latch_api::api_keys::issue_api_key(self.store.as_ref(), org.id, "test", scopes, None)
+                .await
+                .unwrap();
+        (org.id, issued.key.expose_secret().to_string())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A request with no credentials.
+    pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// A request as the `acme` admin.
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.with_key(&self.admin_key, method, path)
+    }
+
+    pub fn with_key(&self, key: &str, method: Method, path: &str) -> RequestBuilder {
+        self.anonymous(method, path).bearer_auth(key)
+    }
+
+    /// Saves a Looker credential as the admin and returns the response body.
+    pub async fn create_credential(&self, name: &str, secret: &str) -> Value {
+        let response = self
+            .admin(Method::POST, "/v1/credentials")
+            .json(&looker_credential(name, secret))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "creating {name}");
+        response.json().await.unwrap()
+    }
+
+    /// How many credentials and audit events the `acme` org has: a snapshot to prove a
+    /// refused request wrote nothing.
+    pub async fn row_counts(&self) -> (usize, usize) {
+        let all = latch_store::Page::first(10_000);
+        let credentials = self
+            .store
+            .list_credentials(self.org_id, &Default::default(), all)
+            .await
+            .unwrap()
+            .len();
+        let events = self
+            .store
+            .list_audit_events(self.org_id, all)
+            .await
+            .unwrap()
+            .len();
+        (credentials, events)
+    }
+}
+
+/// A valid create-credential body for Looker.
+pub fn looker_credential(name: &str, secret: &str) -> Value {
+    json!({
+        "name": name,
+        "description": "nightly exports",
+        "connector": "looker",
+        "config": {
+            "api_host_url": "https://acme.cloud.looker.com/api/4.0/",
+            "client_id": "AbCdEfGh12345678"
+        },
+        "secrets": {"client_secret": secret}
+    })
+}
+
+/// A secret no test shares with another, so searching logs for it is meaningful.
+pub fn unique_secret() -> String {
+    format!("sekret-{}", Uuid::new_v4().simple())
+}

@@ -1,0 +1,12 @@
+//! Latch end to end: every suite runs against SQLite and, when `LATCH_TEST_POSTGRES_URL`
+//! is set, PostgreSQL, through a real server on port 0.
+
+mod audit;
+mod authentication;
+mod bad_input;
+mod credentials;
+mod openapi;
+mod secrecy;
+mod startup;
+mod store;
+mod tenancy;
