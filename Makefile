@@ -4,11 +4,19 @@ CARGO ?= cargo
 # The PostgreSQL server `make test` uses when one answers on 127.0.0.1:5432.
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test openapi lint fmt
+.PHONY: run mock-looker test openapi lint fmt
 
 ## Start Latch on ./data/latch.db (SQLite) with a generated development master key.
+## For the demo it may call plain http on 127.0.0.0/8, where mock-looker listens; set
+## LATCH_EGRESS_ALLOW_CIDRS= and LATCH_ALLOW_HTTP_HOSTS=false to close that.
 run:
+	LATCH_EGRESS_ALLOW_CIDRS="$${LATCH_EGRESS_ALLOW_CIDRS-127.0.0.0/8}" \
+	LATCH_ALLOW_HTTP_HOSTS="$${LATCH_ALLOW_HTTP_HOSTS-true}" \
 	$(CARGO) run -p latch-api --bin latch -- serve --dev
+
+## A stand-in Looker on http://127.0.0.1:19999 (client id mock-client-id, secret mock-client-secret).
+mock-looker:
+	$(CARGO) run -p latch-tests --bin mock-looker -- --listen 127.0.0.1:19999
 
 ## Every test, on SQLite and (when a server answers or LATCH_TEST_POSTGRES_URL is set) PostgreSQL.
 test:

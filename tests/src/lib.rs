@@ -3,11 +3,14 @@
 
 mod database;
 mod logs;
+pub mod mock_looker;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use latch_api::auth::Scope;
 use latch_api::{Application, MasterKeySource, Settings};
+use latch_connector::EgressPolicy;
 use latch_store::Store;
 use latch_vault::{ExposeSecret, MasterKey, SecretString};
 use reqwest::{Method, RequestBuilder};
@@ -17,32 +20,34 @@ use uuid::Uuid;
 pub use database::TestDatabase;
 pub use latch_store::Backend;
 pub use logs::captured_logs;
+use mock_looker::{MockLooker, MockLookerConfig};
 
 /// Runs each named `async fn name(fixture)` once per backend, as `sqlite::name` and
 /// `postgres::name`. The fixture type has `async fn create(Backend) -> Option<Self>`; `None`
-/// skips (PostgreSQL not configured and not required).
+/// skips (PostgreSQL not configured and not required). Groups of tests with different
+/// fixtures are separated by `;`.
 #[macro_export]
 macro_rules! on_both_backends {
-    ($fixture:ident: $($name:ident),* $(,)?) => {
+    ($($fixture:ident: $($name:ident),+ $(,)?);+ $(;)?) => {
         mod sqlite {
-            $(
+            $($(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     if let Some(fixture) = super::$fixture::create($crate::Backend::Sqlite).await {
                         super::$name(fixture).await;
                     }
                 }
-            )*
+            )+)+
         }
         mod postgres {
-            $(
+            $($(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     if let Some(fixture) = super::$fixture::create($crate::Backend::Postgres).await {
                         super::$name(fixture).await;
                     }
                 }
-            )*
+            )+)+
         }
     };
 }
@@ -50,7 +55,23 @@ macro_rules! on_both_backends {
 /// How to start a test server.
 #[derive(Default)]
 pub struct TestOptions {
-    pub allow_http_hosts: bool,
+    pub egress: EgressPolicy,
+}
+
+impl TestOptions {
+    /// Connectors may call plain http on 127.0.0.0/8, where mock-looker listens, and give up
+    /// after 2 seconds (the `hang` fault).
+    pub fn mock_reachable() -> Self {
+        Self {
+            egress: EgressPolicy {
+                allow_http: true,
+                allow_cidrs: vec!["127.0.0.0/8".parse().unwrap()],
+                connect_timeout: Duration::from_secs(2),
+                request_timeout: Duration::from_secs(2),
+                ..EgressPolicy::default()
+            },
+        }
+    }
 }
 
 /// A running server on its own fresh database, with an admin key for organisation `acme`.
@@ -79,12 +100,13 @@ impl TestApp {
 
     async fn start(db: TestDatabase, options: TestOptions) -> Self {
         logs::install();
+        latch_connector::egress::install_crypto_provider();
         let master_key = MasterKey::generate().unwrap().to_base64();
         let settings = Settings {
             database_url: db.url.clone(),
             listen_addr: "127.0.0.1:0".into(),
             master_key: MasterKeySource::Key(master_key.expose_secret().to_string().into()),
-            allow_http_hosts: options.allow_http_hosts,
+            egress: options.egress,
             workers: Some(1),
             dev: false,
         };
@@ -137,10 +159,11 @@ impl TestApp {
         self.anonymous(method, path).bearer_auth(key)
     }
 
-    /// Saves a Looker credential as the admin and returns the response body.
+    /// Saves a Looker credential (untested: no upstream is called) as the admin and returns
+    /// the response body.
     pub async fn create_credential(&self, name: &str, secret: &str) -> Value {
         let response = self
-            .admin(Method::POST, "/v1/credentials")
+            .admin(Method::POST, "/v1/credentials?validate=false")
             .json(&looker_credential(name, secret))
             .send()
             .await
@@ -166,6 +189,38 @@ impl TestApp {
             .unwrap()
             .len();
         (credentials, events)
+    }
+}
+
+/// A server that may reach 127.0.0.0/8, and a mock Looker there whose client secret is
+/// unique to the test.
+pub struct WithMock {
+    pub app: TestApp,
+    pub mock: MockLooker,
+}
+
+impl WithMock {
+    pub async fn create(backend: Backend) -> Option<Self> {
+        let app = TestApp::create_with(backend, TestOptions::mock_reachable()).await?;
+        let mock = MockLooker::start(MockLookerConfig {
+            client_secret: unique_secret(),
+            ..MockLookerConfig::default()
+        })
+        .await;
+        Some(Self { app, mock })
+    }
+
+    /// A create-credential body for the mock, with the right client ID and `secret`.
+    pub fn credential(&self, name: &str, secret: &str) -> Value {
+        let mut body = looker_credential(name, secret);
+        body["config"]["api_host_url"] = json!(self.mock.url);
+        body["config"]["client_id"] = json!(self.mock.config().client_id);
+        body
+    }
+
+    /// A body the mock accepts.
+    pub fn good_credential(&self, name: &str) -> Value {
+        self.credential(name, &self.mock.config().client_secret)
     }
 }
 

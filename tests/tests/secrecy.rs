@@ -1,14 +1,14 @@
 //! Secrets and keys never reach the database in clear, a response, or a log line.
 
 use latch_store::Backend;
-use latch_tests::{TestApp, captured_logs, looker_credential, on_both_backends, unique_secret};
+use latch_tests::{TestApp, WithMock, captured_logs, on_both_backends, unique_secret};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection};
 
-on_both_backends!(TestApp:
-    the_database_holds_no_plaintext_secret,
-    no_response_and_no_log_line_contains_a_secret_or_an_api_key,
+on_both_backends!(
+    TestApp: the_database_holds_no_plaintext_secret;
+    WithMock: no_response_and_no_log_line_contains_a_secret_a_token_or_an_api_key;
 );
 
 /// Every row of every table as text (PostgreSQL), or every byte of the database files
@@ -67,7 +67,10 @@ async fn the_database_holds_no_plaintext_secret(app: TestApp) {
     let response = app
         .admin(
             Method::PATCH,
-            &format!("/v1/credentials/{}", created["id"].as_str().unwrap()),
+            &format!(
+                "/v1/credentials/{}?validate=false",
+                created["id"].as_str().unwrap()
+            ),
         )
         .json(&json!({"secrets": {"client_secret": rotated}}))
         .send()
@@ -92,8 +95,10 @@ async fn the_database_holds_no_plaintext_secret(app: TestApp) {
     );
 }
 
-async fn no_response_and_no_log_line_contains_a_secret_or_an_api_key(app: TestApp) {
-    let secret = unique_secret();
+async fn no_response_and_no_log_line_contains_a_secret_a_token_or_an_api_key(fixture: WithMock) {
+    let WithMock { app, mock } = &fixture;
+    // The mock accepts this one: it travels to the upstream in a real login.
+    let secret = mock.config().client_secret;
     let rotated = unique_secret();
     let mut seen = Vec::new();
     let record = |response: reqwest::Response| async move {
@@ -104,10 +109,11 @@ async fn no_response_and_no_log_line_contains_a_secret_or_an_api_key(app: TestAp
 
     let created = app
         .admin(Method::POST, "/v1/credentials")
-        .json(&looker_credential("watched", &secret))
+        .json(&fixture.good_credential("watched"))
         .send()
         .await
         .unwrap();
+    assert_eq!(created.status(), 201);
     let text = record(created).await;
     let id = serde_json::from_str::<Value>(text.split_once('\n').unwrap().1).unwrap()["id"]
         .as_str()
@@ -115,15 +121,32 @@ async fn no_response_and_no_log_line_contains_a_secret_or_an_api_key(app: TestAp
         .to_string();
     seen.push(text);
     let path = format!("/v1/credentials/{id}");
-    let mut misplaced = looker_credential("misplaced", &secret);
+    let mut misplaced = fixture.credential("misplaced", &secret);
     misplaced["config"]["client_secret"] = json!(secret);
     misplaced["name"] = json!([secret]);
-    let bodies = [
+    let requests = [
         (Method::GET, path.clone(), None),
         (Method::GET, "/v1/credentials".to_string(), None),
+        (Method::POST, format!("{path}/validate"), None),
+        // Refused by the upstream: the 422 carries the outcome, not the secret.
         (
             Method::PATCH,
             path.clone(),
+            Some(json!({"secrets": {"client_secret": rotated}})),
+        ),
+        (
+            Method::POST,
+            "/v1/credentials".to_string(),
+            Some(fixture.credential("wrong", &rotated)),
+        ),
+        (
+            Method::POST,
+            "/v1/credentials/test".to_string(),
+            Some(fixture.good_credential("dry run")),
+        ),
+        (
+            Method::PATCH,
+            format!("{path}?validate=false"),
             Some(json!({"secrets": {"client_secret": rotated}})),
         ),
         (
@@ -143,21 +166,25 @@ async fn no_response_and_no_log_line_contains_a_secret_or_an_api_key(app: TestAp
         ),
         (Method::GET, "/v1/audit-events".to_string(), None),
         (Method::GET, "/v1/api-keys".to_string(), None),
+        // Secrets typed into a query string are not echoed either.
+        (
+            Method::GET,
+            format!("/v1/credentials?colour={secret}"),
+            None,
+        ),
     ];
-    for (method, path, body) in bodies {
+    for (method, path, body) in requests {
         let mut request = app.admin(method, &path);
         if let Some(body) = body {
             request = request.json(&body);
         }
         seen.push(record(request.send().await.unwrap()).await);
     }
-    // Secrets typed into a query string or a bad key are not echoed either.
-    let response = app
-        .admin(Method::GET, &format!("/v1/credentials?colour={secret}"))
-        .send()
-        .await
-        .unwrap();
-    seen.push(record(response).await);
+    let stats = mock.stats();
+    assert!(
+        stats.logins >= 3,
+        "the upstream was really called: {stats:?}"
+    );
 
     for text in &seen {
         assert!(
@@ -172,12 +199,13 @@ async fn no_response_and_no_log_line_contains_a_secret_or_an_api_key(app: TestAp
             !text.contains(&app.admin_key),
             "a response contains the API key: {text}"
         );
+        assert!(
+            !text.contains("mock-token-"),
+            "a response contains an upstream token: {text}"
+        );
     }
     let logs = captured_logs();
-    assert!(
-        logs.contains(&id) || logs.contains("/v1/credentials"),
-        "logs were captured"
-    );
+    assert!(logs.contains(&path), "the requests were logged");
     assert!(!logs.contains(&secret), "a log line contains the secret");
     assert!(
         !logs.contains(&rotated),
@@ -186,5 +214,9 @@ async fn no_response_and_no_log_line_contains_a_secret_or_an_api_key(app: TestAp
     assert!(
         !logs.contains(&app.admin_key),
         "a log line contains the API key"
+    );
+    assert!(
+        !logs.contains("mock-token-"),
+        "a log line contains an upstream token"
     );
 }

@@ -1,12 +1,15 @@
-//! Credential use cases: create, read, list, change and delete, with their request and
-//! response types. No HTTP here: handlers call these and render what they return.
+//! Credential use cases: create, test, validate, read, list, change and delete, with their
+//! request and response types. No HTTP here: handlers call these and render what they return.
 
 use chrono::{DateTime, Utc};
-use latch_connector::{Connector, FieldError, Fields};
-use latch_store::{
-    Credential, CredentialFilter, CredentialStatus, NewAuditEvent, NewCredential, Page, StoreError,
+use latch_connector::{
+    Connector, FieldError, Fields, SecretFields, ValidationOutcome, ValidationStatus,
 };
-use latch_vault::{Purpose, RecordContext, Sealed, WrappedKey};
+use latch_store::{
+    Credential, CredentialChanges, CredentialFilter, CredentialStatus, NewAuditEvent,
+    NewCredential, Page, StoreError, now,
+};
+use latch_vault::{DataKey, ExposeSecret, Purpose, RecordContext, Sealed, WrappedKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +18,7 @@ use validator::Validate;
 use zeroize::Zeroizing;
 
 use crate::auth::{Caller, Scope};
-use crate::error::ApiError;
+use crate::error::{ApiError, OutcomeView};
 use crate::input::{field_errors, one_more, paginate, trimmed};
 use crate::state::AppState;
 
@@ -42,7 +45,6 @@ pub struct CreateCredentialRequest {
     #[schema(max_length = 1000)]
     pub description: Option<String>,
     /// A connector id from `GET /v1/connectors`.
-    #[validate(required(message = "is required"))]
     #[schema(value_type = String, required = true, nullable = false, example = "looker")]
     pub connector: Option<String>,
     /// The connector's `config_schema`.
@@ -70,6 +72,28 @@ pub struct UpdateCredentialRequest {
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
     #[schema(value_type = Option<Object>)]
+    pub secrets: Option<Value>,
+}
+
+/// An unsaved credential to try (the form's "Test" button). `name` and `description` may be
+/// sent along with the rest of the form; they are ignored.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "connector": "looker",
+    "config": {"api_host_url": "https://acme.cloud.looker.com", "client_id": "AbCdEfGh12345678"},
+    "secrets": {"client_secret": "s3cr3t-from-looker"}
+}))]
+pub struct TestCredentialRequest {
+    #[schema(ignore)]
+    pub name: Option<Value>,
+    #[schema(ignore)]
+    pub description: Option<Value>,
+    #[schema(value_type = String, required = true, nullable = false, example = "looker")]
+    pub connector: Option<String>,
+    #[schema(value_type = Object, required = true, nullable = false)]
+    pub config: Option<Value>,
+    #[schema(value_type = Object, required = true, nullable = false)]
     pub secrets: Option<Value>,
 }
 
@@ -201,13 +225,6 @@ fn audit(caller: &Caller, action: &str, id: Uuid, detail: Value) -> NewAuditEven
     }
 }
 
-/// Serialises checked secrets so they can be sealed; the buffer is wiped on drop.
-fn secret_plaintext(secrets: &Fields) -> Result<Zeroizing<Vec<u8>>, ApiError> {
-    serde_json::to_vec(secrets)
-        .map(Zeroizing::new)
-        .map_err(ApiError::internal)
-}
-
 fn checked_section(
     connector: Option<&dyn Connector>,
     value: Option<&Value>,
@@ -227,82 +244,303 @@ fn checked_section(
     }
 }
 
+/// The connector, config and secrets of a request, checked; problems go to `errors`.
+fn checked_connection<'a>(
+    state: &'a AppState,
+    connector: Option<&str>,
+    config: Option<&Value>,
+    secrets: Option<&Value>,
+    errors: &mut Vec<FieldError>,
+) -> Option<(&'a dyn Connector, Fields, SecretFields)> {
+    let connector = match connector {
+        None => {
+            errors.push(FieldError::new("connector", "is required"));
+            None
+        }
+        Some(id) => {
+            let found = state.catalogue.get(id);
+            if found.is_none() {
+                errors.push(FieldError::new(
+                    "connector",
+                    format!(
+                        "unknown connector; expected one of {}",
+                        state.catalogue.ids()
+                    ),
+                ));
+            }
+            found
+        }
+    };
+    let policy = state.policy;
+    let config = checked_section(
+        connector,
+        config,
+        "config",
+        |connector, value| connector.validate_config(value, policy),
+        errors,
+    );
+    let secrets = checked_section(
+        connector,
+        secrets,
+        "secrets",
+        |connector, value| connector.validate_secrets(value, policy),
+        errors,
+    )
+    .map(SecretFields::new);
+    Some((connector?, config?, secrets?))
+}
+
+fn stored_status(status: ValidationStatus) -> CredentialStatus {
+    match status {
+        ValidationStatus::Valid => CredentialStatus::Valid,
+        ValidationStatus::Invalid => CredentialStatus::Invalid,
+        ValidationStatus::Unreachable => CredentialStatus::Unreachable,
+        ValidationStatus::Error => CredentialStatus::Error,
+    }
+}
+
+/// Writes what a test login found into the fields a credential keeps.
+fn apply_outcome(changes: &mut CredentialChanges, outcome: &ValidationOutcome) {
+    changes.status = stored_status(outcome.status);
+    changes.status_detail = Some(outcome.detail.clone());
+    changes.identity = outcome.identity.clone();
+    changes.validated_at = Some(now());
+}
+
+fn outcome_detail(outcome: &ValidationOutcome, during: &str) -> Value {
+    json!({"during": during, "status": outcome.status.as_str(), "detail": outcome.detail})
+}
+
+/// Records an event outside any other write; a failure to record is logged, not fatal.
+async fn record(state: &AppState, event: NewAuditEvent) {
+    if let Err(error) = state.store.record_audit_event(&event).await {
+        tracing::error!(%error, action = %event.action, "could not record an audit event");
+    }
+}
+
+/// A test login through the egress client. A call the egress policy refused is logged and
+/// recorded on its own, whatever the caller does with the outcome.
+async fn test_login(
+    state: &AppState,
+    caller: &Caller,
+    connector: &dyn Connector,
+    config: &Fields,
+    secrets: &SecretFields,
+    target: Option<Uuid>,
+) -> ValidationOutcome {
+    let outcome = connector.test_login(&state.egress, config, secrets).await;
+    if outcome.blocked {
+        let host = config.get("api_host_url").cloned().unwrap_or(Value::Null);
+        tracing::warn!(%host, detail = %outcome.detail, "egress refused");
+        record(
+            state,
+            NewAuditEvent {
+                org_id: Some(caller.org_id),
+                actor_key_id: Some(caller.key_id),
+                action: "egress.blocked".into(),
+                target_type: "credential".into(),
+                target_id: target.map(|id| id.to_string()),
+                outcome: "failure".into(),
+                detail: json!({"host": host, "detail": outcome.detail}),
+            },
+        )
+        .await;
+    }
+    outcome
+}
+
+/// Records a test login that was refused and turns it into the 422 the caller gets.
+async fn rejected(
+    state: &AppState,
+    caller: &Caller,
+    target: Option<Uuid>,
+    outcome: &ValidationOutcome,
+    during: &str,
+    name: &str,
+) -> ApiError {
+    let mut detail = outcome_detail(outcome, during);
+    detail["name"] = json!(name);
+    record(
+        state,
+        NewAuditEvent {
+            org_id: Some(caller.org_id),
+            actor_key_id: Some(caller.key_id),
+            action: "credential.validated".into(),
+            target_type: "credential".into(),
+            target_id: target.map(|id| id.to_string()),
+            outcome: "failure".into(),
+            detail,
+        },
+    )
+    .await;
+    ApiError::CredentialRejected(outcome.into())
+}
+
+/// Saves a credential, after a test login unless `validate` is false. A credential the
+/// upstream does not accept is refused and nothing is stored.
 pub async fn create_credential(
     state: &AppState,
     caller: &Caller,
     request: CreateCredentialRequest,
+    validate: bool,
 ) -> Result<Credential, ApiError> {
     caller.require(Scope::CredentialsWrite)?;
     let mut errors = field_errors(request.validate());
-    let connector = request.connector.as_deref().and_then(|id| {
-        let found = state.catalogue.get(id);
-        if found.is_none() {
-            errors.push(FieldError::new(
-                "connector",
-                format!(
-                    "unknown connector; expected one of {}",
-                    state.catalogue.ids()
-                ),
-            ));
-        }
-        found
-    });
-    let policy = state.policy;
-    let config = checked_section(
-        connector,
+    let checked = checked_connection(
+        state,
+        request.connector.as_deref(),
         request.config.as_ref(),
-        "config",
-        |connector, value| connector.validate_config(value, policy),
-        &mut errors,
-    );
-    let secrets = checked_section(
-        connector,
         request.secrets.as_ref(),
-        "secrets",
-        |connector, value| connector.validate_secrets(value, policy),
         &mut errors,
     );
-    let (Some(name), Some(connector), Some(config), Some(secrets), true) =
-        (request.name, connector, config, secrets, errors.is_empty())
+    let (Some(name), Some((connector, config, secrets)), true) =
+        (request.name, checked, errors.is_empty())
     else {
         return Err(ApiError::Validation(errors));
     };
 
     let id = Uuid::now_v7();
-    let context = RecordContext::new(caller.org_id, id);
-    let (data_key, wrapped) = state
-        .keyring
-        .generate_data_key(&context)
-        .map_err(ApiError::internal)?;
-    let sealed = data_key
-        .seal(&context, Purpose::Secret, &secret_plaintext(&secrets)?)
-        .map_err(ApiError::internal)?;
-    let new = NewCredential {
-        id,
-        org_id: caller.org_id,
-        connector: connector.id().to_string(),
+    let mut verdict = CredentialChanges {
         name: name.clone(),
         description: request.description.filter(|text| !text.is_empty()),
         config: Value::Object(config),
-        secret_ct: sealed.ciphertext,
-        secret_nonce: sealed.nonce,
-        wrapped_dek: wrapped.bytes,
-        kek_id: wrapped.kek_id,
+        secret_ct: Vec::new(),
+        secret_nonce: Vec::new(),
         status: CredentialStatus::Unverified,
         status_detail: None,
         identity: None,
         validated_at: None,
     };
-    let event = audit(
-        caller,
-        "credential.created",
+    let mut created_detail = json!({"name": name, "connector": connector.id()});
+    if validate {
+        let config = verdict.config.as_object().cloned().unwrap_or_default();
+        let outcome = test_login(state, caller, connector, &config, &secrets, None).await;
+        if outcome.status != ValidationStatus::Valid {
+            return Err(rejected(state, caller, None, &outcome, "create", &name).await);
+        }
+        apply_outcome(&mut verdict, &outcome);
+        created_detail["validation"] = outcome_detail(&outcome, "create");
+    }
+
+    let context = RecordContext::new(caller.org_id, id);
+    let (data_key, wrapped) = state
+        .keyring
+        .generate_data_key(&context)
+        .map_err(ApiError::internal)?;
+    let sealed = seal_secrets(&data_key, &context, &secrets)?;
+    let new = NewCredential {
         id,
-        json!({"name": name, "connector": connector.id()}),
-    );
+        org_id: caller.org_id,
+        connector: connector.id().to_string(),
+        name: verdict.name,
+        description: verdict.description,
+        config: verdict.config,
+        secret_ct: sealed.ciphertext,
+        secret_nonce: sealed.nonce,
+        wrapped_dek: wrapped.bytes,
+        kek_id: wrapped.kek_id,
+        status: verdict.status,
+        status_detail: verdict.status_detail,
+        identity: verdict.identity,
+        validated_at: verdict.validated_at,
+    };
+    let event = audit(caller, "credential.created", id, created_detail);
     match state.store.insert_credential(&new, &event).await {
         Err(StoreError::Conflict) => Err(name_taken(&name)),
         other => Ok(other?),
     }
+}
+
+/// Tries an unsaved credential; stores nothing but the audit event.
+pub async fn test_credential(
+    state: &AppState,
+    caller: &Caller,
+    request: TestCredentialRequest,
+) -> Result<OutcomeView, ApiError> {
+    caller.require(Scope::CredentialsWrite)?;
+    let mut errors = Vec::new();
+    let checked = checked_connection(
+        state,
+        request.connector.as_deref(),
+        request.config.as_ref(),
+        request.secrets.as_ref(),
+        &mut errors,
+    );
+    let (Some((connector, config, secrets)), true) = (checked, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let outcome = test_login(state, caller, connector, &config, &secrets, None).await;
+    record(
+        state,
+        NewAuditEvent {
+            org_id: Some(caller.org_id),
+            actor_key_id: Some(caller.key_id),
+            action: "credential.tested".into(),
+            target_type: "credential".into(),
+            target_id: None,
+            outcome: if outcome.status == ValidationStatus::Valid {
+                "success".into()
+            } else {
+                "failure".into()
+            },
+            detail: outcome_detail(&outcome, "test"),
+        },
+    )
+    .await;
+    Ok((&outcome).into())
+}
+
+/// Test-logs-in with a saved credential now and stores what it found.
+pub async fn validate_credential(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Credential, ApiError> {
+    caller.require(Scope::CredentialsWrite)?;
+    let current = state
+        .store
+        .get_credential(caller.org_id, id)
+        .await?
+        .ok_or_else(credential_not_found)?;
+    let connector = connector_of(state, &current)?;
+    let secrets = open_secrets(state, &current)?;
+    let config = current.config.as_object().cloned().unwrap_or_default();
+    let outcome = test_login(state, caller, connector, &config, &secrets, Some(id)).await;
+    let mut changes = current.changes();
+    apply_outcome(&mut changes, &outcome);
+    let mut event = audit(
+        caller,
+        "credential.validated",
+        id,
+        outcome_detail(&outcome, "validate"),
+    );
+    if outcome.status != ValidationStatus::Valid {
+        event.outcome = "failure".into();
+    }
+    match state
+        .store
+        .update_credential(caller.org_id, id, current.version, &changes, &event)
+        .await
+    {
+        Ok(updated) => Ok(updated),
+        Err(StoreError::NotFound) => Err(credential_not_found()),
+        Err(StoreError::VersionMismatch { current }) => Err(ApiError::Conflict(format!(
+            "the credential changed during the test login (now version {current}); retry"
+        ))),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn connector_of<'a>(
+    state: &'a AppState,
+    credential: &Credential,
+) -> Result<&'a dyn Connector, ApiError> {
+    state.catalogue.get(&credential.connector).ok_or_else(|| {
+        ApiError::internal(format!(
+            "stored connector `{}` is not offered",
+            credential.connector
+        ))
+    })
 }
 
 pub async fn get_credential(
@@ -369,6 +607,7 @@ pub async fn update_credential(
     id: Uuid,
     if_match: Option<i64>,
     request: UpdateCredentialRequest,
+    validate: bool,
 ) -> Result<Credential, ApiError> {
     caller.require(Scope::CredentialsWrite)?;
     let current = state
@@ -418,7 +657,7 @@ pub async fn update_credential(
     if let Some(secrets) = request.secrets {
         match connector.validate_secrets(&secrets, state.policy) {
             Ok(secrets) => {
-                new_secrets = Some(secrets);
+                new_secrets = Some(SecretFields::new(secrets));
                 changed.push("secrets");
             }
             Err(problems) => errors.extend(problems),
@@ -433,25 +672,40 @@ pub async fn update_credential(
             "send at least one of `name`, `description`, `config`, `secrets`",
         ));
     }
-    if let Some(secrets) = new_secrets {
-        let sealed = reseal_secrets(state, &current, &secrets)?;
-        changes.secret_ct = sealed.ciphertext;
-        changes.secret_nonce = sealed.nonce;
-    }
-    if changed.contains(&"config") || changed.contains(&"secrets") {
-        // What was proven about the old settings says nothing about the new ones.
-        changes.status = CredentialStatus::Unverified;
-        changes.status_detail = None;
-        changes.identity = None;
-        changes.validated_at = None;
+    let mut detail = json!({"changed": changed, "from_version": current.version});
+    let settings_changed = changed.contains(&"config") || changed.contains(&"secrets");
+    if settings_changed {
+        let data_key = data_key_of(state, &current)?;
+        let context = RecordContext::new(current.org_id, current.id);
+        let secrets = match new_secrets {
+            Some(secrets) => {
+                let sealed = seal_secrets(&data_key, &context, &secrets)?;
+                changes.secret_ct = sealed.ciphertext;
+                changes.secret_nonce = sealed.nonce;
+                secrets
+            }
+            None => open_with(&data_key, &context, &current)?,
+        };
+        if validate {
+            let config = changes.config.as_object().cloned().unwrap_or_default();
+            let outcome = test_login(state, caller, connector, &config, &secrets, Some(id)).await;
+            if outcome.status != ValidationStatus::Valid {
+                return Err(
+                    rejected(state, caller, Some(id), &outcome, "update", &changes.name).await,
+                );
+            }
+            apply_outcome(&mut changes, &outcome);
+            detail["validation"] = outcome_detail(&outcome, "update");
+        } else {
+            // What was proven about the old settings says nothing about the new ones.
+            changes.status = CredentialStatus::Unverified;
+            changes.status_detail = None;
+            changes.identity = None;
+            changes.validated_at = None;
+        }
     }
 
-    let event = audit(
-        caller,
-        "credential.updated",
-        id,
-        json!({"changed": changed, "from_version": current.version}),
-    );
+    let event = audit(caller, "credential.updated", id, detail);
     match state
         .store
         .update_credential(caller.org_id, id, current.version, &changes, &event)
@@ -482,23 +736,55 @@ fn merged_config(stored: &Value, partial: Value) -> Result<Value, FieldError> {
     Ok(Value::Object(merged))
 }
 
-/// Seals new secrets under the credential's own data key.
-fn reseal_secrets(
-    state: &AppState,
-    credential: &Credential,
-    secrets: &Fields,
-) -> Result<Sealed, ApiError> {
+/// The credential's own data key, unwrapped by the keyring.
+fn data_key_of(state: &AppState, credential: &Credential) -> Result<DataKey, ApiError> {
     let context = RecordContext::new(credential.org_id, credential.id);
     let wrapped = WrappedKey {
         kek_id: credential.kek_id.clone(),
         bytes: credential.wrapped_dek.clone(),
     };
-    let data_key = state
+    state
         .keyring
         .unwrap_data_key(&context, &wrapped)
+        .map_err(ApiError::internal)
+}
+
+/// The credential's secrets in clear, for a test login or a token.
+pub(crate) fn open_secrets(
+    state: &AppState,
+    credential: &Credential,
+) -> Result<SecretFields, ApiError> {
+    let context = RecordContext::new(credential.org_id, credential.id);
+    open_with(&data_key_of(state, credential)?, &context, credential)
+}
+
+fn open_with(
+    data_key: &DataKey,
+    context: &RecordContext,
+    credential: &Credential,
+) -> Result<SecretFields, ApiError> {
+    let sealed = Sealed {
+        nonce: credential.secret_nonce.clone(),
+        ciphertext: credential.secret_ct.clone(),
+    };
+    let plain = data_key
+        .open(context, Purpose::Secret, &sealed)
+        .map_err(ApiError::internal)?;
+    let fields: Fields = serde_json::from_slice(plain.expose_secret())
+        .map_err(|_| ApiError::internal("a stored secret is not a JSON object"))?;
+    Ok(SecretFields::new(fields))
+}
+
+fn seal_secrets(
+    data_key: &DataKey,
+    context: &RecordContext,
+    secrets: &SecretFields,
+) -> Result<Sealed, ApiError> {
+    let plaintext = serde_json::to_vec(secrets.as_fields())
+        .map(Zeroizing::new)
         .map_err(ApiError::internal)?;
     data_key
-        .seal(&context, Purpose::Secret, &secret_plaintext(secrets)?)
+        .seal(context, Purpose::Secret, &plaintext)
         .map_err(ApiError::internal)
 }
 

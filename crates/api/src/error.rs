@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use latch_connector::FieldError;
+use latch_connector::{FieldError, ValidationOutcome};
 use latch_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -31,6 +31,42 @@ pub struct Problem {
     /// One entry per bad field, all at once.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
+    /// How the test login ended, when the upstream refused or could not be reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<OutcomeView>,
+}
+
+/// The outcome of a test login.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(example = json!({
+    "status": "invalid",
+    "detail": "Looker refused the client ID / secret; check the API key (Admin > Users > Edit Keys) and that it is enabled"
+}))]
+pub struct OutcomeView {
+    /// `valid`, `invalid` (refused), `unreachable` (DNS, connect, TLS, timeout, blocked address)
+    /// or `error` (the upstream answered with an error or nonsense).
+    #[schema(example = "invalid")]
+    pub status: &'static str,
+    /// What happened and what to fix, for people.
+    pub detail: String,
+    /// The upstream user the credential logs in as (valid only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub identity: Option<serde_json::Value>,
+    /// Seconds the upstream asked to wait before trying again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+impl From<&ValidationOutcome> for OutcomeView {
+    fn from(outcome: &ValidationOutcome) -> Self {
+        Self {
+            status: outcome.status.as_str(),
+            detail: outcome.detail.clone(),
+            identity: outcome.identity.clone(),
+            retry_after: outcome.retry_after,
+        }
+    }
 }
 
 /// A problem with one field, named by its path in the request.
@@ -76,6 +112,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{} field(s) are not valid", .0.len())]
     Validation(Vec<FieldError>),
+    /// The test login did not succeed; nothing was stored.
+    #[error("the test login failed ({}): {}", .0.status, .0.detail)]
+    CredentialRejected(OutcomeView),
     #[error("{0}")]
     Unavailable(String),
     /// The cause is logged, never sent.
@@ -112,6 +151,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Validation(_) => "validation_failed",
+            ApiError::CredentialRejected(_) => "credential_rejected",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -140,6 +180,10 @@ impl ApiError {
             status: status.as_u16(),
             detail,
             errors: errors.into_iter().map(ProblemField::from).collect(),
+            outcome: match self {
+                ApiError::CredentialRejected(outcome) => Some(outcome.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -156,7 +200,9 @@ impl ResponseError for ApiError {
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::CredentialRejected(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

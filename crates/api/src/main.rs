@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use latch_api::api_keys::issue_api_key;
 use latch_api::auth::Scope;
 use latch_api::{Application, DEV_ORG, MasterKeySource, Settings};
+use latch_connector::EgressPolicy;
 use latch_store::DEFAULT_DATABASE_URL;
 use secrecy::ExposeSecret;
 
@@ -54,6 +55,13 @@ struct ServeArgs {
     /// Accept plain http:// connector hosts (local mock servers only).
     #[arg(long, env = "LATCH_ALLOW_HTTP_HOSTS")]
     allow_http_hosts: bool,
+    /// Address ranges connectors may call although not public, comma separated
+    /// (e.g. 127.0.0.0/8 for a local mock Looker). Any port is allowed on IPs inside them.
+    #[arg(long, env = "LATCH_EGRESS_ALLOW_CIDRS", value_delimiter = ',')]
+    egress_allow_cidrs: Vec<ipnet::IpNet>,
+    /// Ports connectors may call besides 443 and 19999, comma separated.
+    #[arg(long, env = "LATCH_EGRESS_ALLOW_PORTS", value_delimiter = ',')]
+    egress_allow_ports: Vec<u16>,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "LATCH_WORKERS")]
     workers: Option<usize>,
@@ -149,7 +157,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         database_url: args.database.database_url,
         listen_addr: args.listen_addr,
         master_key,
-        allow_http_hosts: args.allow_http_hosts,
+        egress: EgressPolicy {
+            allow_http: args.allow_http_hosts,
+            extra_ports: args.egress_allow_ports,
+            allow_cidrs: args.egress_allow_cidrs,
+            ..EgressPolicy::default()
+        },
         workers: args.workers,
         dev: args.dev,
     };

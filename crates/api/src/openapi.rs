@@ -10,8 +10,8 @@ use crate::routes;
     info(
         title = "Latch",
         description = "Credential registry and token broker for data connectors.\n\n\
-            Save connector credentials (the secret is encrypted and never shown again), list them \
-            for selection, and manage the API keys that use them. Every error is \
+            Save connector credentials (the secret is encrypted and never shown again) after a \
+            real test login, list them for selection, and manage the API keys that use them. Every error is \
             `application/problem+json` (RFC 9457); field problems are listed in `errors`.\n\n\
             Authenticate with `Authorization: Bearer latch_...`.",
         license(name = "Apache-2.0"),
@@ -26,6 +26,8 @@ use crate::routes;
         routes::credentials::get,
         routes::credentials::update,
         routes::credentials::delete,
+        routes::credentials::validate,
+        routes::credentials::test,
         routes::api_keys::create,
         routes::api_keys::list,
         routes::api_keys::revoke,

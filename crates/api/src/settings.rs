@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use latch_connector::EgressPolicy;
+
 use secrecy::SecretString;
 
 /// Where the master key comes from, first found wins:
@@ -44,8 +46,8 @@ pub struct Settings {
     /// `host:port`; port 0 picks a free one (tests).
     pub listen_addr: String,
     pub master_key: MasterKeySource,
-    /// Accept `http://` connector hosts (local mock servers).
-    pub allow_http_hosts: bool,
+    /// What connectors may call; `allow_http` also lets credentials name `http://` hosts.
+    pub egress: EgressPolicy,
     /// HTTP worker threads; the number of cores when `None`.
     pub workers: Option<usize>,
     /// Development mode: make the `default` organisation and print an admin key on first start.

@@ -8,7 +8,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, web};
-use latch_connector::ValidationPolicy;
+use latch_connector::{EgressClient, ValidationPolicy};
 use latch_store::{Store, StoreError};
 use secrecy::SecretString;
 
@@ -38,6 +38,8 @@ pub enum StartupError {
     },
     #[error("cannot create the development admin key: {0}")]
     Bootstrap(ApiError),
+    #[error("cannot build the egress client: {0}")]
+    Egress(latch_connector::EgressError),
 }
 
 /// A server bound to its port, ready to run.
@@ -68,13 +70,16 @@ impl Application {
         let listener = TcpListener::bind(&settings.listen_addr).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
 
+        let policy = ValidationPolicy {
+            allow_http_hosts: settings.egress.allow_http,
+        };
+        let egress = EgressClient::new(settings.egress).map_err(StartupError::Egress)?;
         let state = web::Data::new(AppState {
             store,
             keyring: Arc::new(keyring),
             catalogue: Catalogue::builtin(),
-            policy: ValidationPolicy {
-                allow_http_hosts: settings.allow_http_hosts,
-            },
+            policy,
+            egress,
         });
         let mut server = HttpServer::new(move || {
             App::new()

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use latch_connector::ValidationPolicy;
+use latch_connector::{EgressClient, ValidationPolicy};
 use latch_store::Store;
 use latch_vault::Keyring;
 
@@ -12,4 +12,6 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     pub catalogue: Catalogue,
     pub policy: ValidationPolicy,
+    /// The only way to the network.
+    pub egress: EgressClient,
 }

@@ -148,3 +148,117 @@ fn an_unsupported_database_url_is_refused_without_echoing_it() {
     );
     assert!(!stderr.contains("hunter2"));
 }
+
+/// Counts the connections a listener on 127.0.0.1 accepts (and closes at once).
+fn counting_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (port, count)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Stops the server when the test ends, passed or not.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_proxy_set_in_the_environment_is_never_used_for_upstream_calls() {
+    let (_dir, url) = temp_database();
+    let created = latch(
+        &["api-key", "create", "--org", "acme", "--scope", "admin"],
+        &url,
+    );
+    assert!(created.status.success());
+    let key = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+
+    let (proxy_port, proxy_hits) = counting_listener();
+    let (target_port, target_hits) = counting_listener();
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
+    let port = free_port();
+    let _server = Running(
+        Command::new(env!("CARGO_BIN_EXE_latch"))
+            .arg("serve")
+            .env("LATCH_DATABASE_URL", &url)
+            .env("LATCH_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env(
+                "LATCH_MASTER_KEY",
+                "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGho=",
+            )
+            .env("LATCH_ALLOW_HTTP_HOSTS", "true")
+            .env("LATCH_EGRESS_ALLOW_CIDRS", "127.0.0.0/8")
+            .env("LATCH_WORKERS", "1")
+            .env("HTTP_PROXY", &proxy)
+            .env("HTTPS_PROXY", &proxy)
+            .env("ALL_PROXY", &proxy)
+            .env("http_proxy", &proxy)
+            .env("https_proxy", &proxy)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    latch_connector::egress::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(response) = client.get(format!("{base}/readyz")).send().await {
+            ready = response.status() == 200;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "latch serve did not start");
+
+    let outcome: serde_json::Value = client
+        .post(format!("{base}/v1/credentials/test"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({
+            "connector": "looker",
+            "config": {"api_host_url": format!("http://127.0.0.1:{target_port}"), "client_id": "id"},
+            "secrets": {"client_secret": "s3cr3t"}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(outcome["status"], "unreachable", "{outcome}");
+    let ordering = std::sync::atomic::Ordering::SeqCst;
+    assert!(
+        target_hits.load(ordering) >= 1,
+        "the host itself was not called"
+    );
+    assert_eq!(
+        proxy_hits.load(ordering),
+        0,
+        "the environment's proxy was used"
+    );
+}

@@ -1,17 +1,27 @@
 use actix_web::http::header::{ETAG, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::if_match;
 use crate::auth::Caller;
 use crate::credentials::{
     self, CreateCredentialRequest, CredentialList, CredentialView, ListCredentialsQuery,
-    UpdateCredentialRequest,
+    TestCredentialRequest, UpdateCredentialRequest,
 };
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, OutcomeView, Problem};
 use crate::extract::JsonBody;
 use crate::input::etag;
 use crate::state::AppState;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ValidateQuery {
+    /// `false` saves without a test login (status `unverified`). Default `true`.
+    pub validate: Option<bool>,
+}
 
 fn credential_response(
     mut response: actix_web::HttpResponseBuilder,
@@ -22,12 +32,18 @@ fn credential_response(
         .json(view)
 }
 
-/// Saves a credential. The secret is encrypted and never returned.
+/// Saves a credential after a test login. The secret is encrypted and never returned.
+///
+/// The upstream is asked to log in first (Looker: `POST {host}/api/4.0/login`); only a
+/// credential it accepts is saved, as `status: valid` with the identity it logs in as. Any
+/// other outcome is refused with 422 and the outcome in the problem body; nothing is stored.
+/// With `?validate=false` the credential is saved untested, as `status: unverified`.
 #[utoipa::path(post, path = "/v1/credentials", tag = "credentials",
     security(("api_key" = [])),
+    params(ValidateQuery),
     request_body(content = CreateCredentialRequest, content_type = "application/json"),
     responses(
-        (status = 201, description = "Saved (`status: unverified`)", body = CredentialView,
+        (status = 201, description = "Saved: `valid`, or `unverified` with `?validate=false`", body = CredentialView,
             headers(("Location" = String, description = "The new credential's URL"),
                     ("ETag" = String, description = "Its version, for `If-Match`"))),
         (status = 400, description = "Malformed JSON, an unknown field or a wrong type", body = Problem, content_type = "application/problem+json"),
@@ -36,14 +52,16 @@ fn credential_response(
         (status = 409, description = "The name is taken in this organization", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Fields are not valid; every one is listed in `errors`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields are not valid (every one listed in `errors`), or the test login failed (`type` ends in `credential_rejected`; see `outcome`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
+    query: web::Query<ValidateQuery>,
     body: JsonBody<CreateCredentialRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let credential = credentials::create_credential(&state, &caller, body.0).await?;
+    let validate = query.validate.unwrap_or(true);
+    let credential = credentials::create_credential(&state, &caller, body.0, validate).await?;
     let location = format!("/v1/credentials/{}", credential.id);
     let mut response = HttpResponse::Created();
     response.insert_header((LOCATION, location));
@@ -91,12 +109,15 @@ pub async fn get(
 
 /// Renames, describes, reconfigures or rotates the secret of a credential.
 ///
-/// A change of `config` or `secrets` sets `status` back to `unverified`. With `If-Match`
-/// the change applies only to that version.
+/// A change of `config` or `secrets` is tested by a login first, as on creation, and refused
+/// with 422 (nothing changed) when the upstream does not accept it; with `?validate=false` it
+/// is saved untested and `status` goes back to `unverified`. With `If-Match` the change
+/// applies only to that version.
 #[utoipa::path(patch, path = "/v1/credentials/{id}", tag = "credentials",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "Credential id"),
-           ("If-Match" = Option<String>, Header, description = "The ETag last read, such as `\"3\"`")),
+           ("If-Match" = Option<String>, Header, description = "The ETag last read, such as `\"3\"`"),
+           ValidateQuery),
     request_body(content = UpdateCredentialRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Changed", body = CredentialView,
@@ -109,17 +130,20 @@ pub async fn get(
         (status = 412, description = "`If-Match` names another version", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Fields are not valid; every one is listed in `errors`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields are not valid (every one listed in `errors`), or the test login of the new settings failed (see `outcome`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
     request: HttpRequest,
     id: web::Path<Uuid>,
+    query: web::Query<ValidateQuery>,
     body: JsonBody<UpdateCredentialRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(&request)?;
-    let credential = credentials::update_credential(&state, &caller, *id, expected, body.0).await?;
+    let validate = query.validate.unwrap_or(true);
+    let credential =
+        credentials::update_credential(&state, &caller, *id, expected, body.0, validate).await?;
     Ok(credential_response(HttpResponse::Ok(), credential.into()))
 }
 
@@ -145,4 +169,50 @@ pub async fn delete(
     let expected = if_match(&request)?;
     credentials::delete_credential(&state, &caller, *id, expected).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Tests a saved credential by a login now, and stores what it found.
+///
+/// `status`, `status_detail`, `identity` and `validated_at` are updated whatever the outcome:
+/// a credential Looker now refuses becomes `invalid`.
+#[utoipa::path(post, path = "/v1/credentials/{id}/validate", tag = "credentials",
+    security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "Credential id")),
+    responses(
+        (status = 200, description = "Tested; the credential with its new status", body = CredentialView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such credential in your organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The credential changed during the test; retry", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn validate(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let credential = credentials::validate_credential(&state, &caller, *id).await?;
+    Ok(credential_response(HttpResponse::Ok(), credential.into()))
+}
+
+/// Tests an unsaved credential by a login (the form's "Test" button). Nothing is stored.
+#[utoipa::path(post, path = "/v1/credentials/test", tag = "credentials",
+    security(("api_key" = [])),
+    request_body(content = TestCredentialRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The outcome of the test login, whatever it is", body = OutcomeView),
+        (status = 400, description = "Malformed JSON, an unknown field or a wrong type", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields are not valid; every one is listed in `errors`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn test(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<TestCredentialRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = credentials::test_credential(&state, &caller, body.0).await?;
+    Ok(HttpResponse::Ok().json(outcome))
 }

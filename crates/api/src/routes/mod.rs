@@ -26,6 +26,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::post().to(credentials::create))
                 .route(web::get().to(credentials::list)),
         )
+        // Before `/v1/credentials/{id}`, which would take `test` for an id.
+        .service(resource("/v1/credentials/test").route(web::post().to(credentials::test)))
+        .service(
+            resource("/v1/credentials/{id}/validate").route(web::post().to(credentials::validate)),
+        )
         .service(
             resource("/v1/credentials/{id}")
                 .route(web::get().to(credentials::get))

@@ -1,11 +1,21 @@
-//! What every Latch connector implements, and the field machinery they share.
-//!
-//! A connector declares its fields once ([`FieldSpec`]); the JSON Schema a form renders and
-//! the checks a request goes through are both derived from that one list.
+//! What every Latch connector implements, and the machinery they share: field specs (from
+//! which both the form's JSON Schema and the checks derive) and the egress client, the only
+//! way a connector reaches the network.
 
+mod address;
+pub mod egress;
 mod fields;
+mod outcome;
+mod secret_fields;
 
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+pub use address::blocked_reason;
+pub use egress::{EgressClient, EgressError, EgressPolicy, UpstreamResponse};
 pub use fields::{FieldError, FieldKind, FieldSpec, Fields, check_section, section_schema};
+pub use outcome::{AccessToken, UpstreamError, ValidationOutcome, ValidationStatus};
+pub use secret_fields::SecretFields;
 
 /// Operator choices that change what counts as a valid configuration.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -15,6 +25,7 @@ pub struct ValidationPolicy {
 }
 
 /// One upstream system Latch keeps credentials for.
+#[async_trait]
 pub trait Connector: Send + Sync + 'static {
     /// Stable identifier used in the API (`looker`).
     fn id(&self) -> &'static str;
@@ -49,4 +60,23 @@ pub trait Connector: Send + Sync + 'static {
     ) -> Result<Fields, Vec<FieldError>> {
         check_section("secrets", self.secret_fields(), secrets, policy)
     }
+
+    /// Logs in for a fresh access token.
+    async fn fetch_token(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        secrets: &SecretFields,
+    ) -> Result<AccessToken, UpstreamError>;
+
+    /// Proves a credential works: logs in, reads who it logs in as, logs out again.
+    async fn test_login(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        secrets: &SecretFields,
+    ) -> ValidationOutcome;
+
+    /// Ends a token's session upstream. Best effort: failures are logged, not returned.
+    async fn revoke(&self, egress: &EgressClient, config: &Fields, token: &SecretString);
 }

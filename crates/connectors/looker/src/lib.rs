@@ -1,7 +1,18 @@
 //! The Looker connector: API host, client ID and client secret of a Looker API key.
+//!
+//! Logs in with a form-encoded `POST {host}/api/4.0/login` (never query parameters: they end
+//! up in access logs), reads the API user from `GET /api/4.0/user`, and logs out with
+//! `DELETE /api/4.0/logout`. Upstream bodies are parsed, never echoed.
 
-use latch_connector::{Connector, FieldError, FieldKind, FieldSpec, Fields};
-use serde_json::Value;
+use async_trait::async_trait;
+use latch_connector::{
+    AccessToken, Connector, EgressClient, FieldError, FieldKind, FieldSpec, Fields, SecretFields,
+    UpstreamError, ValidationOutcome,
+};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
 use url::Url;
 
 pub struct Looker;
@@ -36,6 +47,7 @@ const SECRET_FIELDS: &[FieldSpec] = &[FieldSpec {
     example: "",
 }];
 
+#[async_trait]
 impl Connector for Looker {
     fn id(&self) -> &'static str {
         "looker"
@@ -75,6 +87,211 @@ impl Connector for Looker {
             config.insert("api_host_url".into(), Value::String(origin));
         }
         Ok(config)
+    }
+
+    async fn fetch_token(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        secrets: &SecretFields,
+    ) -> Result<AccessToken, UpstreamError> {
+        let api = LookerApi::new(egress, config)?;
+        api.login(config, secrets).await
+    }
+
+    async fn test_login(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        secrets: &SecretFields,
+    ) -> ValidationOutcome {
+        let api = match LookerApi::new(egress, config) {
+            Ok(api) => api,
+            Err(error) => return error.into_outcome(),
+        };
+        let token = match api.login(config, secrets).await {
+            Ok(token) => token,
+            Err(error) => return error.into_outcome(),
+        };
+        let identity = api.me(&token.token).await;
+        // A test login should not leave a session behind, whatever the identity call said.
+        api.logout(&token.token).await;
+        match identity {
+            Ok(identity) => {
+                let who = identity["display_name"]
+                    .as_str()
+                    .or_else(|| identity["email"].as_str())
+                    .unwrap_or("the API user")
+                    .to_string();
+                ValidationOutcome::valid(format!("logged in to {} as {who}", api.host), identity)
+            }
+            Err(error) => error.into_outcome(),
+        }
+    }
+
+    async fn revoke(&self, egress: &EgressClient, config: &Fields, token: &SecretString) {
+        if let Ok(api) = LookerApi::new(egress, config) {
+            api.logout(token).await;
+        }
+    }
+}
+
+/// Looker's login answer.
+#[derive(Deserialize)]
+struct LoginResponse {
+    access_token: String,
+    token_type: String,
+    expires_in: u64,
+}
+
+/// Calls to one Looker instance.
+struct LookerApi<'a> {
+    egress: &'a EgressClient,
+    base: Url,
+    host: String,
+}
+
+impl<'a> LookerApi<'a> {
+    fn new(egress: &'a EgressClient, config: &Fields) -> Result<Self, UpstreamError> {
+        let base = config
+            .get("api_host_url")
+            .and_then(Value::as_str)
+            .and_then(|host| Url::parse(host).ok())
+            .ok_or_else(|| UpstreamError::error("the credential has no valid API host URL"))?;
+        let host = base.origin().ascii_serialization();
+        Ok(Self { egress, base, host })
+    }
+
+    fn endpoint(&self, path: &str) -> Url {
+        let mut url = self.base.clone();
+        url.set_path(path);
+        url.set_query(None);
+        url
+    }
+
+    async fn call(
+        &self,
+        request: Result<reqwest::RequestBuilder, latch_connector::EgressError>,
+    ) -> Result<latch_connector::UpstreamResponse, UpstreamError> {
+        let request = request.map_err(|error| UpstreamError::from_egress(&self.host, error))?;
+        let response = self.egress.execute(request).await;
+        response.map_err(|error| UpstreamError::from_egress(&self.host, error))
+    }
+
+    async fn login(
+        &self,
+        config: &Fields,
+        secrets: &SecretFields,
+    ) -> Result<AccessToken, UpstreamError> {
+        let client_id = config
+            .get("client_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let client_secret = secrets.get("client_secret").unwrap_or_default();
+        let request = self
+            .egress
+            .request(Method::POST, self.endpoint("/api/4.0/login"))
+            .map(|request| {
+                request.form(&[("client_id", client_id), ("client_secret", client_secret)])
+            });
+        let response = self.call(request).await?;
+        match response.status {
+            StatusCode::OK => {
+                let login: LoginResponse = serde_json::from_slice(&response.body).map_err(|_| {
+                    UpstreamError::error(format!(
+                        "{} answered the login with something that is not a Looker login response; \
+                         is this the API host of a Looker instance?",
+                        self.host
+                    ))
+                })?;
+                Ok(AccessToken {
+                    token: SecretString::from(login.access_token),
+                    token_type: login.token_type,
+                    expires_in: login.expires_in,
+                })
+            }
+            StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                Err(UpstreamError::invalid(
+                    "Looker refused the client ID / secret; check the API key \
+                     (Admin > Users > Edit Keys) and that it is enabled",
+                ))
+            }
+            status => Err(self.unexpected("the login", status, response.retry_after())),
+        }
+    }
+
+    async fn me(&self, token: &SecretString) -> Result<Value, UpstreamError> {
+        let mut url = self.endpoint("/api/4.0/user");
+        url.set_query(Some("fields=id,display_name,email"));
+        let request = self
+            .egress
+            .request(Method::GET, url)
+            .map(|request| request.bearer_auth(token.expose_secret()));
+        let response = self.call(request).await?;
+        if response.status != StatusCode::OK {
+            return Err(self.unexpected(
+                "the identity call",
+                response.status,
+                response.retry_after(),
+            ));
+        }
+        let user: Value = serde_json::from_slice(&response.body).map_err(|_| {
+            UpstreamError::error(format!(
+                "{} answered the identity call with something that is not JSON",
+                self.host
+            ))
+        })?;
+        Ok(json!({
+            "id": user.get("id").cloned().unwrap_or(Value::Null),
+            "display_name": user.get("display_name").cloned().unwrap_or(Value::Null),
+            "email": user.get("email").cloned().unwrap_or(Value::Null),
+        }))
+    }
+
+    async fn logout(&self, token: &SecretString) {
+        let request = self
+            .egress
+            .request(Method::DELETE, self.endpoint("/api/4.0/logout"))
+            .map(|request| request.bearer_auth(token.expose_secret()));
+        match self.call(request).await {
+            Ok(response) if response.status.is_success() => {}
+            Ok(response) => {
+                tracing::debug!(host = %self.host, status = %response.status, "Looker logout refused")
+            }
+            Err(error) => {
+                tracing::debug!(host = %self.host, detail = %error.detail, "Looker logout failed")
+            }
+        }
+    }
+
+    fn unexpected(
+        &self,
+        call: &str,
+        status: StatusCode,
+        retry_after: Option<u64>,
+    ) -> UpstreamError {
+        let mut error = if status == StatusCode::TOO_MANY_REQUESTS {
+            UpstreamError::error(match retry_after {
+                Some(seconds) => {
+                    format!("Looker is rate limiting {call}; retry after {seconds} seconds")
+                }
+                None => format!("Looker is rate limiting {call}; retry later"),
+            })
+        } else if status.is_server_error() {
+            UpstreamError::error(format!(
+                "{} answered {call} with HTTP {}: Looker had a problem; try again later",
+                self.host,
+                status.as_u16()
+            ))
+        } else {
+            UpstreamError::error(format!(
+                "{} answered {call} with an unexpected HTTP {}",
+                self.host,
+                status.as_u16()
+            ))
+        };
+        error.retry_after = retry_after;
+        error
     }
 }
 

@@ -1,0 +1,402 @@
+//! The only way connectors reach the network.
+//!
+//! Latch calls URLs its users typed, so every call goes through a client that: speaks https
+//! only (http where the operator allows it); calls ports 443 and 19999 (plus configured ones);
+//! takes no proxy from the environment; follows no redirects; resolves names itself and drops
+//! every address that is not public unicast, and checks IP-literal hosts the same way;
+//! gives up after 5 s to connect and 15 s in all; and reads at most 64 KiB of a response.
+
+use std::error::Error as StdError;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use url::{Host, Url};
+
+use crate::address::blocked_reason;
+
+/// Ports callable without configuration: https, and Looker's historical API port.
+pub const DEFAULT_PORTS: [u16; 2] = [443, 19999];
+/// The most of a response body Latch reads.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What the operator allows beyond the safe defaults.
+#[derive(Debug, Clone)]
+pub struct EgressPolicy {
+    /// Call plain `http://` URLs (local mock servers).
+    pub allow_http: bool,
+    /// Ports callable besides [`DEFAULT_PORTS`].
+    pub extra_ports: Vec<u16>,
+    /// Address ranges callable although not public (`LATCH_EGRESS_ALLOW_CIDRS`). Any port is
+    /// callable on an IP literal inside them: the operator vouched for those hosts.
+    pub allow_cidrs: Vec<IpNet>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for EgressPolicy {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            extra_ports: Vec::new(),
+            allow_cidrs: Vec::new(),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+impl EgressPolicy {
+    /// `Err(reason)` when the address may not be called.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), String> {
+        if self.allow_cidrs.iter().any(|net| net.contains(&ip)) {
+            return Ok(());
+        }
+        match blocked_reason(ip) {
+            Some(reason) => Err(format!("{ip} is {reason}")),
+            None => Ok(()),
+        }
+    }
+
+    fn allowed_cidr_literal(&self, host: Option<Host<&str>>) -> bool {
+        let ip = match host {
+            Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
+            _ => return false,
+        };
+        self.allow_cidrs.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Checks everything about a URL that can be checked before connecting.
+    pub fn check_url(&self, url: &Url) -> Result<(), EgressError> {
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_http => {}
+            scheme => {
+                return Err(EgressError::Blocked(format!(
+                    "{scheme}:// URLs are not allowed; use https"
+                )));
+            }
+        }
+        let port = url.port_or_known_default().unwrap_or(0);
+        let port_allowed = DEFAULT_PORTS.contains(&port)
+            || self.extra_ports.contains(&port)
+            || self.allowed_cidr_literal(url.host());
+        if !port_allowed {
+            return Err(EgressError::Blocked(format!(
+                "port {port} is not allowed (allowed: {})",
+                DEFAULT_PORTS
+                    .iter()
+                    .chain(&self.extra_ports)
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        // IP-literal hosts never reach the resolver: check them here. The URL parser has
+        // already turned decimal, octal and hex spellings into addresses.
+        let ip = match url.host() {
+            Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
+            Some(Host::Domain(_)) => return Ok(()),
+            None => return Err(EgressError::Blocked("the URL names no host".into())),
+        };
+        self.check_ip(ip).map_err(EgressError::Blocked)
+    }
+}
+
+/// Why a call did not produce a response. Messages name hosts and addresses, never secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EgressError {
+    /// Refused by policy before or instead of connecting.
+    #[error("the address is not allowed: {0}")]
+    Blocked(String),
+    #[error("the host name could not be resolved: {0}")]
+    Dns(String),
+    #[error("the connection failed: {0}")]
+    Connect(String),
+    #[error("the TLS handshake failed: {0}")]
+    Tls(String),
+    #[error("no answer within {0} seconds")]
+    Timeout(u64),
+    #[error("the response is larger than {MAX_BODY_BYTES} bytes")]
+    BodyTooLarge,
+    #[error("the request failed: {0}")]
+    Other(String),
+}
+
+/// A response whose body was read in full (and within the cap).
+#[derive(Debug)]
+pub struct UpstreamResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl UpstreamResponse {
+    /// `Retry-After` in seconds, when given as seconds.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.headers
+            .get(RETRY_AFTER)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+/// An HTTP client that only makes the calls [`EgressPolicy`] allows.
+#[derive(Clone)]
+pub struct EgressClient {
+    http: reqwest::Client,
+    policy: Arc<EgressPolicy>,
+}
+
+impl EgressClient {
+    pub fn new(policy: EgressPolicy) -> Result<Self, EgressError> {
+        install_crypto_provider();
+        let policy = Arc::new(policy);
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(policy.connect_timeout)
+            .timeout(policy.request_timeout)
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: policy.clone(),
+            }))
+            .user_agent(concat!("latch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| EgressError::Other(error.to_string()))?;
+        Ok(Self { http, policy })
+    }
+
+    pub fn policy(&self) -> &EgressPolicy {
+        &self.policy
+    }
+
+    /// A request to `url`, refused when the URL breaks the policy.
+    pub fn request(&self, method: Method, url: Url) -> Result<RequestBuilder, EgressError> {
+        self.policy.check_url(&url)?;
+        Ok(self.http.request(method, url))
+    }
+
+    /// Sends a request and reads its body, up to [`MAX_BODY_BYTES`]. A redirect is refused:
+    /// its target was never checked.
+    pub async fn execute(&self, request: RequestBuilder) -> Result<UpstreamResponse, EgressError> {
+        let timeout_secs = self.policy.request_timeout.as_secs().max(1);
+        let mut response = request
+            .send()
+            .await
+            .map_err(|error| classify(&error, timeout_secs))?;
+        if response.status().is_redirection() {
+            let target = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|location| response.url().join(location).ok())
+                .and_then(|target| target.host_str().map(str::to_string))
+                .unwrap_or_else(|| "another address".into());
+            return Err(EgressError::Blocked(format!(
+                "the host answered with a redirect to {target}; redirects are not followed"
+            )));
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_BODY_BYTES as u64)
+        {
+            return Err(EgressError::BodyTooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| classify(&error, timeout_secs))?
+        {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(EgressError::BodyTooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(UpstreamResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// Installs rustls' ring provider as the process default, once. Every reqwest client needs
+/// one; the egress client installs it itself, other clients (tests) call this first.
+pub fn install_crypto_provider() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // Fails only when a provider is installed already, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// Turns reqwest's error into what a user can act on, by what caused it.
+fn classify(error: &reqwest::Error, timeout_secs: u64) -> EgressError {
+    if error.is_timeout() {
+        return EgressError::Timeout(timeout_secs);
+    }
+    let mut source: Option<&(dyn StdError + 'static)> = error.source();
+    while let Some(cause) = source {
+        if let Some(blocked) = cause.downcast_ref::<BlockedAddress>() {
+            return EgressError::Blocked(blocked.0.clone());
+        }
+        if let Some(failure) = cause.downcast_ref::<DnsFailure>() {
+            return EgressError::Dns(failure.0.clone());
+        }
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return EgressError::Tls(tls.to_string());
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return EgressError::Timeout(timeout_secs);
+            }
+            if let Some(tls) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                return EgressError::Tls(tls.to_string());
+            }
+            if error.is_connect() {
+                return EgressError::Connect(io.to_string());
+            }
+        }
+        source = cause.source();
+    }
+    if error.is_connect() {
+        EgressError::Connect("could not connect".into())
+    } else {
+        EgressError::Other(without_url(error))
+    }
+}
+
+fn without_url(error: &reqwest::Error) -> String {
+    // reqwest's Display names the URL; the URL holds nothing secret (bodies carry secrets),
+    // but keep messages about causes.
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(url.as_str(), "the host");
+    }
+    text
+}
+
+#[derive(Debug)]
+struct BlockedAddress(String);
+
+impl std::fmt::Display for BlockedAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for BlockedAddress {}
+
+#[derive(Debug)]
+struct DnsFailure(String);
+
+impl std::fmt::Display for DnsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for DnsFailure {}
+
+/// Resolves with the system resolver, then drops every address the policy refuses; fails
+/// when none is left, so a name that points inside the network is never called.
+struct GuardedResolver {
+    policy: Arc<EgressPolicy>,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|error| -> Box<dyn StdError + Send + Sync> {
+                    Box::new(DnsFailure(format!("{host}: {error}")))
+                })?
+                .collect();
+            let mut refused = None;
+            let allowed: Vec<SocketAddr> = resolved
+                .into_iter()
+                .filter(|address| match policy.check_ip(address.ip()) {
+                    Ok(()) => true,
+                    Err(reason) => {
+                        refused.get_or_insert(reason);
+                        false
+                    }
+                })
+                .collect();
+            if allowed.is_empty() {
+                let error: Box<dyn StdError + Send + Sync> = match refused {
+                    Some(reason) => {
+                        tracing::warn!(%host, %reason, "egress refused: the name resolves to a blocked address");
+                        Box::new(BlockedAddress(format!("{host} resolves to {reason}")))
+                    }
+                    None => Box::new(DnsFailure(format!("{host} has no address"))),
+                };
+                return Err(error);
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(policy: &EgressPolicy, url: &str) -> String {
+        match policy.check_url(&Url::parse(url).unwrap()) {
+            Err(EgressError::Blocked(reason)) => reason,
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_https_on_allowed_ports_passes_by_default() {
+        let policy = EgressPolicy::default();
+        assert!(
+            policy
+                .check_url(&Url::parse("https://acme.cloud.looker.com").unwrap())
+                .is_ok()
+        );
+        assert!(
+            policy
+                .check_url(&Url::parse("https://looker.acme.com:19999").unwrap())
+                .is_ok()
+        );
+        assert!(refused(&policy, "http://acme.cloud.looker.com").contains("http://"));
+        assert!(refused(&policy, "https://acme.cloud.looker.com:8443").contains("port 8443"));
+    }
+
+    #[test]
+    fn allowed_ranges_open_their_addresses_and_any_port_on_them() {
+        let policy = EgressPolicy {
+            allow_http: true,
+            allow_cidrs: vec!["127.0.0.0/8".parse().unwrap()],
+            ..EgressPolicy::default()
+        };
+        assert!(
+            policy
+                .check_url(&Url::parse("http://127.0.0.1:18080").unwrap())
+                .is_ok()
+        );
+        assert!(refused(&policy, "http://10.0.0.1:443").contains("private"));
+        assert!(refused(&policy, "http://[::1]:443").contains("loopback"));
+    }
+}

@@ -1,0 +1,321 @@
+//! A Looker 4.0 API stand-in for tests and demos, over real HTTP: `POST /api/4.0/login`
+//! (form body), `GET /api/4.0/user`, `DELETE /api/4.0/logout`, answering as Looker does
+//! (`../shared/looker-4.0-auth.oas.json`), with fault modes and counters.
+//!
+//! Control endpoints: `GET /__mock/stats` (counters) and `PUT /__mock/fault` (`{"fault": ...}`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::header;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+const DOCS: &str = "https://cloud.google.com/looker/docs/r/api/support";
+
+/// How the mock misbehaves, for every call until changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case", tag = "fault", content = "target")]
+pub enum Fault {
+    /// Behave like Looker.
+    #[default]
+    None,
+    /// 500 on every call.
+    ServerError,
+    /// 429 with `Retry-After: 30`.
+    RateLimited,
+    /// 200 with a body that is not JSON.
+    Malformed,
+    /// Never answer.
+    Hang,
+    /// 200 with a 1 MiB body.
+    Oversized,
+    /// 302 to the given URL.
+    Redirect(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct MockLookerConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    pub expires_in: u64,
+    pub latency: Duration,
+}
+
+impl Default for MockLookerConfig {
+    fn default() -> Self {
+        Self {
+            client_id: "mock-client-id".into(),
+            client_secret: "mock-client-secret".into(),
+            expires_in: 3600,
+            latency: Duration::ZERO,
+        }
+    }
+}
+
+/// The counters `GET /__mock/stats` returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MockStats {
+    pub login_attempts: u64,
+    pub logins: u64,
+    pub logouts: u64,
+    pub identity_calls: u64,
+    /// Logins that carried `client_secret` in the query string.
+    pub secrets_in_query: u64,
+    pub active_tokens: u64,
+}
+
+struct State {
+    config: Mutex<MockLookerConfig>,
+    fault: Mutex<Fault>,
+    tokens: Mutex<HashSet<String>>,
+    login_attempts: AtomicU64,
+    logins: AtomicU64,
+    logouts: AtomicU64,
+    identity_calls: AtomicU64,
+    secrets_in_query: AtomicU64,
+}
+
+impl State {
+    fn stats(&self) -> MockStats {
+        MockStats {
+            login_attempts: self.login_attempts.load(Ordering::SeqCst),
+            logins: self.logins.load(Ordering::SeqCst),
+            logouts: self.logouts.load(Ordering::SeqCst),
+            identity_calls: self.identity_calls.load(Ordering::SeqCst),
+            secrets_in_query: self.secrets_in_query.load(Ordering::SeqCst),
+            active_tokens: self.tokens.lock().unwrap().len() as u64,
+        }
+    }
+
+    /// Latency, then the fault's answer if there is one.
+    async fn misbehave(&self) -> Option<HttpResponse> {
+        let latency = self.config.lock().unwrap().latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let fault = self.fault.lock().unwrap().clone();
+        match fault {
+            Fault::None => None,
+            Fault::ServerError => Some(
+                HttpResponse::InternalServerError()
+                    .json(json!({"message": "Internal server error", "documentation_url": DOCS})),
+            ),
+            Fault::RateLimited => Some(
+                HttpResponse::TooManyRequests()
+                    .insert_header((header::RETRY_AFTER, "30"))
+                    .json(json!({"message": "Too Many Requests", "documentation_url": DOCS})),
+            ),
+            Fault::Malformed => Some(
+                HttpResponse::Ok()
+                    .content_type("text/html")
+                    .body("<html><body>Looker is under maintenance</body></html>"),
+            ),
+            Fault::Hang => {
+                tokio::time::sleep(Duration::from_secs(600)).await;
+                None
+            }
+            Fault::Oversized => Some(
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(format!("{{\"padding\":\"{}\"}}", "x".repeat(1024 * 1024))),
+            ),
+            Fault::Redirect(target) => Some(
+                HttpResponse::Found()
+                    .insert_header((header::LOCATION, target))
+                    .finish(),
+            ),
+        }
+    }
+
+    fn bearer(&self, request: &HttpRequest) -> Option<String> {
+        let value = request
+            .headers()
+            .get(header::AUTHORIZATION)?
+            .to_str()
+            .ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        let known = ["bearer", "token"].contains(&scheme.to_ascii_lowercase().as_str());
+        (known && self.tokens.lock().unwrap().contains(token)).then(|| token.to_string())
+    }
+}
+
+fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(json!({"message": "Not found", "documentation_url": DOCS}))
+}
+
+fn requires_authentication() -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .json(json!({"message": "Requires authentication.", "documentation_url": DOCS}))
+}
+
+async fn login(state: web::Data<State>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
+    state.login_attempts.fetch_add(1, Ordering::SeqCst);
+    let query: HashMap<String, String> =
+        serde_urlencoded::from_str(request.query_string()).unwrap_or_default();
+    if query.contains_key("client_secret") {
+        state.secrets_in_query.fetch_add(1, Ordering::SeqCst);
+    }
+    if let Some(response) = state.misbehave().await {
+        return response;
+    }
+    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let field = |name: &str| form.get(name).or_else(|| query.get(name)).cloned();
+    let config = state.config.lock().unwrap().clone();
+    if field("client_id").as_deref() != Some(config.client_id.as_str())
+        || field("client_secret").as_deref() != Some(config.client_secret.as_str())
+    {
+        return not_found();
+    }
+    let token = format!("mock-token-{}", Uuid::new_v4().simple());
+    state.tokens.lock().unwrap().insert(token.clone());
+    state.logins.fetch_add(1, Ordering::SeqCst);
+    HttpResponse::Ok().json(json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": config.expires_in,
+        "refresh_token": null,
+    }))
+}
+
+async fn user(state: web::Data<State>, request: HttpRequest) -> HttpResponse {
+    state.identity_calls.fetch_add(1, Ordering::SeqCst);
+    if let Some(response) = state.misbehave().await {
+        return response;
+    }
+    if state.bearer(&request).is_none() {
+        return requires_authentication();
+    }
+    HttpResponse::Ok().json(json!({
+        "id": "42",
+        "display_name": "Latch API User",
+        "email": "latch-api@example.com",
+    }))
+}
+
+async fn logout(state: web::Data<State>, request: HttpRequest) -> HttpResponse {
+    let Some(token) = state.bearer(&request) else {
+        return requires_authentication();
+    };
+    state.tokens.lock().unwrap().remove(&token);
+    state.logouts.fetch_add(1, Ordering::SeqCst);
+    HttpResponse::NoContent().finish()
+}
+
+async fn stats(state: web::Data<State>) -> HttpResponse {
+    HttpResponse::Ok().json(state.stats())
+}
+
+async fn set_fault(state: web::Data<State>, fault: web::Json<Fault>) -> HttpResponse {
+    *state.fault.lock().unwrap() = fault.into_inner();
+    HttpResponse::NoContent().finish()
+}
+
+/// A running mock, stopped when dropped.
+pub struct MockLooker {
+    /// `http://127.0.0.1:PORT`: the API host URL to save in a credential.
+    pub url: String,
+    state: web::Data<State>,
+    handle: ServerHandle,
+}
+
+impl MockLooker {
+    /// Starts on 127.0.0.1 with a free port.
+    pub async fn start(config: MockLookerConfig) -> Self {
+        Self::start_on("127.0.0.1:0", config, Fault::None)
+            .await
+            .expect("mock-looker binds a free port")
+    }
+
+    pub async fn start_on(
+        address: &str,
+        config: MockLookerConfig,
+        fault: Fault,
+    ) -> std::io::Result<Self> {
+        let state = web::Data::new(State {
+            config: Mutex::new(config),
+            fault: Mutex::new(fault),
+            tokens: Mutex::new(HashSet::new()),
+            login_attempts: AtomicU64::new(0),
+            logins: AtomicU64::new(0),
+            logouts: AtomicU64::new(0),
+            identity_calls: AtomicU64::new(0),
+            secrets_in_query: AtomicU64::new(0),
+        });
+        let listener = std::net::TcpListener::bind(address)?;
+        let port = listener.local_addr()?.port();
+        let shared = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(shared.clone())
+                .route("/api/4.0/login", web::post().to(login))
+                .route("/api/4.0/user", web::get().to(user))
+                .route("/api/4.0/logout", web::delete().to(logout))
+                .route("/__mock/stats", web::get().to(stats))
+                .route("/__mock/fault", web::put().to(set_fault))
+                .default_service(web::to(|| async { not_found() }))
+        })
+        .workers(2)
+        .disable_signals()
+        .shutdown_timeout(0)
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Ok(Self {
+            url: format!("http://127.0.0.1:{port}"),
+            state,
+            handle,
+        })
+    }
+
+    pub fn set_fault(&self, fault: Fault) {
+        *self.state.fault.lock().unwrap() = fault;
+    }
+
+    pub fn stats(&self) -> MockStats {
+        self.state.stats()
+    }
+
+    pub fn config(&self) -> MockLookerConfig {
+        self.state.config.lock().unwrap().clone()
+    }
+
+    /// Runs until stopped (the binary).
+    pub async fn wait(self) {
+        std::future::pending::<()>().await;
+    }
+}
+
+impl Drop for MockLooker {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        // Stopping needs the runtime; when the test's runtime is gone, so is the server.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { handle.stop(false).await });
+        }
+    }
+}
+
+/// A test helper reading the counters over HTTP, as an outsider would.
+pub async fn stats_over_http(url: &str) -> MockStats {
+    reqwest::get(format!("{url}/__mock/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+impl std::fmt::Debug for MockLooker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockLooker")
+            .field("url", &self.url)
+            .finish()
+    }
+}
