@@ -4,6 +4,7 @@
 mod database;
 mod logs;
 pub mod mock_looker;
+mod replica;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ pub use database::TestDatabase;
 pub use latch_store::Backend;
 pub use logs::captured_logs;
 use mock_looker::{MockLooker, MockLookerConfig};
+pub use replica::Replica;
 
 /// Runs each named `async fn name(fixture)` once per backend, as `sqlite::name` and
 /// `postgres::name`. The fixture type has `async fn create(Backend) -> Option<Self>`; `None`
@@ -222,6 +224,55 @@ impl WithMock {
     pub fn good_credential(&self, name: &str) -> Value {
         self.credential(name, &self.mock.config().client_secret)
     }
+}
+
+impl TestApp {
+    /// Every row of every table as text (PostgreSQL), or every byte of the database files
+    /// (SQLite, with its write-ahead log): to search for what must not be stored in clear.
+    pub async fn everything_stored(&self) -> Vec<u8> {
+        match self.db.backend {
+            Backend::Sqlite => {
+                let path = self.db.sqlite_path().unwrap();
+                let mut bytes = Vec::new();
+                for suffix in ["", "-wal", "-shm"] {
+                    if let Ok(contents) = std::fs::read(format!("{}{suffix}", path.display())) {
+                        bytes.extend(contents);
+                    }
+                }
+                assert!(bytes.len() > 4096, "the database files were read");
+                bytes
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let mut connection = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
+                let mut text = String::new();
+                for table in [
+                    "organizations",
+                    "api_keys",
+                    "credentials",
+                    "credential_tokens",
+                    "audit_events",
+                    "keyring",
+                ] {
+                    let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT row_to_json(t)::text FROM {table} t"
+                    )))
+                    .fetch_all(&mut connection)
+                    .await
+                    .unwrap();
+                    text.extend(rows.into_iter().map(|(row,)| row));
+                }
+                text.into_bytes()
+            }
+        }
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains_bytes(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
 }
 
 /// A valid create-credential body for Looker.

@@ -274,6 +274,24 @@ impl MockLooker {
         })
     }
 
+    /// From now on, accept this client secret (rotation upstream).
+    pub fn set_client_secret(&self, secret: &str) {
+        self.state.config.lock().unwrap().client_secret = secret.to_string();
+    }
+
+    pub fn set_expires_in(&self, seconds: u64) {
+        self.state.config.lock().unwrap().expires_in = seconds;
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        self.state.config.lock().unwrap().latency = latency;
+    }
+
+    /// Whether a token is live: issued and not logged out.
+    pub fn is_active(&self, token: &str) -> bool {
+        self.state.tokens.lock().unwrap().contains(token)
+    }
+
     pub fn set_fault(&self, fault: Fault) {
         *self.state.fault.lock().unwrap() = fault;
     }

@@ -11,4 +11,5 @@ mod secrecy;
 mod startup;
 mod store;
 mod tenancy;
+mod tokens;
 mod validation;

@@ -1,64 +1,15 @@
 //! Secrets and keys never reach the database in clear, a response, or a log line.
 
-use latch_store::Backend;
-use latch_tests::{TestApp, WithMock, captured_logs, on_both_backends, unique_secret};
+use latch_tests::{
+    TestApp, WithMock, captured_logs, contains_bytes, on_both_backends, unique_secret,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, Connection};
 
 on_both_backends!(
     TestApp: the_database_holds_no_plaintext_secret;
     WithMock: no_response_and_no_log_line_contains_a_secret_a_token_or_an_api_key;
 );
-
-/// Every row of every table as text (PostgreSQL), or every byte of the database files
-/// (SQLite, including the write-ahead log).
-async fn everything_stored(app: &TestApp) -> Vec<u8> {
-    match app.db.backend {
-        Backend::Sqlite => {
-            let path = app.db.sqlite_path().unwrap();
-            let mut bytes = Vec::new();
-            for suffix in ["", "-wal", "-shm"] {
-                let file = format!("{}{suffix}", path.display());
-                if let Ok(contents) = std::fs::read(&file) {
-                    bytes.extend(contents);
-                }
-            }
-            assert!(bytes.len() > 4096, "the database files were read");
-            bytes
-        }
-        Backend::Postgres => {
-            let mut connection = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
-            let mut text = String::new();
-            for table in [
-                "organizations",
-                "api_keys",
-                "credentials",
-                "audit_events",
-                "keyring",
-            ] {
-                let rows: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(format!(
-                    "SELECT row_to_json(t)::text FROM {table} t"
-                )))
-                .fetch_all(&mut connection)
-                .await
-                .unwrap();
-                assert!(
-                    !rows.is_empty() || table == "organizations",
-                    "{table} has rows"
-                );
-                text.extend(rows.into_iter().map(|(row,)| row));
-            }
-            text.into_bytes()
-        }
-    }
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle.as_bytes())
-}
 
 async fn the_database_holds_no_plaintext_secret(app: TestApp) {
     let first = unique_secret();
@@ -78,19 +29,19 @@ async fn the_database_holds_no_plaintext_secret(app: TestApp) {
         .unwrap();
     assert_eq!(response.status(), 200);
 
-    let stored = everything_stored(&app).await;
+    let stored = app.everything_stored().await;
     // The non-secret fields are there, so the search does look at the right data.
-    assert!(contains(&stored, "AbCdEfGh12345678"));
+    assert!(contains_bytes(&stored, "AbCdEfGh12345678"));
     assert!(
-        !contains(&stored, &first),
+        !contains_bytes(&stored, &first),
         "the first secret is stored in clear"
     );
     assert!(
-        !contains(&stored, &rotated),
+        !contains_bytes(&stored, &rotated),
         "the rotated secret is stored in clear"
     );
     assert!(
-        !contains(&stored, &app.admin_key),
+        !contains_bytes(&stored, &app.admin_key),
         "an API key is stored in clear"
     );
 }

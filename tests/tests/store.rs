@@ -1,8 +1,9 @@
 //! The store conformance suite: the same behaviour from both backends.
 
+use chrono::Duration;
 use latch_store::{
     CredentialFilter, CredentialStatus, KeyringEntry, NewApiKey, NewAuditEvent, NewCredential,
-    Page, Store, StoreError, now,
+    NewToken, Page, Store, StoreError, now,
 };
 use latch_tests::{TestDatabase, on_both_backends};
 use serde_json::json;
@@ -21,6 +22,9 @@ on_both_backends!(TestDatabase:
     api_keys_are_found_by_prefix_and_revoked_once,
     keyring_entries_round_trip_and_a_duplicate_id_conflicts,
     audit_events_are_listed_per_organization_in_order,
+    a_token_lease_has_one_holder_until_it_lapses,
+    only_the_lease_holder_writes_the_token_and_writing_frees_the_lease,
+    a_token_row_goes_with_its_credential,
 );
 
 async fn open(db: &TestDatabase) -> std::sync::Arc<dyn Store> {
@@ -447,4 +451,124 @@ async fn audit_events_are_listed_per_organization_in_order(db: TestDatabase) {
     assert_eq!(actions, ["one", "two", "three"]);
     assert_eq!(page[0].detail, json!({"note": "one"}));
     assert_eq!(events(store.as_ref(), globex.id).await, ["theirs"]);
+}
+
+async fn stored_credential(store: &dyn Store) -> (Uuid, Uuid) {
+    let org = store.ensure_organization("acme").await.unwrap();
+    let stored = store
+        .insert_credential(&credential(org.id, "tokens"), &event(org.id, "created"))
+        .await
+        .unwrap();
+    (org.id, stored.id)
+}
+
+fn token(version: i64) -> NewToken {
+    NewToken {
+        token_ct: vec![1; 40],
+        nonce: vec![2; 24],
+        token_type: "Bearer".into(),
+        expires_at: now() + Duration::seconds(3600),
+        obtained_at: now(),
+        credential_version: version,
+    }
+}
+
+async fn a_token_lease_has_one_holder_until_it_lapses(db: TestDatabase) {
+    let store = open(&db).await;
+    let (_, id) = stored_credential(store.as_ref()).await;
+    let start = now();
+    let until = start + Duration::seconds(30);
+    assert!(
+        store
+            .acquire_token_lease(id, 1, "a", until, start)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .acquire_token_lease(id, 1, "b", until, start)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .acquire_token_lease(id, 1, "a", until, start)
+            .await
+            .unwrap(),
+        "not reentrant"
+    );
+    let row = store.credential_token(id).await.unwrap().unwrap();
+    assert_eq!(row.lease_owner.as_deref(), Some("a"));
+    assert!(row.token_ct.is_none());
+
+    // Once the lease has lapsed, another owner takes it.
+    let later = until + Duration::milliseconds(1);
+    assert!(
+        store
+            .acquire_token_lease(id, 1, "b", later + Duration::seconds(30), later)
+            .await
+            .unwrap()
+    );
+    // A released lease is free at once.
+    store.release_token_lease(id, "b").await.unwrap();
+    assert!(
+        store
+            .acquire_token_lease(id, 1, "c", until, start)
+            .await
+            .unwrap()
+    );
+}
+
+async fn only_the_lease_holder_writes_the_token_and_writing_frees_the_lease(db: TestDatabase) {
+    let store = open(&db).await;
+    let (_, id) = stored_credential(store.as_ref()).await;
+    let start = now();
+    assert!(
+        store
+            .acquire_token_lease(id, 1, "holder", start + Duration::seconds(30), start)
+            .await
+            .unwrap()
+    );
+    assert!(!store.store_token(id, "intruder", &token(1)).await.unwrap());
+    assert!(
+        store
+            .credential_token(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .token_ct
+            .is_none()
+    );
+
+    let written = token(2);
+    assert!(store.store_token(id, "holder", &written).await.unwrap());
+    let row = store.credential_token(id).await.unwrap().unwrap();
+    assert_eq!(row.token_ct, Some(written.token_ct.clone()));
+    assert_eq!(row.nonce, Some(written.nonce.clone()));
+    assert_eq!(row.token_type.as_deref(), Some("Bearer"));
+    assert_eq!(row.expires_at, Some(written.expires_at));
+    assert_eq!(row.credential_version, 2);
+    assert_eq!(row.lease_owner, None);
+    // The holder cannot write twice with a lease it no longer holds.
+    assert!(!store.store_token(id, "holder", &token(3)).await.unwrap());
+}
+
+async fn a_token_row_goes_with_its_credential(db: TestDatabase) {
+    let store = open(&db).await;
+    let (org_id, id) = stored_credential(store.as_ref()).await;
+    let start = now();
+    store
+        .acquire_token_lease(id, 1, "a", start + Duration::seconds(30), start)
+        .await
+        .unwrap();
+    store
+        .delete_credential(org_id, id, None, &event(org_id, "deleted"))
+        .await
+        .unwrap();
+    assert!(store.credential_token(id).await.unwrap().is_none());
+    let gone = store
+        .acquire_token_lease(id, 1, "a", start + Duration::seconds(30), start)
+        .await;
+    assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
+    store.delete_credential_token(id).await.unwrap();
 }

@@ -23,6 +23,14 @@ impl Catalogue {
             .map(|connector| connector.as_ref())
     }
 
+    /// A connector to move into a background task.
+    pub fn shared(&self, id: &str) -> Option<Arc<dyn Connector>> {
+        self.connectors
+            .iter()
+            .find(|connector| connector.id() == id)
+            .cloned()
+    }
+
     pub fn all(&self) -> impl Iterator<Item = &dyn Connector> {
         self.connectors.iter().map(|connector| connector.as_ref())
     }

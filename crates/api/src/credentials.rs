@@ -531,7 +531,7 @@ pub async fn validate_credential(
     }
 }
 
-fn connector_of<'a>(
+pub(crate) fn connector_of<'a>(
     state: &'a AppState,
     credential: &Credential,
 ) -> Result<&'a dyn Connector, ApiError> {
@@ -706,12 +706,22 @@ pub async fn update_credential(
     }
 
     let event = audit(caller, "credential.updated", id, detail);
+    let obsolete = if settings_changed {
+        state.broker.tokens_of(state, &current).await
+    } else {
+        Vec::new()
+    };
     match state
         .store
         .update_credential(caller.org_id, id, current.version, &changes, &event)
         .await
     {
-        Ok(updated) => Ok(updated),
+        Ok(updated) => {
+            if settings_changed {
+                state.broker.retire(state, &current, obsolete);
+            }
+            Ok(updated)
+        }
         Err(StoreError::Conflict) => Err(name_taken(&changes.name)),
         Err(StoreError::NotFound) => Err(credential_not_found()),
         Err(StoreError::VersionMismatch { current }) => Err(match if_match {
@@ -737,7 +747,7 @@ fn merged_config(stored: &Value, partial: Value) -> Result<Value, FieldError> {
 }
 
 /// The credential's own data key, unwrapped by the keyring.
-fn data_key_of(state: &AppState, credential: &Credential) -> Result<DataKey, ApiError> {
+pub(crate) fn data_key_of(state: &AppState, credential: &Credential) -> Result<DataKey, ApiError> {
     let context = RecordContext::new(credential.org_id, credential.id);
     let wrapped = WrappedKey {
         kek_id: credential.kek_id.clone(),
@@ -795,13 +805,28 @@ pub async fn delete_credential(
     if_match: Option<i64>,
 ) -> Result<(), ApiError> {
     caller.require(Scope::CredentialsWrite)?;
-    let event = audit(caller, "credential.deleted", id, json!({}));
+    let current = state
+        .store
+        .get_credential(caller.org_id, id)
+        .await?
+        .ok_or_else(credential_not_found)?;
+    // Read before the row (and the data key that opens them) is gone.
+    let obsolete = state.broker.tokens_of(state, &current).await;
+    let event = audit(
+        caller,
+        "credential.deleted",
+        id,
+        json!({"name": current.name}),
+    );
     match state
         .store
         .delete_credential(caller.org_id, id, if_match, &event)
         .await
     {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            state.broker.retire(state, &current, obsolete);
+            Ok(())
+        }
         Err(StoreError::NotFound) => Err(credential_not_found()),
         Err(StoreError::VersionMismatch { current }) => Err(ApiError::PreconditionFailed(format!(
             "the credential is at version {current}; read it again and retry"

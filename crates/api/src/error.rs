@@ -115,8 +115,17 @@ pub enum ApiError {
     /// The test login did not succeed; nothing was stored.
     #[error("the test login failed ({}): {}", .0.status, .0.detail)]
     CredentialRejected(OutcomeView),
+    #[error("{detail}")]
+    Unavailable {
+        detail: String,
+        retry_after: Option<u64>,
+    },
+    /// The upstream refuses the credential.
     #[error("{0}")]
-    Unavailable(String),
+    CredentialInvalid(String),
+    /// The upstream's tokens live shorter than the job asked for.
+    #[error("{0}")]
+    TokenTooShort(String),
     /// The cause is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -152,7 +161,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Validation(_) => "validation_failed",
             ApiError::CredentialRejected(_) => "credential_rejected",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable { .. } => "unavailable",
+            ApiError::CredentialInvalid(_) => "credential_invalid",
+            ApiError::TokenTooShort(_) => "token_lifetime_too_short",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -203,7 +214,9 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::CredentialRejected(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::CredentialInvalid(_) => StatusCode::CONFLICT,
+            ApiError::TokenTooShort(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -217,6 +230,13 @@ impl ResponseError for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         ));
+        if let ApiError::Unavailable {
+            retry_after: Some(seconds),
+            ..
+        } = self
+        {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
         if let ApiError::Unauthorized { invalid_token, .. } = self {
             response.insert_header((
                 header::WWW_AUTHENTICATE,

@@ -20,43 +20,75 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// fields and wrong types refused with the field's path.
 pub struct JsonBody<T>(pub T);
 
+/// Like [`JsonBody`], but an empty body (of any content type) stands for `T::default()`.
+pub struct OptionalJsonBody<T>(pub T);
+
+type Extracting<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Extracting<Self>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type = check_content_type(request);
-        let declared_length = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<usize>().ok());
-        let mut payload = payload.take();
+        let reading = read_json::<T>(request, payload);
         Box::pin(async move {
-            content_type?;
-            if declared_length.is_some_and(|length| length > BODY_LIMIT) {
-                return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
-            }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|error| ApiError::BadRequest {
-                    detail: format!("the request body could not be read: {error}"),
-                    errors: Vec::new(),
-                })?;
-                if body.len() + chunk.len() > BODY_LIMIT {
-                    return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            if body.iter().all(u8::is_ascii_whitespace) {
-                return Err(ApiError::BadRequest {
+            reading
+                .await?
+                .map(JsonBody)
+                .ok_or_else(|| ApiError::BadRequest {
                     detail: "the request body is empty; send a JSON object".into(),
                     errors: Vec::new(),
-                });
-            }
-            parse_json(&body).map(JsonBody)
+                })
         })
     }
+}
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = ApiError;
+    type Future = Extracting<Self>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let reading = read_json::<T>(request, payload);
+        Box::pin(async move { Ok(OptionalJsonBody(reading.await?.unwrap_or_default())) })
+    }
+}
+
+/// Reads and parses a body; `None` when it is empty.
+fn read_json<T: DeserializeOwned + 'static>(
+    request: &HttpRequest,
+    payload: &mut Payload,
+) -> Extracting<Option<T>> {
+    let content_type = check_content_type(request);
+    let declared_length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if declared_length.is_some_and(|length| length > BODY_LIMIT) {
+            return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|error| ApiError::BadRequest {
+                detail: format!("the request body could not be read: {error}"),
+                errors: Vec::new(),
+            })?;
+            if body.len() + chunk.len() > BODY_LIMIT {
+                return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        content_type?;
+        let parsed = parse_json(&body);
+        // The body may hold a secret: do not leave it in freed memory.
+        body.fill(0);
+        parsed.map(Some)
+    })
 }
 
 fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {

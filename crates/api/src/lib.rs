@@ -5,18 +5,23 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod broker;
 pub mod catalogue;
+pub mod cli;
 pub mod credentials;
 pub mod error;
 pub mod extract;
 pub mod input;
+pub mod issuance_log;
 pub mod keyring_setup;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tokens;
 
 pub use settings::{MasterKeySource, Settings};
 pub use startup::{Application, DEV_ORG, StartupError};

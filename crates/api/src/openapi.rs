@@ -19,6 +19,7 @@ use crate::routes;
     paths(
         routes::health::healthz,
         routes::health::readyz,
+        routes::health::metrics,
         routes::connectors::list,
         routes::connectors::get,
         routes::credentials::create,
@@ -28,6 +29,7 @@ use crate::routes;
         routes::credentials::delete,
         routes::credentials::validate,
         routes::credentials::test,
+        routes::tokens::issue,
         routes::api_keys::create,
         routes::api_keys::list,
         routes::api_keys::revoke,
@@ -36,10 +38,11 @@ use crate::routes;
     modifiers(&BearerApiKey),
     tags(
         (name = "credentials", description = "Saved connector credentials"),
+        (name = "tokens", description = "Fresh upstream access tokens for jobs"),
         (name = "connectors", description = "What credentials can be saved for, with form schemas"),
         (name = "api-keys", description = "Keys that call this API (admin)"),
         (name = "audit", description = "Who changed what (admin)"),
-        (name = "operations", description = "Liveness and readiness"),
+        (name = "operations", description = "Liveness, readiness and metrics"),
     )
 )]
 pub struct ApiDoc;

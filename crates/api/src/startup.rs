@@ -14,10 +14,13 @@ use secrecy::SecretString;
 
 use crate::api_keys::issue_api_key;
 use crate::auth::Scope;
+use crate::broker::TokenBroker;
 use crate::catalogue::Catalogue;
 use crate::error::ApiError;
 use crate::extract::field_problem;
+use crate::issuance_log::IssuanceLog;
 use crate::keyring_setup::{KeyringError, open_keyring};
+use crate::metrics::Metrics;
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -46,6 +49,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
     /// In development mode on first start: the admin key of the `default` organisation.
     pub dev_admin_key: Option<SecretString>,
 }
@@ -74,16 +78,20 @@ impl Application {
             allow_http_hosts: settings.egress.allow_http,
         };
         let egress = EgressClient::new(settings.egress).map_err(StartupError::Egress)?;
+        let metrics = Arc::new(Metrics::default());
         let state = web::Data::new(AppState {
+            issuances: IssuanceLog::start(store.clone(), metrics.clone()),
+            broker: TokenBroker::new(metrics),
             store,
             keyring: Arc::new(keyring),
             catalogue: Catalogue::builtin(),
             policy,
             egress,
         });
+        let shared = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
-                .app_data(state.clone())
+                .app_data(shared.clone())
                 .app_data(web::PathConfig::default().error_handler(|_, request| {
                     ApiError::NotFound(format!("no resource at {}", request.path())).into()
                 }))
@@ -105,6 +113,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            state,
             dev_admin_key,
         })
     }
@@ -113,9 +122,13 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight and writes the
+    /// token issuances still queued for the audit trail.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.state.issuances.flush().await;
+        tracing::info!("latch stopped");
+        served
     }
 }
 

@@ -4,7 +4,9 @@ use latch_connector::{EgressClient, ValidationPolicy};
 use latch_store::Store;
 use latch_vault::Keyring;
 
+use crate::broker::TokenBroker;
 use crate::catalogue::Catalogue;
+use crate::issuance_log::IssuanceLog;
 
 /// What every request handler shares.
 pub struct AppState {
@@ -14,4 +16,6 @@ pub struct AppState {
     pub policy: ValidationPolicy,
     /// The only way to the network.
     pub egress: EgressClient,
+    pub broker: TokenBroker,
+    pub issuances: IssuanceLog,
 }

@@ -14,6 +14,7 @@ mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use error::StoreError;
@@ -125,8 +126,38 @@ pub trait Store: Send + Sync + 'static {
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError>;
 
+    // Credential tokens
+    async fn credential_token(
+        &self,
+        credential_id: Uuid,
+    ) -> Result<Option<StoredToken>, StoreError>;
+    /// Takes the refresh lease of a credential's token for `owner` until `until`, when nobody
+    /// holds it or its holder's lease lapsed before `now`. `Ok(false)`: someone else holds it.
+    async fn acquire_token_lease(
+        &self,
+        credential_id: Uuid,
+        credential_version: i64,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Writes a token and frees the lease, only while `owner` still holds it (fencing: a
+    /// holder whose lease lapsed cannot overwrite its successor's token). `Ok(false)` if not.
+    async fn store_token(
+        &self,
+        credential_id: Uuid,
+        owner: &str,
+        token: &NewToken,
+    ) -> Result<bool, StoreError>;
+    /// Frees the lease if `owner` still holds it.
+    async fn release_token_lease(&self, credential_id: Uuid, owner: &str)
+    -> Result<(), StoreError>;
+    async fn delete_credential_token(&self, credential_id: Uuid) -> Result<(), StoreError>;
+
     // Audit
     async fn record_audit_event(&self, event: &NewAuditEvent) -> Result<(), StoreError>;
+    /// Records several events in one transaction (batched token issuances).
+    async fn record_audit_events(&self, events: &[NewAuditEvent]) -> Result<(), StoreError>;
     async fn list_audit_events(
         &self,
         org_id: Uuid,

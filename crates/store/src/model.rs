@@ -233,3 +233,40 @@ pub struct AuditEvent {
     #[sqlx(json)]
     pub detail: Value,
 }
+
+/// A credential's stored token row: the sealed token (when one was obtained) and the lease.
+#[derive(Clone, PartialEq, FromRow)]
+pub struct StoredToken {
+    pub credential_id: Uuid,
+    pub token_ct: Option<Vec<u8>>,
+    pub nonce: Option<Vec<u8>>,
+    pub token_type: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub obtained_at: Option<DateTime<Utc>>,
+    /// The credential version the token was obtained with; readers drop older ones.
+    pub credential_version: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for StoredToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredToken")
+            .field("credential_id", &self.credential_id)
+            .field("expires_at", &self.expires_at)
+            .field("credential_version", &self.credential_version)
+            .field("lease_owner", &self.lease_owner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A freshly obtained token, sealed, to be written under a lease.
+#[derive(Clone)]
+pub struct NewToken {
+    pub token_ct: Vec<u8>,
+    pub nonce: Vec<u8>,
+    pub token_type: String,
+    pub expires_at: DateTime<Utc>,
+    pub obtained_at: DateTime<Utc>,
+    pub credential_version: i64,
+}

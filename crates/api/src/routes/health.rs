@@ -28,6 +28,17 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
+/// Counters in Prometheus text format: token requests by outcome, cache hits and misses,
+/// upstream logins and their latency, refresh failures.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4",
+        body = String, content_type = "text/plain; version=0.0.4")))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.broker.metrics.render())
+}
+
 /// Readiness: the store answers and the keyring is loaded.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(

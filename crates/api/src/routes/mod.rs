@@ -5,6 +5,7 @@ pub mod audit;
 pub mod connectors;
 pub mod credentials;
 pub mod health;
+pub mod tokens;
 
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 use utoipa::OpenApi;
@@ -19,6 +20,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/metrics").route(web::get().to(health::metrics)))
         .service(resource("/v1/connectors").route(web::get().to(connectors::list)))
         .service(resource("/v1/connectors/{id}").route(web::get().to(connectors::get)))
         .service(
@@ -31,6 +33,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             resource("/v1/credentials/{id}/validate").route(web::post().to(credentials::validate)),
         )
+        .service(resource("/v1/credentials/{id}/token").route(web::post().to(tokens::issue)))
         .service(
             resource("/v1/credentials/{id}")
                 .route(web::get().to(credentials::get))

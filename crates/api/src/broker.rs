@@ -1,0 +1,558 @@
+//! The token broker: fresh upstream access tokens for jobs.
+//!
+//! 1. This process's cache: a token with at least `min_ttl` left, whose credential version
+//!    was confirmed in the store within the last second, is handed out at once: no database
+//!    write, no upstream call, and no lock shared with other credentials (the slot map and
+//!    each slot's token are read through `ArcSwap`).
+//! 2. Otherwise the credential is read (its version drops tokens obtained before a change)
+//!    and the store's sealed copy is tried: another replica, or this one before a restart,
+//!    may have logged in already.
+//! 3. Otherwise one refresh per credential per process (a per-credential async mutex: the
+//!    others wait and share its token), and across replicas a fenced lease in
+//!    `credential_tokens`: the winner re-checks the store, logs in with no transaction or
+//!    connection held, and writes the token only while it still holds the lease; the others
+//!    poll the store until the token appears or the lease lapses (30 s).
+//! 4. An upstream that refuses the credential marks it `invalid` (409, and later requests fail
+//!    fast); one that cannot be reached or errs starts a 30 s cool-down in which requests
+//!    fail fast with 503 instead of hammering it, unless a still-valid token can be returned.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use chrono::{DateTime, Utc};
+use latch_connector::ValidationStatus;
+use latch_store::{Credential, CredentialStatus, NewAuditEvent, NewToken, StoreError, now};
+use latch_vault::{ExposeSecret, Purpose, RecordContext, Sealed, SecretString};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::credentials::{connector_of, data_key_of, open_secrets};
+use crate::error::ApiError;
+use crate::metrics::{Issuance, Metrics};
+use crate::state::AppState;
+
+/// How long a cached token's credential version is trusted before the store is asked again:
+/// the most a change made through another replica can go unnoticed here.
+const RECHECK: Duration = Duration::from_secs(1);
+const LEASE: Duration = Duration::from_secs(30);
+const COOL_DOWN: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(50);
+
+/// What a job asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenWish {
+    pub min_ttl: Duration,
+    /// The job was told 401 with its token: do not hand out a token obtained before now.
+    pub force_refresh: bool,
+}
+
+/// A token for a job.
+pub struct IssuedToken {
+    pub token: SecretString,
+    pub expires_at: DateTime<Utc>,
+    pub source: Issuance,
+}
+
+struct CachedToken {
+    org_id: Uuid,
+    token: SecretString,
+    expires_at: DateTime<Utc>,
+    obtained_at: DateTime<Utc>,
+    credential_version: i64,
+    confirmed_at: Instant,
+}
+
+impl CachedToken {
+    fn lives(&self, min_ttl: Duration) -> bool {
+        let left = self.expires_at - now();
+        left.to_std().is_ok_and(|left| left >= min_ttl)
+    }
+
+    fn alive(&self) -> bool {
+        self.expires_at > now()
+    }
+
+    /// Usable for a request asked at `asked_at` with `wish`, for a credential at `version`.
+    fn suits(&self, version: i64, wish: TokenWish, asked_at: DateTime<Utc>) -> bool {
+        self.credential_version == version
+            && self.lives(wish.min_ttl)
+            && (!wish.force_refresh || self.obtained_at > asked_at)
+    }
+
+    fn issue(&self, source: Issuance) -> IssuedToken {
+        IssuedToken {
+            token: self.token.clone(),
+            expires_at: self.expires_at,
+            source,
+        }
+    }
+}
+
+struct CoolDown {
+    until: Instant,
+    detail: String,
+}
+
+/// Everything the broker keeps for one credential.
+#[derive(Default)]
+struct Slot {
+    token: ArcSwapOption<CachedToken>,
+    refresh: tokio::sync::Mutex<()>,
+    cool_down: Mutex<Option<CoolDown>>,
+}
+
+impl Slot {
+    fn cooling(&self) -> Option<(u64, String)> {
+        let guard = self.cool_down.lock().unwrap_or_else(|p| p.into_inner());
+        let cool = guard.as_ref()?;
+        let left = cool.until.checked_duration_since(Instant::now())?;
+        Some((left.as_secs().max(1), cool.detail.clone()))
+    }
+}
+
+#[derive(Default)]
+pub struct TokenBroker {
+    slots: ArcSwap<HashMap<Uuid, Arc<Slot>>>,
+    /// Serialises the rare insertion of a slot; readers never take it.
+    adding: Mutex<()>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl TokenBroker {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self {
+            metrics,
+            ..Self::default()
+        }
+    }
+
+    fn slot(&self, credential_id: Uuid) -> Arc<Slot> {
+        if let Some(slot) = self.slots.load().get(&credential_id) {
+            return slot.clone();
+        }
+        let _adding = self.adding.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.slots.load_full();
+        if let Some(slot) = current.get(&credential_id) {
+            return slot.clone();
+        }
+        let slot = Arc::new(Slot::default());
+        let mut next = HashMap::clone(&current);
+        next.insert(credential_id, slot.clone());
+        self.slots.store(Arc::new(next));
+        slot
+    }
+
+    /// Forgets what this process holds for a credential (changed or deleted).
+    pub fn forget(&self, credential_id: Uuid) {
+        if let Some(slot) = self.slots.load().get(&credential_id) {
+            slot.token.store(None);
+            *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+
+    /// The tokens this process and the store hold for a credential, in clear: what to log out
+    /// upstream once a change or a deletion makes them obsolete.
+    pub async fn tokens_of(&self, state: &AppState, credential: &Credential) -> Vec<SecretString> {
+        let mut tokens = Vec::new();
+        if let Some(cached) = self
+            .slots
+            .load()
+            .get(&credential.id)
+            .and_then(|slot| slot.token.load_full())
+        {
+            tokens.push(cached.token.clone());
+        }
+        if let Ok(Some(stored)) = open_stored(state, credential).await
+            && tokens
+                .iter()
+                .all(|known| known.expose_secret() != stored.token.expose_secret())
+        {
+            tokens.push(stored.token.clone());
+        }
+        tokens
+    }
+
+    /// Drops a changed or deleted credential's tokens everywhere: this process at once, the
+    /// store's copy (other replicas also drop theirs, by version, within a second), and the
+    /// upstream sessions, logged out in the background, best effort.
+    pub fn retire(&self, state: &AppState, credential: &Credential, tokens: Vec<SecretString>) {
+        self.forget(credential.id);
+        let store = state.store.clone();
+        let egress = state.egress.clone();
+        let connector = state.catalogue.shared(&credential.connector);
+        let config = credential.config.as_object().cloned().unwrap_or_default();
+        let credential_id = credential.id;
+        tokio::spawn(async move {
+            if let Err(error) = store.delete_credential_token(credential_id).await {
+                tracing::warn!(%error, "could not drop a stored token");
+            }
+            if let Some(connector) = connector {
+                for token in &tokens {
+                    connector.revoke(&egress, &config, token).await;
+                }
+            }
+        });
+    }
+
+    /// A token with at least `wish.min_ttl` left for the caller's credential.
+    pub async fn token(
+        &self,
+        state: &AppState,
+        org_id: Uuid,
+        credential_id: Uuid,
+        wish: TokenWish,
+    ) -> Result<IssuedToken, ApiError> {
+        let asked_at = now();
+        let slot = self.slot(credential_id);
+        if !wish.force_refresh
+            && let Some(cached) = slot.token.load().as_ref()
+            && cached.org_id == org_id
+            && cached.confirmed_at.elapsed() < RECHECK
+            && cached.lives(wish.min_ttl)
+        {
+            self.metrics.cache_hit();
+            return Ok(cached.issue(Issuance::Cached));
+        }
+        self.metrics.cache_miss();
+
+        let credential = state
+            .store
+            .get_credential(org_id, credential_id)
+            .await?
+            .ok_or_else(not_found)?;
+        if credential.status == CredentialStatus::Invalid {
+            return Err(invalid(&credential));
+        }
+        if let Some(cached) = self.confirm_cached(&slot, &credential)
+            && cached.suits(credential.version, wish, asked_at)
+        {
+            return Ok(cached.issue(Issuance::Cached));
+        }
+        if let Some(stored) = self.stored(state, &slot, &credential).await?
+            && stored.suits(credential.version, wish, asked_at)
+        {
+            return Ok(stored.issue(Issuance::Stored));
+        }
+
+        let _flight = slot.refresh.lock().await;
+        // Whoever held the flight before may have brought what this request needs.
+        if let Some(cached) = slot.token.load_full()
+            && cached.credential_version == credential.version
+            && cached.obtained_at > asked_at
+        {
+            return fresh_enough(&cached, wish, Issuance::Refreshed);
+        }
+        if let Some((retry_after, detail)) = slot.cooling() {
+            return self.stale_or(&slot, &credential, unavailable(retry_after, detail));
+        }
+        // A token obtained moments ago shows how long the upstream's tokens live: asking for
+        // more would log in again for nothing.
+        let recently = asked_at - chrono::Duration::from_std(COOL_DOWN).unwrap_or_default();
+        let wanted = chrono::Duration::from_std(wish.min_ttl).unwrap_or_default();
+        if let Some(cached) = slot.token.load_full()
+            && cached.credential_version == credential.version
+            && cached.obtained_at > recently
+            && cached.expires_at - cached.obtained_at < wanted
+        {
+            return fresh_enough(&cached, wish, Issuance::Refreshed);
+        }
+        self.refresh(state, &slot, &credential, wish, asked_at)
+            .await
+    }
+
+    /// The cached token, if it belongs to this version of the credential: marked confirmed.
+    fn confirm_cached(&self, slot: &Slot, credential: &Credential) -> Option<Arc<CachedToken>> {
+        let cached = slot.token.load_full()?;
+        if cached.org_id != credential.org_id || cached.credential_version != credential.version {
+            slot.token.store(None);
+            return None;
+        }
+        let confirmed = Arc::new(CachedToken {
+            token: cached.token.clone(),
+            confirmed_at: Instant::now(),
+            ..*cached
+        });
+        slot.token.store(Some(confirmed.clone()));
+        Some(confirmed)
+    }
+
+    /// The store's copy of the token, opened and cached, when it is for this version.
+    async fn stored(
+        &self,
+        state: &AppState,
+        slot: &Slot,
+        credential: &Credential,
+    ) -> Result<Option<Arc<CachedToken>>, ApiError> {
+        let Some(stored) = open_stored(state, credential).await? else {
+            return Ok(None);
+        };
+        let stored = Arc::new(stored);
+        let newer_than_cache = slot
+            .token
+            .load()
+            .as_ref()
+            .is_none_or(|current| current.obtained_at < stored.obtained_at);
+        if newer_than_cache {
+            slot.token.store(Some(stored.clone()));
+        }
+        Ok(Some(stored))
+    }
+
+    /// Logs in for a new token, once across replicas.
+    async fn refresh(
+        &self,
+        state: &AppState,
+        slot: &Slot,
+        credential: &Credential,
+        wish: TokenWish,
+        asked_at: DateTime<Utc>,
+    ) -> Result<IssuedToken, ApiError> {
+        let give_up = Instant::now() + LEASE + Duration::from_secs(5);
+        loop {
+            let owner = Uuid::now_v7().to_string();
+            let at = now();
+            let until = at + chrono::Duration::from_std(LEASE).unwrap_or_default();
+            let won = match state
+                .store
+                .acquire_token_lease(credential.id, credential.version, &owner, until, at)
+                .await
+            {
+                Err(StoreError::NotFound) => return Err(not_found()),
+                other => other?,
+            };
+            if won {
+                return self
+                    .login_under_lease(state, slot, credential, &owner, wish, asked_at)
+                    .await;
+            }
+            // Another replica is logging in: wait for its token, or for its lease to lapse.
+            tokio::time::sleep(POLL).await;
+            if let Some(stored) = self.stored(state, slot, credential).await?
+                && stored.obtained_at > asked_at
+            {
+                return fresh_enough(&stored, wish, Issuance::Stored);
+            }
+            if Instant::now() > give_up {
+                return Err(unavailable(
+                    5,
+                    "another replica is logging in for this credential; retry shortly".into(),
+                ));
+            }
+        }
+    }
+
+    async fn login_under_lease(
+        &self,
+        state: &AppState,
+        slot: &Slot,
+        credential: &Credential,
+        owner: &str,
+        wish: TokenWish,
+        asked_at: DateTime<Utc>,
+    ) -> Result<IssuedToken, ApiError> {
+        // Another replica may have written a token between our read and our win.
+        if let Some(stored) = self.stored(state, slot, credential).await?
+            && stored.suits(credential.version, wish, asked_at)
+        {
+            self.release(state, credential.id, owner).await;
+            return Ok(stored.issue(Issuance::Stored));
+        }
+        let connector = connector_of(state, credential)?;
+        let secrets = open_secrets(state, credential)?;
+        let config = credential.config.as_object().cloned().unwrap_or_default();
+        let started = Instant::now();
+        let fetched = connector
+            .fetch_token(&state.egress, &config, &secrets)
+            .await;
+        self.metrics
+            .upstream_login(started.elapsed(), fetched.is_ok());
+
+        let access = match fetched {
+            Ok(access) => access,
+            Err(failure) => {
+                self.release(state, credential.id, owner).await;
+                if failure.status == ValidationStatus::Invalid {
+                    self.mark_invalid(state, credential, &failure.detail).await;
+                    slot.token.store(None);
+                    return Err(ApiError::CredentialInvalid(format!(
+                        "{} The credential is now marked invalid: rotate its secret or \
+                         validate it again once fixed.",
+                        failure.detail
+                    )));
+                }
+                self.metrics.refresh_failure();
+                let retry_after = failure.retry_after.unwrap_or(0).max(COOL_DOWN.as_secs());
+                *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = Some(CoolDown {
+                    until: Instant::now() + Duration::from_secs(retry_after),
+                    detail: failure.detail.clone(),
+                });
+                tracing::warn!(credential_id = %credential.id, detail = %failure.detail, "token refresh failed");
+                return self.stale_or(slot, credential, unavailable(retry_after, failure.detail));
+            }
+        };
+
+        let obtained_at = now();
+        let lifetime = Duration::from_secs(access.expires_in);
+        let expires_at = obtained_at + chrono::Duration::from_std(lifetime).unwrap_or_default();
+        let context = RecordContext::new(credential.org_id, credential.id);
+        let sealed = data_key_of(state, credential)?
+            .seal(
+                &context,
+                Purpose::Token,
+                access.token.expose_secret().as_bytes(),
+            )
+            .map_err(ApiError::internal)?;
+        let row = NewToken {
+            token_ct: sealed.ciphertext,
+            nonce: sealed.nonce,
+            token_type: access.token_type.clone(),
+            expires_at,
+            obtained_at,
+            credential_version: credential.version,
+        };
+        match state.store.store_token(credential.id, owner, &row).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                credential_id = %credential.id,
+                "the refresh lease lapsed during the login; the token is kept in this process only"
+            ),
+            Err(error) => tracing::error!(%error, "could not store a token"),
+        }
+        let cached = Arc::new(CachedToken {
+            org_id: credential.org_id,
+            token: access.token,
+            expires_at,
+            obtained_at,
+            credential_version: credential.version,
+            confirmed_at: Instant::now(),
+        });
+        slot.token.store(Some(cached.clone()));
+        *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        fresh_enough(&cached, wish, Issuance::Refreshed)
+    }
+
+    async fn release(&self, state: &AppState, credential_id: Uuid, owner: &str) {
+        if let Err(error) = state.store.release_token_lease(credential_id, owner).await {
+            tracing::warn!(%error, "could not release a token lease; it lapses by itself");
+        }
+    }
+
+    /// A token that still lives (below `min_ttl`, but better than failing the job), or `error`.
+    fn stale_or(
+        &self,
+        slot: &Slot,
+        credential: &Credential,
+        error: ApiError,
+    ) -> Result<IssuedToken, ApiError> {
+        match slot.token.load_full() {
+            Some(cached) if cached.credential_version == credential.version && cached.alive() => {
+                Ok(cached.issue(Issuance::Stale))
+            }
+            _ => Err(error),
+        }
+    }
+
+    async fn mark_invalid(&self, state: &AppState, credential: &Credential, detail: &str) {
+        let mut changes = credential.changes();
+        changes.status = CredentialStatus::Invalid;
+        changes.status_detail = Some(detail.to_string());
+        changes.identity = None;
+        changes.validated_at = Some(now());
+        let event = NewAuditEvent {
+            org_id: Some(credential.org_id),
+            actor_key_id: None,
+            action: "credential.invalidated".into(),
+            target_type: "credential".into(),
+            target_id: Some(credential.id.to_string()),
+            outcome: "failure".into(),
+            detail: json!({"during": "token refresh", "detail": detail}),
+        };
+        match state
+            .store
+            .update_credential(
+                credential.org_id,
+                credential.id,
+                credential.version,
+                &changes,
+                &event,
+            )
+            .await
+        {
+            // Someone changed the credential meanwhile: their change decides.
+            Ok(_) | Err(StoreError::VersionMismatch { .. }) | Err(StoreError::NotFound) => {}
+            Err(error) => tracing::error!(%error, "could not mark a credential invalid"),
+        }
+    }
+}
+
+/// The store's copy of a credential's token, opened, when it is for this version and lives.
+async fn open_stored(
+    state: &AppState,
+    credential: &Credential,
+) -> Result<Option<CachedToken>, ApiError> {
+    let Some(row) = state.store.credential_token(credential.id).await? else {
+        return Ok(None);
+    };
+    let (Some(ciphertext), Some(nonce), Some(expires_at), Some(obtained_at)) =
+        (row.token_ct, row.nonce, row.expires_at, row.obtained_at)
+    else {
+        return Ok(None);
+    };
+    if row.credential_version != credential.version || expires_at <= now() {
+        return Ok(None);
+    }
+    let context = RecordContext::new(credential.org_id, credential.id);
+    let plain = data_key_of(state, credential)?
+        .open(&context, Purpose::Token, &Sealed { nonce, ciphertext })
+        .map_err(ApiError::internal)?;
+    let token = String::from_utf8(plain.expose_secret().to_vec())
+        .map_err(|_| ApiError::internal("a stored token is not text"))?;
+    Ok(Some(CachedToken {
+        org_id: credential.org_id,
+        token: SecretString::from(token),
+        expires_at,
+        obtained_at,
+        credential_version: credential.version,
+        confirmed_at: Instant::now(),
+    }))
+}
+
+/// A freshly obtained token, unless the upstream's tokens live shorter than asked.
+fn fresh_enough(
+    token: &CachedToken,
+    wish: TokenWish,
+    source: Issuance,
+) -> Result<IssuedToken, ApiError> {
+    if token.lives(wish.min_ttl) {
+        return Ok(token.issue(source));
+    }
+    let lifetime = (token.expires_at - token.obtained_at).num_seconds();
+    Err(ApiError::TokenTooShort(format!(
+        "the upstream hands out tokens that live {lifetime} seconds, less than the \
+         {} seconds asked for; ask for a smaller min_ttl_seconds",
+        wish.min_ttl.as_secs()
+    )))
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("no credential with this id in your organization".into())
+}
+
+fn invalid(credential: &Credential) -> ApiError {
+    ApiError::CredentialInvalid(format!(
+        "the credential is marked invalid ({}); rotate its secret or validate it again",
+        credential
+            .status_detail
+            .as_deref()
+            .unwrap_or("the upstream refused it")
+    ))
+}
+
+fn unavailable(retry_after: u64, detail: String) -> ApiError {
+    ApiError::Unavailable {
+        detail: format!("no token: {detail}"),
+        retry_after: Some(retry_after),
+    }
+}

@@ -1,0 +1,199 @@
+//! The `latch` command. It lives in the library so that the end-to-end suites can build the
+//! very same server as a binary of their own (`latch-server`) and run several replicas.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::api_keys::issue_api_key;
+use crate::auth::Scope;
+use crate::{Application, DEV_ORG, MasterKeySource, Settings};
+use clap::{Args, Parser, Subcommand};
+use latch_connector::EgressPolicy;
+use latch_store::DEFAULT_DATABASE_URL;
+use secrecy::ExposeSecret;
+
+const DEV_MASTER_KEY_FILE: &str = "./data/master.key";
+
+#[derive(Parser)]
+#[command(
+    name = "latch",
+    version,
+    about = "Credential registry and token broker for data connectors"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the REST API. The master key comes from LATCH_MASTER_KEY, LATCH_MASTER_KEY_FILE
+    /// or LATCH_MASTER_PASSPHRASE (first found wins).
+    Serve(ServeArgs),
+    /// Create or update the database schema, then exit.
+    Migrate(DatabaseArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Args)]
+struct DatabaseArgs {
+    /// sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, env = "LATCH_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    database_url: String,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Address and port to listen on.
+    #[arg(long, env = "LATCH_LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    listen_addr: String,
+    /// Accept plain http:// connector hosts (local mock servers only).
+    #[arg(long, env = "LATCH_ALLOW_HTTP_HOSTS")]
+    allow_http_hosts: bool,
+    /// Address ranges connectors may call although not public, comma separated
+    /// (e.g. 127.0.0.0/8 for a local mock Looker). Any port is allowed on IPs inside them.
+    #[arg(long, env = "LATCH_EGRESS_ALLOW_CIDRS", value_delimiter = ',')]
+    egress_allow_cidrs: Vec<ipnet::IpNet>,
+    /// Ports connectors may call besides 443 and 19999, comma separated.
+    #[arg(long, env = "LATCH_EGRESS_ALLOW_PORTS", value_delimiter = ',')]
+    egress_allow_ports: Vec<u16>,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "LATCH_WORKERS")]
+    workers: Option<usize>,
+    /// Development mode: generate ./data/master.key when no master key is set, create the
+    /// `default` organization and print an admin key on first start.
+    #[arg(long)]
+    dev: bool,
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create an API key (and its organization when missing); prints the key alone on stdout.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Organization name.
+        #[arg(long)]
+        org: String,
+        /// A scope: admin, credentials:read, credentials:write, tokens:issue. Repeatable.
+        #[arg(long = "scope", required = true, value_parser = parse_scope)]
+        scopes: Vec<Scope>,
+        /// A name to recognise the key by.
+        #[arg(long, default_value = "created with latch api-key create")]
+        name: String,
+    },
+}
+
+fn parse_scope(text: &str) -> Result<Scope, String> {
+    Scope::parse(text).ok_or_else(|| {
+        "expected one of admin, credentials:read, credentials:write, tokens:issue".to_string()
+    })
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("latch: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run_cli())
+}
+
+async fn run_cli() -> ExitCode {
+    let cli = Cli::parse();
+    if !matches!(cli.command, Command::Openapi) {
+        crate::telemetry::init_logging();
+    }
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("latch: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => {
+            latch_store::connect(&args.database_url)
+                .await
+                .map_err(|error| error.to_string())?;
+            eprintln!("latch: the database schema is up to date");
+            Ok(())
+        }
+        Command::ApiKey(ApiKeyCommand::Create {
+            database,
+            org,
+            scopes,
+            name,
+        }) => {
+            let org = org.trim();
+            if org.is_empty() || org.chars().count() > 128 {
+                return Err("--org must be 1 to 128 characters".into());
+            }
+            let store = latch_store::connect(&database.database_url)
+                .await
+                .map_err(|error| error.to_string())?;
+            let org = store
+                .ensure_organization(org)
+                .await
+                .map_err(|error| error.to_string())?;
+            let issued = issue_api_key(store.as_ref(), org.id, &name, &scopes, None)
+                .await
+                .map_err(|error| error.to_string())?;
+            println!("{}", issued.key.expose_secret());
+            Ok(())
+        }
+        Command::Openapi => {
+            print!("{}", crate::openapi::spec_json());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let master_key =
+        MasterKeySource::from_env(args.dev.then(|| PathBuf::from(DEV_MASTER_KEY_FILE)))?;
+    let settings = Settings {
+        database_url: args.database.database_url,
+        listen_addr: args.listen_addr,
+        master_key,
+        egress: EgressPolicy {
+            allow_http: args.allow_http_hosts,
+            extra_ports: args.egress_allow_ports,
+            allow_cidrs: args.egress_allow_cidrs,
+            ..EgressPolicy::default()
+        },
+        workers: args.workers,
+        dev: args.dev,
+    };
+    let app = Application::build(settings)
+        .await
+        .map_err(|error| error.to_string())?;
+    if let Some(key) = &app.dev_admin_key {
+        print_dev_banner(key.expose_secret(), app.port());
+    }
+    app.run_until_stopped()
+        .await
+        .map_err(|error| error.to_string())
+}
+
+fn print_dev_banner(key: &str, port: u16) {
+    let rule = "=".repeat(78);
+    println!(
+        "{rule}\n  DEVELOPMENT MODE. An admin API key for organization `{DEV_ORG}` was created.\n  \
+         It is shown this once:\n\n    export LATCH_KEY={key}\n\n  \
+         Then try: curl -H \"Authorization: Bearer $LATCH_KEY\" http://127.0.0.1:{port}/v1/connectors\n{rule}"
+    );
+}

@@ -1,0 +1,79 @@
+//! A Latch server in a process of its own, as a replica: the same binary code as `latch`.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct Replica {
+    pub address: String,
+    child: Child,
+}
+
+impl Replica {
+    /// Starts `latch serve` from `binary` on a database, with the master key, opening
+    /// 127.0.0.0/8 for mock-looker; waits until it is ready.
+    pub async fn spawn(binary: &Path, database_url: &str, master_key: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(binary)
+            .arg("serve")
+            .env("LATCH_DATABASE_URL", database_url)
+            .env("LATCH_MASTER_KEY", master_key)
+            .env("LATCH_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("LATCH_ALLOW_HTTP_HOSTS", "true")
+            .env("LATCH_EGRESS_ALLOW_CIDRS", "127.0.0.0/8")
+            .env("LATCH_WORKERS", "2")
+            .env("LATCH_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the replica starts");
+        let replica = Self {
+            address: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        replica.wait_ready().await;
+        replica
+    }
+
+    async fn wait_ready(&self) {
+        latch_connector::egress::install_crypto_provider();
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(response) = client.get(format!("{}/readyz", self.address)).send().await
+                && response.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the replica at {} did not become ready", self.address);
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the process, in KiB (Linux).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
