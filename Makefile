@@ -4,7 +4,7 @@ CARGO ?= cargo
 # The PostgreSQL server `make test` uses when one answers on 127.0.0.1:5432.
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run mock-looker test openapi lint fmt
+.PHONY: run mock-looker test bench openapi lint fmt
 
 ## Start Latch on ./data/latch.db (SQLite) with a generated development master key.
 ## For the demo it may call plain http on 127.0.0.0/8, where mock-looker listens; set
@@ -34,6 +34,15 @@ test:
 		echo "!!!!! SKIPPED postgres: only SQLite was tested !!!!!"; \
 	fi; \
 	exit $$status
+
+## Throughput and latency of the token hot path against /healthz, refresh storms on one and
+## two replicas, server memory: a Markdown report (docs/benchmarks.md keeps the latest).
+bench:
+	$(CARGO) build --release -p latch-tests --bins
+	@if [ -z "$$LATCH_TEST_POSTGRES_URL" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
+		export LATCH_TEST_POSTGRES_URL="$(POSTGRES_URL)"; \
+	fi; \
+	$(CARGO) run -q --release -p latch-tests --bin latch-bench
 
 ## Regenerate the committed OpenAPI document from the code.
 openapi:

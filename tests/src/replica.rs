@@ -13,6 +13,15 @@ impl Replica {
     /// Starts `latch serve` from `binary` on a database, with the master key, opening
     /// 127.0.0.0/8 for mock-looker; waits until it is ready.
     pub async fn spawn(binary: &Path, database_url: &str, master_key: &str) -> Self {
+        Self::spawn_with_workers(binary, database_url, master_key, 2).await
+    }
+
+    pub async fn spawn_with_workers(
+        binary: &Path,
+        database_url: &str,
+        master_key: &str,
+        workers: usize,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -25,7 +34,7 @@ impl Replica {
             .env("LATCH_LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("LATCH_ALLOW_HTTP_HOSTS", "true")
             .env("LATCH_EGRESS_ALLOW_CIDRS", "127.0.0.0/8")
-            .env("LATCH_WORKERS", "2")
+            .env("LATCH_WORKERS", workers.to_string())
             .env("LATCH_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -51,6 +60,28 @@ impl Replica {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("the replica at {} did not become ready", self.address);
+    }
+
+    /// Sends SIGTERM, as an orchestrator stopping the replica would.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to end, up to `limit`; its exit status.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
     }
 
     pub fn pid(&self) -> u32 {

@@ -28,6 +28,7 @@ on_both_backends!(
         deleting_the_credential_drops_its_token_and_logs_it_out,
         token_requests_are_checked_like_any_other,
         issuances_are_counted_in_metrics_and_recorded_in_batches,
+        sigterm_finishes_requests_in_flight_and_flushes_the_audit_queue,
 );
 
 const REPLICA: &str = env!("CARGO_BIN_EXE_latch-server");
@@ -133,6 +134,8 @@ async fn two_replica_processes_on_one_database_make_one_login(fixture: WithMock)
     }
     assert_eq!(tokens.len(), 1, "both replicas handed out the same token");
     assert_eq!(fixture.mock.stats().logins, 1, "{:?}", fixture.mock.stats());
+    // Stop the replicas before their database is dropped with the fixture.
+    drop(replicas);
 }
 
 async fn min_ttl_seconds_is_honoured_and_a_too_short_upstream_is_said_so(fixture: WithMock) {
@@ -459,4 +462,52 @@ async fn issuances_are_counted_in_metrics_and_recorded_in_batches(fixture: WithM
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{counted} of 5 issuances recorded");
+}
+
+async fn sigterm_finishes_requests_in_flight_and_flushes_the_audit_queue(fixture: WithMock) {
+    let id = credential(&fixture).await;
+    let key = fixture.app.master_key.expose_secret().to_string();
+    let mut replica = Replica::spawn(Path::new(REPLICA), &fixture.app.db.url, &key).await;
+    fixture.mock.set_latency(Duration::from_millis(1500));
+    let fixture = std::sync::Arc::new(fixture);
+    let in_flight = {
+        let fixture = fixture.clone();
+        let address = replica.address.clone();
+        let id = id.clone();
+        tokio::spawn(async move { ask(&fixture, &address, &id, json!({})).await })
+    };
+    // Let the request reach the server and the upstream login begin.
+    eventually("the login to start", || {
+        fixture.mock.stats().login_attempts == 1
+    })
+    .await;
+    replica.terminate();
+
+    let (status, answer, _) = in_flight.await.unwrap();
+    assert_eq!(status, 200, "the request in flight was cut off: {answer}");
+    let exit = replica.wait_exit(Duration::from_secs(20)).await;
+    assert!(exit.is_some_and(|status| status.success()), "{exit:?}");
+    // The issuance was queued less than a second before the stop: the flush wrote it.
+    let trail: Value = fixture
+        .app
+        .admin(Method::GET, "/v1/audit-events?limit=200")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let issued =
+        trail["items"].as_array().unwrap().iter().any(|event| {
+            event["action"] == "token.issued" && event["detail"]["source"] == "refreshed"
+        });
+    assert!(issued, "{trail}");
+    // A stopped replica accepts nothing more.
+    let refused = fixture
+        .app
+        .client
+        .get(format!("{}/healthz", replica.address))
+        .send()
+        .await;
+    assert!(refused.is_err());
 }

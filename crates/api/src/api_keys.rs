@@ -12,6 +12,7 @@ use validator::Validate;
 use crate::auth::{Caller, Scope, generate_key, scopes_from_column, scopes_to_column};
 use crate::error::ApiError;
 use crate::input::{field_errors, trimmed};
+use crate::state::AppState;
 
 /// A new key and its record. The key itself exists only here and in the one response.
 pub struct IssuedKey {
@@ -129,7 +130,8 @@ pub async fn create_api_key(
     })
 }
 
-pub async fn revoke_api_key(store: &dyn Store, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
+/// Revokes a key; this process refuses it from the next request on.
+pub async fn revoke_api_key(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
     caller.require(Scope::Admin)?;
     let audit = NewAuditEvent {
         org_id: Some(caller.org_id),
@@ -140,8 +142,11 @@ pub async fn revoke_api_key(store: &dyn Store, caller: &Caller, id: Uuid) -> Res
         outcome: "success".into(),
         detail: json!({}),
     };
-    match store.revoke_api_key(caller.org_id, id, &audit).await {
-        Ok(_) => Ok(()),
+    match state.store.revoke_api_key(caller.org_id, id, &audit).await {
+        Ok(revoked) => {
+            state.keys.forget(&revoked.prefix);
+            Ok(())
+        }
         Err(StoreError::NotFound) => Err(ApiError::NotFound(
             "no live API key with this id in your organization".into(),
         )),

@@ -7,10 +7,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
+use arc_swap::ArcSwapOption;
 use latch_store::{NewAuditEvent, Store};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -21,6 +24,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::slot_map::SlotMap;
 use crate::state::AppState;
 
 const KEY_PREFIX: &str = "latch_";
@@ -140,7 +144,8 @@ fn presented_prefix(key: &str) -> Option<&str> {
 pub struct Caller {
     pub key_id: Uuid,
     pub org_id: Uuid,
-    pub scopes: Vec<Scope>,
+    /// Shared, so that a caller from the key cache is cloned without an allocation.
+    pub scopes: Arc<[Scope]>,
 }
 
 impl Caller {
@@ -170,7 +175,7 @@ impl FromRequest for Caller {
                     invalid_token: false,
                 });
             };
-            authenticate(state.store.as_ref(), &presented).await
+            authenticate(state.store.as_ref(), &state.keys, &presented).await
         })
     }
 }
@@ -188,9 +193,56 @@ fn bearer_token(request: &HttpRequest) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
+/// How long a verified key is trusted before the store is asked again: the most a revocation
+/// made through another replica can go unnoticed here (this replica forgets at once).
+const KEY_RECHECK: Duration = Duration::from_secs(1);
+
+struct VerifiedKey {
+    hash: Vec<u8>,
+    caller: Caller,
+    verified_at: Instant,
+}
+
+/// Keys this process verified in the store lately, by prefix, so that most requests
+/// authenticate without a database read. Only keys that exist get a slot.
+#[derive(Default)]
+pub struct KeyCache {
+    slots: SlotMap<String, ArcSwapOption<VerifiedKey>>,
+}
+
+impl KeyCache {
+    fn lookup(&self, prefix: &str, wanted: &[u8; 32]) -> Option<Caller> {
+        let verified = self.slots.get(prefix)?.load_full()?;
+        let fresh = verified.verified_at.elapsed() < KEY_RECHECK;
+        (fresh && bool::from(verified.hash.as_slice().ct_eq(wanted)))
+            .then(|| verified.caller.clone())
+    }
+
+    fn remember(&self, prefix: &str, hash: Vec<u8>, caller: Caller) {
+        self.slots
+            .get_or_add(&prefix.to_string())
+            .store(Some(Arc::new(VerifiedKey {
+                hash,
+                caller,
+                verified_at: Instant::now(),
+            })));
+    }
+
+    /// Drops a key (revoked) so this process refuses it from the next request on.
+    pub fn forget(&self, prefix: &str) {
+        if let Some(slot) = self.slots.get(prefix) {
+            slot.store(None);
+        }
+    }
+}
+
 /// Finds the live key a caller presented. Every failure is recorded (without the key) and
 /// answered the same way, so a caller learns nothing about which part was wrong.
-pub async fn authenticate(store: &dyn Store, presented: &SecretString) -> Result<Caller, ApiError> {
+pub async fn authenticate(
+    store: &dyn Store,
+    keys: &KeyCache,
+    presented: &SecretString,
+) -> Result<Caller, ApiError> {
     let presented = presented.expose_secret();
     let mut failure = AuthFailure {
         org_id: None,
@@ -202,6 +254,9 @@ pub async fn authenticate(store: &dyn Store, presented: &SecretString) -> Result
         failure.prefix = Some(prefix.to_string());
         failure.reason = "unknown key";
         let wanted = digest(presented);
+        if let Some(caller) = keys.lookup(prefix, &wanted) {
+            return Ok(caller);
+        }
         for key in store.api_keys_by_prefix(prefix).await? {
             if !bool::from(key.hash.as_slice().ct_eq(&wanted)) {
                 // Someone holds a real key's prefix with the wrong secret: its org should know.
@@ -222,11 +277,13 @@ pub async fn authenticate(store: &dyn Store, presented: &SecretString) -> Result
                 };
                 break;
             }
-            return Ok(Caller {
+            let caller = Caller {
                 key_id: key.id,
                 org_id: key.org_id,
-                scopes: scopes_from_column(&key.scopes),
-            });
+                scopes: scopes_from_column(&key.scopes).into(),
+            };
+            keys.remember(prefix, key.hash, caller.clone());
+            return Ok(caller);
         }
     }
     failure.record(store).await;
@@ -305,7 +362,7 @@ mod tests {
         let caller = |scopes: Vec<Scope>| Caller {
             key_id: Uuid::nil(),
             org_id: Uuid::nil(),
-            scopes,
+            scopes: scopes.into(),
         };
         let admin = caller(vec![Scope::Admin]);
         assert!(Scope::ALL.iter().all(|scope| admin.require(*scope).is_ok()));

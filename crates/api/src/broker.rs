@@ -16,11 +16,10 @@
 //!    fast); one that cannot be reached or errs starts a 30 s cool-down in which requests
 //!    fail fast with 503 instead of hammering it, unless a still-valid token can be returned.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use latch_connector::ValidationStatus;
 use latch_store::{Credential, CredentialStatus, NewAuditEvent, NewToken, StoreError, now};
@@ -31,6 +30,7 @@ use uuid::Uuid;
 use crate::credentials::{connector_of, data_key_of, open_secrets};
 use crate::error::ApiError;
 use crate::metrics::{Issuance, Metrics};
+use crate::slot_map::SlotMap;
 use crate::state::AppState;
 
 /// How long a cached token's credential version is trusted before the store is asked again:
@@ -114,9 +114,7 @@ impl Slot {
 
 #[derive(Default)]
 pub struct TokenBroker {
-    slots: ArcSwap<HashMap<Uuid, Arc<Slot>>>,
-    /// Serialises the rare insertion of a slot; readers never take it.
-    adding: Mutex<()>,
+    slots: SlotMap<Uuid, Slot>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -128,25 +126,9 @@ impl TokenBroker {
         }
     }
 
-    fn slot(&self, credential_id: Uuid) -> Arc<Slot> {
-        if let Some(slot) = self.slots.load().get(&credential_id) {
-            return slot.clone();
-        }
-        let _adding = self.adding.lock().unwrap_or_else(|p| p.into_inner());
-        let current = self.slots.load_full();
-        if let Some(slot) = current.get(&credential_id) {
-            return slot.clone();
-        }
-        let slot = Arc::new(Slot::default());
-        let mut next = HashMap::clone(&current);
-        next.insert(credential_id, slot.clone());
-        self.slots.store(Arc::new(next));
-        slot
-    }
-
     /// Forgets what this process holds for a credential (changed or deleted).
     pub fn forget(&self, credential_id: Uuid) {
-        if let Some(slot) = self.slots.load().get(&credential_id) {
+        if let Some(slot) = self.slots.get(&credential_id) {
             slot.token.store(None);
             *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = None;
         }
@@ -158,7 +140,6 @@ impl TokenBroker {
         let mut tokens = Vec::new();
         if let Some(cached) = self
             .slots
-            .load()
             .get(&credential.id)
             .and_then(|slot| slot.token.load_full())
         {
@@ -205,7 +186,7 @@ impl TokenBroker {
         wish: TokenWish,
     ) -> Result<IssuedToken, ApiError> {
         let asked_at = now();
-        let slot = self.slot(credential_id);
+        let slot = self.slots.get_or_add(&credential_id);
         if !wish.force_refresh
             && let Some(cached) = slot.token.load().as_ref()
             && cached.org_id == org_id

@@ -13,7 +13,7 @@ use latch_store::{Store, StoreError};
 use secrecy::SecretString;
 
 use crate::api_keys::issue_api_key;
-use crate::auth::Scope;
+use crate::auth::{KeyCache, Scope};
 use crate::broker::TokenBroker;
 use crate::catalogue::Catalogue;
 use crate::error::ApiError;
@@ -82,6 +82,7 @@ impl Application {
         let state = web::Data::new(AppState {
             issuances: IssuanceLog::start(store.clone(), metrics.clone()),
             broker: TokenBroker::new(metrics),
+            keys: KeyCache::default(),
             store,
             keyring: Arc::new(keyring),
             catalogue: Catalogue::builtin(),
@@ -147,6 +148,9 @@ async fn log_request(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return next.call(request).await;
+    }
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.path().to_string();

@@ -4,6 +4,7 @@ use latch_connector::{EgressClient, ValidationPolicy};
 use latch_store::Store;
 use latch_vault::Keyring;
 
+use crate::auth::KeyCache;
 use crate::broker::TokenBroker;
 use crate::catalogue::Catalogue;
 use crate::issuance_log::IssuanceLog;
@@ -17,5 +18,7 @@ pub struct AppState {
     /// The only way to the network.
     pub egress: EgressClient,
     pub broker: TokenBroker,
+    /// API keys verified lately.
+    pub keys: KeyCache,
     pub issuances: IssuanceLog,
 }

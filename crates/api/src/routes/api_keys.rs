@@ -92,6 +92,6 @@ pub async fn revoke(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    api_keys::revoke_api_key(state.store.as_ref(), &caller, *id).await?;
+    api_keys::revoke_api_key(&state, &caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

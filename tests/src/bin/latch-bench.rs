@@ -1,0 +1,326 @@
+//! `make bench`: the token hot path against `GET /healthz` of the same server, refresh
+//! storms on one and on two replicas, and the servers' memory. Prints a Markdown report.
+//!
+//! Everything runs on this machine: the servers are release `latch-server` processes (the
+//! `latch` binary's code), Looker is mock-looker on 127.0.0.1 with 100 ms of latency, and the
+//! load comes from this program (64 connections, HTTP/1.1 keep-alive).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use latch_tests::mock_looker::{MockLooker, MockLookerConfig};
+use latch_tests::{Backend, Replica, TestDatabase};
+use latch_vault::{ExposeSecret, MasterKey};
+use serde_json::{Value, json};
+
+const CONNECTIONS: usize = 64;
+const STORM: usize = 500;
+const ROUNDS: usize = 2;
+
+struct Load {
+    requests: usize,
+    seconds: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Load {
+    fn per_second(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+}
+
+type MakeRequest = Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>;
+
+/// `connections` clients sending back to back for `duration`; every answer must be 200.
+async fn load(
+    client: &reqwest::Client,
+    connections: usize,
+    duration: Duration,
+    make: MakeRequest,
+) -> Load {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let client = client.clone();
+            let make = make.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    let response = make(&client).send().await.expect("the server answers");
+                    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+                    response.bytes().await.unwrap();
+                    latencies.push(sent.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await.unwrap());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    summarise(latencies, seconds)
+}
+
+fn summarise(mut latencies: Vec<Duration>, seconds: f64) -> Load {
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Load {
+        requests: latencies.len(),
+        seconds,
+        p50: at(0.50),
+        p99: at(0.99),
+    }
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+fn sibling(name: &str) -> PathBuf {
+    std::env::current_exe().unwrap().with_file_name(name)
+}
+
+struct Server {
+    replicas: Vec<Replica>,
+    key: String,
+    db: TestDatabase,
+}
+
+/// `count` replicas with `workers` HTTP workers each on a fresh database of `backend`, with
+/// an admin key.
+async fn servers(backend: Backend, count: usize, workers: usize) -> Option<Server> {
+    let db = TestDatabase::create(backend).await?;
+    let binary = sibling("latch-server");
+    let output = Command::new(&binary)
+        .args(["api-key", "create", "--org", "bench", "--scope", "admin"])
+        .env("LATCH_DATABASE_URL", &db.url)
+        .env("LATCH_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let key = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    let master = MasterKey::generate().unwrap().to_base64();
+    let mut replicas = Vec::new();
+    for _ in 0..count {
+        let master = master.expose_secret();
+        replicas.push(Replica::spawn_with_workers(&binary, &db.url, master, workers).await);
+    }
+    Some(Server { replicas, key, db })
+}
+
+async fn create_credential(
+    client: &reqwest::Client,
+    server: &Server,
+    mock: &MockLooker,
+    name: &str,
+) -> String {
+    let config = mock.config();
+    let created: Value = client
+        .post(format!("{}/v1/credentials", server.replicas[0].address))
+        .bearer_auth(&server.key)
+        .json(&json!({
+            "name": name,
+            "connector": "looker",
+            "config": {"api_host_url": mock.url, "client_id": config.client_id},
+            "secrets": {"client_secret": config.client_secret}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["status"], "valid", "{created}");
+    created["id"].as_str().unwrap().to_string()
+}
+
+fn token_request(address: &str, key: &str, id: &str, min_ttl: u64) -> MakeRequest {
+    let url = format!("{address}/v1/credentials/{id}/token");
+    let key = key.to_string();
+    Arc::new(move |client| {
+        client
+            .post(&url)
+            .bearer_auth(&key)
+            .json(&json!({"min_ttl_seconds": min_ttl}))
+    })
+}
+
+/// Gets a token that lives 3 s, waits until it has less than 1 s left, then sends `STORM`
+/// requests at once (spread over the replicas) asking for at least 1 s. Logins seen and p99.
+async fn storm(
+    client: &reqwest::Client,
+    server: &Server,
+    mock: &MockLooker,
+    id: &str,
+) -> (u64, Duration) {
+    mock.set_expires_in(3);
+    let first = token_request(&server.replicas[0].address, &server.key, id, 1);
+    let response = first(client).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    let before = mock.stats().logins;
+    let started = Instant::now();
+    let requests: Vec<_> = (0..STORM)
+        .map(|index| {
+            let replica = &server.replicas[index % server.replicas.len()];
+            let make = token_request(&replica.address, &server.key, id, 1);
+            let client = client.clone();
+            tokio::spawn(async move {
+                let sent = Instant::now();
+                let response = make(&client).send().await.unwrap();
+                assert_eq!(response.status(), 200, "{:?}", response.text().await);
+                sent.elapsed()
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for request in requests {
+        latencies.push(request.await.unwrap());
+    }
+    let result = summarise(latencies, started.elapsed().as_secs_f64());
+    mock.set_expires_in(3600);
+    (mock.stats().logins - before, result.p99)
+}
+
+/// Starts a server with `workers` HTTP workers and measures `GET /healthz` and cached token
+/// hand-outs in interleaved rounds.
+async fn hot_path(
+    client: &reqwest::Client,
+    mock: &MockLooker,
+    workers: usize,
+    duration: Duration,
+) -> (Server, (Vec<Load>, Vec<Load>)) {
+    let server = servers(Backend::Sqlite, 1, workers).await.unwrap();
+    let address = server.replicas[0].address.clone();
+    let id = create_credential(client, &server, mock, "hot path").await;
+    let healthz_url = format!("{address}/healthz");
+    let healthz: MakeRequest = Arc::new(move |client| client.get(&healthz_url));
+    let token = token_request(&address, &server.key, &id, 300);
+    // Warm both paths (connections, caches) before measuring.
+    let warm = Duration::from_secs(1);
+    load(client, CONNECTIONS, warm, healthz.clone()).await;
+    load(client, CONNECTIONS, warm, token.clone()).await;
+    // Interleaved rounds, so that drift (caches, clocks, other load) hits both alike.
+    let mut health = Vec::new();
+    let mut tokens = Vec::new();
+    for _ in 0..ROUNDS {
+        health.push(load(client, CONNECTIONS, duration, healthz.clone()).await);
+        tokens.push(load(client, CONNECTIONS, duration, token.clone()).await);
+    }
+    (server, (health, tokens))
+}
+
+fn report(workers: usize, health: &[Load], tokens: &[Load]) {
+    println!("### Server with {workers} HTTP worker(s)\n");
+    println!("| round | run | requests/s | p50 | p99 |");
+    println!("|---|---|---|---|---|");
+    for (round, (health, tokens)) in health.iter().zip(tokens).enumerate() {
+        for (name, run) in [
+            ("`GET /healthz` (baseline)", health),
+            ("`POST /v1/credentials/{id}/token`, cached", tokens),
+        ] {
+            println!(
+                "| {} | {name} | {:.0} | {} | {} |",
+                round + 1,
+                run.per_second(),
+                ms(run.p50),
+                ms(run.p99)
+            );
+        }
+    }
+    let rate = |runs: &[Load]| {
+        let requests: usize = runs.iter().map(|run| run.requests).sum();
+        requests as f64 / runs.iter().map(|run| run.seconds).sum::<f64>()
+    };
+    let worst_p99 = tokens.iter().map(|run| run.p99).max().unwrap_or_default();
+    println!(
+        "\nCached token hand-out / healthz throughput, all rounds: **{:.2}**; worst token p99: **{}**\n",
+        rate(tokens) / rate(health),
+        ms(worst_p99)
+    );
+}
+
+// One thread drives all connections: the servers get the rest of the two cores.
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let seconds: u64 = std::env::var("LATCH_BENCH_SECONDS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(10);
+    latch_connector::egress::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(STORM)
+        .build()
+        .unwrap();
+    let mock = MockLooker::start(MockLookerConfig {
+        latency: Duration::from_millis(100),
+        ..MockLookerConfig::default()
+    })
+    .await;
+
+    let duration = Duration::from_secs(seconds);
+    let (one, two_workers) = hot_path(&client, &mock, 2, duration).await;
+    let (_, one_worker) = hot_path(&client, &mock, 1, duration).await;
+
+    let storm_id = create_credential(&client, &one, &mock, "storm").await;
+    let (one_logins, one_p99) = storm(&client, &one, &mock, &storm_id).await;
+    let one_rss = one.replicas[0].rss_kib();
+
+    let two = servers(Backend::Postgres, 2, 2).await;
+    let two_result = match &two {
+        Some(two) => {
+            let id = create_credential(&client, two, &mock, "storm").await;
+            let (logins, p99) = storm(&client, two, &mock, &id).await;
+            let rss: Vec<String> = two
+                .replicas
+                .iter()
+                .map(|replica| format!("{} MiB", replica.rss_kib().unwrap_or(0) / 1024))
+                .collect();
+            Some((logins, p99, rss.join(" / ")))
+        }
+        None => None,
+    };
+
+    println!("## Results\n");
+    println!(
+        "{CONNECTIONS} connections, {ROUNDS} interleaved rounds of {seconds} s per endpoint, \
+         release build, one `latch serve` on SQLite, one load thread on the same machine.\n"
+    );
+    for (workers, (health, tokens)) in [(2, &two_workers), (1, &one_worker)] {
+        report(workers, health, tokens);
+    }
+    println!(
+        "| refresh storm ({STORM} concurrent requests, token just expired, upstream latency 100 ms) | upstream logins | p99 |"
+    );
+    println!("|---|---|---|");
+    println!("| one process, SQLite | {one_logins} | {} |", ms(one_p99));
+    match &two_result {
+        Some((logins, p99, _)) => println!(
+            "| two processes, one PostgreSQL | {logins} | {} |",
+            ms(*p99)
+        ),
+        None => println!(
+            "| two processes, one PostgreSQL | SKIPPED postgres: no LATCH_TEST_POSTGRES_URL | |"
+        ),
+    }
+    println!(
+        "\nServer RSS after the runs: SQLite server {} MiB; PostgreSQL replicas {}.",
+        one_rss.unwrap_or(0) / 1024,
+        two_result
+            .as_ref()
+            .map(|r| r.2.clone())
+            .unwrap_or_else(|| "not run".into())
+    );
+    drop(one.db);
+}
