@@ -136,10 +136,16 @@ impl TestApp {
     /// Issues a key for an organisation (created when missing), straight through the store.
     pub async fn org_with_key(&self, org: &str, scopes: &[Scope]) -> (Uuid, String) {
         let org = self.store.ensure_organization(org).await.unwrap();
-        let issued =
-            latch_api::api_keys::issue_api_key(self.store.as_ref(), org.id, "test", scopes, None)
-                .await
-                .unwrap();
+        let issued = latch_api::api_keys::issue_api_key(
+            self.store.as_ref(),
+            org.id,
+            "test",
+            scopes,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
         (org.id, issued.key.expose_secret().to_string())
     }
 

@@ -5,6 +5,7 @@ mod audit;
 mod authentication;
 mod bad_input;
 mod credentials;
+mod data_sources;
 mod egress;
 mod openapi;
 mod secrecy;

@@ -20,13 +20,15 @@ pub struct IssuedKey {
     pub key: SecretString,
 }
 
-/// Issues a key for an organisation. `actor` is the key that asked, when one did.
+/// Issues a key for an organisation. `actor` is the key that asked, when one did; a job key
+/// is bound to one data source or destination.
 pub async fn issue_api_key(
     store: &dyn Store,
     org_id: Uuid,
     name: &str,
     scopes: &[Scope],
     actor: Option<Uuid>,
+    data_source_id: Option<Uuid>,
 ) -> Result<IssuedKey, ApiError> {
     let generated = generate_key()?;
     let id = Uuid::now_v7();
@@ -37,7 +39,7 @@ pub async fn issue_api_key(
         prefix: generated.prefix.clone(),
         hash: generated.hash,
         scopes: scopes_to_column(scopes),
-        data_source_id: None,
+        data_source_id,
     };
     let audit = NewAuditEvent {
         org_id: Some(org_id),
@@ -46,7 +48,12 @@ pub async fn issue_api_key(
         target_type: "api_key".into(),
         target_id: Some(id.to_string()),
         outcome: "success".into(),
-        detail: json!({"name": name, "prefix": generated.prefix, "scopes": new.scopes}),
+        detail: json!({
+            "name": name,
+            "prefix": generated.prefix,
+            "scopes": new.scopes,
+            "data_source_id": data_source_id,
+        }),
     };
     let record = store.insert_api_key(&new, &audit).await?;
     Ok(IssuedKey {
@@ -84,6 +91,8 @@ pub struct ApiKeyView {
     #[schema(example = "latch_4fQk2LmPz9Xa")]
     pub prefix: String,
     pub scopes: Vec<Scope>,
+    /// For a job key: the data source or destination it is bound to.
+    pub data_source_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
@@ -93,6 +102,7 @@ impl From<ApiKey> for ApiKeyView {
         Self {
             id: key.id,
             scopes: scopes_from_column(&key.scopes),
+            data_source_id: key.data_source_id,
             name: key.name,
             prefix: key.prefix,
             created_at: key.created_at,
@@ -123,7 +133,15 @@ pub async fn create_api_key(
         return Err(ApiError::Validation(errors));
     };
     scopes.dedup();
-    let issued = issue_api_key(store, caller.org_id, &name, &scopes, Some(caller.key_id)).await?;
+    let issued = issue_api_key(
+        store,
+        caller.org_id,
+        &name,
+        &scopes,
+        Some(caller.key_id),
+        None,
+    )
+    .await?;
     Ok(CreatedApiKey {
         key: issued.key.expose_secret().to_string(),
         api_key: issued.record.into(),

@@ -139,11 +139,19 @@ fn presented_prefix(key: &str) -> Option<&str> {
     well_formed.then(|| &key[..KEY_PREFIX.len() + PREFIX_ID_LEN])
 }
 
+/// The only routes a job key (bound to one data source or destination) may call.
+const JOB_ROUTES: [&str; 2] = [
+    "/v1/data-sources/{id}/token",
+    "/v1/data-destinations/{id}/token",
+];
+
 /// An authenticated caller: which key, which organisation, which scopes.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub key_id: Uuid,
     pub org_id: Uuid,
+    /// A job key's data source (or destination): the only thing it may reach.
+    pub data_source_id: Option<Uuid>,
     /// Shared, so that a caller from the key cache is cloned without an allocation.
     pub scopes: Arc<[Scope]>,
 }
@@ -166,6 +174,11 @@ impl FromRequest for Caller {
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = request.app_data::<web::Data<AppState>>().cloned();
+        // The data source a job route names, when this is one.
+        let job_route_target: Option<Uuid> = JOB_ROUTES
+            .contains(&request.match_pattern().unwrap_or_default().as_str())
+            .then(|| request.match_info().get("id")?.parse().ok())
+            .flatten();
         let presented = bearer_token(request).map(|token| SecretString::from(token.to_string()));
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
@@ -175,7 +188,16 @@ impl FromRequest for Caller {
                     invalid_token: false,
                 });
             };
-            authenticate(state.store.as_ref(), &state.keys, &presented).await
+            let caller = authenticate(state.store.as_ref(), &state.keys, &presented).await?;
+            match caller.data_source_id {
+                Some(bound) if job_route_target != Some(bound) => {
+                    // Like another org's object: not even its existence is confirmed.
+                    Err(ApiError::NotFound(
+                        "a job key reaches only its own data source's token".into(),
+                    ))
+                }
+                _ => Ok(caller),
+            }
         })
     }
 }
@@ -280,6 +302,7 @@ pub async fn authenticate(
             let caller = Caller {
                 key_id: key.id,
                 org_id: key.org_id,
+                data_source_id: key.data_source_id,
                 scopes: scopes_from_column(&key.scopes).into(),
             };
             keys.remember(prefix, key.hash, caller.clone());
@@ -362,6 +385,7 @@ mod tests {
         let caller = |scopes: Vec<Scope>| Caller {
             key_id: Uuid::nil(),
             org_id: Uuid::nil(),
+            data_source_id: None,
             scopes: scopes.into(),
         };
         let admin = caller(vec![Scope::Admin]);

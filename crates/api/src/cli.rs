@@ -149,7 +149,7 @@ async fn run(command: Command) -> Result<(), String> {
                 .ensure_organization(org)
                 .await
                 .map_err(|error| error.to_string())?;
-            let issued = issue_api_key(store.as_ref(), org.id, &name, &scopes, None)
+            let issued = issue_api_key(store.as_ref(), org.id, &name, &scopes, None, None)
                 .await
                 .map_err(|error| error.to_string())?;
             println!("{}", issued.key.expose_secret());

@@ -6,8 +6,8 @@ use latch_connector::{
     Connector, FieldError, Fields, SecretFields, ValidationOutcome, ValidationStatus,
 };
 use latch_store::{
-    Credential, CredentialChanges, CredentialFilter, CredentialStatus, NewAuditEvent,
-    NewCredential, Page, StoreError, now,
+    Credential, CredentialChanges, CredentialFilter, CredentialStatus, CredentialUsage,
+    NewAuditEvent, NewCredential, Page, StoreError, now,
 };
 use latch_vault::{DataKey, ExposeSecret, Purpose, RecordContext, Sealed, WrappedKey};
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use validator::Validate;
 use zeroize::Zeroizing;
 
 use crate::auth::{Caller, Scope};
-use crate::error::{ApiError, OutcomeView};
+use crate::error::{ApiError, OutcomeView, UsedBy};
 use crate::input::{field_errors, one_more, paginate, trimmed};
 use crate::state::AppState;
 
@@ -158,11 +158,39 @@ pub struct CredentialView {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// How many data sources and destinations select this credential.
+    pub used_by: UsageView,
 }
 
-impl From<Credential> for CredentialView {
-    fn from(credential: Credential) -> Self {
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct UsageView {
+    pub data_sources: i64,
+    pub data_destinations: i64,
+}
+
+impl From<CredentialUsage> for UsageView {
+    fn from(usage: CredentialUsage) -> Self {
         Self {
+            data_sources: usage.sources,
+            data_destinations: usage.destinations,
+        }
+    }
+}
+
+/// A credential as the API shows it, with how many sources and destinations use it.
+pub async fn view(state: &AppState, credential: Credential) -> Result<CredentialView, ApiError> {
+    let mut usage = state
+        .store
+        .credential_usage(credential.org_id, &[credential.id])
+        .await?;
+    let used_by = usage.remove(&credential.id).unwrap_or_default();
+    Ok(CredentialView::new(credential, used_by))
+}
+
+impl CredentialView {
+    pub fn new(credential: Credential, used_by: CredentialUsage) -> Self {
+        Self {
+            used_by: used_by.into(),
             id: credential.id,
             name: credential.name,
             description: credential.description,
@@ -176,6 +204,13 @@ impl From<Credential> for CredentialView {
             created_at: credential.created_at,
             updated_at: credential.updated_at,
         }
+    }
+}
+
+impl From<Credential> for CredentialView {
+    /// For a credential nothing can use yet (just created).
+    fn from(credential: Credential) -> Self {
+        Self::new(credential, CredentialUsage::default())
     }
 }
 
@@ -595,8 +630,16 @@ pub async fn list_credentials(
         .list_credentials(caller.org_id, &filter, one_more(page))
         .await?;
     let (rows, next_cursor) = paginate(rows, page, |credential| credential.id);
+    let ids: Vec<Uuid> = rows.iter().map(|credential| credential.id).collect();
+    let mut usage = state.store.credential_usage(caller.org_id, &ids).await?;
     Ok(CredentialList {
-        items: rows.into_iter().map(CredentialView::from).collect(),
+        items: rows
+            .into_iter()
+            .map(|credential| {
+                let used_by = usage.remove(&credential.id).unwrap_or_default();
+                CredentialView::new(credential, used_by)
+            })
+            .collect(),
         next_cursor,
     })
 }
@@ -810,6 +853,17 @@ pub async fn delete_credential(
         .get_credential(caller.org_id, id)
         .await?
         .ok_or_else(credential_not_found)?;
+    let users = state.store.data_sources_using(caller.org_id, id).await?;
+    if !users.is_empty() {
+        return Err(ApiError::InUse {
+            detail: format!(
+                "the credential is used by {} data source(s) and destination(s); point them \
+                 to another credential or delete them first",
+                users.len()
+            ),
+            used_by: users.iter().map(UsedBy::from).collect(),
+        });
+    }
     // Read before the row (and the data key that opens them) is gone.
     let obsolete = state.broker.tokens_of(state, &current).await;
     let event = audit(
@@ -831,6 +885,11 @@ pub async fn delete_credential(
         Err(StoreError::VersionMismatch { current }) => Err(ApiError::PreconditionFailed(format!(
             "the credential is at version {current}; read it again and retry"
         ))),
+        // A source selected it between the check and the delete: the database refused.
+        Err(StoreError::InUse) => Err(ApiError::InUse {
+            detail: "the credential was selected by a data source meanwhile".into(),
+            used_by: Vec::new(),
+        }),
         Err(error) => Err(error.into()),
     }
 }

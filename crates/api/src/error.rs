@@ -31,9 +31,32 @@ pub struct Problem {
     /// One entry per bad field, all at once.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
+    /// What still uses the resource that could not be deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<Vec<UsedBy>>,
     /// How the test login ended, when the upstream refused or could not be reached.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<OutcomeView>,
+}
+
+/// A data source or destination that uses a credential.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct UsedBy {
+    pub id: uuid::Uuid,
+    /// `source` or `destination`.
+    #[schema(example = "source")]
+    pub kind: &'static str,
+    pub name: String,
+}
+
+impl From<&latch_store::DataSource> for UsedBy {
+    fn from(source: &latch_store::DataSource) -> Self {
+        Self {
+            id: source.id,
+            kind: source.kind.as_str(),
+            name: source.name.clone(),
+        }
+    }
 }
 
 /// The outcome of a test login.
@@ -104,6 +127,12 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     Conflict(String),
+    /// Still used by what `used_by` lists.
+    #[error("{detail}")]
+    InUse {
+        detail: String,
+        used_by: Vec<UsedBy>,
+    },
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("the request body is larger than {limit} bytes")]
@@ -156,6 +185,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
+            ApiError::InUse { .. } => "in_use",
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -195,6 +225,10 @@ impl ApiError {
                 ApiError::CredentialRejected(outcome) => Some(outcome.clone()),
                 _ => None,
             },
+            used_by: match self {
+                ApiError::InUse { used_by, .. } => Some(used_by.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -207,7 +241,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::InUse { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -256,6 +290,9 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => ApiError::NotFound("no such resource".into()),
             StoreError::Conflict => ApiError::Conflict("the resource already exists".into()),
+            StoreError::InUse => {
+                ApiError::Conflict("the resource is still in use; retry once it is not".into())
+            }
             StoreError::VersionMismatch { current } => ApiError::PreconditionFailed(format!(
                 "the resource is at version {current}; read it again and retry"
             )),

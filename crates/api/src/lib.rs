@@ -9,6 +9,7 @@ pub mod broker;
 pub mod catalogue;
 pub mod cli;
 pub mod credentials;
+pub mod data_sources;
 pub mod error;
 pub mod extract;
 pub mod input;

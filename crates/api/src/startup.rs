@@ -139,7 +139,15 @@ async fn bootstrap_dev(store: &dyn Store) -> Result<Option<SecretString>, ApiErr
     if store.count_api_keys(org.id).await? > 0 {
         return Ok(None);
     }
-    let issued = issue_api_key(store, org.id, "development admin", &[Scope::Admin], None).await?;
+    let issued = issue_api_key(
+        store,
+        org.id,
+        "development admin",
+        &[Scope::Admin],
+        None,
+        None,
+    )
+    .await?;
     Ok(Some(issued.key))
 }
 

@@ -10,6 +10,9 @@ pub enum StoreError {
     VersionMismatch { current: i64 },
     #[error("a record with the same unique key already exists")]
     Conflict,
+    /// A row still refers to the one being deleted or changed.
+    #[error("the record is still referred to")]
+    InUse,
     #[error("unsupported database URL scheme `{0}`: use sqlite:// or postgres://")]
     UnsupportedUrl(String),
     #[error("could not prepare the database: {0}")]
@@ -25,6 +28,12 @@ impl From<sqlx::Error> for StoreError {
         match &error {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::InUse,
+            // SQLite reports ON DELETE RESTRICT as a trigger constraint (extended code 1811),
+            // with the foreign key's message.
+            sqlx::Error::Database(db) if db.message() == "FOREIGN KEY constraint failed" => {
+                StoreError::InUse
+            }
             _ => StoreError::Database(error),
         }
     }

@@ -72,6 +72,7 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_keyring_entry(&self, entry: &KeyringEntry) -> Result<(), StoreError>;
 
     // API keys
+    /// Also `NotFound` when the key is bound to a data source that is gone.
     async fn insert_api_key(
         &self,
         key: &NewApiKey,
@@ -125,6 +126,61 @@ pub trait Store: Send + Sync + 'static {
         expected_version: Option<i64>,
         audit: &NewAuditEvent,
     ) -> Result<(), StoreError>;
+
+    /// How many data sources and destinations use each of `ids` (absent: none).
+    async fn credential_usage(
+        &self,
+        org_id: Uuid,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, CredentialUsage>, StoreError>;
+
+    // Data sources and destinations
+    /// Stores a data source; `Conflict` when its name is taken for its kind in the org,
+    /// `NotFound` when its credential is gone.
+    async fn insert_data_source(
+        &self,
+        source: &NewDataSource,
+        audit: &NewAuditEvent,
+    ) -> Result<DataSource, StoreError>;
+    async fn get_data_source(
+        &self,
+        org_id: Uuid,
+        kind: DataSourceKind,
+        id: Uuid,
+    ) -> Result<Option<DataSource>, StoreError>;
+    async fn list_data_sources(
+        &self,
+        org_id: Uuid,
+        kind: DataSourceKind,
+        filter: &DataSourceFilter,
+        page: Page,
+    ) -> Result<Vec<DataSource>, StoreError>;
+    /// Every source and destination using a credential.
+    async fn data_sources_using(
+        &self,
+        org_id: Uuid,
+        credential_id: Uuid,
+    ) -> Result<Vec<DataSource>, StoreError>;
+    /// As `update_credential`, for a data source.
+    async fn update_data_source(
+        &self,
+        org_id: Uuid,
+        kind: DataSourceKind,
+        id: Uuid,
+        expected_version: i64,
+        changes: &DataSourceChanges,
+        audit: &NewAuditEvent,
+    ) -> Result<DataSource, StoreError>;
+    /// Deletes a data source and revokes the job keys bound to it, in one transaction;
+    /// returns the prefixes of the keys it revoked.
+    async fn delete_data_source(
+        &self,
+        org_id: Uuid,
+        kind: DataSourceKind,
+        id: Uuid,
+        expected_version: Option<i64>,
+        audit: &NewAuditEvent,
+    ) -> Result<Vec<String>, StoreError>;
 
     // Credential tokens
     async fn credential_token(

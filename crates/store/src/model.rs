@@ -270,3 +270,97 @@ pub struct NewToken {
     pub obtained_at: DateTime<Utc>,
     pub credential_version: i64,
 }
+
+/// Whether a data source reads from the upstream or a destination writes to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataSourceKind {
+    Source,
+    Destination,
+}
+
+impl DataSourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataSourceKind::Source => "source",
+            DataSourceKind::Destination => "destination",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown data source kind `{0}`")]
+pub struct UnknownKind(String);
+
+impl TryFrom<String> for DataSourceKind {
+    type Error = UnknownKind;
+
+    fn try_from(text: String) -> Result<Self, UnknownKind> {
+        match text.as_str() {
+            "source" => Ok(DataSourceKind::Source),
+            "destination" => Ok(DataSourceKind::Destination),
+            _ => Err(UnknownKind(text)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct DataSource {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    #[sqlx(try_from = "String")]
+    pub kind: DataSourceKind,
+    pub name: String,
+    pub description: Option<String>,
+    pub connector: String,
+    pub credential_id: Uuid,
+    #[sqlx(json)]
+    pub config: Value,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDataSource {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub kind: DataSourceKind,
+    pub name: String,
+    pub description: Option<String>,
+    pub connector: String,
+    pub credential_id: Uuid,
+    pub config: Value,
+}
+
+/// The mutable fields of a data source, all written at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSourceChanges {
+    pub name: String,
+    pub description: Option<String>,
+    pub credential_id: Uuid,
+    pub config: Value,
+}
+
+impl DataSource {
+    pub fn changes(&self) -> DataSourceChanges {
+        DataSourceChanges {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            credential_id: self.credential_id,
+            config: self.config.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DataSourceFilter {
+    pub connector: Option<String>,
+    pub credential_id: Option<Uuid>,
+}
+
+/// How many sources and destinations use a credential.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CredentialUsage {
+    pub sources: i64,
+    pub destinations: i64,
+}

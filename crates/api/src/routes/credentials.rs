@@ -104,7 +104,8 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let credential = credentials::get_credential(&state, &caller, *id).await?;
-    Ok(credential_response(HttpResponse::Ok(), credential.into()))
+    let view = credentials::view(&state, credential).await?;
+    Ok(credential_response(HttpResponse::Ok(), view))
 }
 
 /// Renames, describes, reconfigures or rotates the secret of a credential.
@@ -144,7 +145,8 @@ pub async fn update(
     let validate = query.validate.unwrap_or(true);
     let credential =
         credentials::update_credential(&state, &caller, *id, expected, body.0, validate).await?;
-    Ok(credential_response(HttpResponse::Ok(), credential.into()))
+    let view = credentials::view(&state, credential).await?;
+    Ok(credential_response(HttpResponse::Ok(), view))
 }
 
 /// Deletes a credential and its encrypted secret.
@@ -192,7 +194,8 @@ pub async fn validate(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let credential = credentials::validate_credential(&state, &caller, *id).await?;
-    Ok(credential_response(HttpResponse::Ok(), credential.into()))
+    let view = credentials::view(&state, credential).await?;
+    Ok(credential_response(HttpResponse::Ok(), view))
 }
 
 /// Tests an unsaved credential by a login (the form's "Test" button). Nothing is stored.

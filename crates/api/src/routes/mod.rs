@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod connectors;
 pub mod credentials;
+pub mod data_sources;
 pub mod health;
 pub mod tokens;
 
@@ -47,11 +48,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
         )
         .service(resource("/v1/api-keys/{id}").route(web::delete().to(api_keys::revoke)))
         .service(resource("/v1/audit-events").route(web::get().to(audit::list)))
+        .configure(data_sources::sources::configure)
+        .configure(data_sources::destinations::configure)
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
 }
 
-fn resource(path: &str) -> Resource {
+pub(crate) fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
 }
 
@@ -73,7 +76,7 @@ pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
 }
 
 /// The `If-Match` header as a version, when sent.
-fn if_match(request: &HttpRequest) -> Result<Option<i64>, ApiError> {
+pub(crate) fn if_match(request: &HttpRequest) -> Result<Option<i64>, ApiError> {
     match request.headers().get(actix_web::http::header::IF_MATCH) {
         None => Ok(None),
         Some(value) => parse_if_match(value.to_str().unwrap_or_default()),

@@ -61,6 +61,23 @@ pub trait Connector: Send + Sync + 'static {
         check_section("secrets", self.secret_fields(), secrets, policy)
     }
 
+    /// Checks the `config` of a data source or destination using this connector: a JSON
+    /// object of at most 16 KiB; keys are the platform's business.
+    fn validate_data_source_config(&self, config: &serde_json::Value) -> Result<(), FieldError> {
+        const MAX_BYTES: usize = 16 * 1024;
+        if !config.is_object() {
+            return Err(FieldError::new("config", "must be a JSON object"));
+        }
+        let size = config.to_string().len();
+        if size > MAX_BYTES {
+            return Err(FieldError::new(
+                "config",
+                format!("must be at most {MAX_BYTES} bytes of JSON (got {size})"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Logs in for a fresh access token.
     async fn fetch_token(
         &self,

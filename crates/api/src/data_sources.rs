@@ -1,0 +1,549 @@
+//! Data sources and destinations: created by selecting a saved credential; their jobs get the
+//! credential's tokens through job keys bound to them.
+
+use chrono::{DateTime, Utc};
+use latch_connector::FieldError;
+use latch_store::{
+    Credential, CredentialStatus, DataSource, DataSourceChanges, DataSourceFilter, DataSourceKind,
+    NewAuditEvent, NewDataSource, StoreError,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::api_keys::{ApiKeyView, CreatedApiKey, issue_api_key};
+use crate::auth::{Caller, Scope};
+use crate::error::ApiError;
+use crate::input::{field_errors, one_more, paginate, trimmed};
+use crate::state::AppState;
+use crate::tokens::{TokenRequest, TokenResponse, issue_token};
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "Looker usage exports",
+    "description": "Nightly export of dashboard usage",
+    "connector": "looker",
+    "credential_id": "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20",
+    "config": {"look_ids": [12, 31]}
+}))]
+pub struct CreateDataSourceRequest {
+    /// Unique in your organization among sources (or destinations).
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(
+        required(message = "is required"),
+        length(min = 1, max = 128, message = "must be 1 to 128 characters")
+    )]
+    #[schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 128)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    #[schema(value_type = String, required = true, nullable = false, example = "looker")]
+    pub connector: Option<String>,
+    /// A saved credential of the same connector, from `GET /v1/credentials?connector=...`.
+    #[schema(value_type = Uuid, required = true, nullable = false)]
+    pub credential_id: Option<Uuid>,
+    /// Settings of the source itself (a JSON object, at most 16 KiB). Defaults to `{}`.
+    #[schema(value_type = Object)]
+    pub config: Option<Value>,
+}
+
+/// Only the fields sent change. Re-pointing `credential_id` is how a credential is replaced
+/// without downtime: the jobs' next token comes from the new one.
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"credential_id": "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b21"}))]
+pub struct UpdateDataSourceRequest {
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
+    #[schema(min_length = 1, max_length = 128)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    pub credential_id: Option<Uuid>,
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DataSourceKindView {
+    Source,
+    Destination,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DataSourceView {
+    pub id: Uuid,
+    pub kind: DataSourceKindView,
+    pub name: String,
+    pub description: Option<String>,
+    pub connector: String,
+    pub credential_id: Uuid,
+    #[schema(value_type = Object)]
+    pub config: Value,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Things to look at, such as a selected credential that is marked invalid.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl DataSourceView {
+    pub fn new(source: DataSource, warnings: Vec<String>) -> Self {
+        Self {
+            id: source.id,
+            kind: match source.kind {
+                DataSourceKind::Source => DataSourceKindView::Source,
+                DataSourceKind::Destination => DataSourceKindView::Destination,
+            },
+            name: source.name,
+            description: source.description,
+            connector: source.connector,
+            credential_id: source.credential_id,
+            config: source.config,
+            version: source.version,
+            created_at: source.created_at,
+            updated_at: source.updated_at,
+            warnings,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DataSourceList {
+    pub items: Vec<DataSourceView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListDataSourcesQuery {
+    #[param(example = "looker")]
+    pub connector: Option<String>,
+    /// Only those using this credential.
+    #[param(value_type = Option<Uuid>)]
+    pub credential_id: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "nightly export runner"}))]
+pub struct CreateJobKeyRequest {
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
+    #[schema(min_length = 1, max_length = 128)]
+    pub name: Option<String>,
+}
+
+fn noun(kind: DataSourceKind) -> &'static str {
+    match kind {
+        DataSourceKind::Source => "data source",
+        DataSourceKind::Destination => "data destination",
+    }
+}
+
+fn not_found(kind: DataSourceKind) -> ApiError {
+    ApiError::NotFound(format!(
+        "no {} with this id in your organization",
+        noun(kind)
+    ))
+}
+
+fn name_taken(kind: DataSourceKind, name: &str) -> ApiError {
+    ApiError::Conflict(format!(
+        "a {} named `{name}` already exists in your organization",
+        noun(kind)
+    ))
+}
+
+fn audit(
+    caller: &Caller,
+    action: String,
+    kind: DataSourceKind,
+    id: Uuid,
+    detail: Value,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        org_id: Some(caller.org_id),
+        actor_key_id: Some(caller.key_id),
+        action,
+        target_type: format!("data_{}", kind.as_str()),
+        target_id: Some(id.to_string()),
+        outcome: "success".into(),
+        detail,
+    }
+}
+
+fn action(kind: DataSourceKind, verb: &str) -> String {
+    format!("data_{}.{verb}", kind.as_str())
+}
+
+/// The credential a source selects, checked: in the caller's org (another org's is as
+/// missing), of the source's connector. An invalid one is accepted with a warning.
+async fn selected_credential(
+    state: &AppState,
+    caller: &Caller,
+    credential_id: Uuid,
+    connector: &str,
+    errors: &mut Vec<FieldError>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Credential>, ApiError> {
+    let Some(credential) = state
+        .store
+        .get_credential(caller.org_id, credential_id)
+        .await?
+    else {
+        errors.push(FieldError::new(
+            "credential_id",
+            "no credential with this id in your organization",
+        ));
+        return Ok(None);
+    };
+    if credential.connector != connector {
+        errors.push(FieldError::new(
+            "credential_id",
+            format!(
+                "is a `{}` credential; this one must be a `{connector}` credential",
+                credential.connector
+            ),
+        ));
+        return Ok(None);
+    }
+    if credential.status == CredentialStatus::Invalid {
+        warnings.push(format!(
+            "the selected credential is marked invalid ({}): jobs will get no token until it \
+             is rotated or validated again",
+            credential
+                .status_detail
+                .as_deref()
+                .unwrap_or("the upstream refused it")
+        ));
+    }
+    Ok(Some(credential))
+}
+
+pub async fn create_data_source(
+    state: &AppState,
+    caller: &Caller,
+    kind: DataSourceKind,
+    request: CreateDataSourceRequest,
+) -> Result<DataSourceView, ApiError> {
+    caller.require(Scope::CredentialsWrite)?;
+    let mut errors = field_errors(request.validate());
+    let mut warnings = Vec::new();
+    let connector = match request.connector.as_deref() {
+        None => {
+            errors.push(FieldError::new("connector", "is required"));
+            None
+        }
+        Some(id) => {
+            let found = state.catalogue.get(id);
+            if found.is_none() {
+                errors.push(FieldError::new(
+                    "connector",
+                    format!(
+                        "unknown connector; expected one of {}",
+                        state.catalogue.ids()
+                    ),
+                ));
+            }
+            found
+        }
+    };
+    let config = request.config.unwrap_or_else(|| json!({}));
+    if let Some(connector) = connector
+        && let Err(problem) = connector.validate_data_source_config(&config)
+    {
+        errors.push(problem);
+    }
+    let credential = match (request.credential_id, connector) {
+        (None, _) => {
+            errors.push(FieldError::new("credential_id", "is required"));
+            None
+        }
+        (Some(id), Some(connector)) => {
+            selected_credential(
+                state,
+                caller,
+                id,
+                connector.id(),
+                &mut errors,
+                &mut warnings,
+            )
+            .await?
+        }
+        (Some(_), None) => None,
+    };
+    let (Some(name), Some(connector), Some(credential), true) =
+        (request.name, connector, credential, errors.is_empty())
+    else {
+        return Err(ApiError::Validation(errors));
+    };
+    let new = NewDataSource {
+        id: Uuid::now_v7(),
+        org_id: caller.org_id,
+        kind,
+        name: name.clone(),
+        description: request.description.filter(|text| !text.is_empty()),
+        connector: connector.id().to_string(),
+        credential_id: credential.id,
+        config,
+    };
+    let event = audit(
+        caller,
+        action(kind, "created"),
+        kind,
+        new.id,
+        json!({"name": name, "credential_id": credential.id}),
+    );
+    match state.store.insert_data_source(&new, &event).await {
+        Ok(source) => Ok(DataSourceView::new(source, warnings)),
+        Err(StoreError::Conflict) => Err(name_taken(kind, &name)),
+        Err(StoreError::NotFound) => Err(ApiError::invalid_field(
+            "credential_id",
+            "the credential was deleted meanwhile",
+        )),
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub async fn get_data_source(
+    state: &AppState,
+    caller: &Caller,
+    kind: DataSourceKind,
+    id: Uuid,
+) -> Result<DataSource, ApiError> {
+    caller.require(Scope::CredentialsRead)?;
+    state
+        .store
+        .get_data_source(caller.org_id, kind, id)
+        .await?
+        .ok_or_else(|| not_found(kind))
+}
+
+pub async fn list_data_sources(
+    state: &AppState,
+    caller: &Caller,
+    kind: DataSourceKind,
+    query: ListDataSourcesQuery,
+) -> Result<DataSourceList, ApiError> {
+    caller.require(Scope::CredentialsRead)?;
+    let page = crate::input::page(query.limit.as_deref(), query.cursor.as_deref())?;
+    let credential_id = query
+        .credential_id
+        .as_deref()
+        .map(|text| {
+            text.parse::<Uuid>()
+                .map_err(|_| ApiError::bad_request("credential_id", "is not a UUID"))
+        })
+        .transpose()?;
+    let filter = DataSourceFilter {
+        connector: query.connector,
+        credential_id,
+    };
+    let rows = state
+        .store
+        .list_data_sources(caller.org_id, kind, &filter, one_more(page))
+        .await?;
+    let (rows, next_cursor) = paginate(rows, page, |source| source.id);
+    Ok(DataSourceList {
+        items: rows
+            .into_iter()
+            .map(|source| DataSourceView::new(source, Vec::new()))
+            .collect(),
+        next_cursor,
+    })
+}
+
+pub async fn update_data_source(
+    state: &AppState,
+    caller: &Caller,
+    kind: DataSourceKind,
+    id: Uuid,
+    if_match: Option<i64>,
+    request: UpdateDataSourceRequest,
+) -> Result<DataSourceView, ApiError> {
+    caller.require(Scope::CredentialsWrite)?;
+    let current = state
+        .store
+        .get_data_source(caller.org_id, kind, id)
+        .await?
+        .ok_or_else(|| not_found(kind))?;
+    if let Some(expected) = if_match
+        && expected != current.version
+    {
+        return Err(ApiError::PreconditionFailed(format!(
+            "the {} is at version {}, not {expected}; read it again and retry",
+            noun(kind),
+            current.version
+        )));
+    }
+    let mut errors = field_errors(request.validate());
+    let mut warnings = Vec::new();
+    let mut changes: DataSourceChanges = current.changes();
+    let mut changed = Vec::new();
+    if let Some(name) = request.name {
+        changes.name = name;
+        changed.push("name");
+    }
+    if let Some(description) = request.description {
+        changes.description = Some(description).filter(|text| !text.is_empty());
+        changed.push("description");
+    }
+    if let Some(config) = request.config {
+        if let Some(connector) = state.catalogue.get(&current.connector)
+            && let Err(problem) = connector.validate_data_source_config(&config)
+        {
+            errors.push(problem);
+        }
+        changes.config = config;
+        changed.push("config");
+    }
+    if let Some(credential_id) = request.credential_id {
+        let selected = selected_credential(
+            state,
+            caller,
+            credential_id,
+            &current.connector,
+            &mut errors,
+            &mut warnings,
+        )
+        .await?;
+        if let Some(credential) = selected {
+            changes.credential_id = credential.id;
+            changed.push("credential_id");
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    if changed.is_empty() {
+        return Err(ApiError::invalid_field(
+            "body",
+            "send at least one of `name`, `description`, `credential_id`, `config`",
+        ));
+    }
+    let event = audit(
+        caller,
+        action(kind, "updated"),
+        kind,
+        id,
+        json!({"changed": changed, "from_version": current.version, "credential_id": changes.credential_id}),
+    );
+    match state
+        .store
+        .update_data_source(caller.org_id, kind, id, current.version, &changes, &event)
+        .await
+    {
+        Ok(source) => Ok(DataSourceView::new(source, warnings)),
+        Err(StoreError::Conflict) => Err(name_taken(kind, &changes.name)),
+        Err(StoreError::NotFound) => Err(not_found(kind)),
+        Err(StoreError::VersionMismatch { current }) => Err(match if_match {
+            Some(_) => ApiError::PreconditionFailed(format!(
+                "the {} changed meanwhile and is now at version {current}",
+                noun(kind)
+            )),
+            None => ApiError::Conflict(format!(
+                "the {} changed while this request was applied (now version {current}); retry",
+                noun(kind)
+            )),
+        }),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Deletes a data source; the job keys bound to it are revoked in the same transaction.
+pub async fn delete_data_source(
+    state: &AppState,
+    caller: &Caller,
+    kind: DataSourceKind,
+    id: Uuid,
+    if_match: Option<i64>,
+) -> Result<(), ApiError> {
+    caller.require(Scope::CredentialsWrite)?;
+    let event = audit(caller, action(kind, "deleted"), kind, id, json!({}));
+    match state
+        .store
+        .delete_data_source(caller.org_id, kind, id, if_match, &event)
+        .await
+    {
+        Ok(revoked) => {
+            // Revoked in the store; this process also stops accepting them at once.
+            for prefix in revoked {
+                state.keys.forget(&prefix);
+            }
+            Ok(())
+        }
+        Err(StoreError::NotFound) => Err(not_found(kind)),
+        Err(StoreError::VersionMismatch { current }) => Err(ApiError::PreconditionFailed(format!(
+            "the {} is at version {current}; read it again and retry",
+            noun(kind)
+        ))),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// A key for the jobs of one data source: `tokens:issue`, good for that source's token only.
+pub async fn create_job_key(
+    state: &AppState,
+    caller: &Caller,
+    kind: DataSourceKind,
+    id: Uuid,
+    request: CreateJobKeyRequest,
+) -> Result<CreatedApiKey, ApiError> {
+    caller.require(Scope::Admin)?;
+    let errors = field_errors(request.validate());
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let source = state
+        .store
+        .get_data_source(caller.org_id, kind, id)
+        .await?
+        .ok_or_else(|| not_found(kind))?;
+    let name = request
+        .name
+        .unwrap_or_else(|| format!("jobs of {}", source.name));
+    let issued = issue_api_key(
+        state.store.as_ref(),
+        caller.org_id,
+        &name,
+        &[Scope::TokensIssue],
+        Some(caller.key_id),
+        Some(source.id),
+    )
+    .await?;
+    Ok(CreatedApiKey {
+        key: latch_vault::ExposeSecret::expose_secret(&issued.key).to_string(),
+        api_key: ApiKeyView::from(issued.record),
+    })
+}
+
+/// The token of the credential a data source uses now.
+pub async fn source_token(
+    state: &AppState,
+    caller: &Caller,
+    kind: DataSourceKind,
+    id: Uuid,
+    request: TokenRequest,
+) -> Result<TokenResponse, ApiError> {
+    caller.require(Scope::TokensIssue)?;
+    let source = state
+        .store
+        .get_data_source(caller.org_id, kind, id)
+        .await?
+        .ok_or_else(|| not_found(kind))?;
+    issue_token(state, caller, source.credential_id, request).await
+}

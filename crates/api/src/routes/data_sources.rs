@@ -1,0 +1,239 @@
+//! `/v1/data-sources` and `/v1/data-destinations`: the same handlers for both kinds. A macro
+//! writes them once per kind, because every documented route needs its own path literal.
+
+macro_rules! data_source_routes {
+    (
+        $module:ident, $kind:expr, $tag:literal,
+        $collection:literal, $item:literal, $keys:literal, $token:literal
+    ) => {
+        pub mod $module {
+            use actix_web::http::header::{CACHE_CONTROL, ETAG, LOCATION};
+            use actix_web::{HttpRequest, HttpResponse, web};
+            use latch_store::DataSourceKind;
+            use uuid::Uuid;
+
+            use crate::api_keys::CreatedApiKey;
+            use crate::auth::Caller;
+            use crate::data_sources::{
+                self, CreateDataSourceRequest, CreateJobKeyRequest, DataSourceList,
+                DataSourceView, ListDataSourcesQuery, UpdateDataSourceRequest,
+            };
+            use crate::error::{ApiError, Problem};
+            use crate::extract::{JsonBody, OptionalJsonBody};
+            use crate::input::etag;
+            use crate::routes::if_match;
+            use crate::state::AppState;
+            use crate::tokens::{TokenRequest, TokenResponse};
+
+            const KIND: DataSourceKind = $kind;
+
+            fn respond(mut response: actix_web::HttpResponseBuilder, view: DataSourceView) -> HttpResponse {
+                response.insert_header((ETAG, etag(view.version))).json(view)
+            }
+
+            /// Creates one that uses a saved credential of its connector.
+            #[utoipa::path(post, path = $collection, tag = $tag,
+                security(("api_key" = [])),
+                request_body(content = CreateDataSourceRequest, content_type = "application/json"),
+                responses(
+                    (status = 201, description = "Created; `warnings` when the credential is marked invalid", body = DataSourceView,
+                        headers(("Location" = String, description = "Its URL"), ("ETag" = String, description = "Its version"))),
+                    (status = 400, description = "Malformed JSON, an unknown field or a wrong type", body = Problem, content_type = "application/problem+json"),
+                    (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+                    (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
+                    (status = 409, description = "The name is taken", body = Problem, content_type = "application/problem+json"),
+                    (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+                    (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+                    (status = 422, description = "Fields are not valid, or `credential_id` names no credential of this connector in your organization", body = Problem, content_type = "application/problem+json"),
+                ))]
+            pub async fn create(
+                state: web::Data<AppState>,
+                caller: Caller,
+                body: JsonBody<CreateDataSourceRequest>,
+            ) -> Result<HttpResponse, ApiError> {
+                let view = data_sources::create_data_source(&state, &caller, KIND, body.0).await?;
+                let mut response = HttpResponse::Created();
+                response.insert_header((LOCATION, format!("{}/{}", $collection, view.id)));
+                Ok(respond(response, view))
+            }
+
+            /// Lists them, oldest first.
+            #[utoipa::path(get, path = $collection, tag = $tag,
+                security(("api_key" = [])),
+                params(ListDataSourcesQuery),
+                responses(
+                    (status = 200, description = "One page", body = DataSourceList),
+                    (status = 400, description = "A query parameter is not valid", body = Problem, content_type = "application/problem+json"),
+                    (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+                    (status = 403, description = "The key lacks `credentials:read`", body = Problem, content_type = "application/problem+json"),
+                ))]
+            pub async fn list(
+                state: web::Data<AppState>,
+                caller: Caller,
+                query: web::Query<ListDataSourcesQuery>,
+            ) -> Result<HttpResponse, ApiError> {
+                let list = data_sources::list_data_sources(&state, &caller, KIND, query.into_inner()).await?;
+                Ok(HttpResponse::Ok().json(list))
+            }
+
+            /// Reads one.
+            #[utoipa::path(get, path = $item, tag = $tag,
+                security(("api_key" = [])),
+                params(("id" = Uuid, Path, description = "Its id")),
+                responses(
+                    (status = 200, description = "Found", body = DataSourceView),
+                    (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+                    (status = 403, description = "The key lacks `credentials:read`", body = Problem, content_type = "application/problem+json"),
+                    (status = 404, description = "None with this id in your organization", body = Problem, content_type = "application/problem+json"),
+                ))]
+            pub async fn get(
+                state: web::Data<AppState>,
+                caller: Caller,
+                id: web::Path<Uuid>,
+            ) -> Result<HttpResponse, ApiError> {
+                let source = data_sources::get_data_source(&state, &caller, KIND, *id).await?;
+                Ok(respond(HttpResponse::Ok(), DataSourceView::new(source, Vec::new())))
+            }
+
+            /// Renames, describes, reconfigures or re-points one to another credential.
+            #[utoipa::path(patch, path = $item, tag = $tag,
+                security(("api_key" = [])),
+                params(("id" = Uuid, Path, description = "Its id"),
+                       ("If-Match" = Option<String>, Header, description = "The ETag last read")),
+                request_body(content = UpdateDataSourceRequest, content_type = "application/json"),
+                responses(
+                    (status = 200, description = "Changed", body = DataSourceView),
+                    (status = 400, description = "Malformed JSON, an unknown field, a wrong type or a bad `If-Match`", body = Problem, content_type = "application/problem+json"),
+                    (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+                    (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
+                    (status = 404, description = "None with this id in your organization", body = Problem, content_type = "application/problem+json"),
+                    (status = 409, description = "The name is taken, or a concurrent change won", body = Problem, content_type = "application/problem+json"),
+                    (status = 412, description = "`If-Match` names another version", body = Problem, content_type = "application/problem+json"),
+                    (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+                    (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+                    (status = 422, description = "Fields are not valid, or `credential_id` names no credential of this connector in your organization", body = Problem, content_type = "application/problem+json"),
+                ))]
+            pub async fn update(
+                state: web::Data<AppState>,
+                caller: Caller,
+                request: HttpRequest,
+                id: web::Path<Uuid>,
+                body: JsonBody<UpdateDataSourceRequest>,
+            ) -> Result<HttpResponse, ApiError> {
+                let expected = if_match(&request)?;
+                let view = data_sources::update_data_source(&state, &caller, KIND, *id, expected, body.0).await?;
+                Ok(respond(HttpResponse::Ok(), view))
+            }
+
+            /// Deletes one and revokes its job keys.
+            #[utoipa::path(delete, path = $item, tag = $tag,
+                security(("api_key" = [])),
+                params(("id" = Uuid, Path, description = "Its id"),
+                       ("If-Match" = Option<String>, Header, description = "Delete only at this version")),
+                responses(
+                    (status = 204, description = "Deleted; its job keys are revoked"),
+                    (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+                    (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
+                    (status = 404, description = "None with this id in your organization", body = Problem, content_type = "application/problem+json"),
+                    (status = 412, description = "`If-Match` names another version", body = Problem, content_type = "application/problem+json"),
+                ))]
+            pub async fn delete(
+                state: web::Data<AppState>,
+                caller: Caller,
+                request: HttpRequest,
+                id: web::Path<Uuid>,
+            ) -> Result<HttpResponse, ApiError> {
+                let expected = if_match(&request)?;
+                data_sources::delete_data_source(&state, &caller, KIND, *id, expected).await?;
+                Ok(HttpResponse::NoContent().finish())
+            }
+
+            /// Creates a job key: scope `tokens:issue`, good only for this one's token route.
+            #[utoipa::path(post, path = $keys, tag = $tag,
+                security(("api_key" = [])),
+                params(("id" = Uuid, Path, description = "Its id")),
+                request_body(content = Option<CreateJobKeyRequest>, content_type = "application/json",
+                    description = "Optional: a name for the key"),
+                responses(
+                    (status = 201, description = "Created; store `key` now", body = CreatedApiKey),
+                    (status = 400, description = "Malformed JSON, an unknown field or a wrong type", body = Problem, content_type = "application/problem+json"),
+                    (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+                    (status = 403, description = "The key is not `admin`", body = Problem, content_type = "application/problem+json"),
+                    (status = 404, description = "None with this id in your organization", body = Problem, content_type = "application/problem+json"),
+                    (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+                    (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+                    (status = 422, description = "The name is not valid", body = Problem, content_type = "application/problem+json"),
+                ))]
+            pub async fn create_job_key(
+                state: web::Data<AppState>,
+                caller: Caller,
+                id: web::Path<Uuid>,
+                body: OptionalJsonBody<CreateJobKeyRequest>,
+            ) -> Result<HttpResponse, ApiError> {
+                let created = data_sources::create_job_key(&state, &caller, KIND, *id, body.0).await?;
+                Ok(HttpResponse::Created().json(created))
+            }
+
+            /// A fresh upstream token of the credential it uses now, for its jobs.
+            #[utoipa::path(post, path = $token, tag = $tag,
+                security(("api_key" = [])),
+                params(("id" = Uuid, Path, description = "Its id")),
+                request_body(content = Option<TokenRequest>, content_type = "application/json",
+                    description = "Optional: an empty body asks for the defaults"),
+                responses(
+                    (status = 200, description = "A token", body = TokenResponse),
+                    (status = 400, description = "Malformed JSON, an unknown field or a wrong type", body = Problem, content_type = "application/problem+json"),
+                    (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+                    (status = 403, description = "The key lacks `tokens:issue`", body = Problem, content_type = "application/problem+json"),
+                    (status = 404, description = "None with this id in your organization (or another source's job key)", body = Problem, content_type = "application/problem+json"),
+                    (status = 409, description = "The upstream refuses the credential", body = Problem, content_type = "application/problem+json"),
+                    (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+                    (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+                    (status = 422, description = "`min_ttl_seconds` out of range, or longer than the upstream's tokens live", body = Problem, content_type = "application/problem+json"),
+                    (status = 503, description = "The upstream cannot be reached and no token is left", body = Problem, content_type = "application/problem+json"),
+                ))]
+            pub async fn token(
+                state: web::Data<AppState>,
+                caller: Caller,
+                id: web::Path<Uuid>,
+                body: OptionalJsonBody<TokenRequest>,
+            ) -> Result<HttpResponse, ApiError> {
+                let token = data_sources::source_token(&state, &caller, KIND, *id, body.0).await?;
+                Ok(HttpResponse::Ok().insert_header((CACHE_CONTROL, "no-store")).json(token))
+            }
+
+            pub fn configure(config: &mut web::ServiceConfig) {
+                config
+                    .service(super::super::resource($collection)
+                        .route(web::post().to(create))
+                        .route(web::get().to(list)))
+                    .service(super::super::resource($item)
+                        .route(web::get().to(get))
+                        .route(web::patch().to(update))
+                        .route(web::delete().to(delete)))
+                    .service(super::super::resource($keys).route(web::post().to(create_job_key)))
+                    .service(super::super::resource($token).route(web::post().to(token)));
+            }
+        }
+    };
+}
+
+data_source_routes!(
+    sources,
+    DataSourceKind::Source,
+    "data-sources",
+    "/v1/data-sources",
+    "/v1/data-sources/{id}",
+    "/v1/data-sources/{id}/job-keys",
+    "/v1/data-sources/{id}/token"
+);
+
+data_source_routes!(
+    destinations,
+    DataSourceKind::Destination,
+    "data-destinations",
+    "/v1/data-destinations",
+    "/v1/data-destinations/{id}",
+    "/v1/data-destinations/{id}/job-keys",
+    "/v1/data-destinations/{id}/token"
+);
