@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use latch_connector::Connector;
+use latch_connector::{Connector, FieldError};
 
 #[derive(Clone)]
 pub struct Catalogue {
@@ -21,6 +21,23 @@ impl Catalogue {
             .iter()
             .find(|connector| connector.id() == id)
             .map(|connector| connector.as_ref())
+    }
+
+    /// The connector a request names in its `connector` field; a missing or unknown one is
+    /// reported in `errors`.
+    pub fn named(&self, id: Option<&str>, errors: &mut Vec<FieldError>) -> Option<&dyn Connector> {
+        let Some(id) = id else {
+            errors.push(FieldError::new("connector", "is required"));
+            return None;
+        };
+        let found = self.get(id);
+        if found.is_none() {
+            errors.push(FieldError::new(
+                "connector",
+                format!("unknown connector; expected one of {}", self.ids()),
+            ));
+        }
+        found
     }
 
     /// A connector to move into a background task.

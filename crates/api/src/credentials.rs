@@ -238,6 +238,15 @@ pub struct ListCredentialsQuery {
     pub cursor: Option<String>,
 }
 
+/// The caller's credential `id`, or 404.
+async fn stored(state: &AppState, caller: &Caller, id: Uuid) -> Result<Credential, ApiError> {
+    state
+        .store
+        .get_credential(caller.org_id, id)
+        .await?
+        .ok_or_else(credential_not_found)
+}
+
 fn credential_not_found() -> ApiError {
     ApiError::NotFound("no credential with this id in your organization".into())
 }
@@ -287,25 +296,7 @@ fn checked_connection<'a>(
     secrets: Option<&Value>,
     errors: &mut Vec<FieldError>,
 ) -> Option<(&'a dyn Connector, Fields, SecretFields)> {
-    let connector = match connector {
-        None => {
-            errors.push(FieldError::new("connector", "is required"));
-            None
-        }
-        Some(id) => {
-            let found = state.catalogue.get(id);
-            if found.is_none() {
-                errors.push(FieldError::new(
-                    "connector",
-                    format!(
-                        "unknown connector; expected one of {}",
-                        state.catalogue.ids()
-                    ),
-                ));
-            }
-            found
-        }
-    };
+    let connector = state.catalogue.named(connector, errors);
     let policy = state.policy;
     let config = checked_section(
         connector,
@@ -532,11 +523,7 @@ pub async fn validate_credential(
     id: Uuid,
 ) -> Result<Credential, ApiError> {
     caller.require(Scope::CredentialsWrite)?;
-    let current = state
-        .store
-        .get_credential(caller.org_id, id)
-        .await?
-        .ok_or_else(credential_not_found)?;
+    let current = stored(state, caller, id).await?;
     let connector = connector_of(state, &current)?;
     let secrets = open_secrets(state, &current)?;
     let config = current.config.as_object().cloned().unwrap_or_default();
@@ -584,11 +571,7 @@ pub async fn get_credential(
     id: Uuid,
 ) -> Result<Credential, ApiError> {
     caller.require(Scope::CredentialsRead)?;
-    state
-        .store
-        .get_credential(caller.org_id, id)
-        .await?
-        .ok_or_else(credential_not_found)
+    stored(state, caller, id).await
 }
 
 pub async fn list_credentials(
@@ -653,11 +636,7 @@ pub async fn update_credential(
     validate: bool,
 ) -> Result<Credential, ApiError> {
     caller.require(Scope::CredentialsWrite)?;
-    let current = state
-        .store
-        .get_credential(caller.org_id, id)
-        .await?
-        .ok_or_else(credential_not_found)?;
+    let current = stored(state, caller, id).await?;
     if let Some(expected) = if_match
         && expected != current.version
     {
@@ -848,11 +827,7 @@ pub async fn delete_credential(
     if_match: Option<i64>,
 ) -> Result<(), ApiError> {
     caller.require(Scope::CredentialsWrite)?;
-    let current = state
-        .store
-        .get_credential(caller.org_id, id)
-        .await?
-        .ok_or_else(credential_not_found)?;
+    let current = stored(state, caller, id).await?;
     let users = state.store.data_sources_using(caller.org_id, id).await?;
     if !users.is_empty() {
         return Err(ApiError::InUse {

@@ -154,6 +154,20 @@ fn noun(kind: DataSourceKind) -> &'static str {
     }
 }
 
+/// The caller's data source `id` of `kind`, or 404.
+async fn stored(
+    state: &AppState,
+    caller: &Caller,
+    kind: DataSourceKind,
+    id: Uuid,
+) -> Result<DataSource, ApiError> {
+    state
+        .store
+        .get_data_source(caller.org_id, kind, id)
+        .await?
+        .ok_or_else(|| not_found(kind))
+}
+
 fn not_found(kind: DataSourceKind) -> ApiError {
     ApiError::NotFound(format!(
         "no {} with this id in your organization",
@@ -243,25 +257,9 @@ pub async fn create_data_source(
     caller.require(Scope::CredentialsWrite)?;
     let mut errors = field_errors(request.validate());
     let mut warnings = Vec::new();
-    let connector = match request.connector.as_deref() {
-        None => {
-            errors.push(FieldError::new("connector", "is required"));
-            None
-        }
-        Some(id) => {
-            let found = state.catalogue.get(id);
-            if found.is_none() {
-                errors.push(FieldError::new(
-                    "connector",
-                    format!(
-                        "unknown connector; expected one of {}",
-                        state.catalogue.ids()
-                    ),
-                ));
-            }
-            found
-        }
-    };
+    let connector = state
+        .catalogue
+        .named(request.connector.as_deref(), &mut errors);
     let config = request.config.unwrap_or_else(|| json!({}));
     if let Some(connector) = connector
         && let Err(problem) = connector.validate_data_source_config(&config)
@@ -326,11 +324,7 @@ pub async fn get_data_source(
     id: Uuid,
 ) -> Result<DataSource, ApiError> {
     caller.require(Scope::CredentialsRead)?;
-    state
-        .store
-        .get_data_source(caller.org_id, kind, id)
-        .await?
-        .ok_or_else(|| not_found(kind))
+    stored(state, caller, kind, id).await
 }
 
 pub async fn list_data_sources(
@@ -376,11 +370,7 @@ pub async fn update_data_source(
     request: UpdateDataSourceRequest,
 ) -> Result<DataSourceView, ApiError> {
     caller.require(Scope::CredentialsWrite)?;
-    let current = state
-        .store
-        .get_data_source(caller.org_id, kind, id)
-        .await?
-        .ok_or_else(|| not_found(kind))?;
+    let current = stored(state, caller, kind, id).await?;
     if let Some(expected) = if_match
         && expected != current.version
     {
@@ -508,11 +498,7 @@ pub async fn create_job_key(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let source = state
-        .store
-        .get_data_source(caller.org_id, kind, id)
-        .await?
-        .ok_or_else(|| not_found(kind))?;
+    let source = stored(state, caller, kind, id).await?;
     let name = request
         .name
         .unwrap_or_else(|| format!("jobs of {}", source.name));
@@ -540,10 +526,6 @@ pub async fn source_token(
     request: TokenRequest,
 ) -> Result<TokenResponse, ApiError> {
     caller.require(Scope::TokensIssue)?;
-    let source = state
-        .store
-        .get_data_source(caller.org_id, kind, id)
-        .await?
-        .ok_or_else(|| not_found(kind))?;
+    let source = stored(state, caller, kind, id).await?;
     issue_token(state, caller, source.credential_id, request).await
 }
