@@ -12,6 +12,7 @@ on_both_backends!(
         names_are_unique_per_organization_and_kind,
         a_credential_of_another_connector_org_or_none_is_refused_naming_credential_id,
         an_invalid_credential_is_accepted_with_a_warning,
+        a_credential_of_another_connector_is_refused_on_create_and_re_point,
         deleting_a_credential_in_use_is_409_listing_its_users,
         the_database_refuses_to_delete_a_credential_in_use,
         sources_are_listed_by_connector_and_credential_and_paged,
@@ -597,4 +598,62 @@ async fn re_pointing_a_source_changes_the_token_its_jobs_get(fixture: WithMock) 
         source["credential_id"].as_str().unwrap()
     );
     assert_eq!(admin(app, Method::DELETE, &old, None).await.0, 204);
+}
+
+async fn a_credential_of_another_connector_is_refused_on_create_and_re_point(app: TestApp) {
+    // Only Looker is offered, so the other connector's credential goes straight to the store.
+    let other = latch_store::NewCredential {
+        id: uuid::Uuid::now_v7(),
+        org_id: app.org_id,
+        connector: "tableau".into(),
+        name: "tableau prod".into(),
+        description: None,
+        config: json!({}),
+        secret_ct: vec![1],
+        secret_nonce: vec![2; 24],
+        wrapped_dek: vec![3; 72],
+        kek_id: "kek-1".into(),
+        status: latch_store::CredentialStatus::Unverified,
+        status_detail: None,
+        identity: None,
+        validated_at: None,
+    };
+    let event = latch_store::NewAuditEvent {
+        org_id: Some(app.org_id),
+        actor_key_id: None,
+        action: "credential.created".into(),
+        target_type: "credential".into(),
+        target_id: None,
+        outcome: "success".into(),
+        detail: json!({}),
+    };
+    app.store.insert_credential(&other, &event).await.unwrap();
+    let other_id = json!(other.id);
+
+    let (status, problem) = admin(
+        &app,
+        Method::POST,
+        "/v1/data-sources",
+        Some(source("mixed", &other_id)),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "credential_id");
+    let message = problem["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("`tableau` credential"), "{message}");
+
+    let looker = app.create_credential("looker", "s").await;
+    let created = create(&app, "/v1/data-destinations", "warehouse", &looker["id"]).await;
+    let path = format!("/v1/data-destinations/{}", created["id"].as_str().unwrap());
+    let (status, problem) = admin(
+        &app,
+        Method::PATCH,
+        &path,
+        Some(json!({"credential_id": other_id})),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "credential_id");
+    let (_, unchanged) = admin(&app, Method::GET, &path, None).await;
+    assert_eq!(unchanged["credential_id"], looker["id"]);
 }

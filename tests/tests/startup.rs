@@ -124,3 +124,45 @@ async fn development_mode_makes_a_private_key_file_and_prints_an_admin_key_only_
         "the admin key is shown only on first start"
     );
 }
+
+#[tokio::test]
+async fn a_master_key_file_opens_the_keyring_and_a_file_with_another_key_is_refused() {
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let folder = db.dir.as_ref().unwrap().path();
+    let write = |name: &str, key: &SecretString| {
+        let path = folder.join(name);
+        std::fs::write(&path, format!("{}\n", key.expose_secret())).unwrap();
+        path
+    };
+    let right = write("master.key", &MasterKey::generate().unwrap().to_base64());
+    let wrong = write("other.key", &MasterKey::generate().unwrap().to_base64());
+    Application::build(settings(
+        &db.url,
+        MasterKeySource::File(right.clone()),
+        false,
+    ))
+    .await
+    .unwrap();
+    Application::build(settings(&db.url, MasterKeySource::File(right), false))
+        .await
+        .expect("the same file opens the keyring again");
+    let refused = Application::build(settings(&db.url, MasterKeySource::File(wrong), false))
+        .await
+        .err()
+        .unwrap();
+    assert!(refused.to_string().contains("does not match"), "{refused}");
+    let missing = Application::build(settings(
+        &db.url,
+        MasterKeySource::File(folder.join("nope.key")),
+        false,
+    ))
+    .await
+    .err()
+    .unwrap();
+    assert!(
+        missing
+            .to_string()
+            .contains("cannot read the master key file"),
+        "{missing}"
+    );
+}
