@@ -282,12 +282,25 @@ async fn a_still_valid_token_is_returned_when_the_upstream_fails(fixture: WithMo
 
 async fn a_refused_credential_is_marked_invalid_and_later_requests_fail_fast(fixture: WithMock) {
     let id = credential(&fixture).await;
+    let original_secret = fixture.mock.config().client_secret;
     fixture
         .mock
         .set_client_secret("rotated-upstream-without-telling-latch");
-    let (status, problem, _) = ask(&fixture, &fixture.app.address, &id, json!({})).await;
-    assert_eq!(status, 409, "{problem}");
-    assert_eq!(problem["type"], "urn:latch:problem:credential_invalid");
+    fixture.mock.set_latency(Duration::from_millis(200));
+    // Twenty jobs at once: the one login is refused, and the others do not try again.
+    let fixture = std::sync::Arc::new(fixture);
+    let requests: Vec<_> = (0..20)
+        .map(|_| {
+            let fixture = fixture.clone();
+            let id = id.clone();
+            tokio::spawn(async move { ask(&fixture, &fixture.app.address, &id, json!({})).await })
+        })
+        .collect();
+    for request in requests {
+        let (status, problem, _) = request.await.unwrap();
+        assert_eq!(status, 409, "{problem}");
+        assert_eq!(problem["type"], "urn:latch:problem:credential_invalid");
+    }
     let read: Value = fixture
         .app
         .admin(Method::GET, &format!("/v1/credentials/{id}"))
@@ -301,6 +314,21 @@ async fn a_refused_credential_is_marked_invalid_and_later_requests_fail_fast(fix
     let (status, _, _) = ask(&fixture, &fixture.app.address, &id, json!({})).await;
     assert_eq!(status, 409);
     assert_eq!(fixture.mock.stats().login_attempts, 1);
+
+    // Fixed upstream (the secret is accepted again): a validation clears the verdict at once.
+    fixture.mock.set_client_secret(&original_secret);
+    let validated: Value = fixture
+        .app
+        .admin(Method::POST, &format!("/v1/credentials/{id}/validate"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(validated["status"], "valid", "{validated}");
+    let (status, answer, _) = ask(&fixture, &fixture.app.address, &id, json!({})).await;
+    assert_eq!(status, 200, "{answer}");
 }
 
 async fn the_stored_token_is_sealed_and_no_token_reaches_a_log_line(fixture: WithMock) {

@@ -90,9 +90,18 @@ impl CachedToken {
     }
 }
 
+/// Why the last refresh failed; requests fail fast with it until the cool-down ends.
+#[derive(Clone)]
+enum Failure {
+    /// The upstream refused the credential (409).
+    Invalid(String),
+    /// The upstream could not be reached or erred (503).
+    Unavailable(String),
+}
+
 struct CoolDown {
     until: Instant,
-    detail: String,
+    failure: Failure,
 }
 
 /// Everything the broker keeps for one credential.
@@ -104,11 +113,18 @@ struct Slot {
 }
 
 impl Slot {
-    fn cooling(&self) -> Option<(u64, String)> {
+    fn cooling(&self) -> Option<(u64, Failure)> {
         let guard = self.cool_down.lock().unwrap_or_else(|p| p.into_inner());
         let cool = guard.as_ref()?;
         let left = cool.until.checked_duration_since(Instant::now())?;
-        Some((left.as_secs().max(1), cool.detail.clone()))
+        Some((left.as_secs().max(1), cool.failure.clone()))
+    }
+
+    fn cool_down(&self, seconds: u64, failure: Failure) {
+        *self.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = Some(CoolDown {
+            until: Instant::now() + Duration::from_secs(seconds),
+            failure,
+        });
     }
 }
 
@@ -225,8 +241,14 @@ impl TokenBroker {
         {
             return fresh_enough(&cached, wish, Issuance::Refreshed);
         }
-        if let Some((retry_after, detail)) = slot.cooling() {
-            return self.stale_or(&slot, &credential, unavailable(retry_after, detail));
+        // Requests queued behind a refresh that failed share its failure instead of trying
+        // the upstream again, one after the other.
+        match slot.cooling() {
+            Some((_, Failure::Invalid(detail))) => return Err(ApiError::CredentialInvalid(detail)),
+            Some((retry_after, Failure::Unavailable(detail))) => {
+                return self.stale_or(&slot, &credential, unavailable(retry_after, detail));
+            }
+            None => {}
         }
         // A token obtained moments ago shows how long the upstream's tokens live: asking for
         // more would log in again for nothing.
@@ -357,18 +379,17 @@ impl TokenBroker {
                 if failure.status == ValidationStatus::Invalid {
                     self.mark_invalid(state, credential, &failure.detail).await;
                     slot.token.store(None);
-                    return Err(ApiError::CredentialInvalid(format!(
+                    let detail = format!(
                         "{} The credential is now marked invalid: rotate its secret or \
                          validate it again once fixed.",
                         failure.detail
-                    )));
+                    );
+                    slot.cool_down(COOL_DOWN.as_secs(), Failure::Invalid(detail.clone()));
+                    return Err(ApiError::CredentialInvalid(detail));
                 }
                 self.metrics.refresh_failure();
                 let retry_after = failure.retry_after.unwrap_or(0).max(COOL_DOWN.as_secs());
-                *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = Some(CoolDown {
-                    until: Instant::now() + Duration::from_secs(retry_after),
-                    detail: failure.detail.clone(),
-                });
+                slot.cool_down(retry_after, Failure::Unavailable(failure.detail.clone()));
                 tracing::warn!(credential_id = %credential.id, detail = %failure.detail, "token refresh failed");
                 return self.stale_or(slot, credential, unavailable(retry_after, failure.detail));
             }

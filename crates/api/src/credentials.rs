@@ -544,7 +544,13 @@ pub async fn validate_credential(
         .update_credential(caller.org_id, id, current.version, &changes, &event)
         .await
     {
-        Ok(updated) => Ok(updated),
+        Ok(updated) => {
+            if outcome.status == ValidationStatus::Valid {
+                // Whatever the broker last heard from the upstream is out of date.
+                state.broker.forget(id);
+            }
+            Ok(updated)
+        }
         Err(StoreError::NotFound) => Err(credential_not_found()),
         Err(StoreError::VersionMismatch { current }) => Err(ApiError::Conflict(format!(
             "the credential changed during the test login (now version {current}); retry"
