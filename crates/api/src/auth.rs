@@ -174,12 +174,8 @@ impl FromRequest for Caller {
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = request.app_data::<web::Data<AppState>>().cloned();
-        // The data source a job route names, when this is one.
-        let job_route_target: Option<Uuid> = JOB_ROUTES
-            .contains(&request.match_pattern().unwrap_or_default().as_str())
-            .then(|| request.match_info().get("id")?.parse().ok())
-            .flatten();
-        let presented = bearer_token(request).map(|token| SecretString::from(token.to_string()));
+        let request = request.clone();
+        let presented = bearer_token(&request).map(|token| SecretString::from(token.to_string()));
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let Some(presented) = presented else {
@@ -190,7 +186,7 @@ impl FromRequest for Caller {
             };
             let caller = authenticate(state.store.as_ref(), &state.keys, &presented).await?;
             match caller.data_source_id {
-                Some(bound) if job_route_target != Some(bound) => {
+                Some(bound) if job_route_target(&request) != Some(bound) => {
                     // Like another org's object: not even its existence is confirmed.
                     Err(ApiError::NotFound(
                         "a job key reaches only its own data source's token".into(),
@@ -200,6 +196,15 @@ impl FromRequest for Caller {
             }
         })
     }
+}
+
+/// The data source a job route names, when the request is for one.
+fn job_route_target(request: &HttpRequest) -> Option<Uuid> {
+    let pattern = request.match_pattern()?;
+    if !JOB_ROUTES.contains(&pattern.as_str()) {
+        return None;
+    }
+    request.match_info().get("id")?.parse().ok()
 }
 
 fn bearer_token(request: &HttpRequest) -> Option<&str> {
