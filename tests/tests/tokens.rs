@@ -2,6 +2,7 @@
 //! replicas, through failures, rotations and restarts.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use latch_api::auth::Scope;
@@ -76,6 +77,41 @@ async fn token(fixture: &WithMock, id: &str, body: Value) -> Value {
     answer
 }
 
+/// `count` token requests sent at once, spread over `addresses` in turn; their answers.
+async fn ask_at_once(
+    fixture: &Arc<WithMock>,
+    addresses: &[String],
+    id: &str,
+    count: usize,
+) -> Vec<(u16, Value, Option<String>)> {
+    let requests: Vec<_> = (0..count)
+        .map(|index| {
+            let fixture = fixture.clone();
+            let address = addresses[index % addresses.len()].clone();
+            let id = id.to_string();
+            tokio::spawn(async move { ask(&fixture, &address, &id, json!({})).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for request in requests {
+        answers.push(request.await.unwrap());
+    }
+    answers
+}
+
+/// The server's `/metrics` text.
+async fn metrics(fixture: &WithMock) -> String {
+    fixture
+        .app
+        .anonymous(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Polls for something the server does in the background.
 async fn eventually(what: &str, check: impl Fn() -> bool) {
     for _ in 0..100 {
@@ -90,17 +126,11 @@ async fn eventually(what: &str, check: impl Fn() -> bool) {
 async fn two_hundred_concurrent_requests_on_a_cold_cache_make_one_login(fixture: WithMock) {
     let id = credential(&fixture).await;
     fixture.mock.set_latency(Duration::from_millis(300));
-    let fixture = std::sync::Arc::new(fixture);
-    let requests: Vec<_> = (0..200)
-        .map(|_| {
-            let fixture = fixture.clone();
-            let id = id.clone();
-            tokio::spawn(async move { token(&fixture, &id, json!({})).await })
-        })
-        .collect();
+    let fixture = Arc::new(fixture);
+    let address = fixture.app.address.clone();
     let mut tokens = std::collections::HashSet::new();
-    for request in requests {
-        let answer = request.await.unwrap();
+    for (status, answer, _) in ask_at_once(&fixture, &[address], &id, 200).await {
+        assert_eq!(status, 200, "{answer}");
         assert_eq!(answer["token_type"], "Bearer");
         assert!(answer["expires_in"].as_i64().unwrap() > 3500);
         tokens.insert(answer["access_token"].as_str().unwrap().to_string());
@@ -117,18 +147,10 @@ async fn two_replica_processes_on_one_database_make_one_login(fixture: WithMock)
         Replica::spawn(Path::new(REPLICA), &fixture.app.db.url, &key).await,
         Replica::spawn(Path::new(REPLICA), &fixture.app.db.url, &key).await,
     ];
-    let fixture = std::sync::Arc::new(fixture);
-    let requests: Vec<_> = (0..200)
-        .map(|index| {
-            let fixture = fixture.clone();
-            let id = id.clone();
-            let address = replicas[index % 2].address.clone();
-            tokio::spawn(async move { ask(&fixture, &address, &id, json!({})).await })
-        })
-        .collect();
+    let fixture = Arc::new(fixture);
+    let addresses: Vec<String> = replicas.iter().map(|r| r.address.clone()).collect();
     let mut tokens = std::collections::HashSet::new();
-    for request in requests {
-        let (status, answer, _) = request.await.unwrap();
+    for (status, answer, _) in ask_at_once(&fixture, &addresses, &id, 200).await {
         assert_eq!(status, 200, "{answer}");
         tokens.insert(answer["access_token"].as_str().unwrap().to_string());
     }
@@ -261,15 +283,7 @@ async fn a_still_valid_token_is_returned_when_the_upstream_fails(fixture: WithMo
         stale["expires_at"], first["expires_at"],
         "the true expiry is told"
     );
-    let metrics = fixture
-        .app
-        .anonymous(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&fixture).await;
     assert!(
         metrics.contains("latch_token_requests_total{outcome=\"stale\"} 1"),
         "{metrics}"
@@ -288,16 +302,9 @@ async fn a_refused_credential_is_marked_invalid_and_later_requests_fail_fast(fix
         .set_client_secret("rotated-upstream-without-telling-latch");
     fixture.mock.set_latency(Duration::from_millis(200));
     // Twenty jobs at once: the one login is refused, and the others do not try again.
-    let fixture = std::sync::Arc::new(fixture);
-    let requests: Vec<_> = (0..20)
-        .map(|_| {
-            let fixture = fixture.clone();
-            let id = id.clone();
-            tokio::spawn(async move { ask(&fixture, &fixture.app.address, &id, json!({})).await })
-        })
-        .collect();
-    for request in requests {
-        let (status, problem, _) = request.await.unwrap();
+    let fixture = Arc::new(fixture);
+    let address = fixture.app.address.clone();
+    for (status, problem, _) in ask_at_once(&fixture, &[address], &id, 20).await {
         assert_eq!(status, 409, "{problem}");
         assert_eq!(problem["type"], "urn:latch:problem:credential_invalid");
     }
@@ -434,15 +441,7 @@ async fn issuances_are_counted_in_metrics_and_recorded_in_batches(fixture: WithM
     for _ in 0..5 {
         token(&fixture, &id, json!({})).await;
     }
-    let metrics = fixture
-        .app
-        .anonymous(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&fixture).await;
     assert!(
         metrics.contains("latch_token_requests_total{outcome=\"refreshed\"} 1"),
         "{metrics}"
@@ -497,7 +496,7 @@ async fn sigterm_finishes_requests_in_flight_and_flushes_the_audit_queue(fixture
     let key = fixture.app.master_key.expose_secret().to_string();
     let mut replica = Replica::spawn(Path::new(REPLICA), &fixture.app.db.url, &key).await;
     fixture.mock.set_latency(Duration::from_millis(1500));
-    let fixture = std::sync::Arc::new(fixture);
+    let fixture = Arc::new(fixture);
     let in_flight = {
         let fixture = fixture.clone();
         let address = replica.address.clone();

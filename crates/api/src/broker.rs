@@ -202,8 +202,8 @@ impl TokenBroker {
         wish: TokenWish,
     ) -> Result<IssuedToken, ApiError> {
         let asked_at = now();
-        let slot = self.slots.get_or_add(&credential_id);
         if !wish.force_refresh
+            && let Some(slot) = self.slots.get(&credential_id)
             && let Some(cached) = slot.token.load().as_ref()
             && cached.org_id == org_id
             && cached.confirmed_at.elapsed() < RECHECK
@@ -222,6 +222,8 @@ impl TokenBroker {
         if credential.status == CredentialStatus::Invalid {
             return Err(invalid(&credential));
         }
+        // Only credentials that exist get a slot: ids that answer 404 cannot grow the map.
+        let slot = self.slots.get_or_add(&credential_id);
         if let Some(cached) = self.confirm_cached(&slot, &credential)
             && cached.suits(credential.version, wish, asked_at)
         {

@@ -343,8 +343,8 @@ impl Resolve for GuardedResolver {
                 .collect();
             if allowed.is_empty() {
                 let error: Box<dyn StdError + Send + Sync> = match refused {
+                    // Logged (and audited) by whoever made the call, with the rest of its outcome.
                     Some(reason) => {
-                        tracing::warn!(%host, %reason, "egress refused: the name resolves to a blocked address");
                         Box::new(BlockedAddress(format!("{host} resolves to {reason}")))
                     }
                     None => Box::new(DnsFailure(format!("{host} has no address"))),
