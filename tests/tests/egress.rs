@@ -1,9 +1,13 @@
 //! Server-side request forgery: every address that is not public, in every spelling, is
 //! refused before a connection is made, through the real Looker connector and egress client.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use latch_connector::{
     Connector, EgressClient, EgressPolicy, Fields, SecretFields, ValidationOutcome,
-    ValidationStatus,
+    ValidationStatus, blocked_reason,
 };
 use latch_connector_looker::Looker;
 use latch_tests::mock_looker::{Fault, MockLooker, MockLookerConfig};
@@ -97,19 +101,109 @@ const BLOCKED_HOSTS: &[&str] = &[
     "https://[64:ff9b::7f00:1]",
     "https://[64:ff9b::10.0.0.1]",
     "https://[2002:7f00:1::]",
+    "https://[2002:c058:6301::1]",
+    // IPv4-translated forms, and special-purpose IPv6 ranges inside and outside 2000::/3
+    "https://[::ffff:0:7f00:1]",
+    "https://[::ffff:0:127.0.0.1]",
+    "https://[0:0:0:0:ffff:0:a9fe:a9fe]",
+    "https://[2001:2::1]",
+    "https://[2001:10::1]",
+    "https://[2001:20::1]",
+    "https://[3fff::1]",
+    "https://[5f00::1]",
+    "https://[4000::1]",
+    "https://[8000::1]",
+    "https://[2620:4f:8000::1]",
+    // The deprecated 6to4 relay anycast range, in several spellings
+    "https://192.88.99.1",
+    "https://3227017985",
+    "https://0xc0.0x58.0x63.0x01",
     // Names that resolve inside the machine
     "https://localhost",
     "https://LOCALHOST",
     "https://localhost:19999",
 ];
 
+/// Fails the test, before anything is sent, when the policy would let `host` through: a
+/// missed range must never turn into a connection attempt on the machine's network.
+fn refused_before_sending(policy: &EgressPolicy, host: &str) {
+    let url = url::Url::parse(host).unwrap();
+    if let Some(url::Host::Domain(name)) = url.host() {
+        // Names are judged after resolution: only names this test knows resolve inside.
+        assert!(
+            name.eq_ignore_ascii_case("localhost")
+                || policy
+                    .fixed_hosts
+                    .as_ref()
+                    .is_some_and(|hosts| hosts.contains_key(name)),
+            "{host}: an unknown name"
+        );
+        return;
+    }
+    assert!(policy.check_url(&url).is_err(), "{host} would be called");
+}
+
 #[tokio::test]
 async fn every_non_public_address_in_every_spelling_is_refused_before_connecting() {
-    assert!(BLOCKED_HOSTS.len() >= 40);
+    assert!(BLOCKED_HOSTS.len() >= 60);
     for host in BLOCKED_HOSTS {
+        refused_before_sending(&EgressPolicy::default(), host);
         let outcome = test_login(EgressPolicy::default(), host).await;
         assert_refused(host, &outcome);
     }
+}
+
+#[tokio::test]
+async fn names_that_resolve_to_special_purpose_addresses_are_refused_after_resolution() {
+    let addresses = [
+        "127.0.0.1",
+        "169.254.169.254",
+        "192.88.99.1",
+        "::ffff:0:7f00:1",
+        "2001:2::1",
+        "2001:10::1",
+        "2001:20::1",
+        "3fff::1",
+        "5f00::1",
+        "4000::1",
+        "fd00:ec2::254",
+    ];
+    let mut hosts = HashMap::new();
+    for (index, address) in addresses.iter().enumerate() {
+        let ip: IpAddr = address.parse().unwrap();
+        assert!(blocked_reason(ip).is_some(), "{ip} would be called");
+        hosts.insert(format!("inside-{index}.example"), vec![ip]);
+    }
+    // A name with one public and one inside address keeps only the public one; that case
+    // is the unit tests': here every address is inside, so nothing is left to call.
+    let policy = EgressPolicy {
+        fixed_hosts: Some(Arc::new(hosts)),
+        ..EgressPolicy::default()
+    };
+    for (index, address) in addresses.iter().enumerate() {
+        let host = format!("https://inside-{index}.example");
+        refused_before_sending(&policy, &host);
+        let outcome = test_login(policy.clone(), &host).await;
+        assert_refused(&host, &outcome);
+        assert!(
+            outcome
+                .detail
+                .contains(&format!("inside-{index}.example resolves to")),
+            "{address}: {}",
+            outcome.detail
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_name_the_test_resolver_does_not_know_does_not_resolve() {
+    let policy = EgressPolicy {
+        fixed_hosts: Some(Arc::new(HashMap::new())),
+        ..EgressPolicy::default()
+    };
+    let outcome = test_login(policy, "https://acme.cloud.looker.com").await;
+    assert_eq!(outcome.status, ValidationStatus::Unreachable, "{outcome:?}");
+    assert!(!outcome.blocked);
 }
 
 #[tokio::test]

@@ -130,8 +130,10 @@ async fn a_master_key_file_opens_the_keyring_and_a_file_with_another_key_is_refu
     let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
     let folder = db.dir.as_ref().unwrap().path();
     let write = |name: &str, key: &SecretString| {
+        use std::os::unix::fs::PermissionsExt;
         let path = folder.join(name);
         std::fs::write(&path, format!("{}\n", key.expose_secret())).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         path
     };
     let right = write("master.key", &MasterKey::generate().unwrap().to_base64());
@@ -165,4 +167,42 @@ async fn a_master_key_file_opens_the_keyring_and_a_file_with_another_key_is_refu
             .contains("cannot read the master key file"),
         "{missing}"
     );
+}
+
+#[tokio::test]
+async fn postgres_is_reached_over_tls_when_the_url_says_sslmode_require() {
+    use sqlx::Connection;
+    let Some(db) = TestDatabase::create(Backend::Postgres).await else {
+        return;
+    };
+    let mut plain = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let (ssl,): (String,) = sqlx::query_as("SHOW ssl")
+        .fetch_one(&mut plain)
+        .await
+        .unwrap();
+    if ssl != "on" {
+        // The failing side (a server without TLS) is the CLI suite's; this side needs TLS.
+        eprintln!(
+            "!!!!! SKIPPED postgres TLS: the server at LATCH_TEST_POSTGRES_URL has ssl off !!!!!"
+        );
+        return;
+    }
+    let url = format!("{}?sslmode=require", db.url);
+    let store = latch_store::PostgresStore::connect(&url).await.unwrap();
+    let (encrypted,): (bool,) =
+        sqlx::query_as("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert!(encrypted, "the connection is encrypted");
+    let (unencrypted,): (bool,) =
+        sqlx::query_as("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(
+                &mut sqlx::PgConnection::connect(&format!("{}?sslmode=disable", db.url))
+                    .await
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+    assert!(!unencrypted, "sslmode=disable is honoured too");
 }

@@ -69,7 +69,8 @@ pub struct CreateApiKeyRequest {
     #[serde(default, deserialize_with = "trimmed")]
     #[validate(
         required(message = "is required"),
-        length(min = 1, max = 128, message = "must be 1 to 128 characters")
+        length(min = 1, max = 128, message = "must be 1 to 128 characters"),
+        custom(function = "crate::input::printable")
     )]
     #[schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 128)]
     pub name: Option<String>,

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use latch_connector::{
     Connector, FieldError, Fields, SecretFields, ValidationOutcome, ValidationStatus,
+    rebound_fields,
 };
 use latch_store::{
     Credential, CredentialChanges, CredentialFilter, CredentialStatus, CredentialUsage,
@@ -36,12 +37,16 @@ pub struct CreateCredentialRequest {
     #[serde(default, deserialize_with = "trimmed")]
     #[validate(
         required(message = "is required"),
-        length(min = 1, max = 128, message = "must be 1 to 128 characters")
+        length(min = 1, max = 128, message = "must be 1 to 128 characters"),
+        custom(function = "crate::input::printable")
     )]
     #[schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 128)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "trimmed")]
-    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[validate(
+        length(max = 1000, message = "must be at most 1000 characters"),
+        custom(function = "crate::input::printable")
+    )]
     #[schema(max_length = 1000)]
     pub description: Option<String>,
     /// A connector id from `GET /v1/connectors`.
@@ -56,17 +61,25 @@ pub struct CreateCredentialRequest {
 }
 
 /// Only the fields sent change. `config` keys sent replace those stored; `secrets` replaces
-/// the stored secrets whole (rotation). `description: ""` clears the description.
+/// the stored secrets whole (rotation). `description: ""` clears the description. A change of
+/// a config field marked `x-binds-secret` in the connector's schema (Looker: `api_host_url`)
+/// needs `secrets` in the same request: a stored secret is only sent where it was saved for.
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"secrets": {"client_secret": "rotated-s3cr3t"}}))]
 pub struct UpdateCredentialRequest {
     #[serde(default, deserialize_with = "trimmed")]
-    #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
+    #[validate(
+        length(min = 1, max = 128, message = "must be 1 to 128 characters"),
+        custom(function = "crate::input::printable")
+    )]
     #[schema(min_length = 1, max_length = 128)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "trimmed")]
-    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[validate(
+        length(max = 1000, message = "must be at most 1000 characters"),
+        custom(function = "crate::input::printable")
+    )]
     #[schema(max_length = 1000)]
     pub description: Option<String>,
     #[schema(value_type = Option<Object>)]
@@ -681,6 +694,15 @@ pub async fn update_credential(
             Err(problem) => errors.push(problem),
         }
     }
+    if request.secrets.is_none()
+        && let Some(config) = changes.config.as_object()
+    {
+        let stored = current.config.as_object().cloned().unwrap_or_default();
+        let rebound = rebound_fields(connector.config_fields(), &stored, config);
+        if !rebound.is_empty() {
+            errors.extend(secrets_required_again(connector, &rebound));
+        }
+    }
     let mut new_secrets = None;
     if let Some(secrets) = request.secrets {
         match connector.validate_secrets(&secrets, state.policy) {
@@ -762,6 +784,29 @@ pub async fn update_credential(
         }),
         Err(error) => Err(error.into()),
     }
+}
+
+/// The errors for a change of `rebound` config fields that came without the secrets: a stored
+/// secret is only ever sent where it was given for, so a new destination needs it again.
+fn secrets_required_again(connector: &dyn Connector, rebound: &[&str]) -> Vec<FieldError> {
+    let fields = rebound
+        .iter()
+        .map(|name| format!("`config.{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    connector
+        .secret_fields()
+        .iter()
+        .map(|spec| {
+            FieldError::new(
+                format!("secrets.{}", spec.name),
+                format!(
+                    "must be sent again when {fields} changes: a stored secret is only sent \
+                     to the host it was saved for"
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Stored config with the sent keys replaced.

@@ -34,12 +34,16 @@ pub struct CreateDataSourceRequest {
     #[serde(default, deserialize_with = "trimmed")]
     #[validate(
         required(message = "is required"),
-        length(min = 1, max = 128, message = "must be 1 to 128 characters")
+        length(min = 1, max = 128, message = "must be 1 to 128 characters"),
+        custom(function = "crate::input::printable")
     )]
     #[schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 128)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "trimmed")]
-    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[validate(
+        length(max = 1000, message = "must be at most 1000 characters"),
+        custom(function = "crate::input::printable")
+    )]
     #[schema(max_length = 1000)]
     pub description: Option<String>,
     #[schema(value_type = String, required = true, nullable = false, example = "looker")]
@@ -59,11 +63,17 @@ pub struct CreateDataSourceRequest {
 #[schema(example = json!({"credential_id": "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b21"}))]
 pub struct UpdateDataSourceRequest {
     #[serde(default, deserialize_with = "trimmed")]
-    #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
+    #[validate(
+        length(min = 1, max = 128, message = "must be 1 to 128 characters"),
+        custom(function = "crate::input::printable")
+    )]
     #[schema(min_length = 1, max_length = 128)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "trimmed")]
-    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[validate(
+        length(max = 1000, message = "must be at most 1000 characters"),
+        custom(function = "crate::input::printable")
+    )]
     #[schema(max_length = 1000)]
     pub description: Option<String>,
     pub credential_id: Option<Uuid>,
@@ -142,7 +152,10 @@ pub struct ListDataSourcesQuery {
 #[schema(example = json!({"name": "nightly export runner"}))]
 pub struct CreateJobKeyRequest {
     #[serde(default, deserialize_with = "trimmed")]
-    #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
+    #[validate(
+        length(min = 1, max = 128, message = "must be 1 to 128 characters"),
+        custom(function = "crate::input::printable")
+    )]
     #[schema(min_length = 1, max_length = 128)]
     pub name: Option<String>,
 }

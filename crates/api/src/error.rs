@@ -296,6 +296,10 @@ impl From<StoreError> for ApiError {
             StoreError::VersionMismatch { current } => ApiError::PreconditionFailed(format!(
                 "the resource is at version {current}; read it again and retry"
             )),
+            StoreError::UnstorableText => ApiError::invalid_field(
+                "body",
+                "a text value holds a character that cannot be stored (such as NUL)",
+            ),
             other => ApiError::internal(other),
         }
     }

@@ -19,6 +19,30 @@ pub fn trimmed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Stri
     Ok(Option::<String>::deserialize(deserializer)?.map(|text| text.trim().to_string()))
 }
 
+/// Refuses text a person cannot see or that changes how the text around it reads: control
+/// characters (C0, DEL, C1, NUL included) and the bidirectional overrides and isolates
+/// (U+202A to U+202E, U+2066 to U+2069), which can make a name display as another.
+pub fn printable(text: &str) -> Result<(), validator::ValidationError> {
+    match text.chars().find(|c| unprintable(*c)) {
+        None => Ok(()),
+        Some(c) => {
+            let mut error = validator::ValidationError::new("printable");
+            error.message = Some(
+                format!(
+                    "must not contain control or bidirectional formatting characters (found U+{:04X})",
+                    u32::from(c)
+                )
+                .into(),
+            );
+            Err(error)
+        }
+    }
+}
+
+fn unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// validator's errors as field errors, sorted by field for a stable order.
 pub fn field_errors(result: Result<(), ValidationErrors>) -> Vec<FieldError> {
     let Err(errors) = result else {
@@ -121,6 +145,35 @@ pub fn parse_if_match(value: &str) -> Result<Option<i64>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_and_bidirectional_override_characters_are_not_printable() {
+        for text in [
+            "a\0b",
+            "tab\there",
+            "new\nline",
+            "\u{7f}",
+            "\u{85}",
+            "\u{9b}x",
+        ] {
+            assert!(printable(text).is_err(), "{text:?}");
+        }
+        for c in ['\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}'] {
+            let message = printable(&format!("invoice{c}fdp.exe"))
+                .unwrap_err()
+                .message;
+            assert!(message.unwrap().contains(&format!("{:04X}", u32::from(c))));
+        }
+        for text in [
+            "Looker production",
+            "Données clients",
+            "日本語",
+            "emoji 🔑",
+            "a\u{200B}b",
+        ] {
+            assert!(printable(text).is_ok(), "{text:?}");
+        }
+    }
 
     #[test]
     fn if_match_accepts_strong_weak_and_any() {

@@ -117,28 +117,35 @@ fn read_key_file(path: &Path) -> Result<MasterKey, KeyringError> {
         path: path.display().to_string(),
         reason,
     };
+    refuse_if_readable_by_others(path).map_err(key_file_error)?;
     let contents =
         std::fs::read_to_string(path).map_err(|error| key_file_error(error.to_string()))?;
-    warn_if_readable_by_others(path);
     MasterKey::from_base64(&SecretString::from(contents))
         .map_err(|error| key_file_error(error.to_string()))
 }
 
+/// A key file others can read is a key others may have copied: refuse it.
 #[cfg(unix)]
-fn warn_if_readable_by_others(path: &Path) {
+fn refuse_if_readable_by_others(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(metadata) = std::fs::metadata(path)
-        && metadata.permissions().mode() & 0o077 != 0
-    {
-        tracing::warn!(
-            path = %path.display(),
-            "the master key file is readable by other users; run `chmod 600` on it"
-        );
+    let mode = std::fs::metadata(path)
+        .map_err(|error| error.to_string())?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "it is readable or writable by other users (mode {:o}); run `chmod 600 {}`",
+            mode & 0o777,
+            path.display()
+        ));
     }
+    Ok(())
 }
 
 #[cfg(not(unix))]
-fn warn_if_readable_by_others(_: &Path) {}
+fn refuse_if_readable_by_others(_: &Path) -> Result<(), String> {
+    Ok(())
+}
 
 fn write_dev_key_file(path: &Path) -> Result<(), KeyringError> {
     let key_file_error = |reason: String| KeyringError::KeyFile {

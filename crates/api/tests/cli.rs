@@ -93,6 +93,70 @@ fn serve_without_a_master_key_refuses_to_start_and_says_what_to_set() {
 }
 
 #[test]
+fn serve_refuses_a_master_key_file_that_other_users_can_read() {
+    let (dir, url) = temp_database();
+    let path = dir.path().join("master.key");
+    let key = "q6Xz0Jv3tBkO6yWJxS0m8g2p4mYgk1xq1W5h0x9cX2s=";
+    std::fs::write(&path, format!("{key}\n")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_latch"))
+        .arg("serve")
+        .env_remove("LATCH_MASTER_KEY")
+        .env_remove("LATCH_MASTER_PASSPHRASE")
+        .env("LATCH_DATABASE_URL", &url)
+        .env("LATCH_LISTEN_ADDR", "127.0.0.1:0")
+        .env("LATCH_MASTER_KEY_FILE", &path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+    assert!(stderr.contains("mode 640"), "{stderr}");
+    assert!(!stderr.contains(key));
+}
+
+/// A stand-in PostgreSQL server that, like one without TLS, answers `N` to the client's
+/// TLS request and then closes.
+fn postgres_without_tls() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut request = [0u8; 8];
+            if stream.read_exact(&mut request).is_ok() && request[4..] == [4, 210, 22, 47] {
+                let _ = stream.write_all(b"N");
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn sslmode_require_against_a_server_without_tls_fails_at_start_with_a_clear_message() {
+    let port = postgres_without_tls();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/latch?sslmode=require");
+    let output = Command::new(env!("CARGO_BIN_EXE_latch"))
+        .arg("serve")
+        .env("LATCH_DATABASE_URL", &url)
+        .env("LATCH_LISTEN_ADDR", "127.0.0.1:0")
+        .env(
+            "LATCH_MASTER_KEY",
+            "q6Xz0Jv3tBkO6yWJxS0m8g2p4mYgk1xq1W5h0x9cX2s=",
+        )
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("does not support TLS"), "{stderr}");
+    assert!(stderr.contains("sslmode"), "{stderr}");
+}
+
+#[test]
 fn serve_with_a_malformed_master_key_refuses_to_start() {
     let (_dir, url) = temp_database();
     let output = Command::new(env!("CARGO_BIN_EXE_latch"))

@@ -13,6 +13,9 @@ pub enum StoreError {
     /// A row still refers to the one being deleted or changed.
     #[error("the record is still referred to")]
     InUse,
+    /// Text the database cannot hold (PostgreSQL refuses NUL characters in text and JSON).
+    #[error("a text value holds a character the database cannot store")]
+    UnstorableText,
     #[error("unsupported database URL scheme `{0}`: use sqlite:// or postgres://")]
     UnsupportedUrl(String),
     #[error("could not prepare the database: {0}")]
@@ -33,6 +36,13 @@ impl From<sqlx::Error> for StoreError {
             // with the foreign key's message.
             sqlx::Error::Database(db) if db.message() == "FOREIGN KEY constraint failed" => {
                 StoreError::InUse
+            }
+            // character_not_in_repertoire (NUL in text), untranslatable_character (\u0000 in
+            // JSON): the request's fault, caught here should a check upstream miss one.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22021") | Some("22P05")) =>
+            {
+                StoreError::UnstorableText
             }
             _ => StoreError::Database(error),
         }

@@ -21,7 +21,14 @@ impl PostgresStore {
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
-            .await?;
+            .await
+            .map_err(|error| match error {
+                sqlx::Error::Tls(cause) => StoreError::Setup(format!(
+                    "the PostgreSQL connection could not use TLS as `sslmode` in \
+                     LATCH_DATABASE_URL asks: {cause}"
+                )),
+                other => other.into(),
+            })?;
         sqlx::migrate!("../../migrations/postgres")
             .run(&pool)
             .await?;

@@ -1,3 +1,4 @@
+use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -32,7 +33,8 @@ pub struct PageQuery {
     security(("api_key" = [])),
     request_body(content = CreateApiKeyRequest, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created; store `key` now", body = CreatedApiKey),
+        (status = 201, description = "Created; store `key` now", body = CreatedApiKey,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 400, description = "Malformed JSON, an unknown field or scope, or a wrong type", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key is not `admin`", body = Problem, content_type = "application/problem+json"),
@@ -46,7 +48,9 @@ pub async fn create(
     body: JsonBody<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let created = api_keys::create_api_key(state.store.as_ref(), &caller, body.0).await?;
-    Ok(HttpResponse::Created().json(created))
+    Ok(HttpResponse::Created()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(created))
 }
 
 /// Lists the organization's API keys (never the keys themselves).

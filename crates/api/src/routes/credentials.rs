@@ -114,6 +114,10 @@ pub async fn get(
 /// with 422 (nothing changed) when the upstream does not accept it; with `?validate=false` it
 /// is saved untested and `status` goes back to `unverified`. With `If-Match` the change
 /// applies only to that version.
+///
+/// A stored secret is only sent to the host it was saved for: a change of a config field the
+/// connector's schema marks `x-binds-secret` (Looker: `api_host_url`) must carry `secrets`
+/// too, or it is refused with 422 naming each secret field, before any upstream call.
 #[utoipa::path(patch, path = "/v1/credentials/{id}", tag = "credentials",
     security(("api_key" = [])),
     params(("id" = Uuid, Path, description = "Credential id"),
@@ -131,7 +135,7 @@ pub async fn get(
         (status = 412, description = "`If-Match` names another version", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Fields are not valid (every one listed in `errors`), or the test login of the new settings failed (see `outcome`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields are not valid (every one listed in `errors`; a new host without `secrets` names each secret field), or the test login of the new settings failed (see `outcome`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     state: web::Data<AppState>,

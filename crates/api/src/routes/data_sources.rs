@@ -155,7 +155,8 @@ macro_rules! data_source_routes {
                 request_body(content = Option<CreateJobKeyRequest>, content_type = "application/json",
                     description = "Optional: a name for the key"),
                 responses(
-                    (status = 201, description = "Created; store `key` now", body = CreatedApiKey),
+                    (status = 201, description = "Created; store `key` now", body = CreatedApiKey,
+                        headers(("Cache-Control" = String, description = "`no-store`"))),
                     (status = 400, description = "Malformed JSON, an unknown field or a wrong type", body = Problem, content_type = "application/problem+json"),
                     (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
                     (status = 403, description = "The key is not `admin`", body = Problem, content_type = "application/problem+json"),
@@ -171,7 +172,9 @@ macro_rules! data_source_routes {
                 body: OptionalJsonBody<CreateJobKeyRequest>,
             ) -> Result<HttpResponse, ApiError> {
                 let created = data_sources::create_job_key(&state, &caller, KIND, *id, body.0).await?;
-                Ok(HttpResponse::Created().json(created))
+                Ok(HttpResponse::Created()
+                    .insert_header((CACHE_CONTROL, "no-store"))
+                    .json(created))
             }
 
             /// A fresh upstream token of the credential it uses now, for its jobs.
@@ -181,7 +184,8 @@ macro_rules! data_source_routes {
                 request_body(content = Option<TokenRequest>, content_type = "application/json",
                     description = "Optional: an empty body asks for the defaults"),
                 responses(
-                    (status = 200, description = "A token", body = TokenResponse),
+                    (status = 200, description = "A token", body = TokenResponse,
+                        headers(("Cache-Control" = String, description = "`no-store`"))),
                     (status = 400, description = "Malformed JSON, an unknown field or a wrong type", body = Problem, content_type = "application/problem+json"),
                     (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
                     (status = 403, description = "The key lacks `tokens:issue`", body = Problem, content_type = "application/problem+json"),

@@ -6,6 +6,7 @@
 //! every address that is not public unicast, and checks IP-literal hosts the same way;
 //! gives up after 5 s to connect and 15 s in all; and reads at most 64 KiB of a response.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Once};
@@ -36,6 +37,9 @@ pub struct EgressPolicy {
     pub allow_cidrs: Vec<IpNet>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// Names looked up in this table instead of DNS; a name not in it does not resolve. For
+    /// tests: what a name resolves to is then declared, and no lookup leaves the machine.
+    pub fixed_hosts: Option<Arc<HashMap<String, Vec<IpAddr>>>>,
 }
 
 impl Default for EgressPolicy {
@@ -46,6 +50,7 @@ impl Default for EgressPolicy {
             allow_cidrs: Vec::new(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
+            fixed_hosts: None,
         }
     }
 }
@@ -324,12 +329,20 @@ impl Resolve for GuardedResolver {
         let policy = self.policy.clone();
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await
-                .map_err(|error| -> Box<dyn StdError + Send + Sync> {
-                    Box::new(DnsFailure(format!("{host}: {error}")))
-                })?
-                .collect();
+            let resolved: Vec<SocketAddr> = match &policy.fixed_hosts {
+                Some(table) => table
+                    .get(&host)
+                    .into_iter()
+                    .flatten()
+                    .map(|ip| SocketAddr::new(*ip, 0))
+                    .collect(),
+                None => tokio::net::lookup_host((host.as_str(), 0))
+                    .await
+                    .map_err(|error| -> Box<dyn StdError + Send + Sync> {
+                        Box::new(DnsFailure(format!("{host}: {error}")))
+                    })?
+                    .collect(),
+            };
             let mut refused = None;
             let allowed: Vec<SocketAddr> = resolved
                 .into_iter()

@@ -27,6 +27,10 @@ pub struct FieldSpec {
     pub kind: FieldKind,
     pub max_len: usize,
     pub example: &'static str,
+    /// The field decides where or to whom the secrets are sent (a host URL): changing it
+    /// requires sending the secrets again, so a stored secret never goes anywhere it was
+    /// not given for. Shown in the schema as `x-binds-secret`.
+    pub binds_secret: bool,
 }
 
 /// A problem with one field of a request, named by its path (`config.api_host_url`).
@@ -69,6 +73,9 @@ pub fn section_schema(fields: &[FieldSpec]) -> Value {
                 property["writeOnly"] = json!(true);
                 property["format"] = json!("password");
             }
+        }
+        if spec.binds_secret {
+            property["x-binds-secret"] = json!(true);
         }
         properties.insert(spec.name.to_string(), property);
     }
@@ -121,6 +128,40 @@ pub fn check_section(
     }
 }
 
+/// The secret-binding fields whose checked value differs between `stored` and `changed`.
+pub fn rebound_fields<'a>(
+    specs: &'a [FieldSpec],
+    stored: &Fields,
+    changed: &Fields,
+) -> Vec<&'a str> {
+    specs
+        .iter()
+        .filter(|spec| spec.binds_secret && stored.get(spec.name) != changed.get(spec.name))
+        .map(|spec| spec.name)
+        .collect()
+}
+
+/// The path of the first string (key or value) in `value` that holds a NUL character, which
+/// no database text column stores.
+pub fn first_nul(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::String(text) if text.contains('\0') => Some(path.to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| first_nul(item, &format!("{path}[{index}]"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let inner = format!("{path}.{key}");
+            if key.contains('\0') {
+                Some(inner)
+            } else {
+                first_nul(item, &inner)
+            }
+        }),
+        _ => None,
+    }
+}
+
 fn field_names(specs: &[FieldSpec]) -> String {
     specs
         .iter()
@@ -140,8 +181,12 @@ fn check_text(spec: &FieldSpec, text: &str, policy: ValidationPolicy) -> Result<
             spec.max_len
         ));
     }
+    if spec.kind != FieldKind::Secret && text.chars().any(char::is_control) {
+        // A URL parser would drop tabs and newlines silently; a NUL no database stores.
+        return Err("must not contain control characters".into());
+    }
     match spec.kind {
-        // Secrets are kept byte for byte: a trailing space may be part of one.
+        // Secrets are kept byte for byte (encrypted): a trailing space may be part of one.
         FieldKind::Secret => Ok(text.to_string()),
         FieldKind::Text => Ok(text.trim().to_string()),
         FieldKind::HostUrl => check_host_url(text.trim(), policy).map(|url| url.to_string()),
@@ -186,6 +231,7 @@ mod tests {
             kind: FieldKind::HostUrl,
             max_len: 100,
             example: "https://example.com",
+            binds_secret: true,
         },
         FieldSpec {
             name: "token",
@@ -194,6 +240,7 @@ mod tests {
             kind: FieldKind::Secret,
             max_len: 8,
             example: "",
+            binds_secret: false,
         },
     ];
 
@@ -255,6 +302,45 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_are_refused_outside_secrets() {
+        for host in [
+            "https://exa\tmple.com",
+            "https://example.com\u{0}",
+            "https://a\nb.com",
+        ] {
+            let error = only_error(json!({"host": host, "token": "t"}));
+            assert_eq!(
+                error,
+                FieldError::new("s.host", "must not contain control characters")
+            );
+        }
+        assert!(
+            check(
+                json!({"host": "https://example.com", "token": "t\u{0}"}),
+                false
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_nul_is_found_in_keys_values_and_arrays_with_its_path() {
+        assert_eq!(
+            first_nul(&json!({"a": {"b": "x\u{0}"}}), "config").as_deref(),
+            Some("config.a.b")
+        );
+        assert_eq!(
+            first_nul(&json!({"a": ["ok", "\u{0}"]}), "config").as_deref(),
+            Some("config.a[1]")
+        );
+        assert_eq!(
+            first_nul(&json!({"k\u{0}": 1}), "config").as_deref(),
+            Some("config.k\u{0}")
+        );
+        assert_eq!(first_nul(&json!({"a": ["ok", 1, null]}), "config"), None);
+    }
+
+    #[test]
     fn a_section_that_is_not_an_object_is_refused() {
         assert_eq!(
             only_error(json!("x")),
@@ -269,5 +355,20 @@ mod tests {
         assert_eq!(schema["properties"]["token"]["writeOnly"], true);
         assert_eq!(schema["properties"]["host"]["format"], "uri");
         assert_eq!(schema["properties"]["host"]["title"], "Host");
+        assert_eq!(schema["properties"]["host"]["x-binds-secret"], true);
+        assert!(
+            schema["properties"]["token"]
+                .get("x-binds-secret")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn only_a_changed_secret_binding_field_counts_as_rebound() {
+        let stored = check(json!({"host": "https://a.example", "token": "t"}), false).unwrap();
+        let same = check(json!({"host": "https://a.example/", "token": "u"}), false).unwrap();
+        let moved = check(json!({"host": "https://b.example", "token": "t"}), false).unwrap();
+        assert!(rebound_fields(SPECS, &stored, &same).is_empty());
+        assert_eq!(rebound_fields(SPECS, &stored, &moved), ["host"]);
     }
 }

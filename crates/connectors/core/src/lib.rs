@@ -13,7 +13,10 @@ use secrecy::SecretString;
 
 pub use address::blocked_reason;
 pub use egress::{EgressClient, EgressError, EgressPolicy, UpstreamResponse};
-pub use fields::{FieldError, FieldKind, FieldSpec, Fields, check_section, section_schema};
+pub use fields::{
+    FieldError, FieldKind, FieldSpec, Fields, check_section, first_nul, rebound_fields,
+    section_schema,
+};
 pub use outcome::{AccessToken, UpstreamError, ValidationOutcome, ValidationStatus};
 pub use secret_fields::SecretFields;
 
@@ -67,6 +70,9 @@ pub trait Connector: Send + Sync + 'static {
         const MAX_BYTES: usize = 16 * 1024;
         if !config.is_object() {
             return Err(FieldError::new("config", "must be a JSON object"));
+        }
+        if let Some(path) = first_nul(config, "config") {
+            return Err(FieldError::new(path, "must not contain a NUL character"));
         }
         let size = config.to_string().len();
         if size > MAX_BYTES {

@@ -26,6 +26,7 @@ const CONFIG_FIELDS: &[FieldSpec] = &[
         kind: FieldKind::HostUrl,
         max_len: 2048,
         example: "https://acme.cloud.looker.com",
+        binds_secret: true,
     },
     FieldSpec {
         name: "client_id",
@@ -34,6 +35,7 @@ const CONFIG_FIELDS: &[FieldSpec] = &[
         kind: FieldKind::Text,
         max_len: 256,
         example: "AbCdEfGh12345678",
+        binds_secret: false,
     },
 ];
 
@@ -45,6 +47,7 @@ const SECRET_FIELDS: &[FieldSpec] = &[FieldSpec {
     kind: FieldKind::Secret,
     max_len: 1024,
     example: "",
+    binds_secret: false,
 }];
 
 #[async_trait]
