@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latch_api::auth::Scope;
-use latch_api::{Application, MasterKeySource, Settings};
+use latch_api::{Application, Limits, MasterKeySource, Settings};
 use latch_connector::EgressPolicy;
 use latch_store::Store;
 use latch_vault::{ExposeSecret, MasterKey, SecretString};
@@ -58,6 +58,7 @@ macro_rules! on_both_backends {
 #[derive(Default)]
 pub struct TestOptions {
     pub egress: EgressPolicy,
+    pub limits: Limits,
 }
 
 impl TestOptions {
@@ -72,6 +73,7 @@ impl TestOptions {
                 request_timeout: Duration::from_secs(2),
                 ..EgressPolicy::default()
             },
+            limits: Limits::default(),
         }
     }
 }
@@ -111,6 +113,7 @@ impl TestApp {
             egress: options.egress,
             workers: Some(1),
             dev: false,
+            limits: options.limits,
         };
         let app = Application::build(settings)
             .await
@@ -178,6 +181,33 @@ impl TestApp {
             .unwrap();
         assert_eq!(response.status(), 201, "creating {name}");
         response.json().await.unwrap()
+    }
+
+    /// The audit events of `org_id` with `action`, once at least one exists or 5 seconds
+    /// passed: some events (failed authentications, denials, issuances) are written in
+    /// batches, about once a second.
+    pub async fn audit_events_eventually(
+        &self,
+        org_id: Uuid,
+        action: &str,
+        enough: impl Fn(&[latch_store::AuditEvent]) -> bool,
+    ) -> Vec<latch_store::AuditEvent> {
+        let mut found = Vec::new();
+        for _ in 0..50 {
+            found = self
+                .store
+                .list_audit_events(org_id, latch_store::Page::first(1000))
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|event| event.action == action)
+                .collect();
+            if enough(&found) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        found
     }
 
     /// How many credentials and audit events the `acme` org has: a snapshot to prove a

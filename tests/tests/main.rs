@@ -7,6 +7,7 @@ mod bad_input;
 mod credentials;
 mod data_sources;
 mod egress;
+mod floods;
 mod hostile_input;
 mod openapi;
 mod secrecy;

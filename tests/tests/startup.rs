@@ -19,6 +19,7 @@ fn settings(url: &str, master_key: MasterKeySource, dev: bool) -> Settings {
         egress: Default::default(),
         workers: Some(1),
         dev,
+        limits: Default::default(),
     }
 }
 

@@ -30,6 +30,10 @@ on_both_backends!(
         token_requests_are_checked_like_any_other,
         issuances_are_counted_in_metrics_and_recorded_in_batches,
         sigterm_finishes_requests_in_flight_and_flushes_the_audit_queue,
+        a_forced_refresh_naming_an_old_token_gets_the_current_one_without_a_login,
+        a_forced_refresh_naming_the_current_token_replaces_it_and_logs_it_out,
+        ten_forced_refreshes_in_a_row_without_a_named_token_cost_at_most_two_logins,
+        a_rejected_token_that_is_empty_or_too_long_is_422,
 );
 
 const REPLICA: &str = env!("CARGO_BIN_EXE_latch-server");
@@ -210,6 +214,7 @@ async fn a_restart_reuses_the_stored_token_without_logging_in(fixture: WithMock)
         egress: TestOptions::mock_reachable().egress,
         workers: Some(1),
         dev: false,
+        limits: Default::default(),
     })
     .await
     .unwrap();
@@ -277,7 +282,12 @@ async fn a_still_valid_token_is_returned_when_the_upstream_fails(fixture: WithMo
     let id = credential(&fixture).await;
     let first = token(&fixture, &id, json!({})).await;
     fixture.mock.set_fault(Fault::Hang);
-    let stale = token(&fixture, &id, json!({"force_refresh": true})).await;
+    let stale = token(
+        &fixture,
+        &id,
+        json!({"force_refresh": true, "rejected_token": first["access_token"]}),
+    )
+    .await;
     assert_eq!(stale["access_token"], first["access_token"]);
     assert_eq!(
         stale["expires_at"], first["expires_at"],
@@ -537,4 +547,95 @@ async fn sigterm_finishes_requests_in_flight_and_flushes_the_audit_queue(fixture
         .send()
         .await;
     assert!(refused.is_err());
+}
+
+async fn a_forced_refresh_naming_an_old_token_gets_the_current_one_without_a_login(
+    fixture: WithMock,
+) {
+    let id = credential(&fixture).await;
+    let first = token(&fixture, &id, json!({})).await;
+    let second = token(
+        &fixture,
+        &id,
+        json!({"force_refresh": true, "rejected_token": first["access_token"]}),
+    )
+    .await;
+    assert_ne!(second["access_token"], first["access_token"]);
+    let logins = fixture.mock.stats().logins;
+    // Another job still holds the first token and reports it: the current one is its answer.
+    for _ in 0..5 {
+        let again = token(
+            &fixture,
+            &id,
+            json!({"force_refresh": true, "rejected_token": first["access_token"]}),
+        )
+        .await;
+        assert_eq!(again["access_token"], second["access_token"]);
+    }
+    // `rejected_token` alone implies the forced refresh.
+    let implied = token(
+        &fixture,
+        &id,
+        json!({"rejected_token": first["access_token"]}),
+    )
+    .await;
+    assert_eq!(implied["access_token"], second["access_token"]);
+    assert_eq!(
+        fixture.mock.stats().logins,
+        logins,
+        "no login for any of them"
+    );
+}
+
+async fn a_forced_refresh_naming_the_current_token_replaces_it_and_logs_it_out(fixture: WithMock) {
+    let id = credential(&fixture).await;
+    let first = token(&fixture, &id, json!({})).await;
+    let logouts = fixture.mock.stats().logouts;
+    let replaced = token(
+        &fixture,
+        &id,
+        json!({"force_refresh": true, "rejected_token": first["access_token"]}),
+    )
+    .await;
+    assert_ne!(replaced["access_token"], first["access_token"]);
+    assert_eq!(fixture.mock.stats().logins, 2);
+    eventually("the replaced session is logged out", || {
+        fixture.mock.stats().logouts == logouts + 1
+    })
+    .await;
+    // The new token is what every job gets now.
+    let next = token(&fixture, &id, json!({})).await;
+    assert_eq!(next["access_token"], replaced["access_token"]);
+}
+
+async fn ten_forced_refreshes_in_a_row_without_a_named_token_cost_at_most_two_logins(
+    fixture: WithMock,
+) {
+    let id = credential(&fixture).await;
+    token(&fixture, &id, json!({})).await;
+    for _ in 0..10 {
+        token(&fixture, &id, json!({"force_refresh": true})).await;
+    }
+    let logins = fixture.mock.stats().logins;
+    assert!(logins <= 2, "{logins} logins");
+}
+
+async fn a_rejected_token_that_is_empty_or_too_long_is_422(fixture: WithMock) {
+    let id = credential(&fixture).await;
+    for rejected in [String::new(), "x".repeat(4097)] {
+        let (status, problem, _) = ask(
+            &fixture,
+            &fixture.app.address,
+            &id,
+            json!({"force_refresh": true, "rejected_token": rejected}),
+        )
+        .await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["errors"][0]["field"], "rejected_token");
+        assert!(
+            !problem.to_string().contains(&"x".repeat(100)),
+            "not echoed"
+        );
+    }
+    assert_eq!(fixture.mock.stats().login_attempts, 0);
 }

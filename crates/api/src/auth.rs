@@ -6,6 +6,7 @@
 //! password hash would add nothing for keys of this entropy and would cap throughput.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,15 +15,15 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use arc_swap::ArcSwapOption;
-use latch_store::{NewAuditEvent, Store};
+use latch_store::Store;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::audit_tally::RefusalRecord;
 use crate::error::ApiError;
 use crate::slot_map::SlotMap;
 use crate::state::AppState;
@@ -184,7 +185,13 @@ impl FromRequest for Caller {
                     invalid_token: false,
                 });
             };
-            let caller = authenticate(state.store.as_ref(), &state.keys, &presented).await?;
+            let caller = match authenticate(state.store.as_ref(), &state.keys, &presented).await? {
+                Ok(caller) => caller,
+                Err(failure) => {
+                    let client = request.peer_addr().map(|address| address.ip());
+                    return Err(refused_authentication(&state, client, failure));
+                }
+            };
             match caller.data_source_id {
                 Some(bound) if job_route_target(&request) != Some(bound) => {
                     // Like another org's object: not even its existence is confirmed.
@@ -245,6 +252,16 @@ impl KeyCache {
             .then(|| verified.caller.clone())
     }
 
+    /// The caller a request was authenticated as, however long ago its key was verified: to
+    /// say who was refused after the fact, never to let anyone in.
+    pub fn caller_of(&self, request: &HttpRequest) -> Option<Caller> {
+        let presented = bearer_token(request)?;
+        let prefix = presented_prefix(presented)?;
+        let verified = self.slots.get(prefix)?.load_full()?;
+        bool::from(verified.hash.as_slice().ct_eq(&digest(presented)))
+            .then(|| verified.caller.clone())
+    }
+
     fn remember(&self, prefix: &str, hash: Vec<u8>, caller: Caller) {
         self.slots
             .get_or_add(&prefix.to_string())
@@ -263,13 +280,13 @@ impl KeyCache {
     }
 }
 
-/// Finds the live key a caller presented. Every failure is recorded (without the key) and
-/// answered the same way, so a caller learns nothing about which part was wrong.
+/// Finds the live key a caller presented: the caller, or why the key was refused. Every
+/// refusal is answered the same way, so a caller learns nothing about which part was wrong.
 pub async fn authenticate(
     store: &dyn Store,
     keys: &KeyCache,
     presented: &SecretString,
-) -> Result<Caller, ApiError> {
+) -> Result<Result<Caller, AuthFailure>, ApiError> {
     let presented = presented.expose_secret();
     let mut failure = AuthFailure {
         org_id: None,
@@ -282,7 +299,7 @@ pub async fn authenticate(
         failure.reason = "unknown key";
         let wanted = digest(presented);
         if let Some(caller) = keys.lookup(prefix, &wanted) {
-            return Ok(caller);
+            return Ok(Ok(caller));
         }
         for key in store.api_keys_by_prefix(prefix).await? {
             if !bool::from(key.hash.as_slice().ct_eq(&wanted)) {
@@ -311,42 +328,59 @@ pub async fn authenticate(
                 scopes: scopes_from_column(&key.scopes).into(),
             };
             keys.remember(prefix, key.hash, caller.clone());
-            return Ok(caller);
+            return Ok(Ok(caller));
         }
     }
-    failure.record(store).await;
-    Err(ApiError::Unauthorized {
+    Ok(Err(failure))
+}
+
+/// Why a presented key was refused, and whose it looked like.
+#[derive(Debug)]
+pub struct AuthFailure {
+    pub org_id: Option<Uuid>,
+    pub key_id: Option<Uuid>,
+    pub prefix: Option<String>,
+    pub reason: &'static str,
+}
+
+/// Logs and tallies a failed authentication (the key's organisation, when it names a real
+/// one, sees it in its audit trail), and answers 401, or 429 once the caller's address has
+/// failed too often this minute.
+fn refused_authentication(
+    state: &AppState,
+    client: Option<IpAddr>,
+    failure: AuthFailure,
+) -> ApiError {
+    tracing::warn!(
+        key_prefix = failure.prefix.as_deref().unwrap_or("-"),
+        reason = failure.reason,
+        client = %client.map(|ip| ip.to_string()).unwrap_or_else(|| "-".into()),
+        "authentication failed"
+    );
+    state.refusals.record(RefusalRecord {
+        action: "authentication.failed",
+        org_id: failure.org_id,
+        key_id: failure.key_id,
+        key_prefix: failure.prefix,
+        client,
+        reason: failure.reason,
+        route: None,
+        target_type: "api_key",
+        target_id: failure.key_id.map(|id| id.to_string()),
+    });
+    if let Some(client) = client
+        && let Some(retry_after) = state.auth_failures.failed(client, Instant::now())
+    {
+        return ApiError::TooManyRequests {
+            detail: format!(
+                "too many failed authentications from this address; retry in {retry_after} seconds"
+            ),
+            retry_after,
+        };
+    }
+    ApiError::Unauthorized {
         detail: "the API key is not valid or has been revoked".into(),
         invalid_token: true,
-    })
-}
-
-struct AuthFailure {
-    org_id: Option<Uuid>,
-    key_id: Option<Uuid>,
-    prefix: Option<String>,
-    reason: &'static str,
-}
-
-impl AuthFailure {
-    async fn record(self, store: &dyn Store) {
-        tracing::warn!(
-            key_prefix = self.prefix.as_deref().unwrap_or("-"),
-            reason = self.reason,
-            "authentication failed"
-        );
-        let event = NewAuditEvent {
-            org_id: self.org_id,
-            actor_key_id: self.key_id,
-            action: "authentication.failed".into(),
-            target_type: "api_key".into(),
-            target_id: self.key_id.map(|id| id.to_string()),
-            outcome: "failure".into(),
-            detail: json!({"reason": self.reason, "key_prefix": self.prefix}),
-        };
-        if let Err(error) = store.record_audit_event(&event).await {
-            tracing::error!(%error, "could not record a failed authentication");
-        }
     }
 }
 

@@ -25,6 +25,8 @@ use latch_connector::ValidationStatus;
 use latch_store::{Credential, CredentialStatus, NewAuditEvent, NewToken, StoreError, now};
 use latch_vault::{ExposeSecret, Purpose, RecordContext, Sealed, SecretString};
 use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::credentials::{connector_of, data_key_of, open_secrets};
@@ -40,12 +42,23 @@ const LEASE: Duration = Duration::from_secs(30);
 const COOL_DOWN: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(50);
 
+/// How long a token counts as fresh for a forced refresh that does not name the token it
+/// replaces: at most one such forced login per credential per interval.
+pub const FORCED_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+
 /// What a job asks for.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenWish {
     pub min_ttl: Duration,
-    /// The job was told 401 with its token: do not hand out a token obtained before now.
+    /// The job was told 401 with its token: do not hand that token out again.
     pub force_refresh: bool,
+    /// The SHA-256 of the token the upstream refused, when the job named it.
+    pub rejected: Option<[u8; 32]>,
+}
+
+/// The digest a rejected token is compared by, so the broker keeps no copy of it.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 /// A token for a job.
@@ -75,10 +88,40 @@ impl CachedToken {
     }
 
     /// Usable for a request asked at `asked_at` with `wish`, for a credential at `version`.
-    fn suits(&self, version: i64, wish: TokenWish, asked_at: DateTime<Utc>) -> bool {
+    fn suits(
+        &self,
+        version: i64,
+        wish: TokenWish,
+        asked_at: DateTime<Utc>,
+        forced_interval: Duration,
+    ) -> bool {
         self.credential_version == version
             && self.lives(wish.min_ttl)
-            && (!wish.force_refresh || self.obtained_at > asked_at)
+            && self.answers_force(wish, asked_at, forced_interval)
+    }
+
+    /// Whether handing this token out answers a forced refresh: it is not the rejected one,
+    /// or (rejected one unnamed) it was obtained within `forced_interval` of the request.
+    fn answers_force(
+        &self,
+        wish: TokenWish,
+        asked_at: DateTime<Utc>,
+        forced_interval: Duration,
+    ) -> bool {
+        if !wish.force_refresh {
+            return true;
+        }
+        match wish.rejected {
+            Some(rejected) => !bool::from(
+                token_digest(self.token.expose_secret())
+                    .as_slice()
+                    .ct_eq(&rejected),
+            ),
+            None => {
+                let interval = chrono::Duration::from_std(forced_interval).unwrap_or_default();
+                self.obtained_at > asked_at - interval
+            }
+        }
     }
 
     fn issue(&self, source: Issuance) -> IssuedToken {
@@ -128,17 +171,19 @@ impl Slot {
     }
 }
 
-#[derive(Default)]
 pub struct TokenBroker {
     slots: SlotMap<Uuid, Slot>,
     pub metrics: Arc<Metrics>,
+    /// See [`FORCED_REFRESH_INTERVAL`].
+    forced_interval: Duration,
 }
 
 impl TokenBroker {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    pub fn new(metrics: Arc<Metrics>, forced_interval: Duration) -> Self {
         Self {
+            slots: SlotMap::default(),
             metrics,
-            ..Self::default()
+            forced_interval,
         }
     }
 
@@ -224,13 +269,14 @@ impl TokenBroker {
         }
         // Only credentials that exist get a slot: ids that answer 404 cannot grow the map.
         let slot = self.slots.get_or_add(&credential_id);
+        let forced_interval = self.forced_interval;
         if let Some(cached) = self.confirm_cached(&slot, &credential)
-            && cached.suits(credential.version, wish, asked_at)
+            && cached.suits(credential.version, wish, asked_at, forced_interval)
         {
             return Ok(cached.issue(Issuance::Cached));
         }
         if let Some(stored) = self.stored(state, &slot, &credential).await?
-            && stored.suits(credential.version, wish, asked_at)
+            && stored.suits(credential.version, wish, asked_at, forced_interval)
         {
             return Ok(stored.issue(Issuance::Stored));
         }
@@ -240,6 +286,7 @@ impl TokenBroker {
         if let Some(cached) = slot.token.load_full()
             && cached.credential_version == credential.version
             && cached.obtained_at > asked_at
+            && cached.answers_force(wish, asked_at, forced_interval)
         {
             return fresh_enough(&cached, wish, Issuance::Refreshed);
         }
@@ -336,6 +383,7 @@ impl TokenBroker {
             tokio::time::sleep(POLL).await;
             if let Some(stored) = self.stored(state, slot, credential).await?
                 && stored.obtained_at > asked_at
+                && stored.answers_force(wish, asked_at, self.forced_interval)
             {
                 return fresh_enough(&stored, wish, Issuance::Stored);
             }
@@ -359,7 +407,7 @@ impl TokenBroker {
     ) -> Result<IssuedToken, ApiError> {
         // Another replica may have written a token between our read and our win.
         if let Some(stored) = self.stored(state, slot, credential).await?
-            && stored.suits(credential.version, wish, asked_at)
+            && stored.suits(credential.version, wish, asked_at, self.forced_interval)
         {
             self.release(state, credential.id, owner).await;
             return Ok(stored.issue(Issuance::Stored));
@@ -432,9 +480,28 @@ impl TokenBroker {
             credential_version: credential.version,
             confirmed_at: Instant::now(),
         });
-        slot.token.store(Some(cached.clone()));
+        let replaced = slot.token.swap(Some(cached.clone()));
+        if wish.force_refresh
+            && let Some(replaced) = replaced
+            && replaced.token.expose_secret() != cached.token.expose_secret()
+        {
+            // The job says the upstream refused it; whatever session is left behind it, end it.
+            self.retire_session(state, credential, replaced.token.clone());
+        }
         *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = None;
         fresh_enough(&cached, wish, Issuance::Refreshed)
+    }
+
+    /// Logs a replaced token's session out upstream, in the background, best effort.
+    fn retire_session(&self, state: &AppState, credential: &Credential, token: SecretString) {
+        let Some(connector) = state.catalogue.shared(&credential.connector) else {
+            return;
+        };
+        let egress = state.egress.clone();
+        let config = credential.config.as_object().cloned().unwrap_or_default();
+        tokio::spawn(async move {
+            connector.revoke(&egress, &config, &token).await;
+        });
     }
 
     async fn release(&self, state: &AppState, credential_id: Uuid, owner: &str) {

@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use crate::api_keys::issue_api_key;
 use crate::auth::Scope;
-use crate::{Application, DEV_ORG, MasterKeySource, Settings};
+use crate::{Application, DEV_ORG, Limits, MasterKeySource, Settings};
 use clap::{Args, Parser, Subcommand};
 use latch_connector::EgressPolicy;
 use latch_store::DEFAULT_DATABASE_URL;
@@ -66,6 +67,18 @@ struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "LATCH_WORKERS")]
     workers: Option<usize>,
+    /// Failed authentications a minute from one address (IPv6: one /64) before further
+    /// failing attempts are answered 429; 0 turns the limit off.
+    #[arg(long, env = "LATCH_AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
+    auth_failures_per_minute: u32,
+    /// Seconds in which a forced token refresh that does not name the rejected token logs in
+    /// at most once per credential.
+    #[arg(
+        long,
+        env = "LATCH_FORCED_REFRESH_INTERVAL_SECONDS",
+        default_value_t = 10
+    )]
+    forced_refresh_interval_seconds: u64,
     /// Development mode: generate ./data/master.key when no master key is set, create the
     /// `default` organization and print an admin key on first start.
     #[arg(long)]
@@ -177,6 +190,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         },
         workers: args.workers,
         dev: args.dev,
+        limits: Limits {
+            auth_failures_per_minute: args.auth_failures_per_minute,
+            forced_refresh_interval: Duration::from_secs(args.forced_refresh_interval_seconds),
+        },
     };
     let app = Application::build(settings)
         .await

@@ -149,6 +149,9 @@ pub enum ApiError {
         detail: String,
         retry_after: Option<u64>,
     },
+    /// Too many failed authentications from the caller's address.
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after: u64 },
     /// The upstream refuses the credential.
     #[error("{0}")]
     CredentialInvalid(String),
@@ -192,6 +195,7 @@ impl ApiError {
             ApiError::Validation(_) => "validation_failed",
             ApiError::CredentialRejected(_) => "credential_rejected",
             ApiError::Unavailable { .. } => "unavailable",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::CredentialInvalid(_) => "credential_invalid",
             ApiError::TokenTooShort(_) => "token_lifetime_too_short",
             ApiError::Internal(_) => "internal",
@@ -249,6 +253,7 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::CredentialInvalid(_) => StatusCode::CONFLICT,
             ApiError::TokenTooShort(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -266,6 +271,10 @@ impl ResponseError for ApiError {
         ));
         if let ApiError::Unavailable {
             retry_after: Some(seconds),
+            ..
+        }
+        | ApiError::TooManyRequests {
+            retry_after: seconds,
             ..
         } = self
         {

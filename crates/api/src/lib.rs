@@ -4,7 +4,9 @@
 //! logic and take no actix types, so they read (and can be tested) without HTTP.
 
 pub mod api_keys;
+pub mod audit_tally;
 pub mod auth;
+pub mod auth_limiter;
 pub mod broker;
 pub mod catalogue;
 pub mod cli;
@@ -13,10 +15,10 @@ pub mod data_sources;
 pub mod error;
 pub mod extract;
 pub mod input;
-pub mod issuance_log;
 pub mod keyring_setup;
 pub mod metrics;
 pub mod openapi;
+pub mod refusals;
 pub mod routes;
 pub mod settings;
 pub mod slot_map;
@@ -25,5 +27,5 @@ pub mod state;
 pub mod telemetry;
 pub mod tokens;
 
-pub use settings::{MasterKeySource, Settings};
+pub use settings::{Limits, MasterKeySource, Settings};
 pub use startup::{Application, DEV_ORG, StartupError};

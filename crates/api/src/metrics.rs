@@ -169,7 +169,7 @@ impl Metrics {
              # HELP latch_token_refresh_failures_total Refreshes that failed (upstream unreachable or erring).\n\
              # TYPE latch_token_refresh_failures_total counter\n\
              latch_token_refresh_failures_total {}\n\
-             # HELP latch_audit_events_dropped_total Token issuance records dropped because the queue was full.\n\
+             # HELP latch_audit_events_dropped_total Audit records counted instead of kept one by one because the queue was full.\n\
              # TYPE latch_audit_events_dropped_total counter\n\
              latch_audit_events_dropped_total {}",
             ok + failed,

@@ -49,7 +49,7 @@ use crate::routes;
         routes::data_sources::destinations::create_job_key,
         routes::data_sources::destinations::token,
     ),
-    modifiers(&BearerApiKey),
+    modifiers(&BearerApiKey, &TooManyFailures),
     tags(
         (name = "credentials", description = "Saved connector credentials"),
         (name = "tokens", description = "Fresh upstream access tokens for jobs"),
@@ -78,6 +78,57 @@ impl Modify for BearerApiKey {
             .components
             .get_or_insert_with(Default::default)
             .add_security_scheme("api_key", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Every route that takes an API key may answer 429: too many failed authentications came
+/// from the caller's address this minute. Added here so that no route can miss it.
+struct TooManyFailures;
+
+impl Modify for TooManyFailures {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, ResponseBuilder};
+        let response = ResponseBuilder::new()
+            .description(
+                "Too many failed authentications from this address this minute (only failing \
+                 requests are refused: a valid key still works); see `Retry-After`",
+            )
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+                    .description(Some("Seconds to wait"))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if operation
+                    .security
+                    .as_ref()
+                    .is_some_and(|list| !list.is_empty())
+                {
+                    operation
+                        .responses
+                        .responses
+                        .insert("429".into(), response.clone().into());
+                }
+            }
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 use std::path::PathBuf;
+use std::time::Duration;
 
 use latch_connector::EgressPolicy;
 
@@ -52,4 +53,25 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Development mode: make the `default` organisation and print an admin key on first start.
     pub dev: bool,
+    pub limits: Limits,
+}
+
+/// Bounds on abuse; each has a safe default.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Failed authentications a minute from one address (IPv6: one /64) before further
+    /// failing attempts are answered 429; 0 turns the limit off.
+    pub auth_failures_per_minute: u32,
+    /// A forced refresh that does not name the rejected token logs in at most once per
+    /// credential in this interval.
+    pub forced_refresh_interval: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            auth_failures_per_minute: 30,
+            forced_refresh_interval: crate::broker::FORCED_REFRESH_INTERVAL,
+        }
+    }
 }

@@ -13,14 +13,16 @@ use latch_store::{Store, StoreError};
 use secrecy::SecretString;
 
 use crate::api_keys::issue_api_key;
+use crate::audit_tally::AuditTally;
 use crate::auth::{KeyCache, Scope};
+use crate::auth_limiter::FailureLimiter;
 use crate::broker::TokenBroker;
 use crate::catalogue::Catalogue;
 use crate::error::ApiError;
 use crate::extract::field_problem;
-use crate::issuance_log::IssuanceLog;
 use crate::keyring_setup::{KeyringError, open_keyring};
 use crate::metrics::Metrics;
+use crate::refusals::record_refusals;
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -80,8 +82,10 @@ impl Application {
         let egress = EgressClient::new(settings.egress).map_err(StartupError::Egress)?;
         let metrics = Arc::new(Metrics::default());
         let state = web::Data::new(AppState {
-            issuances: IssuanceLog::start(store.clone(), metrics.clone()),
-            broker: TokenBroker::new(metrics),
+            issuances: AuditTally::start(store.clone(), metrics.clone()),
+            refusals: AuditTally::start(store.clone(), metrics.clone()),
+            auth_failures: FailureLimiter::new(settings.limits.auth_failures_per_minute),
+            broker: TokenBroker::new(metrics, settings.limits.forced_refresh_interval),
             keys: KeyCache::default(),
             store,
             keyring: Arc::new(keyring),
@@ -100,6 +104,7 @@ impl Application {
                     web::QueryConfig::default()
                         .error_handler(|error, _| field_problem("", &error.to_string()).into()),
                 )
+                .wrap(from_fn(record_refusals))
                 .wrap(from_fn(log_request))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
@@ -128,6 +133,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.state.issuances.flush().await;
+        self.state.refusals.flush().await;
         tracing::info!("latch stopped");
         served
     }

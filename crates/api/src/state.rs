@@ -4,10 +4,11 @@ use latch_connector::{EgressClient, ValidationPolicy};
 use latch_store::Store;
 use latch_vault::Keyring;
 
+use crate::audit_tally::{AuditTally, IssuanceRecord, RefusalRecord};
 use crate::auth::KeyCache;
+use crate::auth_limiter::FailureLimiter;
 use crate::broker::TokenBroker;
 use crate::catalogue::Catalogue;
-use crate::issuance_log::IssuanceLog;
 
 /// What every request handler shares.
 pub struct AppState {
@@ -20,5 +21,9 @@ pub struct AppState {
     pub broker: TokenBroker,
     /// API keys verified lately.
     pub keys: KeyCache,
-    pub issuances: IssuanceLog,
+    pub issuances: AuditTally<IssuanceRecord>,
+    /// Failed authentications and denied authorizations.
+    pub refusals: AuditTally<RefusalRecord>,
+    /// Failed authentications per address, for the 429 that slows down guessing.
+    pub auth_failures: FailureLimiter,
 }

@@ -7,28 +7,52 @@ use latch_store::now;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
+use crate::audit_tally::IssuanceRecord;
 use crate::auth::{Caller, Scope};
-use crate::broker::TokenWish;
+use crate::broker::{TokenWish, token_digest};
 use crate::error::ApiError;
-use crate::issuance_log::IssuanceRecord;
 use crate::metrics::Issuance;
 use crate::state::AppState;
 
 pub const DEFAULT_MIN_TTL: u64 = 300;
 pub const MAX_MIN_TTL: u64 = 3000;
 
+/// The longest `rejected_token` accepted.
+const MAX_REJECTED_TOKEN_LEN: usize = 4096;
+
 /// What a job asks for. The body may be empty: every field has a default.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"min_ttl_seconds": 600}))]
 pub struct TokenRequest {
     /// The token returned has at least this many seconds left (0 to 3000, default 300).
     #[schema(minimum = 0, maximum = 3000, default = 300)]
     pub min_ttl_seconds: Option<i64>,
-    /// The upstream refused the last token (401): hand out one obtained after this request.
+    /// The upstream refused the job's token (401): do not hand that one out again. With
+    /// `rejected_token`, a current token that is another one is handed out with no login, and
+    /// only the rejected one is replaced (its upstream session is then logged out). Without
+    /// it, a token obtained in the last 10 seconds counts as fresh: at most one forced login
+    /// per credential per 10 seconds.
     #[schema(default = false)]
     pub force_refresh: Option<bool>,
+    /// The token the upstream refused, as this API handed it out. Implies `force_refresh`.
+    #[schema(max_length = 4096, write_only)]
+    pub rejected_token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("min_ttl_seconds", &self.min_ttl_seconds)
+            .field("force_refresh", &self.force_refresh)
+            .field(
+                "rejected_token",
+                &self.rejected_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish()
+    }
 }
 
 /// An access token for the upstream. Use it as `Authorization: Bearer {access_token}`.
@@ -78,9 +102,20 @@ pub async fn issue_token(
                 )
             })?,
     };
+    let rejected = match request.rejected_token.map(Zeroizing::new) {
+        Some(token) if token.is_empty() || token.len() > MAX_REJECTED_TOKEN_LEN => {
+            return Err(ApiError::invalid_field(
+                "rejected_token",
+                format!("must be 1 to {MAX_REJECTED_TOKEN_LEN} characters"),
+            ));
+        }
+        Some(token) => Some(token_digest(&token)),
+        None => None,
+    };
     let wish = TokenWish {
         min_ttl: Duration::from_secs(min_ttl),
-        force_refresh: request.force_refresh.unwrap_or(false),
+        force_refresh: request.force_refresh.unwrap_or(false) || rejected.is_some(),
+        rejected,
     };
     let result = state
         .broker

@@ -210,6 +210,10 @@ pub trait Store: Send + Sync + 'static {
     -> Result<(), StoreError>;
     async fn delete_credential_token(&self, credential_id: Uuid) -> Result<(), StoreError>;
 
+    /// The organisation that owns a record, whichever it is: to tell a probe for another
+    /// organisation's id from a plain miss. Never shown to the caller.
+    async fn owner_org(&self, table: OwnedTable, id: Uuid) -> Result<Option<Uuid>, StoreError>;
+
     // Audit
     async fn record_audit_event(&self, event: &NewAuditEvent) -> Result<(), StoreError>;
     /// Records several events in one transaction (batched token issuances).

@@ -271,6 +271,24 @@ pub struct NewToken {
     pub credential_version: i64,
 }
 
+/// The tables whose rows an id in a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OwnedTable {
+    Credentials,
+    DataSources,
+    ApiKeys,
+}
+
+impl OwnedTable {
+    pub fn table(self) -> &'static str {
+        match self {
+            OwnedTable::Credentials => "credentials",
+            OwnedTable::DataSources => "data_sources",
+            OwnedTable::ApiKeys => "api_keys",
+        }
+    }
+}
+
 /// Whether a data source reads from the upstream or a destination writes to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DataSourceKind {

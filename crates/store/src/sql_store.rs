@@ -612,6 +612,22 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn owner_org(
+                &self,
+                table: $crate::OwnedTable,
+                id: uuid::Uuid,
+            ) -> Result<Option<uuid::Uuid>, $crate::StoreError> {
+                // The table name comes from a closed enum, never from input.
+                let row: Option<(uuid::Uuid,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT org_id FROM {} WHERE id = $1",
+                    table.table()
+                )))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(org_id,)| org_id))
+            }
+
             async fn record_audit_event(
                 &self,
                 event: &$crate::NewAuditEvent,

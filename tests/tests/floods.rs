@@ -1,0 +1,206 @@
+//! Floods and probes: failed authentications and denied authorizations reach the audit trail
+//! summed, a flood of bad keys from one address is slowed down with 429, and a valid key is
+//! never refused by that.
+
+use std::sync::Arc;
+
+use latch_api::Limits;
+use latch_api::auth::Scope;
+use latch_tests::{TestApp, TestOptions, looker_credential, on_both_backends};
+use reqwest::Method;
+use serde_json::Value;
+
+/// A server that answers 429 after five failures a minute from one address.
+pub struct Strict(TestApp);
+
+impl Strict {
+    pub async fn create(backend: latch_tests::Backend) -> Option<Self> {
+        let options = TestOptions {
+            limits: Limits {
+                auth_failures_per_minute: 5,
+                ..Limits::default()
+            },
+            ..TestOptions::default()
+        };
+        Some(Self(TestApp::create_with(backend, options).await?))
+    }
+}
+
+on_both_backends!(
+    TestApp:
+        three_hundred_bad_keys_with_a_real_prefix_make_a_handful_of_rows_in_its_org,
+        a_missing_scope_is_recorded_as_authorization_denied,
+        asking_for_another_organizations_id_is_recorded_for_both_organizations;
+    Strict:
+        failing_attempts_past_the_limit_get_429_and_a_valid_key_still_gets_through,
+);
+
+fn total(events: &[latch_store::AuditEvent]) -> u64 {
+    events
+        .iter()
+        .map(|event| event.detail["count"].as_u64().unwrap())
+        .sum()
+}
+
+async fn three_hundred_bad_keys_with_a_real_prefix_make_a_handful_of_rows_in_its_org(app: TestApp) {
+    let app = Arc::new(app);
+    let (_, key) = app.org_with_key("acme", &[Scope::CredentialsRead]).await;
+    let before = app.row_counts().await.1;
+    let requests: Vec<_> = (0..300)
+        .map(|n| {
+            let app = app.clone();
+            let forged = format!("{}_{:0>32}", &key[..18], n);
+            tokio::spawn(async move {
+                app.with_key(&forged, Method::GET, "/v1/credentials")
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.await.unwrap());
+    }
+    assert!(statuses.iter().all(|status| [401, 429].contains(status)));
+    assert!(
+        statuses.contains(&429),
+        "the default limit slowed the flood"
+    );
+
+    let events = app
+        .audit_events_eventually(app.org_id, "authentication.failed", |found| {
+            total(found) == 300
+        })
+        .await;
+    assert_eq!(total(&events), 300, "every attempt is counted");
+    assert!(events.len() <= 5, "{} rows for 300 attempts", events.len());
+    for event in &events {
+        assert_eq!(event.detail["reason"], "wrong secret");
+        assert_eq!(event.detail["key_prefix"], &key[..18]);
+        assert_eq!(event.detail["client_address"], "127.0.0.1");
+    }
+    assert!(app.row_counts().await.1 - before <= 5);
+}
+
+async fn failing_attempts_past_the_limit_get_429_and_a_valid_key_still_gets_through(
+    strict: Strict,
+) {
+    let app = &strict.0;
+    let bad = format!("latch_{}_{}", "A".repeat(12), "B".repeat(32));
+    for _ in 0..5 {
+        let response = app
+            .with_key(&bad, Method::GET, "/v1/credentials")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let response = app
+        .with_key(&bad, Method::GET, "/v1/credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:latch:problem:too_many_requests");
+
+    // The same address with a valid key, and a key that authenticated before, get through.
+    let response = app
+        .admin(Method::GET, "/v1/credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (_, fresh) = app.org_with_key("acme", &[Scope::CredentialsRead]).await;
+    let response = app
+        .with_key(&fresh, Method::GET, "/v1/credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+async fn a_missing_scope_is_recorded_as_authorization_denied(app: TestApp) {
+    let (_, reader) = app.org_with_key("acme", &[Scope::CredentialsRead]).await;
+    for _ in 0..3 {
+        let response = app
+            .with_key(&reader, Method::POST, "/v1/credentials?validate=false")
+            .json(&looker_credential("not allowed", "s"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403);
+    }
+    let events = app
+        .audit_events_eventually(app.org_id, "authorization.denied", |found| {
+            total(found) == 3
+        })
+        .await;
+    assert_eq!(total(&events), 3);
+    assert_eq!(events.len(), 1, "summed into one row: {events:?}");
+    assert_eq!(events[0].detail["reason"], "missing scope");
+    assert_eq!(events[0].detail["route"], "/v1/credentials");
+    assert_ne!(events[0].actor_key_id, None);
+}
+
+async fn asking_for_another_organizations_id_is_recorded_for_both_organizations(app: TestApp) {
+    let victim = app.create_credential("victim's", "s").await;
+    let id = victim["id"].as_str().unwrap();
+    let (other_org, other_key) = app.org_with_key("globex", &[Scope::Admin]).await;
+    for path in [
+        format!("/v1/credentials/{id}"),
+        format!("/v1/credentials/{id}/token"),
+    ] {
+        let method = if path.ends_with("token") {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        let response = app
+            .with_key(&other_key, method, &path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    // A miss on an id nobody has is not a probe.
+    let response = app
+        .with_key(
+            &other_key,
+            Method::GET,
+            "/v1/credentials/019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
+    let prober_side = app
+        .audit_events_eventually(other_org, "authorization.denied", |found| total(found) == 2)
+        .await;
+    assert_eq!(total(&prober_side), 2, "{prober_side:?}");
+    assert!(prober_side.iter().all(|event| {
+        event.detail["reason"] == "another organization's id"
+            && event.target_id.as_deref() == Some(id)
+    }));
+    let owner_side = app
+        .audit_events_eventually(app.org_id, "authorization.denied", |found| {
+            total(found) == 2
+        })
+        .await;
+    assert_eq!(total(&owner_side), 2, "{owner_side:?}");
+    assert!(owner_side.iter().all(|event| {
+        event.detail["reason"] == "asked for from another organization"
+            && event.actor_key_id.is_none()
+            && event.detail["key_prefix"].is_null()
+    }));
+}
