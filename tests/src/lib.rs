@@ -110,6 +110,7 @@ impl TestApp {
             database_url: db.url.clone(),
             listen_addr: "127.0.0.1:0".into(),
             master_key: MasterKeySource::Key(master_key.expose_secret().to_string().into()),
+            previous_master_keys: Vec::new(),
             egress: options.egress,
             workers: Some(1),
             dev: false,

@@ -22,6 +22,18 @@ impl Replica {
         master_key: &str,
         workers: usize,
     ) -> Self {
+        Self::spawn_with_env(binary, database_url, master_key, workers, &[]).await
+    }
+
+    /// As [`Replica::spawn_with_workers`], with more environment variables (previous master
+    /// keys, limits).
+    pub async fn spawn_with_env(
+        binary: &Path,
+        database_url: &str,
+        master_key: &str,
+        workers: usize,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -36,6 +48,7 @@ impl Replica {
             .env("LATCH_EGRESS_ALLOW_CIDRS", "127.0.0.0/8")
             .env("LATCH_WORKERS", workers.to_string())
             .env("LATCH_LOG", "warn")
+            .envs(extra.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

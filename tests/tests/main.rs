@@ -10,6 +10,7 @@ mod egress;
 mod floods;
 mod hostile_input;
 mod openapi;
+mod rotation;
 mod secrecy;
 mod secret_binding;
 mod startup;

@@ -16,6 +16,7 @@ fn settings(url: &str, master_key: MasterKeySource, dev: bool) -> Settings {
         database_url: url.to_string(),
         listen_addr: "127.0.0.1:0".into(),
         master_key,
+        previous_master_keys: Vec::new(),
         egress: Default::default(),
         workers: Some(1),
         dev,
@@ -206,4 +207,79 @@ async fn postgres_is_reached_over_tls_when_the_url_says_sslmode_require() {
             .await
             .unwrap();
     assert!(!unencrypted, "sslmode=disable is honoured too");
+}
+
+#[tokio::test]
+async fn a_passphrase_keyring_rotates_to_a_raw_key_and_keeps_its_argon2_cost_with_its_salt() {
+    use latch_api::PreviousMasterKey;
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let passphrase = || MasterKeySource::Passphrase("correct horse".to_string().into());
+    Application::build(settings(&db.url, passphrase(), false))
+        .await
+        .unwrap();
+    let store = latch_store::connect(&db.url).await.unwrap();
+    let first = store.keyring_entries().await.unwrap();
+    assert_eq!(
+        first[0].kdf_params.as_deref(),
+        Some("argon2id:m=19456,t=2,p=1"),
+        "the cost is kept beside the salt"
+    );
+
+    let new_key = MasterKey::generate().unwrap().to_base64();
+    let mut rotating = settings(&db.url, key(&new_key), false);
+    rotating.previous_master_keys = vec![PreviousMasterKey::Passphrase(
+        "correct horse".to_string().into(),
+    )];
+    Application::build(rotating).await.unwrap();
+    let entries = store.keyring_entries().await.unwrap();
+    let states: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|entry| (entry.kek_id.as_str(), entry.state.as_str()))
+        .collect();
+    assert_eq!(states, [("kek-1", "retired"), ("kek-2", "active")]);
+    assert_eq!(entries[1].kdf_salt, None);
+
+    // No data key is under kek-1: the new key alone is enough, the old passphrase is refused.
+    Application::build(settings(&db.url, key(&new_key), false))
+        .await
+        .expect("the new key alone opens the keyring");
+    let old = Application::build(settings(&db.url, passphrase(), false))
+        .await
+        .err()
+        .unwrap();
+    assert!(old.to_string().contains("retired"), "{old}");
+}
+
+#[tokio::test]
+async fn a_passphrase_key_derived_at_a_raised_cost_opens_with_the_cost_stored_beside_it() {
+    use latch_vault::{KdfParams, Kek};
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let store = latch_store::connect(&db.url).await.unwrap();
+    let raised = KdfParams {
+        memory_kib: 8 * 1024,
+        passes: 3,
+        lanes: 2,
+    };
+    let salt = latch_vault::random_salt().unwrap().to_vec();
+    let passphrase: SecretString = "raised cost".to_string().into();
+    let master = MasterKey::from_passphrase_with(&passphrase, &salt, raised).unwrap();
+    let kek = Kek::new("kek-7", master);
+    store
+        .insert_keyring_entry(&latch_store::KeyringEntry {
+            kek_id: "kek-7".into(),
+            created_at: latch_store::now(),
+            state: "active".into(),
+            check_value: kek.check_value().to_vec(),
+            kdf_salt: Some(salt),
+            kdf_params: Some(raised.to_column()),
+        })
+        .await
+        .unwrap();
+    Application::build(settings(
+        &db.url,
+        MasterKeySource::Passphrase(passphrase),
+        false,
+    ))
+    .await
+    .expect("the stored cost, not the default, derives the key");
 }

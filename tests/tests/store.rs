@@ -3,7 +3,7 @@
 use chrono::Duration;
 use latch_store::{
     CredentialFilter, CredentialStatus, KeyringEntry, NewApiKey, NewAuditEvent, NewCredential,
-    NewToken, Page, Store, StoreError, now,
+    NewToken, OwnedTable, Page, Rewrapped, Store, StoreError, now,
 };
 use latch_tests::{TestDatabase, on_both_backends};
 use serde_json::json;
@@ -21,6 +21,9 @@ on_both_backends!(TestDatabase:
     every_credential_query_is_scoped_to_its_organization,
     api_keys_are_found_by_prefix_and_revoked_once,
     keyring_entries_round_trip_and_a_duplicate_id_conflicts,
+    a_keyring_rotates_once_however_many_try,
+    rewrapped_keys_are_written_only_where_the_row_still_holds_what_was_read,
+    the_owner_of_an_id_is_found_in_any_organization,
     audit_events_are_listed_per_organization_in_order,
     a_token_lease_has_one_holder_until_it_lapses,
     only_the_lease_holder_writes_the_token_and_writing_frees_the_lease,
@@ -401,6 +404,7 @@ async fn keyring_entries_round_trip_and_a_duplicate_id_conflicts(db: TestDatabas
         state: "active".into(),
         check_value: vec![7; 32],
         kdf_salt: Some(vec![1; 16]),
+        kdf_params: Some("argon2id:m=19456,t=2,p=1".into()),
     };
     store.insert_keyring_entry(&entry).await.unwrap();
     assert_eq!(
@@ -571,4 +575,145 @@ async fn a_token_row_goes_with_its_credential(db: TestDatabase) {
         .await;
     assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
     store.delete_credential_token(id).await.unwrap();
+}
+
+fn keyring_entry(kek_id: &str, state: &str) -> KeyringEntry {
+    KeyringEntry {
+        kek_id: kek_id.into(),
+        created_at: now(),
+        state: state.into(),
+        check_value: vec![7; 32],
+        kdf_salt: None,
+        kdf_params: None,
+    }
+}
+
+async fn a_keyring_rotates_once_however_many_try(db: TestDatabase) {
+    let store = open(&db).await;
+    store
+        .insert_keyring_entry(&keyring_entry("kek-1", "active"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .rotate_keyring("kek-1", &keyring_entry("kek-2", "active"))
+            .await
+            .unwrap()
+    );
+    // A replica that read the keyring before: kek-1 is no longer active, nothing changes.
+    assert!(
+        !store
+            .rotate_keyring("kek-1", &keyring_entry("kek-3", "active"))
+            .await
+            .unwrap()
+    );
+    // A replica that raced for the same id: the id is taken, nothing changes.
+    assert!(
+        !store
+            .rotate_keyring("kek-2", &keyring_entry("kek-1", "active"))
+            .await
+            .unwrap()
+    );
+    let states: Vec<(String, String)> = store
+        .keyring_entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| (entry.kek_id, entry.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("kek-1".to_string(), "retired".to_string()),
+            ("kek-2".to_string(), "active".to_string())
+        ]
+    );
+}
+
+async fn rewrapped_keys_are_written_only_where_the_row_still_holds_what_was_read(db: TestDatabase) {
+    let store = open(&db).await;
+    let org = store.ensure_organization("acme").await.unwrap();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let new = credential(org.id, &format!("c{n}"));
+        ids.push(new.id);
+        store
+            .insert_credential(&new, &event(org.id, "credential.created"))
+            .await
+            .unwrap();
+    }
+    let usage = store.kek_usage().await.unwrap();
+    assert_eq!(usage, [("kek-1".to_string(), 5)]);
+
+    let first = store
+        .wrapped_keys_not_under("kek-2", None, 3)
+        .await
+        .unwrap();
+    assert_eq!(first.iter().map(|row| row.id).collect::<Vec<_>>(), ids[..3]);
+    let rest = store
+        .wrapped_keys_not_under("kek-2", Some(ids[2]), 3)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 2);
+
+    let mut batch: Vec<Rewrapped> = first
+        .into_iter()
+        .map(|row| Rewrapped {
+            old: row,
+            kek_id: "kek-2".into(),
+            wrapped_dek: vec![9; 72],
+        })
+        .collect();
+    // One row changed since it was read: it is left alone.
+    batch[1].old.wrapped_dek = vec![0; 72];
+    assert_eq!(store.rewrap_keys(&batch).await.unwrap(), 2);
+    assert_eq!(
+        store.kek_usage().await.unwrap(),
+        [("kek-1".to_string(), 3), ("kek-2".to_string(), 2)]
+    );
+    let moved = store.get_credential(org.id, ids[0]).await.unwrap().unwrap();
+    assert_eq!(
+        (moved.kek_id.as_str(), moved.wrapped_dek),
+        ("kek-2", vec![9; 72])
+    );
+    assert_eq!(moved.version, 1, "a rewrap is no change a client sees");
+    assert_eq!(
+        store
+            .wrapped_keys_not_under("kek-2", None, 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+async fn the_owner_of_an_id_is_found_in_any_organization(db: TestDatabase) {
+    let store = open(&db).await;
+    let org = store.ensure_organization("acme").await.unwrap();
+    let new = credential(org.id, "owned");
+    store
+        .insert_credential(&new, &event(org.id, "credential.created"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .owner_org(OwnedTable::Credentials, new.id)
+            .await
+            .unwrap(),
+        Some(org.id)
+    );
+    assert_eq!(
+        store
+            .owner_org(OwnedTable::DataSources, new.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .owner_org(OwnedTable::ApiKeys, Uuid::now_v7())
+            .await
+            .unwrap(),
+        None
+    );
 }

@@ -211,6 +211,7 @@ async fn a_restart_reuses_the_stored_token_without_logging_in(fixture: WithMock)
         database_url: fixture.app.db.url.clone(),
         listen_addr: "127.0.0.1:0".into(),
         master_key: MasterKeySource::Key(fixture.app.master_key.expose_secret().to_string().into()),
+        previous_master_keys: Vec::new(),
         egress: TestOptions::mock_reachable().egress,
         workers: Some(1),
         dev: false,

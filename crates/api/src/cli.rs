@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::api_keys::issue_api_key;
 use crate::auth::Scope;
-use crate::{Application, DEV_ORG, Limits, MasterKeySource, Settings};
+use crate::keyring_setup::open_keyring;
+use crate::{Application, DEV_ORG, Limits, MasterKeySource, PreviousMasterKey, Settings};
 use clap::{Args, Parser, Subcommand};
 use latch_connector::EgressPolicy;
 use latch_store::DEFAULT_DATABASE_URL;
@@ -38,6 +39,24 @@ enum Command {
     ApiKey(ApiKeyCommand),
     /// Print the OpenAPI document.
     Openapi,
+    /// Re-wrap every data key under the active master key, in batches, while servers keep
+    /// serving; prints the data keys per KEK before and after. Safe to run again or to stop.
+    /// Takes the master key and the previous ones from the same variables as `serve`.
+    Rewrap(RewrapArgs),
+    /// Show the key-encryption keys and how many data keys each wraps (no master key needed).
+    Keys(DatabaseArgs),
+}
+
+#[derive(Args)]
+struct RewrapArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Data keys per transaction.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    batch_size: i64,
+    /// Stop after this many batches (to spread a large rewrap over several runs).
+    #[arg(long)]
+    max_batches: Option<u64>,
 }
 
 #[derive(Args)]
@@ -172,7 +191,57 @@ async fn run(command: Command) -> Result<(), String> {
             print!("{}", crate::openapi::spec_json());
             Ok(())
         }
+        Command::Rewrap(args) => rewrap(args).await,
+        Command::Keys(args) => {
+            let store = latch_store::connect(&args.database_url)
+                .await
+                .map_err(|error| error.to_string())?;
+            print!("{}", crate::rotation::keys_table(store.as_ref()).await?);
+            Ok(())
+        }
     }
+}
+
+async fn rewrap(args: RewrapArgs) -> Result<(), String> {
+    let master_key = MasterKeySource::from_env(None)?;
+    let previous = PreviousMasterKey::from_env()?;
+    let store = latch_store::connect(&args.database.database_url)
+        .await
+        .map_err(|error| error.to_string())?;
+    let keyring = open_keyring(store.as_ref(), &master_key, &previous)
+        .await
+        .map_err(|error| error.to_string())?;
+    let ids: Vec<String> = store
+        .keyring_entries()
+        .await
+        .map_err(|error| error.to_string())?
+        .into_iter()
+        .map(|entry| entry.kek_id)
+        .collect();
+    println!("active key-encryption key: {}", keyring.active_kek_id());
+    let report = crate::rotation::rewrap(
+        store.as_ref(),
+        &keyring,
+        args.batch_size,
+        args.max_batches,
+        |done| eprintln!("latch: {done} data keys rewrapped"),
+    )
+    .await?;
+    println!(
+        "before:\n{}after:\n{}rewrapped: {}, skipped (changed meanwhile): {}, failed: {}",
+        crate::rotation::usage_lines(&report.before, &ids),
+        crate::rotation::usage_lines(&report.after, &ids),
+        report.rewrapped,
+        report.skipped,
+        report.failed
+    );
+    if report.failed > 0 {
+        return Err(format!(
+            "{} data keys did not open and were left as they are; see the log",
+            report.failed
+        ));
+    }
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
@@ -182,6 +251,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         database_url: args.database.database_url,
         listen_addr: args.listen_addr,
         master_key,
+        previous_master_keys: PreviousMasterKey::from_env()?,
         egress: EgressPolicy {
             allow_http: args.allow_http_hosts,
             extra_ports: args.egress_allow_ports,

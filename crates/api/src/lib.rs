@@ -19,6 +19,7 @@ pub mod keyring_setup;
 pub mod metrics;
 pub mod openapi;
 pub mod refusals;
+pub mod rotation;
 pub mod routes;
 pub mod settings;
 pub mod slot_map;
@@ -27,5 +28,5 @@ pub mod state;
 pub mod telemetry;
 pub mod tokens;
 
-pub use settings::{Limits, MasterKeySource, Settings};
+pub use settings::{Limits, MasterKeySource, PreviousMasterKey, Settings};
 pub use startup::{Application, DEV_ORG, StartupError};

@@ -41,12 +41,66 @@ impl MasterKeySource {
     }
 }
 
+/// An earlier master key, kept so that data keys wrapped under it still open while
+/// `latch rewrap` moves them to the active one.
+#[derive(Clone)]
+pub enum PreviousMasterKey {
+    Key(SecretString),
+    Passphrase(SecretString),
+}
+
+impl PreviousMasterKey {
+    /// `LATCH_PREVIOUS_MASTER_KEYS` (comma separated), `LATCH_PREVIOUS_MASTER_KEYS_FILE` (one
+    /// key a line; it must be mode 0600) and `LATCH_PREVIOUS_MASTER_PASSPHRASES` (comma
+    /// separated), all of them.
+    pub fn from_env() -> Result<Vec<Self>, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        let mut keys = Vec::new();
+        let listed = |text: &str| -> Vec<SecretString> {
+            text.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| SecretString::from(item.to_string()))
+                .collect()
+        };
+        if let Some(list) = var("LATCH_PREVIOUS_MASTER_KEYS") {
+            keys.extend(listed(&list).into_iter().map(Self::Key));
+        }
+        if let Some(path) = var("LATCH_PREVIOUS_MASTER_KEYS_FILE") {
+            let path = PathBuf::from(path);
+            let problem = |reason: String| {
+                format!(
+                    "cannot read the previous master keys file {}: {reason}",
+                    path.display()
+                )
+            };
+            crate::keyring_setup::refuse_if_readable_by_others(&path).map_err(problem)?;
+            let contents = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&path).map_err(|error| problem(error.to_string()))?,
+            );
+            keys.extend(
+                contents
+                    .lines()
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                    .map(|line| Self::Key(SecretString::from(line.to_string()))),
+            );
+        }
+        if let Some(list) = var("LATCH_PREVIOUS_MASTER_PASSPHRASES") {
+            keys.extend(listed(&list).into_iter().map(Self::Passphrase));
+        }
+        Ok(keys)
+    }
+}
+
 /// Everything `Application::build` needs.
 pub struct Settings {
     pub database_url: String,
     /// `host:port`; port 0 picks a free one (tests).
     pub listen_addr: String,
     pub master_key: MasterKeySource,
+    /// Earlier master keys whose KEKs still wrap data keys (during a rotation).
+    pub previous_master_keys: Vec<PreviousMasterKey>,
     /// What connectors may call; `allow_http` also lets credentials name `http://` hosts.
     pub egress: EgressPolicy,
     /// HTTP worker threads; the number of cores when `None`.

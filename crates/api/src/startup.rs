@@ -61,7 +61,12 @@ impl Application {
     /// fail does so here, before the first request.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let store = latch_store::connect(&settings.database_url).await?;
-        let keyring = open_keyring(store.as_ref(), &settings.master_key).await?;
+        let keyring = open_keyring(
+            store.as_ref(),
+            &settings.master_key,
+            &settings.previous_master_keys,
+        )
+        .await?;
         let dev_admin_key = if settings.dev {
             bootstrap_dev(store.as_ref())
                 .await

@@ -70,6 +70,22 @@ pub trait Store: Send + Sync + 'static {
     async fn keyring_entries(&self) -> Result<Vec<KeyringEntry>, StoreError>;
     /// Adds a keyring entry; `Conflict` when an entry with its id exists.
     async fn insert_keyring_entry(&self, entry: &KeyringEntry) -> Result<(), StoreError>;
+    /// Retires the active entry `retire` and adds `new` as the active one, at once; `false`
+    /// (nothing changed) when `retire` is no longer the active entry or `new`'s id is taken:
+    /// another replica rotated first.
+    async fn rotate_keyring(&self, retire: &str, new: &KeyringEntry) -> Result<bool, StoreError>;
+    /// How many data keys each KEK wraps.
+    async fn kek_usage(&self) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Up to `limit` wrapped data keys not under `kek_id`, by id after `after`.
+    async fn wrapped_keys_not_under(
+        &self,
+        kek_id: &str,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<WrappedKeyRow>, StoreError>;
+    /// Writes rewrapped data keys in one transaction; a row whose wrapped key changed since
+    /// it was read is left alone. Returns how many were written.
+    async fn rewrap_keys(&self, rewrapped: &[Rewrapped]) -> Result<u64, StoreError>;
 
     // API keys
     /// Also `NotFound` when the key is bound to a data source that is gone.

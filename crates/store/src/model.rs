@@ -25,6 +25,26 @@ pub struct KeyringEntry {
     pub check_value: Vec<u8>,
     /// The argon2id salt when the key is derived from a passphrase.
     pub kdf_salt: Option<Vec<u8>>,
+    /// The argon2id cost the key was derived at (`argon2id:m=..,t=..,p=..`); absent on keys
+    /// made before it was kept, which used the default cost.
+    pub kdf_params: Option<String>,
+}
+
+/// A record's wrapped data key, as a rotation reads and rewrites it.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct WrappedKeyRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub kek_id: String,
+    pub wrapped_dek: Vec<u8>,
+}
+
+/// A data key wrapped anew: written only if the row still holds `old`.
+#[derive(Debug, Clone)]
+pub struct Rewrapped {
+    pub old: WrappedKeyRow,
+    pub kek_id: String,
+    pub wrapped_dek: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]

@@ -8,6 +8,26 @@
 macro_rules! impl_store {
     ($store:ident, $db:ty) => {
         impl $store {
+            async fn insert_keyring(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                entry: &$crate::KeyringEntry,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO keyring \
+                     (kek_id, created_at, state, check_value, kdf_salt, kdf_params) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&entry.kek_id)
+                .bind(entry.created_at)
+                .bind(&entry.state)
+                .bind(&entry.check_value)
+                .bind(&entry.kdf_salt)
+                .bind(&entry.kdf_params)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
             async fn insert_audit(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 event: &$crate::NewAuditEvent,
@@ -83,18 +103,84 @@ macro_rules! impl_store {
                 &self,
                 entry: &$crate::KeyringEntry,
             ) -> Result<(), $crate::StoreError> {
-                sqlx::query(
-                    "INSERT INTO keyring (kek_id, created_at, state, check_value, kdf_salt) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&entry.kek_id)
-                .bind(entry.created_at)
-                .bind(&entry.state)
-                .bind(&entry.check_value)
-                .bind(&entry.kdf_salt)
-                .execute(&self.pool)
-                .await?;
+                let mut tx = self.pool.begin().await?;
+                Self::insert_keyring(&mut tx, entry).await?;
+                tx.commit().await?;
                 Ok(())
+            }
+
+            async fn rotate_keyring(
+                &self,
+                retire: &str,
+                new: &$crate::KeyringEntry,
+            ) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let retired = sqlx::query(
+                    "UPDATE keyring SET state = 'retired' WHERE kek_id = $1 AND state = 'active'",
+                )
+                .bind(retire)
+                .execute(&mut *tx)
+                .await?;
+                if retired.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                match Self::insert_keyring(&mut tx, new).await {
+                    Ok(()) => {}
+                    Err($crate::StoreError::Conflict) => return Ok(false),
+                    Err(error) => return Err(error),
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn kek_usage(&self) -> Result<Vec<(String, i64)>, $crate::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT kek_id, COUNT(*) FROM credentials GROUP BY kek_id ORDER BY kek_id",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn wrapped_keys_not_under(
+                &self,
+                kek_id: &str,
+                after: Option<uuid::Uuid>,
+                limit: i64,
+            ) -> Result<Vec<$crate::WrappedKeyRow>, $crate::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT id, org_id, kek_id, wrapped_dek FROM credentials \
+                     WHERE kek_id <> $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+                )
+                .bind(kek_id)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn rewrap_keys(
+                &self,
+                rewrapped: &[$crate::Rewrapped],
+            ) -> Result<u64, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let mut written = 0;
+                for row in rewrapped {
+                    // No version bump: nothing a client sees changes, and cached tokens stay.
+                    written += sqlx::query(
+                        "UPDATE credentials SET kek_id = $1, wrapped_dek = $2 \
+                         WHERE id = $3 AND kek_id = $4 AND wrapped_dek = $5",
+                    )
+                    .bind(&row.kek_id)
+                    .bind(&row.wrapped_dek)
+                    .bind(row.old.id)
+                    .bind(&row.old.kek_id)
+                    .bind(&row.old.wrapped_dek)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(written)
             }
 
             async fn insert_api_key(

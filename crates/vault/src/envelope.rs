@@ -314,6 +314,33 @@ mod tests {
     }
 
     #[test]
+    fn rewrapping_moves_a_data_key_to_the_active_kek_and_keeps_its_ciphertexts_open() {
+        let old_master = MasterKey::generate().unwrap();
+        let old_base64 = old_master.to_base64();
+        let ctx = context();
+        let (dek, wrapped) = Keyring::new(Kek::new("kek-1", old_master))
+            .generate_data_key(&ctx)
+            .unwrap();
+        let sealed = dek.seal(&ctx, Purpose::Secret, b"s3cr3t").unwrap();
+
+        let mut rotated = keyring("kek-2");
+        rotated.add_retired(Kek::new(
+            "kek-1",
+            MasterKey::from_base64(&old_base64).unwrap(),
+        ));
+        let moved = rotated.rewrap(&ctx, &wrapped).unwrap();
+        assert_eq!(moved.kek_id, "kek-2");
+        assert!(rotated.knows("kek-1") && rotated.knows("kek-2") && !rotated.knows("kek-3"));
+
+        // Only the new KEK is needed from now on, and the secret opens as before.
+        let opened = rotated.unwrap_data_key(&ctx, &moved).unwrap();
+        let plain = opened.open(&ctx, Purpose::Secret, &sealed).unwrap();
+        assert_eq!(plain.expose_secret(), b"s3cr3t");
+        // A rewrapped key is bound to its record like any other.
+        assert!(rotated.rewrap(&context(), &wrapped).is_err());
+    }
+
+    #[test]
     fn the_check_value_accepts_the_right_master_key_and_refuses_a_wrong_one() {
         let master = MasterKey::generate().unwrap();
         let encoded = master.to_base64();

@@ -85,19 +85,39 @@ impl Keyring {
         &self.active
     }
 
+    /// Whether data keys wrapped under `kek_id` can be opened.
+    pub fn knows(&self, kek_id: &str) -> bool {
+        self.keks.contains_key(kek_id)
+    }
+
     /// Makes a fresh data key for one record and wraps it under the active KEK.
     pub fn generate_data_key(
         &self,
         context: &RecordContext,
     ) -> Result<(DataKey, WrappedKey), VaultError> {
         let data_key = DataKey::generate()?;
+        let wrapped = self.wrap(context, &data_key)?;
+        Ok((data_key, wrapped))
+    }
+
+    /// The same data key, wrapped under the active KEK instead of the one it names: what a
+    /// rotation does to every record. The data key, and so every ciphertext under it, stays.
+    pub fn rewrap(
+        &self,
+        context: &RecordContext,
+        wrapped: &WrappedKey,
+    ) -> Result<WrappedKey, VaultError> {
+        let data_key = self.unwrap_data_key(context, wrapped)?;
+        self.wrap(context, &data_key)
+    }
+
+    fn wrap(&self, context: &RecordContext, data_key: &DataKey) -> Result<WrappedKey, VaultError> {
         let kek = &self.keks[&self.active];
         let sealed = seal_raw(&kek.key, &wrap_aad(context, &kek.id), data_key.bytes())?;
-        let wrapped = WrappedKey {
+        Ok(WrappedKey {
             kek_id: kek.id.clone(),
             bytes: [sealed.nonce, sealed.ciphertext].concat(),
-        };
-        Ok((data_key, wrapped))
+        })
     }
 
     /// Unwraps a record's data key with the KEK it names.

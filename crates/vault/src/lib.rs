@@ -14,7 +14,7 @@ mod master_key;
 pub use envelope::{DataKey, Purpose, RecordContext, Sealed, WrappedKey};
 pub use error::VaultError;
 pub use keyring::{CHECK_VALUE_LEN, Kek, Keyring};
-pub use master_key::{KEY_LEN, MasterKey, SALT_LEN, random_salt};
+pub use master_key::{KEY_LEN, KdfParams, MasterKey, SALT_LEN, random_salt};
 pub use secrecy::{ExposeSecret, SecretBox, SecretString};
 
 /// Plaintext bytes that are wiped from memory when dropped and never printed.

@@ -11,10 +11,61 @@ pub const KEY_LEN: usize = 32;
 /// Length in bytes of the salt stored for a passphrase-derived master key.
 pub const SALT_LEN: usize = 16;
 
-// OWASP's minimum for argon2id: 19 MiB of memory, two passes, one lane.
-const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
-const ARGON2_PASSES: u32 = 2;
-const ARGON2_LANES: u32 = 1;
+/// The argon2id cost a passphrase is stretched with. It is stored beside the salt, so that
+/// the cost of new keys can be raised while keys derived at the old cost still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KdfParams {
+    pub memory_kib: u32,
+    pub passes: u32,
+    pub lanes: u32,
+}
+
+impl Default for KdfParams {
+    /// OWASP's minimum for argon2id: 19 MiB of memory, two passes, one lane.
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            passes: 2,
+            lanes: 1,
+        }
+    }
+}
+
+impl KdfParams {
+    /// As stored: `argon2id:m=19456,t=2,p=1`.
+    pub fn to_column(self) -> String {
+        format!(
+            "argon2id:m={},t={},p={}",
+            self.memory_kib, self.passes, self.lanes
+        )
+    }
+
+    pub fn from_column(text: &str) -> Result<Self, VaultError> {
+        let invalid =
+            || VaultError::InvalidMasterKey("the stored key derivation parameters are not valid");
+        let rest = text.strip_prefix("argon2id:").ok_or_else(invalid)?;
+        let mut params = [None; 3];
+        for part in rest.split(',') {
+            let (name, value) = part.split_once('=').ok_or_else(invalid)?;
+            let value: u32 = value.parse().map_err(|_| invalid())?;
+            let slot = match name {
+                "m" => 0,
+                "t" => 1,
+                "p" => 2,
+                _ => return Err(invalid()),
+            };
+            params[slot] = Some(value);
+        }
+        match params {
+            [Some(memory_kib), Some(passes), Some(lanes)] => Ok(Self {
+                memory_kib,
+                passes,
+                lanes,
+            }),
+            _ => Err(invalid()),
+        }
+    }
+}
 
 /// The root key material from which a key-encryption key is made.
 ///
@@ -43,18 +94,23 @@ impl MasterKey {
         Ok(Self(Zeroizing::new(bytes)))
     }
 
-    /// Derives a key from a passphrase with argon2id and the salt kept in the keyring table.
+    /// Derives a key from a passphrase with argon2id at the default cost.
     pub fn from_passphrase(passphrase: &SecretString, salt: &[u8]) -> Result<Self, VaultError> {
+        Self::from_passphrase_with(passphrase, salt, KdfParams::default())
+    }
+
+    /// Derives a key from a passphrase with argon2id, with the salt and cost kept in the
+    /// keyring table.
+    pub fn from_passphrase_with(
+        passphrase: &SecretString,
+        salt: &[u8],
+        cost: KdfParams,
+    ) -> Result<Self, VaultError> {
         if passphrase.expose_secret().is_empty() {
             return Err(VaultError::InvalidMasterKey("the passphrase is empty"));
         }
-        let params = Params::new(
-            ARGON2_MEMORY_KIB,
-            ARGON2_PASSES,
-            ARGON2_LANES,
-            Some(KEY_LEN),
-        )
-        .map_err(|_| VaultError::Kdf)?;
+        let params = Params::new(cost.memory_kib, cost.passes, cost.lanes, Some(KEY_LEN))
+            .map_err(|_| VaultError::Kdf)?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
         argon
@@ -116,6 +172,25 @@ mod tests {
         let c = MasterKey::from_passphrase(&passphrase, &random_salt().unwrap()).unwrap();
         assert_eq!(a.0.as_ref(), b.0.as_ref());
         assert_ne!(a.0.as_ref(), c.0.as_ref());
+    }
+
+    #[test]
+    fn kdf_parameters_round_trip_through_their_column_and_change_the_key() {
+        let raised = KdfParams {
+            memory_kib: 32 * 1024,
+            passes: 3,
+            lanes: 1,
+        };
+        assert_eq!(KdfParams::default().to_column(), "argon2id:m=19456,t=2,p=1");
+        assert_eq!(KdfParams::from_column(&raised.to_column()).unwrap(), raised);
+        for bad in ["", "scrypt:m=1", "argon2id:m=1,t=2", "argon2id:m=x,t=2,p=1"] {
+            assert!(KdfParams::from_column(bad).is_err(), "{bad}");
+        }
+        let passphrase = SecretString::from("correct horse battery staple".to_string());
+        let salt = random_salt().unwrap();
+        let default = MasterKey::from_passphrase(&passphrase, &salt).unwrap();
+        let costlier = MasterKey::from_passphrase_with(&passphrase, &salt, raised).unwrap();
+        assert_ne!(default.0.as_ref(), costlier.0.as_ref());
     }
 
     #[test]
