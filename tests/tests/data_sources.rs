@@ -492,6 +492,31 @@ async fn a_job_key_gets_its_sources_token_and_nothing_else(fixture: WithMock) {
         let (status, _) = send(app, &key, method.clone(), &route, None).await;
         assert_eq!(status, 404, "{method} {route}");
     }
+    // Six of them reach past the source; asking for a destination with the source's own id
+    // is a plain miss (no such destination), not a denial.
+    let denied = app
+        .audit_events_eventually(app.org_id, "authorization.denied", |found| {
+            found
+                .iter()
+                .filter_map(|event| event.detail["count"].as_u64())
+                .sum::<u64>()
+                == 6
+        })
+        .await;
+    assert!(
+        denied
+            .iter()
+            .all(|event| event.detail["reason"] == "job key outside its data source"),
+        "{denied:?}"
+    );
+    assert_eq!(
+        denied
+            .iter()
+            .filter_map(|event| event.detail["count"].as_u64())
+            .sum::<u64>(),
+        6,
+        "each reach past its source is recorded: {denied:?}"
+    );
 }
 
 async fn revoking_a_job_key_or_deleting_its_source_takes_effect_at_once(fixture: WithMock) {

@@ -205,10 +205,15 @@ impl FromRequest for Caller {
     }
 }
 
+/// Whether a route pattern is one a job key may call.
+pub fn is_job_route(pattern: &str) -> bool {
+    JOB_ROUTES.contains(&pattern)
+}
+
 /// The data source a job route names, when the request is for one.
 fn job_route_target(request: &HttpRequest) -> Option<Uuid> {
     let pattern = request.match_pattern()?;
-    if !JOB_ROUTES.contains(&pattern.as_str()) {
+    if !is_job_route(&pattern) {
         return None;
     }
     request.match_info().get("id")?.parse().ok()

@@ -4,33 +4,22 @@
 
 use std::net::IpAddr;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::middleware::Next;
 use actix_web::{HttpRequest, web};
 use latch_store::OwnedTable;
 use uuid::Uuid;
 
 use crate::audit_tally::RefusalRecord;
+use crate::auth::is_job_route;
 use crate::state::AppState;
 
 const DENIED: &str = "authorization.denied";
 
-/// Looks at every 403 and 404 answered to an authenticated caller.
-pub async fn record_refusals(
-    request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let response = next.call(request).await?;
-    let status = response.status();
-    if status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND {
-        note(response.request(), status);
+/// Looks at a response: a 403 or a 404 answered to an authenticated caller is tallied.
+pub fn note_refusal(request: &HttpRequest, status: StatusCode) {
+    if status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND {
+        return;
     }
-    Ok(response)
-}
-
-fn note(request: &HttpRequest, status: StatusCode) {
     let Some(state) = request.app_data::<web::Data<AppState>>().cloned() else {
         return;
     };
@@ -58,15 +47,19 @@ fn note(request: &HttpRequest, status: StatusCode) {
         state.refusals.record(denied("missing scope", target));
         return;
     }
+    if let Some(bound) = caller.data_source_id {
+        let own_token_route =
+            route.as_deref().is_some_and(is_job_route) && target.is_some_and(|(_, id)| id == bound);
+        if !own_token_route {
+            state
+                .refusals
+                .record(denied("job key outside its data source", target));
+        }
+        return;
+    }
     let Some((table, id)) = target else {
         return;
     };
-    if caller.data_source_id.is_some_and(|bound| bound != id) {
-        state
-            .refusals
-            .record(denied("job key outside its data source", target));
-        return;
-    }
     let probe = denied("another organization's id", target);
     tokio::spawn(async move {
         match state.store.owner_org(table, id).await {

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::extract::field_problem;
 use crate::keyring_setup::{KeyringError, open_keyring};
 use crate::metrics::Metrics;
-use crate::refusals::record_refusals;
+use crate::refusals::note_refusal;
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -109,8 +109,7 @@ impl Application {
                     web::QueryConfig::default()
                         .error_handler(|error, _| field_problem("", &error.to_string()).into()),
                 )
-                .wrap(from_fn(record_refusals))
-                .wrap(from_fn(log_request))
+                .wrap(from_fn(observe))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })
@@ -162,24 +161,31 @@ async fn bootstrap_dev(store: &dyn Store) -> Result<Option<SecretString>, ApiErr
     Ok(Some(issued.key))
 }
 
-/// One line per request: method, path (never the query string), status, time.
-async fn log_request(
+/// What every request leaves behind: one log line (method, path, never the query string,
+/// status, time) when info logs are on, and denied authorizations in the audit tally. One
+/// middleware for both, since each layer costs on the token hot path.
+async fn observe(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if !tracing::enabled!(tracing::Level::INFO) {
-        return next.call(request).await;
-    }
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.path().to_string();
+    let logged = tracing::enabled!(tracing::Level::INFO).then(|| {
+        (
+            Instant::now(),
+            request.method().clone(),
+            request.path().to_string(),
+        )
+    });
     let response = next.call(request).await?;
-    tracing::info!(
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
+    let status = response.status();
+    note_refusal(response.request(), status);
+    if let Some((started, method, path)) = logged {
+        tracing::info!(
+            %method,
+            %path,
+            status = status.as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
     Ok(response)
 }

@@ -1,5 +1,7 @@
 //! `make bench`: the token hot path against `GET /healthz` of the same server, refresh
-//! storms on one and on two replicas, and the servers' memory. Prints a Markdown report.
+//! storms on one and on two replicas, the servers' memory, and a master key rotation of
+//! 100 000 credentials on SQLite and PostgreSQL while tokens are handed out. Prints a
+//! Markdown report.
 //!
 //! Everything runs on this machine: the servers are release `latch-server` processes (the
 //! `latch` binary's code), Looker is mock-looker on 127.0.0.1 with 100 ms of latency, and the
@@ -8,16 +10,20 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use latch_store::{CredentialStatus, NewAuditEvent, NewCredential};
 use latch_tests::mock_looker::{MockLooker, MockLookerConfig};
 use latch_tests::{Backend, Replica, TestDatabase};
-use latch_vault::{ExposeSecret, MasterKey};
+use latch_vault::{ExposeSecret, Kek, Keyring, MasterKey, Purpose, RecordContext};
 use serde_json::{Value, json};
 
 const CONNECTIONS: usize = 64;
 const STORM: usize = 500;
 const ROUNDS: usize = 2;
+/// Credentials a rewrap benchmark moves to a new master key.
+const REWRAP_CREDENTIALS: usize = 100_000;
 
 struct Load {
     requests: usize,
@@ -41,15 +47,35 @@ async fn load(
     duration: Duration,
     make: MakeRequest,
 ) -> Load {
+    let stop = Arc::new(AtomicBool::new(false));
+    let timer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(duration).await;
+            stop.store(true, Ordering::SeqCst);
+        })
+    };
+    let result = load_until(client, connections, stop, make).await;
+    timer.await.unwrap();
+    result
+}
+
+/// `connections` clients sending back to back until `stop` is set; every answer must be 200.
+async fn load_until(
+    client: &reqwest::Client,
+    connections: usize,
+    stop: Arc<AtomicBool>,
+    make: MakeRequest,
+) -> Load {
     let started = Instant::now();
-    let deadline = started + duration;
     let workers: Vec<_> = (0..connections)
         .map(|_| {
             let client = client.clone();
             let make = make.clone();
+            let stop = stop.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                while Instant::now() < deadline {
+                while !stop.load(Ordering::SeqCst) {
                     let sent = Instant::now();
                     let response = make(&client).send().await.expect("the server answers");
                     assert_eq!(response.status(), 200, "{:?}", response.text().await);
@@ -90,6 +116,7 @@ fn sibling(name: &str) -> PathBuf {
 struct Server {
     replicas: Vec<Replica>,
     key: String,
+    master: String,
     db: TestDatabase,
 }
 
@@ -111,12 +138,17 @@ async fn servers(backend: Backend, count: usize, workers: usize) -> Option<Serve
     );
     let key = String::from_utf8(output.stdout).unwrap().trim().to_string();
     let master = MasterKey::generate().unwrap().to_base64();
+    let master = master.expose_secret().to_string();
     let mut replicas = Vec::new();
     for _ in 0..count {
-        let master = master.expose_secret();
-        replicas.push(Replica::spawn_with_workers(&binary, &db.url, master, workers).await);
+        replicas.push(Replica::spawn_with_workers(&binary, &db.url, &master, workers).await);
     }
-    Some(Server { replicas, key, db })
+    Some(Server {
+        replicas,
+        key,
+        master,
+        db,
+    })
 }
 
 async fn create_credential(
@@ -251,6 +283,164 @@ fn report(workers: usize, health: &[Load], tokens: &[Load]) {
     );
 }
 
+/// What a rewrap of many credentials cost, and what it did to token hand-outs meanwhile.
+struct RewrapRun {
+    credentials: usize,
+    seconds: f64,
+    before: Load,
+    during: Load,
+}
+
+/// `count` credentials stored straight into the database, sealed and wrapped as the server
+/// does it, by `writers` concurrent writers.
+async fn fill(server: &Server, count: usize, writers: usize) {
+    let store = latch_store::connect(&server.db.url).await.unwrap();
+    let org = store.find_organization("bench").await.unwrap().unwrap();
+    let master = MasterKey::from_base64(&server.master.clone().into()).unwrap();
+    let keyring = Arc::new(Keyring::new(Kek::new("kek-1", master)));
+    let tasks: Vec<_> = (0..writers)
+        .map(|writer| {
+            let (store, keyring) = (store.clone(), keyring.clone());
+            tokio::spawn(async move {
+                for n in (writer..count).step_by(writers) {
+                    let id = uuid::Uuid::now_v7();
+                    let context = RecordContext::new(org.id, id);
+                    let (data_key, wrapped) = keyring.generate_data_key(&context).unwrap();
+                    let sealed = data_key
+                        .seal(&context, Purpose::Secret, br#"{"client_secret":"s"}"#)
+                        .unwrap();
+                    let new = NewCredential {
+                        id,
+                        org_id: org.id,
+                        connector: "looker".into(),
+                        name: format!("filler {n}"),
+                        description: None,
+                        config: json!({"api_host_url": "https://acme.cloud.looker.com", "client_id": "x"}),
+                        secret_ct: sealed.ciphertext,
+                        secret_nonce: sealed.nonce,
+                        wrapped_dek: wrapped.bytes,
+                        kek_id: wrapped.kek_id,
+                        status: CredentialStatus::Unverified,
+                        status_detail: None,
+                        identity: None,
+                        validated_at: None,
+                    };
+                    let event = NewAuditEvent {
+                        org_id: Some(org.id),
+                        actor_key_id: None,
+                        action: "credential.created".into(),
+                        target_type: "credential".into(),
+                        target_id: Some(id.to_string()),
+                        outcome: "success".into(),
+                        detail: json!({}),
+                    };
+                    store.insert_credential(&new, &event).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+/// `count` credentials under the old master key; the server restarted with a new one (the old
+/// as a previous key); cached token hand-outs measured for `duration`, then again while
+/// `latch rewrap` runs, which is timed.
+async fn rewrap_run(
+    client: &reqwest::Client,
+    mock: &MockLooker,
+    backend: Backend,
+    count: usize,
+    duration: Duration,
+) -> Option<RewrapRun> {
+    let mut server = servers(backend, 1, 2).await?;
+    let writers = match backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => 16,
+    };
+    fill(&server, count, writers).await;
+    let binary = sibling("latch-server");
+    let new_master = MasterKey::generate().unwrap().to_base64();
+    let new_master = new_master.expose_secret().to_string();
+    server.replicas.clear();
+    let previous = [("LATCH_PREVIOUS_MASTER_KEYS", server.master.as_str())];
+    server
+        .replicas
+        .push(Replica::spawn_with_env(&binary, &server.db.url, &new_master, 2, &previous).await);
+    // Made after the rotation, so already under the new KEK: the one the load asks for.
+    let id = create_credential(client, &server, mock, "rotated").await;
+    let token = token_request(&server.replicas[0].address, &server.key, &id, 300);
+    load(client, CONNECTIONS, Duration::from_secs(1), token.clone()).await;
+    let before = load(client, CONNECTIONS, duration, token.clone()).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let rewrap = {
+        let stop = stop.clone();
+        let (binary, url, old) = (binary.clone(), server.db.url.clone(), server.master.clone());
+        let new_master = new_master.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let output = Command::new(binary)
+                .arg("rewrap")
+                .env("LATCH_DATABASE_URL", url)
+                .env("LATCH_MASTER_KEY", new_master)
+                .env("LATCH_PREVIOUS_MASTER_KEYS", old)
+                .env("LATCH_LOG", "warn")
+                .output()
+                .unwrap();
+            let seconds = started.elapsed().as_secs_f64();
+            stop.store(true, Ordering::SeqCst);
+            (output, seconds)
+        })
+    };
+    let during = load_until(client, CONNECTIONS, stop, token).await;
+    let (output, seconds) = rewrap.await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("rewrapped: {count}")),
+        "every data key was rewrapped: {stdout}"
+    );
+    Some(RewrapRun {
+        credentials: count,
+        seconds,
+        before,
+        during,
+    })
+}
+
+fn rewrap_report(runs: &[(&str, Option<RewrapRun>)]) {
+    println!(
+        "| master key rotation: `latch rewrap` while one server hands out cached tokens \
+         ({CONNECTIONS} connections) | data keys | rewrap time | data keys/s | tokens/s before | \
+         tokens/s during | during / before |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (name, run) in runs {
+        match run {
+            Some(run) => println!(
+                "| {name} | {} | {:.1} s | {:.0} | {:.0} | {:.0} | {:.2} |",
+                run.credentials,
+                run.seconds,
+                run.credentials as f64 / run.seconds,
+                run.before.per_second(),
+                run.during.per_second(),
+                run.during.per_second() / run.before.per_second()
+            ),
+            None => println!("| {name} | SKIPPED postgres: no LATCH_TEST_POSTGRES_URL | | | | | |"),
+        }
+    }
+    println!(
+        "\nEvery token request during the rewraps answered 200 (the load asserts it), and \
+         every data key was rewrapped.\n"
+    );
+}
+
 // One thread drives all connections: the servers get the rest of the two cores.
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -272,6 +462,12 @@ async fn main() {
     let duration = Duration::from_secs(seconds);
     let (one, two_workers) = hot_path(&client, &mock, 2, duration).await;
     let (_, one_worker) = hot_path(&client, &mock, 1, duration).await;
+    if std::env::var("LATCH_BENCH_ONLY").as_deref() == Ok("hot-path") {
+        for (workers, (health, tokens)) in [(2, &two_workers), (1, &one_worker)] {
+            report(workers, health, tokens);
+        }
+        return;
+    }
 
     let storm_id = create_credential(&client, &one, &mock, "storm").await;
     let (one_logins, one_p99) = storm(&client, &one, &mock, &storm_id).await;
@@ -291,6 +487,31 @@ async fn main() {
         }
         None => None,
     };
+
+    let rewraps = [
+        (
+            "SQLite",
+            rewrap_run(
+                &client,
+                &mock,
+                Backend::Sqlite,
+                REWRAP_CREDENTIALS,
+                duration,
+            )
+            .await,
+        ),
+        (
+            "PostgreSQL",
+            rewrap_run(
+                &client,
+                &mock,
+                Backend::Postgres,
+                REWRAP_CREDENTIALS,
+                duration,
+            )
+            .await,
+        ),
+    ];
 
     println!("## Results\n");
     println!(
@@ -322,5 +543,7 @@ async fn main() {
             .map(|r| r.2.clone())
             .unwrap_or_else(|| "not run".into())
     );
+    println!();
+    rewrap_report(&rewraps);
     drop(one.db);
 }
