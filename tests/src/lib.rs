@@ -171,6 +171,18 @@ impl TestApp {
         self.anonymous(method, path).bearer_auth(key)
     }
 
+    /// Sends a request as the `acme` admin, with `body` as JSON when given: the status and
+    /// the answer's JSON (`Null` when it has none).
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut request = self.admin(method, path);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Saves a Looker credential (untested: no upstream is called) as the admin and returns
     /// the response body.
     pub async fn create_credential(&self, name: &str, secret: &str) -> Value {
@@ -303,6 +315,15 @@ impl TestApp {
             }
         }
     }
+}
+
+/// The sum of the `count`s of tallied audit events (failed authentications, denials,
+/// issuances): how many things happened, however many rows they were written as.
+pub fn counted(events: &[latch_store::AuditEvent]) -> u64 {
+    events
+        .iter()
+        .filter_map(|event| event.detail["count"].as_u64())
+        .sum()
 }
 
 /// Whether `needle` occurs in `haystack`.

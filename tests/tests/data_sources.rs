@@ -496,11 +496,7 @@ async fn a_job_key_gets_its_sources_token_and_nothing_else(fixture: WithMock) {
     // is a plain miss (no such destination), not a denial.
     let denied = app
         .audit_events_eventually(app.org_id, "authorization.denied", |found| {
-            found
-                .iter()
-                .filter_map(|event| event.detail["count"].as_u64())
-                .sum::<u64>()
-                == 6
+            latch_tests::counted(found) == 6
         })
         .await;
     assert!(
@@ -510,10 +506,7 @@ async fn a_job_key_gets_its_sources_token_and_nothing_else(fixture: WithMock) {
         "{denied:?}"
     );
     assert_eq!(
-        denied
-            .iter()
-            .filter_map(|event| event.detail["count"].as_u64())
-            .sum::<u64>(),
+        latch_tests::counted(&denied),
         6,
         "each reach past its source is recorded: {denied:?}"
     );

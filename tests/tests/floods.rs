@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use latch_api::Limits;
 use latch_api::auth::Scope;
-use latch_tests::{TestApp, TestOptions, looker_credential, on_both_backends};
+use latch_tests::{TestApp, TestOptions, counted, looker_credential, on_both_backends};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -34,13 +34,6 @@ on_both_backends!(
     Strict:
         failing_attempts_past_the_limit_get_429_and_a_valid_key_still_gets_through,
 );
-
-fn total(events: &[latch_store::AuditEvent]) -> u64 {
-    events
-        .iter()
-        .map(|event| event.detail["count"].as_u64().unwrap())
-        .sum()
-}
 
 async fn three_hundred_bad_keys_with_a_real_prefix_make_a_handful_of_rows_in_its_org(app: TestApp) {
     let app = Arc::new(app);
@@ -72,10 +65,10 @@ async fn three_hundred_bad_keys_with_a_real_prefix_make_a_handful_of_rows_in_its
 
     let events = app
         .audit_events_eventually(app.org_id, "authentication.failed", |found| {
-            total(found) == 300
+            counted(found) == 300
         })
         .await;
-    assert_eq!(total(&events), 300, "every attempt is counted");
+    assert_eq!(counted(&events), 300, "every attempt is counted");
     assert!(events.len() <= 5, "{} rows for 300 attempts", events.len());
     for event in &events {
         assert_eq!(event.detail["reason"], "wrong secret");
@@ -142,10 +135,10 @@ async fn a_missing_scope_is_recorded_as_authorization_denied(app: TestApp) {
     }
     let events = app
         .audit_events_eventually(app.org_id, "authorization.denied", |found| {
-            total(found) == 3
+            counted(found) == 3
         })
         .await;
-    assert_eq!(total(&events), 3);
+    assert_eq!(counted(&events), 3);
     assert_eq!(events.len(), 1, "summed into one row: {events:?}");
     assert_eq!(events[0].detail["reason"], "missing scope");
     assert_eq!(events[0].detail["route"], "/v1/credentials");
@@ -185,19 +178,21 @@ async fn asking_for_another_organizations_id_is_recorded_for_both_organizations(
     assert_eq!(response.status(), 404);
 
     let prober_side = app
-        .audit_events_eventually(other_org, "authorization.denied", |found| total(found) == 2)
+        .audit_events_eventually(other_org, "authorization.denied", |found| {
+            counted(found) == 2
+        })
         .await;
-    assert_eq!(total(&prober_side), 2, "{prober_side:?}");
+    assert_eq!(counted(&prober_side), 2, "{prober_side:?}");
     assert!(prober_side.iter().all(|event| {
         event.detail["reason"] == "another organization's id"
             && event.target_id.as_deref() == Some(id)
     }));
     let owner_side = app
         .audit_events_eventually(app.org_id, "authorization.denied", |found| {
-            total(found) == 2
+            counted(found) == 2
         })
         .await;
-    assert_eq!(total(&owner_side), 2, "{owner_side:?}");
+    assert_eq!(counted(&owner_side), 2, "{owner_side:?}");
     assert!(owner_side.iter().all(|event| {
         event.detail["reason"] == "asked for from another organization"
             && event.actor_key_id.is_none()

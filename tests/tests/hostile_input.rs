@@ -12,13 +12,6 @@ on_both_backends!(TestApp:
     answers_that_carry_a_key_or_a_token_are_marked_no_store,
 );
 
-/// Sends `body` and returns status and problem; checks nothing was written on a 422.
-async fn send(app: &TestApp, method: Method, path: &str, body: &Value) -> (u16, Value) {
-    let response = app.admin(method, path).json(body).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 fn error_fields(problem: &Value) -> Vec<String> {
     problem["errors"]
         .as_array()
@@ -53,20 +46,21 @@ async fn names_and_descriptions_with_control_or_bidi_characters_are_422_naming_t
         for field in ["name", "description"] {
             let mut body = looker_credential("fine", "s");
             body[field] = json!(text);
-            let (status, problem) =
-                send(&app, Method::POST, "/v1/credentials?validate=false", &body).await;
+            let (status, problem) = app
+                .send(Method::POST, "/v1/credentials?validate=false", Some(&body))
+                .await;
             assert_eq!(status, 422, "{text:?} in {field}: {problem}");
             assert_eq!(error_fields(&problem), [field], "{text:?}");
             let message = problem["errors"][0]["message"].as_str().unwrap();
             assert!(message.contains("control or bidirectional"), "{message}");
 
-            let (status, problem) = send(
-                &app,
-                Method::PATCH,
-                &format!("/v1/credentials/{credential_id}?validate=false"),
-                &json!({ field: text }),
-            )
-            .await;
+            let (status, problem) = app
+                .send(
+                    Method::PATCH,
+                    &format!("/v1/credentials/{credential_id}?validate=false"),
+                    Some(&json!({ field: text })),
+                )
+                .await;
             assert_eq!(status, 422, "PATCH {text:?} in {field}: {problem}");
             assert_eq!(error_fields(&problem), [field]);
 
@@ -75,17 +69,19 @@ async fn names_and_descriptions_with_control_or_bidi_characters_are_422_naming_t
                 "credential_id": credential_id, "config": {},
             });
             source[field] = json!(text);
-            let (status, problem) = send(&app, Method::POST, "/v1/data-sources", &source).await;
+            let (status, problem) = app
+                .send(Method::POST, "/v1/data-sources", Some(&source))
+                .await;
             assert_eq!(status, 422, "source {text:?} in {field}: {problem}");
             assert_eq!(error_fields(&problem), [field]);
         }
-        let (status, problem) = send(
-            &app,
-            Method::POST,
-            "/v1/api-keys",
-            &json!({"name": text, "scopes": ["credentials:read"]}),
-        )
-        .await;
+        let (status, problem) = app
+            .send(
+                Method::POST,
+                "/v1/api-keys",
+                Some(&json!({"name": text, "scopes": ["credentials:read"]})),
+            )
+            .await;
         assert_eq!(status, 422, "api key {text:?}: {problem}");
         assert_eq!(error_fields(&problem), ["name"]);
     }
@@ -94,7 +90,9 @@ async fn names_and_descriptions_with_control_or_bidi_characters_are_422_naming_t
     // Letters of every script, and emoji, are welcome.
     let mut body = looker_credential("Données · 日本語 · 🔑", "s");
     body["description"] = json!("Zugangsdaten für den nächtlichen Export");
-    let (status, created) = send(&app, Method::POST, "/v1/credentials?validate=false", &body).await;
+    let (status, created) = app
+        .send(Method::POST, "/v1/credentials?validate=false", Some(&body))
+        .await;
     assert_eq!(status, 201, "{created}");
 }
 
@@ -102,20 +100,22 @@ async fn a_nul_in_a_credential_config_is_422_not_500(app: TestApp) {
     let before = app.row_counts().await;
     let mut body = looker_credential("nul", "s");
     body["config"]["client_id"] = json!("Ab\u{0}Cd");
-    let (status, problem) = send(&app, Method::POST, "/v1/credentials?validate=false", &body).await;
+    let (status, problem) = app
+        .send(Method::POST, "/v1/credentials?validate=false", Some(&body))
+        .await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(error_fields(&problem), ["config.client_id"]);
     assert_eq!(app.row_counts().await, before);
 
     let created = app.create_credential("clean", "s").await;
     let id = created["id"].as_str().unwrap();
-    let (status, problem) = send(
-        &app,
-        Method::PATCH,
-        &format!("/v1/credentials/{id}?validate=false"),
-        &json!({"config": {"client_id": "x\u{0}"}}),
-    )
-    .await;
+    let (status, problem) = app
+        .send(
+            Method::PATCH,
+            &format!("/v1/credentials/{id}?validate=false"),
+            Some(&json!({"config": {"client_id": "x\u{0}"}})),
+        )
+        .await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(error_fields(&problem), ["config.client_id"]);
 }
@@ -135,7 +135,9 @@ async fn a_nul_anywhere_in_a_data_source_config_is_422_naming_its_path(app: Test
             "name": "nul source", "connector": "looker",
             "credential_id": credential["id"], "config": config,
         });
-        let (status, problem) = send(&app, Method::POST, "/v1/data-sources", &body).await;
+        let (status, problem) = app
+            .send(Method::POST, "/v1/data-sources", Some(&body))
+            .await;
         assert_eq!(status, 422, "{problem}");
         assert_eq!(error_fields(&problem), [path]);
     }
@@ -145,15 +147,17 @@ async fn a_nul_anywhere_in_a_data_source_config_is_422_naming_its_path(app: Test
         "name": "clean source", "connector": "looker",
         "credential_id": credential["id"], "config": {"dataset": "usage"},
     });
-    let (status, source) = send(&app, Method::POST, "/v1/data-destinations", &body).await;
+    let (status, source) = app
+        .send(Method::POST, "/v1/data-destinations", Some(&body))
+        .await;
     assert_eq!(status, 201, "{source}");
-    let (status, problem) = send(
-        &app,
-        Method::PATCH,
-        &format!("/v1/data-destinations/{}", source["id"].as_str().unwrap()),
-        &json!({"config": {"dataset": "\u{0}"}}),
-    )
-    .await;
+    let (status, problem) = app
+        .send(
+            Method::PATCH,
+            &format!("/v1/data-destinations/{}", source["id"].as_str().unwrap()),
+            Some(&json!({"config": {"dataset": "\u{0}"}})),
+        )
+        .await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(error_fields(&problem), ["config.dataset"]);
 }
@@ -173,7 +177,9 @@ async fn answers_that_carry_a_key_or_a_token_are_marked_no_store(app: TestApp) {
         "name": "source", "connector": "looker",
         "credential_id": credential["id"], "config": {},
     });
-    let (_, source) = send(&app, Method::POST, "/v1/data-sources", &body).await;
+    let (_, source) = app
+        .send(Method::POST, "/v1/data-sources", Some(&body))
+        .await;
     let response = app
         .admin(
             Method::POST,

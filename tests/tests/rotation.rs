@@ -33,6 +33,23 @@ fn latch(fixture: &WithMock, args: &[&str], envs: &[(&str, &str)]) -> Output {
         .expect("latch runs")
 }
 
+/// The fixture server's master key and a new one, as base64.
+fn keys(fixture: &WithMock) -> (String, String) {
+    let new_key = MasterKey::generate().unwrap().to_base64();
+    (
+        fixture.app.master_key.expose_secret().to_string(),
+        new_key.expose_secret().to_string(),
+    )
+}
+
+/// The variables of a server or command in the middle of a rotation.
+fn rotating<'a>(old_key: &'a str, new_key: &'a str) -> [(&'static str, &'a str); 2] {
+    [
+        ("LATCH_MASTER_KEY", new_key),
+        ("LATCH_PREVIOUS_MASTER_KEYS", old_key),
+    ]
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -80,13 +97,8 @@ async fn use_secret(fixture: &WithMock, address: &str, id: &str) -> bool {
 async fn a_rotation_while_serving_fails_no_request_and_then_the_old_key_can_go(fixture: WithMock) {
     let fixture = Arc::new(fixture);
     let id = credentials(&fixture, 120).await;
-    let old_key = fixture.app.master_key.expose_secret().to_string();
-    let new_key = MasterKey::generate().unwrap().to_base64();
-    let new_key = new_key.expose_secret().to_string();
-    let rotating = [
-        ("LATCH_MASTER_KEY", new_key.as_str()),
-        ("LATCH_PREVIOUS_MASTER_KEYS", old_key.as_str()),
-    ];
+    let (old_key, new_key) = keys(&fixture);
+    let rotating = rotating(&old_key, &new_key);
 
     // The servers restart with the new key and the old one as a previous key.
     let replica = Replica::spawn_with_env(
@@ -182,13 +194,8 @@ async fn a_server_lacking_a_kek_that_still_wraps_data_keys_refuses_to_start_nami
     fixture: WithMock,
 ) {
     credentials(&fixture, 5).await;
-    let old_key = fixture.app.master_key.expose_secret().to_string();
-    let new_key = MasterKey::generate().unwrap().to_base64();
-    let new_key = new_key.expose_secret().to_string();
-    let rotating = [
-        ("LATCH_MASTER_KEY", new_key.as_str()),
-        ("LATCH_PREVIOUS_MASTER_KEYS", old_key.as_str()),
-    ];
+    let (old_key, new_key) = keys(&fixture);
+    let rotating = rotating(&old_key, &new_key);
     let serve_alone = || {
         latch(
             &fixture,

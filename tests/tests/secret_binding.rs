@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use latch_tests::{TestApp, WithMock, on_both_backends};
+use latch_tests::{WithMock, on_both_backends};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::net::TcpListener;
 
 on_both_backends!(
@@ -43,25 +43,16 @@ impl Listener {
     }
 }
 
-async fn send(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = app.admin(method, path);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// A credential mock-looker accepted, and its id.
 async fn valid_credential(fixture: &WithMock) -> String {
-    let (status, body) = send(
-        &fixture.app,
-        Method::POST,
-        "/v1/credentials",
-        Some(fixture.good_credential("bound")),
-    )
-    .await;
+    let (status, body) = fixture
+        .app
+        .send(
+            Method::POST,
+            "/v1/credentials",
+            Some(&fixture.good_credential("bound")),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["status"], "valid");
     body["id"].as_str().unwrap().to_string()
@@ -73,17 +64,19 @@ async fn a_new_host_without_the_secret_is_refused_and_the_new_host_hears_nothing
     let WithMock { app, mock } = &fixture;
     let id = valid_credential(&fixture).await;
     let listener = Listener::start().await;
-    let (_, before) = send(app, Method::GET, &format!("/v1/credentials/{id}"), None).await;
+    let (_, before) = app
+        .send(Method::GET, &format!("/v1/credentials/{id}"), None)
+        .await;
     let logins_before = mock.stats().login_attempts;
 
     for query in ["", "?validate=false"] {
-        let (status, problem) = send(
-            app,
-            Method::PATCH,
-            &format!("/v1/credentials/{id}{query}"),
-            Some(json!({"config": {"api_host_url": listener.url}})),
-        )
-        .await;
+        let (status, problem) = app
+            .send(
+                Method::PATCH,
+                &format!("/v1/credentials/{id}{query}"),
+                Some(&json!({"config": {"api_host_url": listener.url}})),
+            )
+            .await;
         assert_eq!(status, 422, "{query}: {problem}");
         let fields: Vec<&str> = problem["errors"]
             .as_array()
@@ -102,26 +95,28 @@ async fn a_new_host_without_the_secret_is_refused_and_the_new_host_hears_nothing
     );
 
     // The credential still points where it was proven, at the same version.
-    let (_, after) = send(app, Method::GET, &format!("/v1/credentials/{id}"), None).await;
+    let (_, after) = app
+        .send(Method::GET, &format!("/v1/credentials/{id}"), None)
+        .await;
     assert_eq!(after, before);
 
     // What would use the stored secret next still goes to the proven host only.
-    let (status, body) = send(
-        app,
-        Method::POST,
-        &format!("/v1/credentials/{id}/validate"),
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            Method::POST,
+            &format!("/v1/credentials/{id}/validate"),
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "valid");
-    let (status, body) = send(
-        app,
-        Method::POST,
-        &format!("/v1/credentials/{id}/token"),
-        Some(json!({"force_refresh": true})),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            Method::POST,
+            &format!("/v1/credentials/{id}/token"),
+            Some(&json!({"force_refresh": true})),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert!(mock.stats().logins > logins_before);
 
@@ -134,23 +129,22 @@ async fn a_new_host_with_the_secret_is_accepted_and_called(fixture: WithMock) {
     let id = valid_credential(&fixture).await;
     let listener = Listener::start().await;
     let secret = mock.config().client_secret;
-    let (status, body) = send(
-        app,
-        Method::PATCH,
-        &format!("/v1/credentials/{id}?validate=false"),
-        Some(json!({
-            "config": {"api_host_url": listener.url},
-            "secrets": {"client_secret": secret},
-        })),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            Method::PATCH,
+            &format!("/v1/credentials/{id}?validate=false"),
+            Some(&json!({
+                "config": {"api_host_url": listener.url},
+                "secrets": {"client_secret": secret},
+            })),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["config"]["api_host_url"], listener.url);
     assert_eq!(body["status"], "unverified");
 
     // The listener is real: the secret sent with the new host goes there.
-    send(
-        app,
+    app.send(
         Method::POST,
         &format!("/v1/credentials/{id}/validate"),
         None,
@@ -163,13 +157,13 @@ async fn the_same_host_in_another_spelling_does_not_need_the_secret(fixture: Wit
     let WithMock { app, mock } = &fixture;
     let id = valid_credential(&fixture).await;
     let spelled_otherwise = format!("{}/api/4.0/", mock.url);
-    let (status, body) = send(
-        app,
-        Method::PATCH,
-        &format!("/v1/credentials/{id}?validate=false"),
-        Some(json!({"config": {"api_host_url": spelled_otherwise, "client_id": "other"}})),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            Method::PATCH,
+            &format!("/v1/credentials/{id}?validate=false"),
+            Some(&json!({"config": {"api_host_url": spelled_otherwise, "client_id": "other"}})),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["config"]["client_id"], "other");
 }
