@@ -9,6 +9,7 @@ mod data_sources;
 mod egress;
 mod floods;
 mod hostile_input;
+mod observability;
 mod openapi;
 mod rotation;
 mod secrecy;

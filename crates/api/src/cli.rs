@@ -142,9 +142,18 @@ pub fn main() -> ExitCode {
 
 async fn run_cli() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Openapi) {
-        crate::telemetry::init_logging();
-    }
+    // Held until the command ends, so that every queued log line is written.
+    let _logs = if matches!(cli.command, Command::Openapi) {
+        None
+    } else {
+        match crate::telemetry::init_logging() {
+            Ok(guard) => Some(guard),
+            Err(message) => {
+                eprintln!("latch: {message}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -13,7 +13,9 @@ use crate::routes;
             Save connector credentials (the secret is encrypted and never shown again) after a \
             real test login, list them for selection, and manage the API keys that use them. Every error is \
             `application/problem+json` (RFC 9457); field problems are listed in `errors`.\n\n\
-            Authenticate with `Authorization: Bearer latch_...`.",
+            Authenticate with `Authorization: Bearer latch_...`. Every answer carries \
+            `X-Request-Id`, which the server's log lines for that request carry too; send one \
+            (1 to 128 letters, digits, `-`, `_`, `.`) to have yours used.",
         license(name = "Apache-2.0"),
     ),
     paths(

@@ -1,16 +1,19 @@
 //! Building and running the server.
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use latch_connector::{EgressClient, ValidationPolicy};
 use latch_store::{Store, StoreError};
 use secrecy::SecretString;
+use tracing::Instrument;
 
 use crate::api_keys::issue_api_key;
 use crate::audit_tally::AuditTally;
@@ -161,13 +164,21 @@ async fn bootstrap_dev(store: &dyn Store) -> Result<Option<SecretString>, ApiErr
     Ok(Some(issued.key))
 }
 
-/// What every request leaves behind: one log line (method, path, never the query string,
-/// status, time) when info logs are on, and denied authorizations in the audit tally. One
-/// middleware for both, since each layer costs on the token hot path.
+/// What every request leaves behind: an `X-Request-Id` on the answer (the caller's own, when
+/// it sent a usable one), a span carrying that id around everything logged while handling it,
+/// one log line (method, path, never the query string, status, time) when info logs are on,
+/// and denied authorizations in the audit tally. One middleware for all of it, since each
+/// layer costs on the token hot path.
 async fn observe(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let request_id = request
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|value| usable_request_id(value.as_bytes()))
+        .unwrap_or_else(new_request_id);
+    let span = tracing::info_span!("request", request_id = %request_id);
     let logged = tracing::enabled!(tracing::Level::INFO).then(|| {
         (
             Instant::now(),
@@ -175,17 +186,77 @@ async fn observe(
             request.path().to_string(),
         )
     });
-    let response = next.call(request).await?;
+    let mut response = next.call(request).instrument(span.clone()).await?;
     let status = response.status();
     note_refusal(response.request(), status);
     if let Some((started, method, path)) = logged {
-        tracing::info!(
-            %method,
-            %path,
-            status = status.as_u16(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "request"
-        );
+        span.in_scope(|| {
+            tracing::info!(
+                %method,
+                %path,
+                status = status.as_u16(),
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "request"
+            )
+        });
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(X_REQUEST_ID, value);
     }
     Ok(response)
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A request id a caller sent, when it is 1 to 128 letters, digits, `-`, `_` or `.`: anything
+/// else could forge log lines or carry data, so it is replaced.
+fn usable_request_id(sent: &[u8]) -> Option<String> {
+    let usable = (1..=128).contains(&sent.len())
+        && sent
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
+    usable.then(|| String::from_utf8_lossy(sent).into_owned())
+}
+
+/// A new request id: this process's random prefix and a counter, unique across replicas
+/// without a random draw per request.
+fn new_request_id() -> String {
+    static PREFIX: LazyLock<u64> = LazyLock::new(|| {
+        let mut bytes = [0u8; 8];
+        // Without randomness ids are still unique in this process; the clock keeps them
+        // apart from other processes'.
+        if getrandom::fill(&mut bytes).is_err() {
+            bytes = (latch_store::now().timestamp_micros() as u64).to_be_bytes();
+        }
+        u64::from_be_bytes(bytes)
+    });
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{:016x}-{:x}",
+        *PREFIX,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sent_request_id_is_kept_only_when_it_is_short_and_plain() {
+        assert_eq!(
+            usable_request_id(b"job-42.retry_1").as_deref(),
+            Some("job-42.retry_1")
+        );
+        for sent in [&b""[..], b"a b", b"x\ny", b"<script>", &[b'a'; 129]] {
+            assert_eq!(usable_request_id(sent), None, "{sent:?}");
+        }
+    }
+
+    #[test]
+    fn new_request_ids_differ() {
+        let (a, b) = (new_request_id(), new_request_id());
+        assert_ne!(a, b);
+        assert_eq!(usable_request_id(a.as_bytes()), Some(a));
+    }
 }

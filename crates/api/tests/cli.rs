@@ -326,3 +326,46 @@ async fn a_proxy_set_in_the_environment_is_never_used_for_upstream_calls() {
         "the environment's proxy was used"
     );
 }
+
+#[test]
+fn json_logs_are_one_object_a_line_and_an_unknown_format_is_refused() {
+    let (_dir, url) = temp_database();
+    // A first rewrap creates the keyring, which is logged.
+    let output = Command::new(env!("CARGO_BIN_EXE_latch"))
+        .arg("rewrap")
+        .env("LATCH_DATABASE_URL", &url)
+        .env(
+            "LATCH_MASTER_KEY",
+            "q6Xz0Jv3tBkO6yWJxS0m8g2p4mYgk1xq1W5h0x9cX2s=",
+        )
+        .env("LATCH_LOG", "info")
+        .env("LATCH_LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let logged: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).expect("a JSON object"))
+        .collect();
+    assert!(
+        logged
+            .iter()
+            .any(|line| line["fields"]["message"] == "created the keyring"),
+        "{stderr}"
+    );
+    assert!(
+        logged.iter().all(|line| line["level"].is_string()),
+        "{stderr}"
+    );
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_latch"))
+        .arg("migrate")
+        .env("LATCH_DATABASE_URL", &url)
+        .env("LATCH_LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("`text` or `json`"));
+}

@@ -225,6 +225,74 @@ async fn storm(
     (mock.stats().logins - before, result.p99)
 }
 
+/// The bench's own rounds of `/healthz` and of tokens, and wrk's ratio and token p99s.
+type HotPath = (Vec<Load>, Vec<Load>, Option<(f64, String)>);
+
+/// Throughput and p99 of one `wrk -t1 -c64` run, when wrk is installed.
+struct WrkRun {
+    per_second: f64,
+    p99: String,
+}
+
+/// Runs wrk against `url` for `duration`; a POST with the key and body when `post` is given.
+fn wrk(url: &str, post: Option<(&str, &str)>, duration: Duration) -> Option<WrkRun> {
+    let folder = tempfile::tempdir().ok()?;
+    let mut command = Command::new("wrk");
+    command.args([
+        "-t1",
+        &format!("-c{CONNECTIONS}"),
+        &format!("-d{}s", duration.as_secs()),
+        "--latency",
+    ]);
+    if let Some((key, body)) = post {
+        let script = folder.path().join("post.lua");
+        std::fs::write(
+            &script,
+            format!(
+                "wrk.method = \"POST\"\nwrk.headers[\"Authorization\"] = \"Bearer {key}\"\n\
+                 wrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = '{body}'\n"
+            ),
+        )
+        .ok()?;
+        command.arg("-s").arg(script);
+    }
+    let output = command.arg(url).output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !text.contains("Non-2xx"),
+        "wrk saw answers other than 2xx: {text}"
+    );
+    let per_second = text
+        .lines()
+        .find_map(|line| line.strip_prefix("Requests/sec:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    let p99 = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("99%"))?
+        .trim()
+        .to_string();
+    Some(WrkRun { per_second, p99 })
+}
+
+/// `/healthz` and cached token hand-outs with wrk, interleaved: the ratio and the worst p99,
+/// or `None` when wrk is not installed.
+fn wrk_ratio(server: &Server, id: &str, duration: Duration) -> Option<(f64, String)> {
+    let address = &server.replicas[0].address;
+    let healthz = format!("{address}/healthz");
+    let token = format!("{address}/v1/credentials/{id}/token");
+    let post = Some((server.key.as_str(), r#"{"min_ttl_seconds": 300}"#));
+    let (mut health, mut tokens, mut p99s) = (0.0, 0.0, Vec::new());
+    for _ in 0..ROUNDS {
+        health += wrk(&healthz, None, duration)?.per_second;
+        let run = wrk(&token, post, duration)?;
+        tokens += run.per_second;
+        p99s.push(run.p99);
+    }
+    Some((tokens / health, p99s.join(", ")))
+}
+
 /// Starts a server with `workers` HTTP workers and measures `GET /healthz` and cached token
 /// hand-outs in interleaved rounds.
 async fn hot_path(
@@ -232,7 +300,7 @@ async fn hot_path(
     mock: &MockLooker,
     workers: usize,
     duration: Duration,
-) -> (Server, (Vec<Load>, Vec<Load>)) {
+) -> (Server, HotPath) {
     let server = servers(Backend::Sqlite, 1, workers).await.unwrap();
     let address = server.replicas[0].address.clone();
     let id = create_credential(client, &server, mock, "hot path").await;
@@ -250,10 +318,11 @@ async fn hot_path(
         health.push(load(client, CONNECTIONS, duration, healthz.clone()).await);
         tokens.push(load(client, CONNECTIONS, duration, token.clone()).await);
     }
-    (server, (health, tokens))
+    let with_wrk = wrk_ratio(&server, &id, duration);
+    (server, (health, tokens, with_wrk))
 }
 
-fn report(workers: usize, health: &[Load], tokens: &[Load]) {
+fn report(workers: usize, (health, tokens, with_wrk): &HotPath) {
     println!("### Server with {workers} HTTP worker(s)\n");
     println!("| round | run | requests/s | p50 | p99 |");
     println!("|---|---|---|---|---|");
@@ -281,6 +350,12 @@ fn report(workers: usize, health: &[Load], tokens: &[Load]) {
         rate(tokens) / rate(health),
         ms(worst_p99)
     );
+    match with_wrk {
+        Some((ratio, p99s)) => println!(
+            "The same with `wrk -t1 -c{CONNECTIONS} --latency`, {ROUNDS} interleaved rounds: ratio **{ratio:.2}**; token p99 per round: {p99s}\n"
+        ),
+        None => println!("(wrk is not installed: no wrk figures)\n"),
+    }
 }
 
 /// What a rewrap of many credentials cost, and what it did to token hand-outs meanwhile.
@@ -463,8 +538,8 @@ async fn main() {
     let (one, two_workers) = hot_path(&client, &mock, 2, duration).await;
     let (_, one_worker) = hot_path(&client, &mock, 1, duration).await;
     if std::env::var("LATCH_BENCH_ONLY").as_deref() == Ok("hot-path") {
-        for (workers, (health, tokens)) in [(2, &two_workers), (1, &one_worker)] {
-            report(workers, health, tokens);
+        for (workers, hot) in [(2, &two_workers), (1, &one_worker)] {
+            report(workers, hot);
         }
         return;
     }
@@ -518,8 +593,8 @@ async fn main() {
         "{CONNECTIONS} connections, {ROUNDS} interleaved rounds of {seconds} s per endpoint, \
          release build, one `latch serve` on SQLite, one load thread on the same machine.\n"
     );
-    for (workers, (health, tokens)) in [(2, &two_workers), (1, &one_worker)] {
-        report(workers, health, tokens);
+    for (workers, hot) in [(2, &two_workers), (1, &one_worker)] {
+        report(workers, hot);
     }
     println!(
         "| refresh storm ({STORM} concurrent requests, token just expired, upstream latency 100 ms) | upstream logins | p99 |"

@@ -206,6 +206,11 @@ macro_rules! data_source_routes {
                 Ok(HttpResponse::Ok().insert_header((CACHE_CONTROL, "no-store")).json(token))
             }
 
+            /// The token route, which jobs call: registered before every other route.
+            pub fn configure_token(config: &mut web::ServiceConfig) {
+                config.service(super::super::resource($token).route(web::post().to(token)));
+            }
+
             pub fn configure(config: &mut web::ServiceConfig) {
                 config
                     .service(super::super::resource($collection)
@@ -215,8 +220,7 @@ macro_rules! data_source_routes {
                         .route(web::get().to(get))
                         .route(web::patch().to(update))
                         .route(web::delete().to(delete)))
-                    .service(super::super::resource($keys).route(web::post().to(create_job_key)))
-                    .service(super::super::resource($token).route(web::post().to(token)));
+                    .service(super::super::resource($keys).route(web::post().to(create_job_key)));
             }
         }
     };

@@ -18,10 +18,16 @@ use crate::openapi::ApiDoc;
 
 /// Registers every route, the spec at `/openapi.json` and Swagger UI at `/docs`.
 pub fn configure(config: &mut web::ServiceConfig) {
+    // The router tries routes in the order they are registered, comparing fixed paths as
+    // text and matching a pattern with an id by regex: after the three probes (text), the
+    // token routes, which jobs call all day, come before every other pattern.
     config
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
         .service(resource("/metrics").route(web::get().to(health::metrics)))
+        .service(resource("/v1/credentials/{id}/token").route(web::post().to(tokens::issue)))
+        .configure(data_sources::sources::configure_token)
+        .configure(data_sources::destinations::configure_token)
         .service(resource("/v1/connectors").route(web::get().to(connectors::list)))
         .service(resource("/v1/connectors/{id}").route(web::get().to(connectors::get)))
         .service(
@@ -34,7 +40,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             resource("/v1/credentials/{id}/validate").route(web::post().to(credentials::validate)),
         )
-        .service(resource("/v1/credentials/{id}/token").route(web::post().to(tokens::issue)))
         .service(
             resource("/v1/credentials/{id}")
                 .route(web::get().to(credentials::get))
