@@ -16,6 +16,8 @@
 //!    fast); one that cannot be reached or errs starts a 30 s cool-down in which requests
 //!    fail fast with 503 instead of hammering it, unless a still-valid token can be returned.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,12 +37,58 @@ use crate::metrics::{Issuance, Metrics};
 use crate::slot_map::SlotMap;
 use crate::state::AppState;
 
-/// How long a cached token's credential version is trusted before the store is asked again:
-/// the most a change made through another replica can go unnoticed here.
-const RECHECK: Duration = Duration::from_secs(1);
-const LEASE: Duration = Duration::from_secs(30);
-const COOL_DOWN: Duration = Duration::from_secs(30);
-const POLL: Duration = Duration::from_millis(50);
+/// The broker's timings, all settable (tests shorten nothing: they move a clock instead).
+#[derive(Debug, Clone, Copy)]
+pub struct BrokerConfig {
+    /// How long a cached token's credential version is trusted before the store is asked
+    /// again: the most a change made through another replica can go unnoticed here.
+    pub recheck: Duration,
+    /// How long a replica may log in for a credential before another may take over.
+    pub lease: Duration,
+    /// How long requests fail fast after an upstream failure (at least; `Retry-After` wins).
+    pub cool_down: Duration,
+    /// How often a replica waiting for another's login looks at the store.
+    pub poll: Duration,
+    /// See [`FORCED_REFRESH_INTERVAL`].
+    pub forced_interval: Duration,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            recheck: Duration::from_secs(1),
+            lease: Duration::from_secs(30),
+            cool_down: Duration::from_secs(30),
+            poll: Duration::from_millis(50),
+            forced_interval: FORCED_REFRESH_INTERVAL,
+        }
+    }
+}
+
+/// Time as the broker sees it: the wall clock for expiries and leases (compared across
+/// replicas through the store), a monotonic clock for local ages, and waiting.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+    fn instant(&self) -> Instant;
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+}
+
+/// The real clocks.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        now()
+    }
+
+    fn instant(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
 
 /// How long a token counts as fresh for a forced refresh that does not name the token it
 /// replaces: at most one such forced login per credential per interval.
@@ -78,13 +126,13 @@ struct CachedToken {
 }
 
 impl CachedToken {
-    fn lives(&self, min_ttl: Duration) -> bool {
-        let left = self.expires_at - now();
+    fn lives(&self, min_ttl: Duration, now: DateTime<Utc>) -> bool {
+        let left = self.expires_at - now;
         left.to_std().is_ok_and(|left| left >= min_ttl)
     }
 
-    fn alive(&self) -> bool {
-        self.expires_at > now()
+    fn alive(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at > now
     }
 
     /// Usable for a request asked at `asked_at` with `wish`, for a credential at `version`.
@@ -96,7 +144,7 @@ impl CachedToken {
         forced_interval: Duration,
     ) -> bool {
         self.credential_version == version
-            && self.lives(wish.min_ttl)
+            && self.lives(wish.min_ttl, asked_at)
             && self.answers_force(wish, asked_at, forced_interval)
     }
 
@@ -156,16 +204,16 @@ struct Slot {
 }
 
 impl Slot {
-    fn cooling(&self) -> Option<(u64, Failure)> {
+    fn cooling(&self, at: Instant) -> Option<(u64, Failure)> {
         let guard = self.cool_down.lock().unwrap_or_else(|p| p.into_inner());
         let cool = guard.as_ref()?;
-        let left = cool.until.checked_duration_since(Instant::now())?;
+        let left = cool.until.checked_duration_since(at)?;
         Some((left.as_secs().max(1), cool.failure.clone()))
     }
 
-    fn cool_down(&self, seconds: u64, failure: Failure) {
+    fn cool_down(&self, at: Instant, seconds: u64, failure: Failure) {
         *self.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = Some(CoolDown {
-            until: Instant::now() + Duration::from_secs(seconds),
+            until: at + Duration::from_secs(seconds),
             failure,
         });
     }
@@ -174,16 +222,17 @@ impl Slot {
 pub struct TokenBroker {
     slots: SlotMap<Uuid, Slot>,
     pub metrics: Arc<Metrics>,
-    /// See [`FORCED_REFRESH_INTERVAL`].
-    forced_interval: Duration,
+    config: BrokerConfig,
+    clock: Arc<dyn Clock>,
 }
 
 impl TokenBroker {
-    pub fn new(metrics: Arc<Metrics>, forced_interval: Duration) -> Self {
+    pub fn new(metrics: Arc<Metrics>, config: BrokerConfig, clock: Arc<dyn Clock>) -> Self {
         Self {
             slots: SlotMap::default(),
             metrics,
-            forced_interval,
+            config,
+            clock,
         }
     }
 
@@ -206,7 +255,7 @@ impl TokenBroker {
         {
             tokens.push(cached.token.clone());
         }
-        if let Ok(Some(stored)) = open_stored(state, credential).await
+        if let Ok(Some(stored)) = open_stored(state, credential, self.clock.as_ref()).await
             && tokens
                 .iter()
                 .all(|known| known.expose_secret() != stored.token.expose_secret())
@@ -246,13 +295,13 @@ impl TokenBroker {
         credential_id: Uuid,
         wish: TokenWish,
     ) -> Result<IssuedToken, ApiError> {
-        let asked_at = now();
+        let asked_at = self.clock.now();
         if !wish.force_refresh
             && let Some(slot) = self.slots.get(&credential_id)
             && let Some(cached) = slot.token.load().as_ref()
             && cached.org_id == org_id
-            && cached.confirmed_at.elapsed() < RECHECK
-            && cached.lives(wish.min_ttl)
+            && self.clock.instant().duration_since(cached.confirmed_at) < self.config.recheck
+            && cached.lives(wish.min_ttl, asked_at)
         {
             self.metrics.cache_hit();
             return Ok(cached.issue(Issuance::Cached));
@@ -269,7 +318,7 @@ impl TokenBroker {
         }
         // Only credentials that exist get a slot: ids that answer 404 cannot grow the map.
         let slot = self.slots.get_or_add(&credential_id);
-        let forced_interval = self.forced_interval;
+        let forced_interval = self.config.forced_interval;
         if let Some(cached) = self.confirm_cached(&slot, &credential)
             && cached.suits(credential.version, wish, asked_at, forced_interval)
         {
@@ -288,11 +337,11 @@ impl TokenBroker {
             && cached.obtained_at > asked_at
             && cached.answers_force(wish, asked_at, forced_interval)
         {
-            return fresh_enough(&cached, wish, Issuance::Refreshed);
+            return fresh_enough(&cached, wish, self.clock.now(), Issuance::Refreshed);
         }
         // Requests queued behind a refresh that failed share its failure instead of trying
         // the upstream again, one after the other.
-        match slot.cooling() {
+        match slot.cooling(self.clock.instant()) {
             Some((_, Failure::Invalid(detail))) => return Err(ApiError::CredentialInvalid(detail)),
             Some((retry_after, Failure::Unavailable(detail))) => {
                 return self.stale_or(&slot, &credential, unavailable(retry_after, detail));
@@ -301,14 +350,15 @@ impl TokenBroker {
         }
         // A token obtained moments ago shows how long the upstream's tokens live: asking for
         // more would log in again for nothing.
-        let recently = asked_at - chrono::Duration::from_std(COOL_DOWN).unwrap_or_default();
+        let recently =
+            asked_at - chrono::Duration::from_std(self.config.cool_down).unwrap_or_default();
         let wanted = chrono::Duration::from_std(wish.min_ttl).unwrap_or_default();
         if let Some(cached) = slot.token.load_full()
             && cached.credential_version == credential.version
             && cached.obtained_at > recently
             && cached.expires_at - cached.obtained_at < wanted
         {
-            return fresh_enough(&cached, wish, Issuance::Refreshed);
+            return fresh_enough(&cached, wish, self.clock.now(), Issuance::Refreshed);
         }
         self.refresh(state, &slot, &credential, wish, asked_at)
             .await
@@ -323,7 +373,7 @@ impl TokenBroker {
         }
         let confirmed = Arc::new(CachedToken {
             token: cached.token.clone(),
-            confirmed_at: Instant::now(),
+            confirmed_at: self.clock.instant(),
             ..*cached
         });
         slot.token.store(Some(confirmed.clone()));
@@ -337,7 +387,7 @@ impl TokenBroker {
         slot: &Slot,
         credential: &Credential,
     ) -> Result<Option<Arc<CachedToken>>, ApiError> {
-        let Some(stored) = open_stored(state, credential).await? else {
+        let Some(stored) = open_stored(state, credential, self.clock.as_ref()).await? else {
             return Ok(None);
         };
         let stored = Arc::new(stored);
@@ -352,7 +402,9 @@ impl TokenBroker {
         Ok(Some(stored))
     }
 
-    /// Logs in for a new token, once across replicas.
+    /// Logs in for a new token, once across replicas. A replica that loses the lease waits
+    /// with reads only (the store's copy, and whether the lease lapsed), and tries the lease
+    /// again only once it lapsed.
     async fn refresh(
         &self,
         state: &AppState,
@@ -361,14 +413,14 @@ impl TokenBroker {
         wish: TokenWish,
         asked_at: DateTime<Utc>,
     ) -> Result<IssuedToken, ApiError> {
-        let give_up = Instant::now() + LEASE + Duration::from_secs(5);
+        let lease = chrono::Duration::from_std(self.config.lease).unwrap_or_default();
+        let give_up = self.clock.instant() + self.config.lease + Duration::from_secs(5);
         loop {
             let owner = Uuid::now_v7().to_string();
-            let at = now();
-            let until = at + chrono::Duration::from_std(LEASE).unwrap_or_default();
+            let at = self.clock.now();
             let won = match state
                 .store
-                .acquire_token_lease(credential.id, credential.version, &owner, until, at)
+                .acquire_token_lease(credential.id, credential.version, &owner, at + lease, at)
                 .await
             {
                 Err(StoreError::NotFound) => return Err(not_found()),
@@ -380,18 +432,31 @@ impl TokenBroker {
                     .await;
             }
             // Another replica is logging in: wait for its token, or for its lease to lapse.
-            tokio::time::sleep(POLL).await;
-            if let Some(stored) = self.stored(state, slot, credential).await?
-                && stored.obtained_at > asked_at
-                && stored.answers_force(wish, asked_at, self.forced_interval)
-            {
-                return fresh_enough(&stored, wish, Issuance::Stored);
-            }
-            if Instant::now() > give_up {
-                return Err(unavailable(
-                    5,
-                    "another replica is logging in for this credential; retry shortly".into(),
-                ));
+            loop {
+                self.clock.sleep(self.config.poll).await;
+                if let Some(stored) = self.stored(state, slot, credential).await?
+                    && stored.obtained_at > asked_at
+                    && stored.answers_force(wish, asked_at, self.config.forced_interval)
+                {
+                    return fresh_enough(&stored, wish, self.clock.now(), Issuance::Stored);
+                }
+                if self.clock.instant() > give_up {
+                    return Err(unavailable(
+                        5,
+                        "another replica is logging in for this credential; retry shortly".into(),
+                    ));
+                }
+                let lapsed = state
+                    .store
+                    .credential_token(credential.id)
+                    .await?
+                    .is_none_or(|row| {
+                        row.lease_until
+                            .is_none_or(|until| until <= self.clock.now())
+                    });
+                if lapsed {
+                    break;
+                }
             }
         }
     }
@@ -407,7 +472,12 @@ impl TokenBroker {
     ) -> Result<IssuedToken, ApiError> {
         // Another replica may have written a token between our read and our win.
         if let Some(stored) = self.stored(state, slot, credential).await?
-            && stored.suits(credential.version, wish, asked_at, self.forced_interval)
+            && stored.suits(
+                credential.version,
+                wish,
+                asked_at,
+                self.config.forced_interval,
+            )
         {
             self.release(state, credential.id, owner).await;
             return Ok(stored.issue(Issuance::Stored));
@@ -415,12 +485,14 @@ impl TokenBroker {
         let connector = connector_of(state, credential)?;
         let secrets = open_secrets(state, credential)?;
         let config = credential.config.as_object().cloned().unwrap_or_default();
-        let started = Instant::now();
+        let started = self.clock.instant();
         let fetched = connector
             .fetch_token(&state.egress, &config, &secrets)
             .await;
-        self.metrics
-            .upstream_login(started.elapsed(), fetched.is_ok());
+        self.metrics.upstream_login(
+            self.clock.instant().duration_since(started),
+            fetched.is_ok(),
+        );
 
         let access = match fetched {
             Ok(access) => access,
@@ -434,18 +506,29 @@ impl TokenBroker {
                          validate it again once fixed.",
                         failure.detail
                     );
-                    slot.cool_down(COOL_DOWN.as_secs(), Failure::Invalid(detail.clone()));
+                    slot.cool_down(
+                        self.clock.instant(),
+                        self.config.cool_down.as_secs(),
+                        Failure::Invalid(detail.clone()),
+                    );
                     return Err(ApiError::CredentialInvalid(detail));
                 }
                 self.metrics.refresh_failure();
-                let retry_after = failure.retry_after.unwrap_or(0).max(COOL_DOWN.as_secs());
-                slot.cool_down(retry_after, Failure::Unavailable(failure.detail.clone()));
+                let retry_after = failure
+                    .retry_after
+                    .unwrap_or(0)
+                    .max(self.config.cool_down.as_secs());
+                slot.cool_down(
+                    self.clock.instant(),
+                    retry_after,
+                    Failure::Unavailable(failure.detail.clone()),
+                );
                 tracing::warn!(credential_id = %credential.id, detail = %failure.detail, "token refresh failed");
                 return self.stale_or(slot, credential, unavailable(retry_after, failure.detail));
             }
         };
 
-        let obtained_at = now();
+        let obtained_at = self.clock.now();
         let lifetime = Duration::from_secs(access.expires_in);
         let expires_at = obtained_at + chrono::Duration::from_std(lifetime).unwrap_or_default();
         let context = RecordContext::new(credential.org_id, credential.id);
@@ -466,10 +549,24 @@ impl TokenBroker {
         };
         match state.store.store_token(credential.id, owner, &row).await {
             Ok(true) => {}
-            Ok(false) => tracing::warn!(
-                credential_id = %credential.id,
-                "the refresh lease lapsed during the login; the token is kept in this process only"
-            ),
+            Ok(false) => {
+                // The lease lapsed during the login and another replica took over: its token
+                // is the credential's now. This session would be one more left open upstream.
+                tracing::warn!(
+                    credential_id = %credential.id,
+                    "the refresh lease lapsed during the login; logging that session out"
+                );
+                self.retire_session(state, credential, access.token);
+                if let Some(stored) = self.stored(state, slot, credential).await?
+                    && stored.obtained_at > asked_at
+                {
+                    return fresh_enough(&stored, wish, self.clock.now(), Issuance::Stored);
+                }
+                return Err(unavailable(
+                    5,
+                    "another replica took over the login for this credential; retry shortly".into(),
+                ));
+            }
             Err(error) => tracing::error!(%error, "could not store a token"),
         }
         let cached = Arc::new(CachedToken {
@@ -478,7 +575,7 @@ impl TokenBroker {
             expires_at,
             obtained_at,
             credential_version: credential.version,
-            confirmed_at: Instant::now(),
+            confirmed_at: self.clock.instant(),
         });
         let replaced = slot.token.swap(Some(cached.clone()));
         if wish.force_refresh
@@ -489,7 +586,7 @@ impl TokenBroker {
             self.retire_session(state, credential, replaced.token.clone());
         }
         *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        fresh_enough(&cached, wish, Issuance::Refreshed)
+        fresh_enough(&cached, wish, obtained_at, Issuance::Refreshed)
     }
 
     /// Logs a replaced token's session out upstream, in the background, best effort.
@@ -518,7 +615,10 @@ impl TokenBroker {
         error: ApiError,
     ) -> Result<IssuedToken, ApiError> {
         match slot.token.load_full() {
-            Some(cached) if cached.credential_version == credential.version && cached.alive() => {
+            Some(cached)
+                if cached.credential_version == credential.version
+                    && cached.alive(self.clock.now()) =>
+            {
                 Ok(cached.issue(Issuance::Stale))
             }
             _ => Err(error),
@@ -530,7 +630,7 @@ impl TokenBroker {
         changes.status = CredentialStatus::Invalid;
         changes.status_detail = Some(detail.to_string());
         changes.identity = None;
-        changes.validated_at = Some(now());
+        changes.validated_at = Some(self.clock.now());
         let event = NewAuditEvent {
             org_id: Some(credential.org_id),
             actor_key_id: None,
@@ -562,6 +662,7 @@ impl TokenBroker {
 async fn open_stored(
     state: &AppState,
     credential: &Credential,
+    clock: &dyn Clock,
 ) -> Result<Option<CachedToken>, ApiError> {
     let Some(row) = state.store.credential_token(credential.id).await? else {
         return Ok(None);
@@ -571,7 +672,7 @@ async fn open_stored(
     else {
         return Ok(None);
     };
-    if row.credential_version != credential.version || expires_at <= now() {
+    if row.credential_version != credential.version || expires_at <= clock.now() {
         return Ok(None);
     }
     let context = RecordContext::new(credential.org_id, credential.id);
@@ -586,7 +687,7 @@ async fn open_stored(
         expires_at,
         obtained_at,
         credential_version: credential.version,
-        confirmed_at: Instant::now(),
+        confirmed_at: clock.instant(),
     }))
 }
 
@@ -594,9 +695,10 @@ async fn open_stored(
 fn fresh_enough(
     token: &CachedToken,
     wish: TokenWish,
+    at: DateTime<Utc>,
     source: Issuance,
 ) -> Result<IssuedToken, ApiError> {
-    if token.lives(wish.min_ttl) {
+    if token.lives(wish.min_ttl, at) {
         return Ok(token.issue(source));
     }
     let lifetime = (token.expires_at - token.obtained_at).num_seconds();
@@ -627,3 +729,6 @@ fn unavailable(retry_after: u64, detail: String) -> ApiError {
         retry_after: Some(retry_after),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,9 +11,11 @@ pub struct Catalogue {
 
 impl Catalogue {
     pub fn builtin() -> Self {
-        Self {
-            connectors: vec![Arc::new(latch_connector_looker::Looker)],
-        }
+        Self::new(vec![Arc::new(latch_connector_looker::Looker)])
+    }
+
+    pub fn new(connectors: Vec<Arc<dyn Connector>>) -> Self {
+        Self { connectors }
     }
 
     pub fn get(&self, id: &str) -> Option<&dyn Connector> {

@@ -19,7 +19,7 @@ use crate::api_keys::issue_api_key;
 use crate::audit_tally::AuditTally;
 use crate::auth::{KeyCache, Scope};
 use crate::auth_limiter::FailureLimiter;
-use crate::broker::TokenBroker;
+use crate::broker::{BrokerConfig, SystemClock, TokenBroker};
 use crate::catalogue::Catalogue;
 use crate::error::ApiError;
 use crate::extract::field_problem;
@@ -93,7 +93,14 @@ impl Application {
             issuances: AuditTally::start(store.clone(), metrics.clone()),
             refusals: AuditTally::start(store.clone(), metrics.clone()),
             auth_failures: FailureLimiter::new(settings.limits.auth_failures_per_minute),
-            broker: TokenBroker::new(metrics, settings.limits.forced_refresh_interval),
+            broker: TokenBroker::new(
+                metrics,
+                BrokerConfig {
+                    forced_interval: settings.limits.forced_refresh_interval,
+                    ..BrokerConfig::default()
+                },
+                Arc::new(SystemClock),
+            ),
             keys: KeyCache::default(),
             store,
             keyring: Arc::new(keyring),

@@ -1,0 +1,470 @@
+//! The broker without HTTP and without waiting out its timings: a real SQLite store, a
+//! connector that counts its logins and answers as told, and a clock that moves only when
+//! told (or when the broker sleeps, which moves it at once).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use latch_connector::{
+    AccessToken, Connector, EgressClient, EgressPolicy, FieldError, FieldSpec, Fields,
+    SecretFields, UpstreamError, ValidationOutcome, ValidationStatus,
+};
+use latch_store::{CredentialStatus, NewAuditEvent, NewCredential, Store};
+use latch_vault::{ExposeSecret, Kek, Keyring, MasterKey, Purpose, RecordContext, SecretString};
+use serde_json::json;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::{BrokerConfig, Clock, TokenBroker, TokenWish};
+use crate::audit_tally::AuditTally;
+use crate::auth::KeyCache;
+use crate::auth_limiter::FailureLimiter;
+use crate::catalogue::Catalogue;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+
+/// A clock that stands still until moved; sleeping moves it by the time slept.
+struct ManualClock {
+    start: Instant,
+    at: Mutex<(DateTime<Utc>, Duration)>,
+}
+
+impl ManualClock {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            start: Instant::now(),
+            at: Mutex::new((latch_store::now(), Duration::ZERO)),
+        })
+    }
+
+    fn advance(&self, by: Duration) {
+        let mut at = self.at.lock().unwrap();
+        at.0 += chrono::Duration::from_std(by).unwrap();
+        at.1 += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.at.lock().unwrap().0
+    }
+
+    fn instant(&self) -> Instant {
+        self.start + self.at.lock().unwrap().1
+    }
+
+    fn sleep(
+        &self,
+        duration: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        self.advance(duration);
+        Box::pin(tokio::task::yield_now())
+    }
+}
+
+/// How the fake upstream answers the next logins.
+#[derive(Clone, Copy)]
+enum Answer {
+    Token { expires_in: u64 },
+    Refused,
+    Down,
+}
+
+/// An upstream that counts logins, hands out `t-1`, `t-2`, ..., and, when gated, holds
+/// login `n` until `release(n)`.
+struct Upstream {
+    logins: AtomicU64,
+    answer: Mutex<Answer>,
+    released: Mutex<HashSet<u64>>,
+    wake: Notify,
+    gated: bool,
+    revoked: Mutex<Vec<String>>,
+}
+
+impl Upstream {
+    fn new(gated: bool) -> Arc<Self> {
+        Arc::new(Self {
+            logins: AtomicU64::new(0),
+            answer: Mutex::new(Answer::Token { expires_in: 3600 }),
+            released: Mutex::new(HashSet::new()),
+            wake: Notify::new(),
+            gated,
+            revoked: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn logins(&self) -> u64 {
+        self.logins.load(Ordering::SeqCst)
+    }
+
+    fn answer(&self, answer: Answer) {
+        *self.answer.lock().unwrap() = answer;
+    }
+
+    /// Lets login `n` answer.
+    fn release(&self, n: u64) {
+        self.released.lock().unwrap().insert(n);
+        self.wake.notify_waiters();
+    }
+
+    async fn held(&self, n: u64) {
+        loop {
+            let woken = self.wake.notified();
+            if self.released.lock().unwrap().contains(&n) {
+                return;
+            }
+            woken.await;
+        }
+    }
+}
+
+struct FakeConnector(Arc<Upstream>);
+
+#[async_trait]
+impl Connector for FakeConnector {
+    fn id(&self) -> &'static str {
+        "fake"
+    }
+    fn name(&self) -> &'static str {
+        "Fake"
+    }
+    fn description(&self) -> &'static str {
+        "An upstream for broker tests."
+    }
+    fn docs_url(&self) -> &'static str {
+        "https://example.com"
+    }
+    fn config_fields(&self) -> &'static [FieldSpec] {
+        &[]
+    }
+    fn secret_fields(&self) -> &'static [FieldSpec] {
+        &[]
+    }
+    fn normalize_config(&self, config: Fields) -> Result<Fields, Vec<FieldError>> {
+        Ok(config)
+    }
+
+    async fn fetch_token(
+        &self,
+        _: &EgressClient,
+        _: &Fields,
+        _: &SecretFields,
+    ) -> Result<AccessToken, UpstreamError> {
+        let n = self.0.logins.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.0.gated {
+            self.0.held(n).await;
+        }
+        let answer = *self.0.answer.lock().unwrap();
+        match answer {
+            Answer::Token { expires_in } => Ok(AccessToken {
+                token: SecretString::from(format!("t-{n}")),
+                token_type: "Bearer".into(),
+                expires_in,
+            }),
+            Answer::Refused => Err(UpstreamError {
+                status: ValidationStatus::Invalid,
+                detail: "the upstream refused the credential".into(),
+                retry_after: None,
+                blocked: false,
+            }),
+            Answer::Down => Err(UpstreamError {
+                status: ValidationStatus::Unreachable,
+                detail: "the upstream is down".into(),
+                retry_after: None,
+                blocked: false,
+            }),
+        }
+    }
+
+    async fn test_login(
+        &self,
+        _: &EgressClient,
+        _: &Fields,
+        _: &SecretFields,
+    ) -> ValidationOutcome {
+        unreachable!("the broker never test-logs-in")
+    }
+
+    async fn revoke(&self, _: &EgressClient, _: &Fields, token: &SecretString) {
+        self.0
+            .revoked
+            .lock()
+            .unwrap()
+            .push(token.expose_secret().to_string());
+    }
+}
+
+/// One replica: its own broker and state, on a shared store and upstream.
+struct Replica {
+    state: AppState,
+}
+
+impl Replica {
+    async fn token(&self, org_id: Uuid, id: Uuid, wish: TokenWish) -> Result<String, ApiError> {
+        self.state
+            .broker
+            .token(&self.state, org_id, id, wish)
+            .await
+            .map(|issued| issued.token.expose_secret().to_string())
+    }
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    keyring: Arc<Keyring>,
+    upstream: Arc<Upstream>,
+    clock: Arc<ManualClock>,
+    org_id: Uuid,
+    credential_id: Uuid,
+}
+
+impl World {
+    async fn new(gated: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/latch.db", dir.path().display());
+        let store = latch_store::connect(&url).await.unwrap();
+        let keyring = Arc::new(Keyring::new(Kek::new(
+            "kek-1",
+            MasterKey::generate().unwrap(),
+        )));
+        let org = store.ensure_organization("acme").await.unwrap();
+        let credential_id = Uuid::now_v7();
+        let context = RecordContext::new(org.id, credential_id);
+        let (data_key, wrapped) = keyring.generate_data_key(&context).unwrap();
+        let sealed = data_key.seal(&context, Purpose::Secret, b"{}").unwrap();
+        store
+            .insert_credential(
+                &NewCredential {
+                    id: credential_id,
+                    org_id: org.id,
+                    connector: "fake".into(),
+                    name: "fake".into(),
+                    description: None,
+                    config: json!({}),
+                    secret_ct: sealed.ciphertext,
+                    secret_nonce: sealed.nonce,
+                    wrapped_dek: wrapped.bytes,
+                    kek_id: wrapped.kek_id,
+                    status: CredentialStatus::Valid,
+                    status_detail: None,
+                    identity: None,
+                    validated_at: None,
+                },
+                &NewAuditEvent {
+                    org_id: Some(org.id),
+                    actor_key_id: None,
+                    action: "credential.created".into(),
+                    target_type: "credential".into(),
+                    target_id: None,
+                    outcome: "success".into(),
+                    detail: json!({}),
+                },
+            )
+            .await
+            .unwrap();
+        Self {
+            _dir: dir,
+            store,
+            keyring,
+            upstream: Upstream::new(gated),
+            clock: ManualClock::new(),
+            org_id: org.id,
+            credential_id,
+        }
+    }
+
+    fn replica(&self) -> Arc<Replica> {
+        let metrics = Arc::new(Metrics::default());
+        Arc::new(Replica {
+            state: AppState {
+                store: self.store.clone(),
+                keyring: self.keyring.clone(),
+                catalogue: Catalogue::new(vec![Arc::new(FakeConnector(self.upstream.clone()))]),
+                policy: Default::default(),
+                egress: EgressClient::new(EgressPolicy::default()).unwrap(),
+                broker: TokenBroker::new(
+                    metrics.clone(),
+                    BrokerConfig::default(),
+                    self.clock.clone(),
+                ),
+                keys: KeyCache::default(),
+                issuances: AuditTally::start(self.store.clone(), metrics.clone()),
+                refusals: AuditTally::start(self.store.clone(), metrics),
+                auth_failures: FailureLimiter::new(0),
+            },
+        })
+    }
+
+    async fn token(&self, replica: &Replica, wish: TokenWish) -> Result<String, ApiError> {
+        replica.token(self.org_id, self.credential_id, wish).await
+    }
+}
+
+fn wish(min_ttl: u64) -> TokenWish {
+    TokenWish {
+        min_ttl: Duration::from_secs(min_ttl),
+        force_refresh: false,
+        rejected: None,
+    }
+}
+
+/// Lets spawned requests run until `done` holds. The store answers from threads of its own,
+/// so this gives them real time too (a millisecond at a time, five seconds at most); the
+/// broker's own waits never pass in real time.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..5_000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("{what} did not happen");
+}
+
+#[tokio::test]
+async fn requests_on_a_cold_cache_share_one_login() {
+    let world = Arc::new(World::new(true).await);
+    let replica = world.replica();
+    let requests: Vec<_> = (0..20)
+        .map(|_| {
+            let (world, replica) = (world.clone(), replica.clone());
+            tokio::spawn(async move { world.token(&replica, wish(300)).await })
+        })
+        .collect();
+    until("the first login", || world.upstream.logins() == 1).await;
+    world.upstream.release(1);
+    for request in requests {
+        assert_eq!(request.await.unwrap().unwrap(), "t-1");
+    }
+    assert_eq!(world.upstream.logins(), 1);
+}
+
+#[tokio::test]
+async fn a_token_is_handed_out_while_exactly_min_ttl_is_left_and_refreshed_a_second_later() {
+    let world = World::new(false).await;
+    world.upstream.answer(Answer::Token { expires_in: 600 });
+    let replica = world.replica();
+    assert_eq!(world.token(&replica, wish(300)).await.unwrap(), "t-1");
+    world.clock.advance(Duration::from_secs(300));
+    assert_eq!(world.token(&replica, wish(300)).await.unwrap(), "t-1");
+    world.clock.advance(Duration::from_secs(1));
+    assert_eq!(world.token(&replica, wish(300)).await.unwrap(), "t-2");
+    assert_eq!(world.upstream.logins(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_login_starts_a_cool_down_that_ends_when_its_time_is_up() {
+    let world = World::new(false).await;
+    world.upstream.answer(Answer::Down);
+    let replica = world.replica();
+    let first = world.token(&replica, wish(300)).await;
+    assert!(
+        matches!(
+            first,
+            Err(ApiError::Unavailable {
+                retry_after: Some(30),
+                ..
+            })
+        ),
+        "{first:?}"
+    );
+    world.clock.advance(Duration::from_secs(29));
+    let cooling = world.token(&replica, wish(300)).await;
+    assert!(matches!(cooling, Err(ApiError::Unavailable { .. })));
+    assert_eq!(world.upstream.logins(), 1, "no login during the cool-down");
+
+    world.upstream.answer(Answer::Token { expires_in: 3600 });
+    world.clock.advance(Duration::from_secs(2));
+    assert_eq!(world.token(&replica, wish(300)).await.unwrap(), "t-2");
+}
+
+#[tokio::test]
+async fn a_refused_credential_is_remembered_and_not_tried_again() {
+    let world = World::new(false).await;
+    world.upstream.answer(Answer::Refused);
+    let replica = world.replica();
+    for _ in 0..3 {
+        let refused = world.token(&replica, wish(300)).await;
+        assert!(
+            matches!(refused, Err(ApiError::CredentialInvalid(_))),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(world.upstream.logins(), 1);
+    let stored = world
+        .store
+        .get_credential(world.org_id, world.credential_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, CredentialStatus::Invalid);
+    // Even once the cool-down is over: the store says invalid until someone fixes it.
+    world.clock.advance(Duration::from_secs(3600));
+    assert!(world.token(&replica, wish(300)).await.is_err());
+    assert_eq!(world.upstream.logins(), 1);
+}
+
+#[tokio::test]
+async fn a_replica_waiting_for_another_s_login_hands_out_the_winner_s_token() {
+    let world = Arc::new(World::new(true).await);
+    let (winner, waiter) = (world.replica(), world.replica());
+    let first = {
+        let (world, winner) = (world.clone(), winner.clone());
+        tokio::spawn(async move { world.token(&winner, wish(300)).await })
+    };
+    until("the winner's login", || world.upstream.logins() == 1).await;
+    let second = {
+        let (world, waiter) = (world.clone(), waiter.clone());
+        tokio::spawn(async move { world.token(&waiter, wish(300)).await })
+    };
+    // The waiter polls (each poll moves the clock by 50 ms) while the login is held.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    world.upstream.release(1);
+    assert_eq!(first.await.unwrap().unwrap(), "t-1");
+    assert_eq!(second.await.unwrap().unwrap(), "t-1");
+    assert_eq!(world.upstream.logins(), 1);
+}
+
+#[tokio::test]
+async fn a_lease_that_lapses_while_its_holder_stalls_passes_on_and_the_late_session_is_logged_out()
+{
+    let world = Arc::new(World::new(true).await);
+    let (stalled, other) = (world.replica(), world.replica());
+    let late = {
+        let (world, stalled) = (world.clone(), stalled.clone());
+        tokio::spawn(async move { world.token(&stalled, wish(300)).await })
+    };
+    until("the stalled login", || world.upstream.logins() == 1).await;
+    // The holder stalls past its lease: another replica takes over and logs in.
+    world.clock.advance(Duration::from_secs(31));
+    let taken_over = {
+        let (world, other) = (world.clone(), other.clone());
+        tokio::spawn(async move { world.token(&other, wish(300)).await })
+    };
+    until("the second login", || world.upstream.logins() == 2).await;
+    world.upstream.release(2);
+    assert_eq!(taken_over.await.unwrap().unwrap(), "t-2");
+    // Now the stalled login answers, too late.
+    world.upstream.release(1);
+    let late = late.await.unwrap();
+    // The stalled holder's write was refused: it hands out the winner's token and its own
+    // session is logged out upstream.
+    assert_eq!(late.unwrap(), "t-2");
+    until("the late session's logout", || {
+        world
+            .upstream
+            .revoked
+            .lock()
+            .unwrap()
+            .contains(&"t-1".to_string())
+    })
+    .await;
+}
