@@ -505,6 +505,21 @@ async fn a_token_lease_has_one_holder_until_it_lapses(db: TestDatabase) {
     assert_eq!(row.lease_owner.as_deref(), Some("a"));
     assert!(row.token_ct.is_none());
 
+    // Its holder renews it; nobody else can.
+    let renewed = until + Duration::seconds(30);
+    assert!(store.renew_token_lease(id, "a", renewed).await.unwrap());
+    assert!(!store.renew_token_lease(id, "b", renewed).await.unwrap());
+    let row = store.credential_token(id).await.unwrap().unwrap();
+    assert_eq!(row.lease_until, Some(renewed));
+    assert!(
+        !store
+            .acquire_token_lease(id, 1, "b", renewed, until + Duration::seconds(1))
+            .await
+            .unwrap(),
+        "a renewed lease outlives its first end"
+    );
+    assert!(store.renew_token_lease(id, "a", until).await.unwrap());
+
     // Once the lease has lapsed, another owner takes it.
     let later = until + Duration::milliseconds(1);
     assert!(

@@ -486,9 +486,14 @@ impl TokenBroker {
         let secrets = open_secrets(state, credential)?;
         let config = credential.config.as_object().cloned().unwrap_or_default();
         let started = self.clock.instant();
-        let fetched = connector
-            .fetch_token(&state.egress, &config, &secrets)
-            .await;
+        let fetched = {
+            let login = connector.fetch_token(&state.egress, &config, &secrets);
+            tokio::pin!(login);
+            tokio::select! {
+                fetched = &mut login => fetched,
+                () = self.keep_lease(state, credential.id, owner) => login.await,
+            }
+        };
         self.metrics.upstream_login(
             self.clock.instant().duration_since(started),
             fetched.is_ok(),
@@ -587,6 +592,27 @@ impl TokenBroker {
         }
         *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = None;
         fresh_enough(&cached, wish, obtained_at, Issuance::Refreshed)
+    }
+
+    /// Renews `owner`'s lease every third of its length, for as long as the login under it
+    /// runs; returns (and stops renewing) once the lease is lost, and then the login's late
+    /// write will be refused.
+    async fn keep_lease(&self, state: &AppState, credential_id: Uuid, owner: &str) {
+        let lease = chrono::Duration::from_std(self.config.lease).unwrap_or_default();
+        loop {
+            self.clock.sleep(self.config.lease / 3).await;
+            let until = self.clock.now() + lease;
+            match state
+                .store
+                .renew_token_lease(credential_id, owner, until)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => return,
+                // A store that cannot be reached now may answer at the next turn.
+                Err(error) => tracing::warn!(%error, "could not renew a token lease"),
+            }
+        }
     }
 
     /// Logs a replaced token's session out upstream, in the background, best effort.

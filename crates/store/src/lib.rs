@@ -221,6 +221,13 @@ pub trait Store: Send + Sync + 'static {
         owner: &str,
         token: &NewToken,
     ) -> Result<bool, StoreError>;
+    /// Moves the end of `owner`'s lease to `until`; `false` when `owner` no longer holds it.
+    async fn renew_token_lease(
+        &self,
+        credential_id: Uuid,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     /// Frees the lease if `owner` still holds it.
     async fn release_token_lease(&self, credential_id: Uuid, owner: &str)
     -> Result<(), StoreError>;

@@ -671,6 +671,24 @@ macro_rules! impl_store {
                 Ok(written == 1)
             }
 
+            async fn renew_token_lease(
+                &self,
+                credential_id: uuid::Uuid,
+                owner: &str,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::StoreError> {
+                let renewed = sqlx::query(
+                    "UPDATE credential_tokens SET lease_until = $3 \
+                     WHERE credential_id = $1 AND lease_owner = $2",
+                )
+                .bind(credential_id)
+                .bind(owner)
+                .bind(until)
+                .execute(&self.pool)
+                .await?;
+                Ok(renewed.rows_affected() == 1)
+            }
+
             async fn release_token_lease(
                 &self,
                 credential_id: uuid::Uuid,

@@ -3,7 +3,7 @@
 //! told (or when the broker sleeps, which moves it at once).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,28 +28,22 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 
-/// A clock that stands still until moved; sleeping moves it by the time slept.
-struct ManualClock {
+/// Time shared by every replica of a test: it stands still until the test moves it.
+struct Time {
     start: Instant,
     at: Mutex<(DateTime<Utc>, Duration)>,
+    moved: Notify,
 }
 
-impl ManualClock {
+impl Time {
     fn new() -> Arc<Self> {
         Arc::new(Self {
             start: Instant::now(),
             at: Mutex::new((latch_store::now(), Duration::ZERO)),
+            moved: Notify::new(),
         })
     }
 
-    fn advance(&self, by: Duration) {
-        let mut at = self.at.lock().unwrap();
-        at.0 += chrono::Duration::from_std(by).unwrap();
-        at.1 += by;
-    }
-}
-
-impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         self.at.lock().unwrap().0
     }
@@ -58,13 +52,66 @@ impl Clock for ManualClock {
         self.start + self.at.lock().unwrap().1
     }
 
+    /// Moves time on by `by` and gives the tasks it wakes a moment of real time to run.
+    async fn advance(&self, by: Duration) {
+        {
+            let mut at = self.at.lock().unwrap();
+            at.0 += chrono::Duration::from_std(by).unwrap();
+            at.1 += by;
+        }
+        self.moved.notify_waiters();
+        settle().await;
+    }
+
+    /// Moves time on by `by`, one `step` at a time.
+    async fn advance_in_steps(&self, by: Duration, step: Duration) {
+        let mut moved = Duration::ZERO;
+        while moved < by {
+            self.advance(step).await;
+            moved += step;
+        }
+    }
+}
+
+/// One replica's view of the shared time. A frozen replica's sleeps do not end, as if its
+/// process had stopped.
+struct ManualClock {
+    time: Arc<Time>,
+    frozen: Arc<AtomicBool>,
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.time.now()
+    }
+
+    fn instant(&self) -> Instant {
+        self.time.instant()
+    }
+
     fn sleep(
         &self,
         duration: Duration,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-        self.advance(duration);
-        Box::pin(tokio::task::yield_now())
+        let (time, frozen) = (self.time.clone(), self.frozen.clone());
+        let deadline = time.instant() + duration;
+        Box::pin(async move {
+            loop {
+                let moved = time.moved.notified();
+                tokio::pin!(moved);
+                moved.as_mut().enable();
+                if time.instant() >= deadline && !frozen.load(Ordering::SeqCst) {
+                    return;
+                }
+                moved.await;
+            }
+        })
     }
+}
+
+/// A moment of real time for the store's threads and the tasks they wake.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(5)).await;
 }
 
 /// How the fake upstream answers the next logins.
@@ -199,9 +246,10 @@ impl Connector for FakeConnector {
     }
 }
 
-/// One replica: its own broker and state, on a shared store and upstream.
+/// One replica: its own broker, state and clock, on a shared store, upstream and time.
 struct Replica {
     state: AppState,
+    frozen: Arc<AtomicBool>,
 }
 
 impl Replica {
@@ -219,7 +267,7 @@ struct World {
     store: Arc<dyn Store>,
     keyring: Arc<Keyring>,
     upstream: Arc<Upstream>,
-    clock: Arc<ManualClock>,
+    time: Arc<Time>,
     org_id: Uuid,
     credential_id: Uuid,
 }
@@ -273,7 +321,7 @@ impl World {
             store,
             keyring,
             upstream: Upstream::new(gated),
-            clock: ManualClock::new(),
+            time: Time::new(),
             org_id: org.id,
             credential_id,
         }
@@ -281,18 +329,20 @@ impl World {
 
     fn replica(&self) -> Arc<Replica> {
         let metrics = Arc::new(Metrics::default());
+        let frozen = Arc::new(AtomicBool::new(false));
+        let clock = Arc::new(ManualClock {
+            time: self.time.clone(),
+            frozen: frozen.clone(),
+        });
         Arc::new(Replica {
+            frozen,
             state: AppState {
                 store: self.store.clone(),
                 keyring: self.keyring.clone(),
                 catalogue: Catalogue::new(vec![Arc::new(FakeConnector(self.upstream.clone()))]),
                 policy: Default::default(),
                 egress: EgressClient::new(EgressPolicy::default()).unwrap(),
-                broker: TokenBroker::new(
-                    metrics.clone(),
-                    BrokerConfig::default(),
-                    self.clock.clone(),
-                ),
+                broker: TokenBroker::new(metrics.clone(), BrokerConfig::default(), clock),
                 keys: KeyCache::default(),
                 issuances: AuditTally::start(self.store.clone(), metrics.clone()),
                 refusals: AuditTally::start(self.store.clone(), metrics),
@@ -315,8 +365,8 @@ fn wish(min_ttl: u64) -> TokenWish {
 }
 
 /// Lets spawned requests run until `done` holds. The store answers from threads of its own,
-/// so this gives them real time too (a millisecond at a time, five seconds at most); the
-/// broker's own waits never pass in real time.
+/// so this gives them real time (a millisecond at a time, five seconds at most); the broker's
+/// own waits end only when the test moves time.
 async fn until(what: &str, done: impl Fn() -> bool) {
     for _ in 0..5_000 {
         if done() {
@@ -351,9 +401,9 @@ async fn a_token_is_handed_out_while_exactly_min_ttl_is_left_and_refreshed_a_sec
     world.upstream.answer(Answer::Token { expires_in: 600 });
     let replica = world.replica();
     assert_eq!(world.token(&replica, wish(300)).await.unwrap(), "t-1");
-    world.clock.advance(Duration::from_secs(300));
+    world.time.advance(Duration::from_secs(300)).await;
     assert_eq!(world.token(&replica, wish(300)).await.unwrap(), "t-1");
-    world.clock.advance(Duration::from_secs(1));
+    world.time.advance(Duration::from_secs(1)).await;
     assert_eq!(world.token(&replica, wish(300)).await.unwrap(), "t-2");
     assert_eq!(world.upstream.logins(), 2);
 }
@@ -374,13 +424,13 @@ async fn a_failed_login_starts_a_cool_down_that_ends_when_its_time_is_up() {
         ),
         "{first:?}"
     );
-    world.clock.advance(Duration::from_secs(29));
+    world.time.advance(Duration::from_secs(29)).await;
     let cooling = world.token(&replica, wish(300)).await;
     assert!(matches!(cooling, Err(ApiError::Unavailable { .. })));
     assert_eq!(world.upstream.logins(), 1, "no login during the cool-down");
 
     world.upstream.answer(Answer::Token { expires_in: 3600 });
-    world.clock.advance(Duration::from_secs(2));
+    world.time.advance(Duration::from_secs(2)).await;
     assert_eq!(world.token(&replica, wish(300)).await.unwrap(), "t-2");
 }
 
@@ -405,7 +455,7 @@ async fn a_refused_credential_is_remembered_and_not_tried_again() {
         .unwrap();
     assert_eq!(stored.status, CredentialStatus::Invalid);
     // Even once the cool-down is over: the store says invalid until someone fixes it.
-    world.clock.advance(Duration::from_secs(3600));
+    world.time.advance(Duration::from_secs(3600)).await;
     assert!(world.token(&replica, wish(300)).await.is_err());
     assert_eq!(world.upstream.logins(), 1);
 }
@@ -423,12 +473,56 @@ async fn a_replica_waiting_for_another_s_login_hands_out_the_winner_s_token() {
         let (world, waiter) = (world.clone(), waiter.clone());
         tokio::spawn(async move { world.token(&waiter, wish(300)).await })
     };
-    // The waiter polls (each poll moves the clock by 50 ms) while the login is held.
-    for _ in 0..100 {
-        tokio::task::yield_now().await;
-    }
+    // The waiter polls every 50 ms while the login is held; then the winner writes.
+    world
+        .time
+        .advance_in_steps(Duration::from_millis(500), Duration::from_millis(50))
+        .await;
+    assert!(!second.is_finished(), "the waiter waits for the winner");
     world.upstream.release(1);
     assert_eq!(first.await.unwrap().unwrap(), "t-1");
+    until_with_time(&world.time, "the waiter's answer", || second.is_finished()).await;
+    assert_eq!(second.await.unwrap().unwrap(), "t-1");
+    assert_eq!(world.upstream.logins(), 1);
+}
+
+/// As `until`, moving time on by 50 ms between looks: for requests that wait by polling.
+async fn until_with_time(time: &Time, what: &str, done: impl Fn() -> bool) {
+    for _ in 0..1_000 {
+        if done() {
+            return;
+        }
+        time.advance(Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not happen");
+}
+
+#[tokio::test]
+async fn a_lease_is_renewed_while_a_slow_login_runs_so_no_second_login_starts() {
+    let world = Arc::new(World::new(true).await);
+    let (slow, waiter) = (world.replica(), world.replica());
+    let first = {
+        let (world, slow) = (world.clone(), slow.clone());
+        tokio::spawn(async move { world.token(&slow, wish(300)).await })
+    };
+    until("the slow login", || world.upstream.logins() == 1).await;
+    // Past the 30 s the lease was first taken for: renewed every 10 s, it holds.
+    world
+        .time
+        .advance_in_steps(Duration::from_secs(45), Duration::from_secs(1))
+        .await;
+    let second = {
+        let (world, waiter) = (world.clone(), waiter.clone());
+        tokio::spawn(async move { world.token(&waiter, wish(300)).await })
+    };
+    world
+        .time
+        .advance_in_steps(Duration::from_secs(1), Duration::from_millis(50))
+        .await;
+    assert_eq!(world.upstream.logins(), 1, "the lease held");
+    world.upstream.release(1);
+    assert_eq!(first.await.unwrap().unwrap(), "t-1");
+    until_with_time(&world.time, "the waiter's answer", || second.is_finished()).await;
     assert_eq!(second.await.unwrap().unwrap(), "t-1");
     assert_eq!(world.upstream.logins(), 1);
 }
@@ -443,8 +537,10 @@ async fn a_lease_that_lapses_while_its_holder_stalls_passes_on_and_the_late_sess
         tokio::spawn(async move { world.token(&stalled, wish(300)).await })
     };
     until("the stalled login", || world.upstream.logins() == 1).await;
-    // The holder stalls past its lease: another replica takes over and logs in.
-    world.clock.advance(Duration::from_secs(31));
+    // The holder's whole process stalls past its lease (it renews nothing): another replica
+    // takes over and logs in.
+    stalled.frozen.store(true, Ordering::SeqCst);
+    world.time.advance(Duration::from_secs(31)).await;
     let taken_over = {
         let (world, other) = (world.clone(), other.clone());
         tokio::spawn(async move { world.token(&other, wish(300)).await })
