@@ -6,6 +6,7 @@ mod logs;
 pub mod mock_looker;
 mod replica;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,10 +56,23 @@ macro_rules! on_both_backends {
 }
 
 /// How to start a test server.
-#[derive(Default)]
 pub struct TestOptions {
     pub egress: EgressPolicy,
     pub limits: Limits,
+}
+
+impl Default for TestOptions {
+    /// No name resolves (the egress policy's test resolver knows none), so no test can reach
+    /// a host on the internet, even by mistake.
+    fn default() -> Self {
+        Self {
+            egress: EgressPolicy {
+                fixed_hosts: Some(Arc::new(HashMap::new())),
+                ..EgressPolicy::default()
+            },
+            limits: Limits::default(),
+        }
+    }
 }
 
 impl TestOptions {
@@ -71,7 +85,7 @@ impl TestOptions {
                 allow_cidrs: vec!["127.0.0.0/8".parse().unwrap()],
                 connect_timeout: Duration::from_secs(2),
                 request_timeout: Duration::from_secs(2),
-                ..EgressPolicy::default()
+                ..Self::default().egress
             },
             limits: Limits::default(),
         }
@@ -295,14 +309,16 @@ impl TestApp {
                 use sqlx::Connection;
                 let mut connection = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
                 let mut text = String::new();
-                for table in [
-                    "organizations",
-                    "api_keys",
-                    "credentials",
-                    "credential_tokens",
-                    "audit_events",
-                    "keyring",
-                ] {
+                // Every table there is, so a table added later is scanned too.
+                let tables: Vec<(String,)> = sqlx::query_as(
+                    "SELECT table_name::text FROM information_schema.tables \
+                     WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'",
+                )
+                .fetch_all(&mut connection)
+                .await
+                .unwrap();
+                assert!(tables.len() >= 7, "{tables:?}");
+                for (table,) in tables {
                     let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                         "SELECT row_to_json(t)::text FROM {table} t"
                     )))

@@ -259,13 +259,47 @@ async fn a_redirect_to_the_metadata_address_is_not_followed() {
 }
 
 #[tokio::test]
-async fn a_public_name_is_checked_after_resolution_not_before() {
-    // `check_url` lets a name through; what it resolves to is judged at connect time. A name
-    // that resolves to loopback is refused there (the table's `localhost` cases), while the
-    // same policy lets the mock's IP literal through once the range is opened.
+async fn a_name_is_checked_after_resolution_not_before() {
+    // `check_url` lets a name through; what it resolves to is judged at connect time. The
+    // test resolver maps one name to the mock (in an opened range) and one to the metadata
+    // address: the same URL shape is called in the first case and refused in the second.
     let mock = MockLooker::start(MockLookerConfig::default()).await;
-    let policy = loopback_opened();
-    let reached = test_login(policy, &mock.url).await;
+    let port = url::Url::parse(&mock.url).unwrap().port().unwrap();
+    let hosts = HashMap::from([
+        (
+            "looker.example".to_string(),
+            vec!["127.0.0.1".parse().unwrap()],
+        ),
+        (
+            "metadata.example".to_string(),
+            vec!["169.254.169.254".parse().unwrap()],
+        ),
+    ]);
+    let policy = EgressPolicy {
+        extra_ports: vec![port],
+        fixed_hosts: Some(Arc::new(hosts)),
+        ..loopback_opened()
+    };
+    for host in ["looker.example", "metadata.example"] {
+        assert!(
+            policy
+                .check_url(&url::Url::parse(&format!("http://{host}:{port}")).unwrap())
+                .is_ok()
+        );
+    }
+    let reached = test_login(policy.clone(), &format!("http://looker.example:{port}")).await;
     assert_eq!(reached.status, ValidationStatus::Invalid, "{reached:?}");
+    assert_eq!(mock.stats().login_attempts, 1);
+
+    let metadata = format!("http://metadata.example:{port}");
+    let refused = test_login(policy, &metadata).await;
+    assert_refused(&metadata, &refused);
+    assert!(
+        refused
+            .detail
+            .contains("metadata.example resolves to 169.254.169.254"),
+        "{}",
+        refused.detail
+    );
     assert_eq!(mock.stats().login_attempts, 1);
 }
