@@ -1,9 +1,13 @@
-//! Counters for `GET /metrics`, in Prometheus text format. Plain atomics: recording one
-//! takes no lock, so the token hot path can afford it.
+//! Metrics for `GET /metrics`, kept and written by `prometheus-client` (OpenMetrics text).
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// How a token request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,17 +63,101 @@ impl Issuance {
 /// Upper bounds of the upstream login latency histogram, in seconds.
 const LOGIN_BUCKETS: [f64; 10] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0];
 
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+/// The process's metrics, registered once. The series the token hot path touches are looked
+/// up at start and kept: recording one is an atomic increment, with no lock and no hashing.
 pub struct Metrics {
-    issuances: [AtomicU64; 7],
-    cache_hits: AtomicU64,
-    cache_misses: AtomicU64,
-    logins_ok: AtomicU64,
-    logins_failed: AtomicU64,
-    login_buckets: [AtomicU64; LOGIN_BUCKETS.len()],
-    login_seconds_micros: AtomicU64,
-    refresh_failures: AtomicU64,
-    audit_dropped: AtomicU64,
+    registry: Registry,
+    issuances: [Counter; Issuance::ALL.len()],
+    cache_hits: Counter,
+    cache_misses: Counter,
+    logins_ok: Counter,
+    logins_failed: Counter,
+    login_seconds: Histogram,
+    refresh_failures: Counter,
+    audit_dropped: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "latch_token_requests",
+            "Token requests by outcome",
+            requests.clone(),
+        );
+        let issuances = Issuance::ALL.map(|outcome| {
+            requests
+                .get_or_create(&OutcomeLabel {
+                    outcome: outcome.label(),
+                })
+                .clone()
+        });
+        let counter = |registry: &mut Registry, name: &str, help: &str| {
+            let counter = Counter::default();
+            registry.register(name, help, counter.clone());
+            counter
+        };
+        let cache_hits = counter(
+            &mut registry,
+            "latch_token_cache_hits",
+            "Token requests served from this process's cache",
+        );
+        let cache_misses = counter(
+            &mut registry,
+            "latch_token_cache_misses",
+            "Token requests that needed the store or the upstream",
+        );
+        let logins = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "latch_upstream_logins",
+            "Upstream logins for tokens, by result",
+            logins.clone(),
+        );
+        let logins_ok = logins
+            .get_or_create(&ResultLabel { result: "success" })
+            .clone();
+        let logins_failed = logins
+            .get_or_create(&ResultLabel { result: "failure" })
+            .clone();
+        let login_seconds = Histogram::new(LOGIN_BUCKETS);
+        registry.register(
+            "latch_upstream_login_duration_seconds",
+            "Time an upstream login took",
+            login_seconds.clone(),
+        );
+        let refresh_failures = counter(
+            &mut registry,
+            "latch_token_refresh_failures",
+            "Refreshes that failed (upstream unreachable or erring)",
+        );
+        let audit_dropped = counter(
+            &mut registry,
+            "latch_audit_events_dropped",
+            "Audit records counted instead of kept one by one because the queue was full",
+        );
+        Self {
+            registry,
+            issuances,
+            cache_hits,
+            cache_misses,
+            logins_ok,
+            logins_failed,
+            login_seconds,
+            refresh_failures,
+            audit_dropped,
+        }
+    }
 }
 
 impl Metrics {
@@ -78,106 +166,39 @@ impl Metrics {
             .iter()
             .position(|o| *o == outcome)
             .unwrap_or(0);
-        self.issuances[index].fetch_add(1, Ordering::Relaxed);
+        self.issuances[index].inc();
     }
 
     pub fn cache_hit(&self) {
-        self.cache_hits.fetch_add(1, Ordering::Relaxed);
+        self.cache_hits.inc();
     }
 
     pub fn cache_miss(&self) {
-        self.cache_misses.fetch_add(1, Ordering::Relaxed);
+        self.cache_misses.inc();
     }
 
     pub fn upstream_login(&self, took: Duration, ok: bool) {
-        let counter = if ok {
-            &self.logins_ok
+        if ok {
+            self.logins_ok.inc();
         } else {
-            &self.logins_failed
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        let seconds = took.as_secs_f64();
-        for (bound, bucket) in LOGIN_BUCKETS.iter().zip(&self.login_buckets) {
-            if seconds <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
+            self.logins_failed.inc();
         }
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        self.login_seconds_micros
-            .fetch_add(micros, Ordering::Relaxed);
+        self.login_seconds.observe(took.as_secs_f64());
     }
 
     pub fn refresh_failure(&self) {
-        self.refresh_failures.fetch_add(1, Ordering::Relaxed);
+        self.refresh_failures.inc();
     }
 
     pub fn audit_dropped(&self) {
-        self.audit_dropped.fetch_add(1, Ordering::Relaxed);
+        self.audit_dropped.inc();
     }
 
-    /// Prometheus text exposition format 0.0.4.
+    /// The OpenMetrics text exposition, which Prometheus scrapes.
     pub fn render(&self) -> String {
-        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP latch_token_requests_total Token requests by outcome.\n\
-             # TYPE latch_token_requests_total counter"
-        );
-        for (outcome, counter) in Issuance::ALL.iter().zip(&self.issuances) {
-            let _ = writeln!(
-                out,
-                "latch_token_requests_total{{outcome=\"{}\"}} {}",
-                outcome.label(),
-                load(counter)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP latch_token_cache_hits_total Token requests served from this process's cache.\n\
-             # TYPE latch_token_cache_hits_total counter\n\
-             latch_token_cache_hits_total {}\n\
-             # HELP latch_token_cache_misses_total Token requests that needed the store or the upstream.\n\
-             # TYPE latch_token_cache_misses_total counter\n\
-             latch_token_cache_misses_total {}",
-            load(&self.cache_hits),
-            load(&self.cache_misses)
-        );
-        let ok = load(&self.logins_ok);
-        let failed = load(&self.logins_failed);
-        let _ = writeln!(
-            out,
-            "# HELP latch_upstream_logins_total Upstream logins for tokens, by result.\n\
-             # TYPE latch_upstream_logins_total counter\n\
-             latch_upstream_logins_total{{result=\"success\"}} {ok}\n\
-             latch_upstream_logins_total{{result=\"failure\"}} {failed}\n\
-             # HELP latch_upstream_login_duration_seconds Time an upstream login took.\n\
-             # TYPE latch_upstream_login_duration_seconds histogram"
-        );
-        for (bound, bucket) in LOGIN_BUCKETS.iter().zip(&self.login_buckets) {
-            let _ = writeln!(
-                out,
-                "latch_upstream_login_duration_seconds_bucket{{le=\"{bound}\"}} {}",
-                load(bucket)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "latch_upstream_login_duration_seconds_bucket{{le=\"+Inf\"}} {}\n\
-             latch_upstream_login_duration_seconds_sum {}\n\
-             latch_upstream_login_duration_seconds_count {}\n\
-             # HELP latch_token_refresh_failures_total Refreshes that failed (upstream unreachable or erring).\n\
-             # TYPE latch_token_refresh_failures_total counter\n\
-             latch_token_refresh_failures_total {}\n\
-             # HELP latch_audit_events_dropped_total Audit records counted instead of kept one by one because the queue was full.\n\
-             # TYPE latch_audit_events_dropped_total counter\n\
-             latch_audit_events_dropped_total {}",
-            ok + failed,
-            load(&self.login_seconds_micros) as f64 / 1e6,
-            ok + failed,
-            load(&self.refresh_failures),
-            load(&self.audit_dropped)
-        );
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
         out
     }
 }
@@ -194,7 +215,7 @@ mod tests {
         let text = metrics.render();
         assert!(text.contains("latch_upstream_login_duration_seconds_bucket{le=\"0.025\"} 0"));
         assert!(text.contains("latch_upstream_login_duration_seconds_bucket{le=\"0.05\"} 1"));
-        assert!(text.contains("latch_upstream_login_duration_seconds_bucket{le=\"5\"} 2"));
+        assert!(text.contains("latch_upstream_login_duration_seconds_bucket{le=\"5.0\"} 2"));
         assert!(text.contains("latch_upstream_login_duration_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("latch_upstream_logins_total{result=\"failure\"} 1"));
         assert!(text.contains("latch_upstream_login_duration_seconds_count 2"));

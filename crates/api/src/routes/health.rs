@@ -28,14 +28,15 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// Counters in Prometheus text format: token requests by outcome, cache hits and misses,
-/// upstream logins and their latency, refresh failures.
+/// Metrics in the OpenMetrics text format, which Prometheus scrapes: token requests by
+/// outcome, cache hits and misses, upstream logins and their latency, refresh failures,
+/// audit records counted when their queue was full.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition format 0.0.4",
-        body = String, content_type = "text/plain; version=0.0.4")))]
+    responses((status = 200, description = "OpenMetrics text exposition 1.0.0",
+        body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.broker.metrics.render())
 }
 
