@@ -1,5 +1,6 @@
 //! Issuing, listing and revoking API keys.
 
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use chrono::{DateTime, Utc};
 use latch_store::{ApiKey, NewApiKey, NewAuditEvent, Store, StoreError};
 use secrecy::{ExposeSecret, SecretString};
@@ -44,10 +45,10 @@ pub async fn issue_api_key(
     let audit = NewAuditEvent {
         org_id: Some(org_id),
         actor_key_id: actor,
-        action: "api_key.created".into(),
+        action: AuditAction::ApiKeyCreated.into(),
         target_type: "api_key".into(),
         target_id: Some(id.to_string()),
-        outcome: "success".into(),
+        outcome: AuditOutcome::Success.into(),
         detail: json!({
             "name": name,
             "prefix": generated.prefix,
@@ -155,10 +156,10 @@ pub async fn revoke_api_key(state: &AppState, caller: &Caller, id: Uuid) -> Resu
     let audit = NewAuditEvent {
         org_id: Some(caller.org_id),
         actor_key_id: Some(caller.key_id),
-        action: "api_key.revoked".into(),
+        action: AuditAction::ApiKeyRevoked.into(),
         target_type: "api_key".into(),
         target_id: Some(id.to_string()),
-        outcome: "success".into(),
+        outcome: AuditOutcome::Success.into(),
         detail: json!({}),
     };
     match state.store.revoke_api_key(caller.org_id, id, &audit).await {

@@ -11,6 +11,7 @@
 //! The task polls on a timer instead of waiting on the queue, so that senders never have a
 //! waker to wake: a wake-up per token handed out would cost more than the hand-out itself.
 
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -32,7 +33,7 @@ const WRITE_EVERY: u32 = 10;
 /// A record that is summed with its equals before it reaches the audit trail.
 pub trait Tallied: Hash + Eq + Send + 'static {
     /// The action of the event that says how many records were dropped.
-    const DROPPED_ACTION: &'static str;
+    const DROPPED_ACTION: AuditAction;
 
     fn org_id(&self) -> Option<Uuid>;
 
@@ -50,7 +51,7 @@ pub struct IssuanceRecord {
 }
 
 impl Tallied for IssuanceRecord {
-    const DROPPED_ACTION: &'static str = "token.issuance_dropped";
+    const DROPPED_ACTION: AuditAction = AuditAction::TokenIssuanceDropped;
 
     fn org_id(&self) -> Option<Uuid> {
         Some(self.org_id)
@@ -60,14 +61,10 @@ impl Tallied for IssuanceRecord {
         NewAuditEvent {
             org_id: Some(self.org_id),
             actor_key_id: Some(self.key_id),
-            action: "token.issued".into(),
+            action: AuditAction::TokenIssued.into(),
             target_type: "credential".into(),
             target_id: Some(self.credential_id.to_string()),
-            outcome: if self.outcome.issued() {
-                "success".into()
-            } else {
-                "failure".into()
-            },
+            outcome: AuditOutcome::of(self.outcome.issued()).into(),
             detail: json!({
                 "source": self.outcome.label(),
                 "count": count,
@@ -82,7 +79,7 @@ impl Tallied for IssuanceRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RefusalRecord {
     /// `authentication.failed` or `authorization.denied`.
-    pub action: &'static str,
+    pub action: AuditAction,
     /// The organisation that should hear of it, when one can be told.
     pub org_id: Option<Uuid>,
     pub key_id: Option<Uuid>,
@@ -98,7 +95,7 @@ pub struct RefusalRecord {
 }
 
 impl Tallied for RefusalRecord {
-    const DROPPED_ACTION: &'static str = "audit.refusals_dropped";
+    const DROPPED_ACTION: AuditAction = AuditAction::RefusalsDropped;
 
     fn org_id(&self) -> Option<Uuid> {
         self.org_id
@@ -122,7 +119,7 @@ impl Tallied for RefusalRecord {
             action: self.action.into(),
             target_type: self.target_type.into(),
             target_id: self.target_id.clone(),
-            outcome: "failure".into(),
+            outcome: AuditOutcome::Failure.into(),
             detail,
         }
     }
@@ -264,7 +261,7 @@ async fn write<R: Tallied>(
         action: R::DROPPED_ACTION.into(),
         target_type: "audit".into(),
         target_id: None,
-        outcome: "failure".into(),
+        outcome: AuditOutcome::Failure.into(),
         detail: json!({
             "count": count,
             "from": *since,

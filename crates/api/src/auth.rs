@@ -5,6 +5,7 @@
 //! The row keeps only a SHA-256 digest of the whole key, compared in constant time. A slow
 //! password hash would add nothing for keys of this entropy and would cap throughput.
 
+use crate::audit_vocabulary::AuditAction;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -363,7 +364,7 @@ fn refused_authentication(
         "authentication failed"
     );
     state.refusals.record(RefusalRecord {
-        action: "authentication.failed",
+        action: AuditAction::AuthenticationFailed,
         org_id: failure.org_id,
         key_id: failure.key_id,
         key_prefix: failure.prefix,

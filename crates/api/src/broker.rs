@@ -16,6 +16,7 @@
 //!    fast); one that cannot be reached or errs starts a 30 s cool-down in which requests
 //!    fail fast with 503 instead of hammering it, unless a still-valid token can be returned.
 
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -660,10 +661,10 @@ impl TokenBroker {
         let event = NewAuditEvent {
             org_id: Some(credential.org_id),
             actor_key_id: None,
-            action: "credential.invalidated".into(),
+            action: AuditAction::CredentialInvalidated.into(),
             target_type: "credential".into(),
             target_id: Some(credential.id.to_string()),
-            outcome: "failure".into(),
+            outcome: AuditOutcome::Failure.into(),
             detail: json!({"during": "token refresh", "detail": detail}),
         };
         match state

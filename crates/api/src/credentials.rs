@@ -1,6 +1,7 @@
 //! Credential use cases: create, test, validate, read, list, change and delete, with their
 //! request and response types. No HTTP here: handlers call these and render what they return.
 
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use chrono::{DateTime, Utc};
 use latch_connector::{
     Connector, FieldError, Fields, SecretFields, ValidationOutcome, ValidationStatus,
@@ -270,14 +271,14 @@ fn name_taken(name: &str) -> ApiError {
     ))
 }
 
-fn audit(caller: &Caller, action: &str, id: Uuid, detail: Value) -> NewAuditEvent {
+fn audit(caller: &Caller, action: AuditAction, id: Uuid, detail: Value) -> NewAuditEvent {
     NewAuditEvent {
         org_id: Some(caller.org_id),
         actor_key_id: Some(caller.key_id),
         action: action.into(),
         target_type: "credential".into(),
         target_id: Some(id.to_string()),
-        outcome: "success".into(),
+        outcome: AuditOutcome::Success.into(),
         detail,
     }
 }
@@ -376,10 +377,10 @@ async fn test_login(
             NewAuditEvent {
                 org_id: Some(caller.org_id),
                 actor_key_id: Some(caller.key_id),
-                action: "egress.blocked".into(),
+                action: AuditAction::EgressBlocked.into(),
                 target_type: "credential".into(),
                 target_id: target.map(|id| id.to_string()),
-                outcome: "failure".into(),
+                outcome: AuditOutcome::Failure.into(),
                 detail: json!({"host": host, "detail": outcome.detail}),
             },
         )
@@ -404,10 +405,10 @@ async fn rejected(
         NewAuditEvent {
             org_id: Some(caller.org_id),
             actor_key_id: Some(caller.key_id),
-            action: "credential.validated".into(),
+            action: AuditAction::CredentialValidated.into(),
             target_type: "credential".into(),
             target_id: target.map(|id| id.to_string()),
-            outcome: "failure".into(),
+            outcome: AuditOutcome::Failure.into(),
             detail,
         },
     )
@@ -483,7 +484,7 @@ pub async fn create_credential(
         identity: verdict.identity,
         validated_at: verdict.validated_at,
     };
-    let event = audit(caller, "credential.created", id, created_detail);
+    let event = audit(caller, AuditAction::CredentialCreated, id, created_detail);
     match state.store.insert_credential(&new, &event).await {
         Err(StoreError::Conflict) => Err(name_taken(&name)),
         other => Ok(other?),
@@ -514,14 +515,10 @@ pub async fn test_credential(
         NewAuditEvent {
             org_id: Some(caller.org_id),
             actor_key_id: Some(caller.key_id),
-            action: "credential.tested".into(),
+            action: AuditAction::CredentialTested.into(),
             target_type: "credential".into(),
             target_id: None,
-            outcome: if outcome.status == ValidationStatus::Valid {
-                "success".into()
-            } else {
-                "failure".into()
-            },
+            outcome: AuditOutcome::of(outcome.status == ValidationStatus::Valid).into(),
             detail: outcome_detail(&outcome, "test"),
         },
     )
@@ -545,12 +542,12 @@ pub async fn validate_credential(
     apply_outcome(&mut changes, &outcome);
     let mut event = audit(
         caller,
-        "credential.validated",
+        AuditAction::CredentialValidated,
         id,
         outcome_detail(&outcome, "validate"),
     );
     if outcome.status != ValidationStatus::Valid {
-        event.outcome = "failure".into();
+        event.outcome = AuditOutcome::Failure.into();
     }
     match state
         .store
@@ -755,7 +752,7 @@ pub async fn update_credential(
         }
     }
 
-    let event = audit(caller, "credential.updated", id, detail);
+    let event = audit(caller, AuditAction::CredentialUpdated, id, detail);
     let obsolete = if settings_changed {
         state.broker.tokens_of(state, &current).await
     } else {
@@ -894,7 +891,7 @@ pub async fn delete_credential(
     let obsolete = state.broker.tokens_of(state, &current).await;
     let event = audit(
         caller,
-        "credential.deleted",
+        AuditAction::CredentialDeleted,
         id,
         json!({"name": current.name}),
     );

@@ -1,6 +1,7 @@
 //! Data sources and destinations: created by selecting a saved credential; their jobs get the
 //! credential's tokens through job keys bound to them.
 
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use chrono::{DateTime, Utc};
 use latch_connector::FieldError;
 use latch_store::{
@@ -197,7 +198,7 @@ fn name_taken(kind: DataSourceKind, name: &str) -> ApiError {
 
 fn audit(
     caller: &Caller,
-    action: String,
+    action: AuditAction,
     kind: DataSourceKind,
     id: Uuid,
     detail: Value,
@@ -205,16 +206,31 @@ fn audit(
     NewAuditEvent {
         org_id: Some(caller.org_id),
         actor_key_id: Some(caller.key_id),
-        action,
+        action: action.into(),
         target_type: format!("data_{}", kind.as_str()),
         target_id: Some(id.to_string()),
-        outcome: "success".into(),
+        outcome: AuditOutcome::Success.into(),
         detail,
     }
 }
 
-fn action(kind: DataSourceKind, verb: &str) -> String {
-    format!("data_{}.{verb}", kind.as_str())
+/// What happened to a source or a destination.
+#[derive(Clone, Copy)]
+enum Change {
+    Created,
+    Updated,
+    Deleted,
+}
+
+fn action(kind: DataSourceKind, change: Change) -> AuditAction {
+    match (kind, change) {
+        (DataSourceKind::Source, Change::Created) => AuditAction::DataSourceCreated,
+        (DataSourceKind::Source, Change::Updated) => AuditAction::DataSourceUpdated,
+        (DataSourceKind::Source, Change::Deleted) => AuditAction::DataSourceDeleted,
+        (DataSourceKind::Destination, Change::Created) => AuditAction::DataDestinationCreated,
+        (DataSourceKind::Destination, Change::Updated) => AuditAction::DataDestinationUpdated,
+        (DataSourceKind::Destination, Change::Deleted) => AuditAction::DataDestinationDeleted,
+    }
 }
 
 /// The credential a source selects, checked: in the caller's org (another org's is as
@@ -314,7 +330,7 @@ pub async fn create_data_source(
     };
     let event = audit(
         caller,
-        action(kind, "created"),
+        action(kind, Change::Created),
         kind,
         new.id,
         json!({"name": name, "credential_id": credential.id}),
@@ -440,7 +456,7 @@ pub async fn update_data_source(
     }
     let event = audit(
         caller,
-        action(kind, "updated"),
+        action(kind, Change::Updated),
         kind,
         id,
         json!({"changed": changed, "from_version": current.version, "credential_id": changes.credential_id}),
@@ -476,7 +492,7 @@ pub async fn delete_data_source(
     if_match: Option<i64>,
 ) -> Result<(), ApiError> {
     caller.require(Scope::CredentialsWrite)?;
-    let event = audit(caller, action(kind, "deleted"), kind, id, json!({}));
+    let event = audit(caller, action(kind, Change::Deleted), kind, id, json!({}));
     match state
         .store
         .delete_data_source(caller.org_id, kind, id, if_match, &event)

@@ -5,6 +5,7 @@
 
 pub mod api_keys;
 pub mod audit_tally;
+pub mod audit_vocabulary;
 pub mod auth;
 pub mod auth_limiter;
 pub mod broker;

@@ -2,6 +2,7 @@
 //! job key reaching past its data source, and ids of another organisation's records asked
 //! for (404, which tells the caller nothing). Tallied like issuances, off the response path.
 
+use crate::audit_vocabulary::AuditAction;
 use std::net::IpAddr;
 
 use actix_web::http::StatusCode;
@@ -12,8 +13,6 @@ use uuid::Uuid;
 use crate::audit_tally::RefusalRecord;
 use crate::auth::is_job_route;
 use crate::state::AppState;
-
-const DENIED: &str = "authorization.denied";
 
 /// Looks at a response: a 403 or a 404 answered to an authenticated caller is tallied.
 pub fn note_refusal(request: &HttpRequest, status: StatusCode) {
@@ -33,7 +32,7 @@ pub fn note_refusal(request: &HttpRequest, status: StatusCode) {
         Some((owned_table(route)?, id))
     });
     let denied = |reason: &'static str, target: Option<(OwnedTable, Uuid)>| RefusalRecord {
-        action: DENIED,
+        action: AuditAction::AuthorizationDenied,
         org_id: Some(caller.org_id),
         key_id: Some(caller.key_id),
         key_prefix: None,

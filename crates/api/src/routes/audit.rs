@@ -1,3 +1,4 @@
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use latch_store::AuditEvent;
@@ -19,12 +20,12 @@ pub struct AuditEventView {
     pub at: DateTime<Utc>,
     /// The API key that acted, when one did.
     pub actor_key_id: Option<Uuid>,
-    #[schema(example = "credential.created")]
+    #[schema(value_type = AuditAction, example = "credential.created")]
     pub action: String,
     #[schema(example = "credential")]
     pub target_type: String,
     pub target_id: Option<String>,
-    #[schema(example = "success")]
+    #[schema(value_type = AuditOutcome, example = "success")]
     pub outcome: String,
     #[schema(value_type = Object)]
     pub detail: Value,
