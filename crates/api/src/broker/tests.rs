@@ -356,6 +356,15 @@ impl World {
     }
 }
 
+/// A token request of `replica`'s, running on its own.
+fn spawn_token(
+    world: &Arc<World>,
+    replica: &Arc<Replica>,
+) -> tokio::task::JoinHandle<Result<String, ApiError>> {
+    let (world, replica) = (world.clone(), replica.clone());
+    tokio::spawn(async move { world.token(&replica, wish(300)).await })
+}
+
 fn wish(min_ttl: u64) -> TokenWish {
     TokenWish {
         min_ttl: Duration::from_secs(min_ttl),
@@ -381,12 +390,7 @@ async fn until(what: &str, done: impl Fn() -> bool) {
 async fn requests_on_a_cold_cache_share_one_login() {
     let world = Arc::new(World::new(true).await);
     let replica = world.replica();
-    let requests: Vec<_> = (0..20)
-        .map(|_| {
-            let (world, replica) = (world.clone(), replica.clone());
-            tokio::spawn(async move { world.token(&replica, wish(300)).await })
-        })
-        .collect();
+    let requests: Vec<_> = (0..20).map(|_| spawn_token(&world, &replica)).collect();
     until("the first login", || world.upstream.logins() == 1).await;
     world.upstream.release(1);
     for request in requests {
@@ -464,15 +468,9 @@ async fn a_refused_credential_is_remembered_and_not_tried_again() {
 async fn a_replica_waiting_for_another_s_login_hands_out_the_winner_s_token() {
     let world = Arc::new(World::new(true).await);
     let (winner, waiter) = (world.replica(), world.replica());
-    let first = {
-        let (world, winner) = (world.clone(), winner.clone());
-        tokio::spawn(async move { world.token(&winner, wish(300)).await })
-    };
+    let first = spawn_token(&world, &winner);
     until("the winner's login", || world.upstream.logins() == 1).await;
-    let second = {
-        let (world, waiter) = (world.clone(), waiter.clone());
-        tokio::spawn(async move { world.token(&waiter, wish(300)).await })
-    };
+    let second = spawn_token(&world, &waiter);
     // The waiter polls every 50 ms while the login is held; then the winner writes.
     world
         .time
@@ -501,20 +499,14 @@ async fn until_with_time(time: &Time, what: &str, done: impl Fn() -> bool) {
 async fn a_lease_is_renewed_while_a_slow_login_runs_so_no_second_login_starts() {
     let world = Arc::new(World::new(true).await);
     let (slow, waiter) = (world.replica(), world.replica());
-    let first = {
-        let (world, slow) = (world.clone(), slow.clone());
-        tokio::spawn(async move { world.token(&slow, wish(300)).await })
-    };
+    let first = spawn_token(&world, &slow);
     until("the slow login", || world.upstream.logins() == 1).await;
     // Past the 30 s the lease was first taken for: renewed every 10 s, it holds.
     world
         .time
         .advance_in_steps(Duration::from_secs(45), Duration::from_secs(1))
         .await;
-    let second = {
-        let (world, waiter) = (world.clone(), waiter.clone());
-        tokio::spawn(async move { world.token(&waiter, wish(300)).await })
-    };
+    let second = spawn_token(&world, &waiter);
     world
         .time
         .advance_in_steps(Duration::from_secs(1), Duration::from_millis(50))
@@ -532,19 +524,13 @@ async fn a_lease_that_lapses_while_its_holder_stalls_passes_on_and_the_late_sess
 {
     let world = Arc::new(World::new(true).await);
     let (stalled, other) = (world.replica(), world.replica());
-    let late = {
-        let (world, stalled) = (world.clone(), stalled.clone());
-        tokio::spawn(async move { world.token(&stalled, wish(300)).await })
-    };
+    let late = spawn_token(&world, &stalled);
     until("the stalled login", || world.upstream.logins() == 1).await;
     // The holder's whole process stalls past its lease (it renews nothing): another replica
     // takes over and logs in.
     stalled.frozen.store(true, Ordering::SeqCst);
     world.time.advance(Duration::from_secs(31)).await;
-    let taken_over = {
-        let (world, other) = (world.clone(), other.clone());
-        tokio::spawn(async move { world.token(&other, wish(300)).await })
-    };
+    let taken_over = spawn_token(&world, &other);
     until("the second login", || world.upstream.logins() == 2).await;
     world.upstream.release(2);
     assert_eq!(taken_over.await.unwrap().unwrap(), "t-2");
