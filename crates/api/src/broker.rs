@@ -32,9 +32,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use crate::credentials::{connector_of, data_key_of, open_secrets};
 use crate::error::ApiError;
 use crate::metrics::{Issuance, Metrics};
+use crate::secrets::{connector_of, data_key_of, open_secrets};
 use crate::slot_map::SlotMap;
 use crate::state::AppState;
 

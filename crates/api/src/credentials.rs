@@ -11,17 +11,17 @@ use latch_store::{
     Credential, CredentialChanges, CredentialFilter, CredentialStatus, CredentialUsage,
     NewAuditEvent, NewCredential, Page, StoreError, now,
 };
-use latch_vault::{DataKey, ExposeSecret, Purpose, RecordContext, Sealed, WrappedKey};
+use latch_vault::RecordContext;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
-use zeroize::Zeroizing;
 
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, OutcomeView, UsedBy};
 use crate::input::{field_errors, one_more, paginate, trimmed};
+use crate::secrets::{connector_of, data_key_of, open_secrets, open_with, seal_secrets};
 use crate::state::AppState;
 
 #[derive(Deserialize, Validate, ToSchema)]
@@ -569,18 +569,6 @@ pub async fn validate_credential(
     }
 }
 
-pub(crate) fn connector_of<'a>(
-    state: &'a AppState,
-    credential: &Credential,
-) -> Result<&'a dyn Connector, ApiError> {
-    state.catalogue.get(&credential.connector).ok_or_else(|| {
-        ApiError::internal(format!(
-            "stored connector `{}` is not offered",
-            credential.connector
-        ))
-    })
-}
-
 pub async fn get_credential(
     state: &AppState,
     caller: &Caller,
@@ -661,12 +649,7 @@ pub async fn update_credential(
             current.version
         )));
     }
-    let connector = state.catalogue.get(&current.connector).ok_or_else(|| {
-        ApiError::internal(format!(
-            "stored connector `{}` is not offered",
-            current.connector
-        ))
-    })?;
+    let connector = connector_of(state, &current)?;
 
     let mut errors = field_errors(request.validate());
     let mut changes = current.changes();
@@ -814,58 +797,6 @@ fn merged_config(stored: &Value, partial: Value) -> Result<Value, FieldError> {
     let mut merged = stored.as_object().cloned().unwrap_or_default();
     merged.extend(partial);
     Ok(Value::Object(merged))
-}
-
-/// The credential's own data key, unwrapped by the keyring.
-pub(crate) fn data_key_of(state: &AppState, credential: &Credential) -> Result<DataKey, ApiError> {
-    let context = RecordContext::new(credential.org_id, credential.id);
-    let wrapped = WrappedKey {
-        kek_id: credential.kek_id.clone(),
-        bytes: credential.wrapped_dek.clone(),
-    };
-    state
-        .keyring
-        .unwrap_data_key(&context, &wrapped)
-        .map_err(ApiError::internal)
-}
-
-/// The credential's secrets in clear, for a test login or a token.
-pub(crate) fn open_secrets(
-    state: &AppState,
-    credential: &Credential,
-) -> Result<SecretFields, ApiError> {
-    let context = RecordContext::new(credential.org_id, credential.id);
-    open_with(&data_key_of(state, credential)?, &context, credential)
-}
-
-fn open_with(
-    data_key: &DataKey,
-    context: &RecordContext,
-    credential: &Credential,
-) -> Result<SecretFields, ApiError> {
-    let sealed = Sealed {
-        nonce: credential.secret_nonce.clone(),
-        ciphertext: credential.secret_ct.clone(),
-    };
-    let plain = data_key
-        .open(context, Purpose::Secret, &sealed)
-        .map_err(ApiError::internal)?;
-    let fields: Fields = serde_json::from_slice(plain.expose_secret())
-        .map_err(|_| ApiError::internal("a stored secret is not a JSON object"))?;
-    Ok(SecretFields::new(fields))
-}
-
-fn seal_secrets(
-    data_key: &DataKey,
-    context: &RecordContext,
-    secrets: &SecretFields,
-) -> Result<Sealed, ApiError> {
-    let plaintext = serde_json::to_vec(secrets.as_fields())
-        .map(Zeroizing::new)
-        .map_err(ApiError::internal)?;
-    data_key
-        .seal(context, Purpose::Secret, &plaintext)
-        .map_err(ApiError::internal)
 }
 
 pub async fn delete_credential(

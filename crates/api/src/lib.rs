@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod refusals;
 pub mod rotation;
 pub mod routes;
+pub mod secrets;
 pub mod settings;
 pub mod slot_map;
 pub mod startup;
