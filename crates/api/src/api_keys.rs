@@ -1,6 +1,5 @@
 //! Issuing, listing and revoking API keys.
 
-use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use chrono::{DateTime, Utc};
 use latch_store::{ApiKey, NewApiKey, NewAuditEvent, Store, StoreError};
 use secrecy::{ExposeSecret, SecretString};
@@ -10,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::auth::{Caller, Scope, generate_key, scopes_from_column, scopes_to_column};
 use crate::error::ApiError;
 use crate::input::{field_errors, trimmed};

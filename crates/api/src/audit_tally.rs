@@ -11,7 +11,6 @@
 //! The task polls on a timer instead of waiting on the queue, so that senders never have a
 //! waker to wake: a wake-up per token handed out would cost more than the hand-out itself.
 
-use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -24,6 +23,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::metrics::{Issuance, Metrics};
 
 const QUEUE: usize = 65_536;

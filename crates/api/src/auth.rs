@@ -5,7 +5,6 @@
 //! The row keeps only a SHA-256 digest of the whole key, compared in constant time. A slow
 //! password hash would add nothing for keys of this entropy and would cap throughput.
 
-use crate::audit_vocabulary::AuditAction;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -25,6 +24,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit_tally::RefusalRecord;
+use crate::audit_vocabulary::AuditAction;
 use crate::error::ApiError;
 use crate::slot_map::SlotMap;
 use crate::state::AppState;
@@ -251,11 +251,16 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
-    fn lookup(&self, prefix: &str, wanted: &[u8; 32]) -> Option<Caller> {
+    /// The verified key with this prefix, when its digest is `wanted`.
+    fn verified(&self, prefix: &str, wanted: &[u8; 32]) -> Option<Arc<VerifiedKey>> {
         let verified = self.slots.get(prefix)?.load_full()?;
-        let fresh = verified.verified_at.elapsed() < KEY_RECHECK;
-        (fresh && bool::from(verified.hash.as_slice().ct_eq(wanted)))
-            .then(|| verified.caller.clone())
+        bool::from(verified.hash.as_slice().ct_eq(wanted)).then_some(verified)
+    }
+
+    fn lookup(&self, prefix: &str, wanted: &[u8; 32]) -> Option<Caller> {
+        self.verified(prefix, wanted)
+            .filter(|verified| verified.verified_at.elapsed() < KEY_RECHECK)
+            .map(|verified| verified.caller.clone())
     }
 
     /// The caller a request was authenticated as, however long ago its key was verified: to
@@ -263,9 +268,8 @@ impl KeyCache {
     pub fn caller_of(&self, request: &HttpRequest) -> Option<Caller> {
         let presented = bearer_token(request)?;
         let prefix = presented_prefix(presented)?;
-        let verified = self.slots.get(prefix)?.load_full()?;
-        bool::from(verified.hash.as_slice().ct_eq(&digest(presented)))
-            .then(|| verified.caller.clone())
+        self.verified(prefix, &digest(presented))
+            .map(|verified| verified.caller.clone())
     }
 
     fn remember(&self, prefix: &str, hash: Vec<u8>, caller: Caller) {

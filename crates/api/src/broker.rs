@@ -16,7 +16,6 @@
 //!    fast); one that cannot be reached or errs starts a 30 s cool-down in which requests
 //!    fail fast with 503 instead of hammering it, unless a still-valid token can be returned.
 
-use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -25,13 +24,16 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use latch_connector::ValidationStatus;
-use latch_store::{Credential, CredentialStatus, NewAuditEvent, NewToken, StoreError, now};
+use latch_store::{
+    Credential, CredentialStatus, NewAuditEvent, NewToken, StoreError, StoredToken, now,
+};
 use latch_vault::{ExposeSecret, Purpose, RecordContext, Sealed, SecretString};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::error::ApiError;
 use crate::metrics::{Issuance, Metrics};
 use crate::secrets::{connector_of, data_key_of, open_secrets};
@@ -388,10 +390,17 @@ impl TokenBroker {
         slot: &Slot,
         credential: &Credential,
     ) -> Result<Option<Arc<CachedToken>>, ApiError> {
-        let Some(stored) = open_stored(state, credential, self.clock.as_ref()).await? else {
-            return Ok(None);
-        };
-        let stored = Arc::new(stored);
+        let stored = open_stored(state, credential, self.clock.as_ref()).await?;
+        Ok(self.remember_stored(slot, stored))
+    }
+
+    /// A token read from the store, cached in the slot when it is newer than the slot's.
+    fn remember_stored(
+        &self,
+        slot: &Slot,
+        stored: Option<CachedToken>,
+    ) -> Option<Arc<CachedToken>> {
+        let stored = Arc::new(stored?);
         let newer_than_cache = slot
             .token
             .load()
@@ -400,7 +409,7 @@ impl TokenBroker {
         if newer_than_cache {
             slot.token.store(Some(stored.clone()));
         }
-        Ok(Some(stored))
+        Some(stored)
     }
 
     /// Logs in for a new token, once across replicas. A replica that loses the lease waits
@@ -432,14 +441,23 @@ impl TokenBroker {
                     .login_under_lease(state, slot, credential, &owner, wish, asked_at)
                     .await;
             }
-            // Another replica is logging in: wait for its token, or for its lease to lapse.
+            // Another replica is logging in: wait for its token, or for its lease to lapse,
+            // with one read of the token row a poll.
             loop {
                 self.clock.sleep(self.config.poll).await;
-                if let Some(stored) = self.stored(state, slot, credential).await?
-                    && stored.obtained_at > asked_at
-                    && stored.answers_force(wish, asked_at, self.config.forced_interval)
-                {
-                    return fresh_enough(&stored, wish, self.clock.now(), Issuance::Stored);
+                let Some(row) = state.store.credential_token(credential.id).await? else {
+                    break;
+                };
+                let lapsed = row
+                    .lease_until
+                    .is_none_or(|until| until <= self.clock.now());
+                if row.obtained_at.is_some_and(|at| at > asked_at) {
+                    let opened = open_row(state, credential, self.clock.as_ref(), row)?;
+                    if let Some(stored) = self.remember_stored(slot, opened)
+                        && stored.answers_force(wish, asked_at, self.config.forced_interval)
+                    {
+                        return fresh_enough(&stored, wish, self.clock.now(), Issuance::Stored);
+                    }
                 }
                 if self.clock.instant() > give_up {
                     return Err(unavailable(
@@ -447,14 +465,6 @@ impl TokenBroker {
                         "another replica is logging in for this credential; retry shortly".into(),
                     ));
                 }
-                let lapsed = state
-                    .store
-                    .credential_token(credential.id)
-                    .await?
-                    .is_none_or(|row| {
-                        row.lease_until
-                            .is_none_or(|until| until <= self.clock.now())
-                    });
                 if lapsed {
                     break;
                 }
@@ -691,9 +701,19 @@ async fn open_stored(
     credential: &Credential,
     clock: &dyn Clock,
 ) -> Result<Option<CachedToken>, ApiError> {
-    let Some(row) = state.store.credential_token(credential.id).await? else {
-        return Ok(None);
-    };
+    match state.store.credential_token(credential.id).await? {
+        Some(row) => open_row(state, credential, clock, row),
+        None => Ok(None),
+    }
+}
+
+/// A token row opened, when it is for this version of the credential and lives.
+fn open_row(
+    state: &AppState,
+    credential: &Credential,
+    clock: &dyn Clock,
+    row: StoredToken,
+) -> Result<Option<CachedToken>, ApiError> {
     let (Some(ciphertext), Some(nonce), Some(expires_at), Some(obtained_at)) =
         (row.token_ct, row.nonce, row.expires_at, row.obtained_at)
     else {

@@ -1,7 +1,6 @@
 //! Credential use cases: create, test, validate, read, list, change and delete, with their
 //! request and response types. No HTTP here: handlers call these and render what they return.
 
-use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use chrono::{DateTime, Utc};
 use latch_connector::{
     Connector, FieldError, Fields, SecretFields, ValidationOutcome, ValidationStatus,
@@ -18,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, OutcomeView, UsedBy};
 use crate::input::{field_errors, one_more, paginate, trimmed};

@@ -1,7 +1,6 @@
 //! Data sources and destinations: created by selecting a saved credential; their jobs get the
 //! credential's tokens through job keys bound to them.
 
-use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use chrono::{DateTime, Utc};
 use latch_connector::FieldError;
 use latch_store::{
@@ -15,6 +14,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::api_keys::{ApiKeyView, CreatedApiKey, issue_api_key};
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
 use crate::input::{field_errors, one_more, paginate, trimmed};

@@ -224,8 +224,14 @@ async fn try_open(
 }
 
 /// The entry `material` opens, as a KEK.
+/// The active entry is tried first: it is the one a master key matches on every ordinary
+/// start, and each try of a passphrase costs an argon2id derivation.
 fn matching(material: &Material, entries: &[KeyringEntry]) -> Result<Option<Kek>, KeyringError> {
-    for entry in entries {
+    let active_first = entries
+        .iter()
+        .filter(|entry| entry.state == "active")
+        .chain(entries.iter().filter(|entry| entry.state != "active"));
+    for entry in active_first {
         if let Some(kek) = material.opens(entry)? {
             return Ok(Some(kek));
         }

@@ -2,7 +2,6 @@
 //! job key reaching past its data source, and ids of another organisation's records asked
 //! for (404, which tells the caller nothing). Tallied like issuances, off the response path.
 
-use crate::audit_vocabulary::AuditAction;
 use std::net::IpAddr;
 
 use actix_web::http::StatusCode;
@@ -11,6 +10,7 @@ use latch_store::OwnedTable;
 use uuid::Uuid;
 
 use crate::audit_tally::RefusalRecord;
+use crate::audit_vocabulary::AuditAction;
 use crate::auth::is_job_route;
 use crate::state::AppState;
 

@@ -54,7 +54,13 @@ impl PreviousMasterKey {
     /// key a line; it must be mode 0600) and `LATCH_PREVIOUS_MASTER_PASSPHRASES` (comma
     /// separated), all of them.
     pub fn from_env() -> Result<Vec<Self>, String> {
-        let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        // The variables' own copies are wiped once read.
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.is_empty())
+                .map(zeroize::Zeroizing::new)
+        };
         let mut keys = Vec::new();
         let listed = |text: &str| -> Vec<SecretString> {
             text.split(',')
@@ -67,7 +73,7 @@ impl PreviousMasterKey {
             keys.extend(listed(&list).into_iter().map(Self::Key));
         }
         if let Some(path) = var("LATCH_PREVIOUS_MASTER_KEYS_FILE") {
-            let path = PathBuf::from(path);
+            let path = PathBuf::from(path.as_str());
             let problem = |reason: String| {
                 format!(
                     "cannot read the previous master keys file {}: {reason}",

@@ -1,4 +1,3 @@
-use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use latch_store::AuditEvent;
@@ -8,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::api_keys::PageQuery;
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, Problem};
 use crate::input::{one_more, page, paginate};
