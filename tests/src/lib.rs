@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use latch_api::auth::Scope;
 use latch_api::{Application, Limits, MasterKeySource, Settings};
 use latch_connector::EgressPolicy;
+use latch_core::callers::Scope;
 use latch_store::Store;
 use latch_vault::{ExposeSecret, MasterKey, SecretString};
 use reqwest::{Method, RequestBuilder};
@@ -154,7 +154,7 @@ impl TestApp {
     /// Issues a key for an organisation (created when missing), straight through the store.
     pub async fn org_with_key(&self, org: &str, scopes: &[Scope]) -> (Uuid, String) {
         let org = self.store.ensure_organization(org).await.unwrap();
-        let issued = latch_api::api_keys::issue_api_key(
+        let issued = latch_core::api_keys::issue_api_key(
             self.store.as_ref(),
             org.id,
             "test",

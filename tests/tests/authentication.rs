@@ -1,6 +1,6 @@
 //! API keys and scopes.
 
-use latch_api::auth::Scope;
+use latch_core::callers::Scope;
 use latch_tests::{TestApp, looker_credential, on_both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};

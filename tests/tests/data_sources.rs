@@ -1,7 +1,7 @@
 //! Data sources and destinations select saved credentials; their jobs get tokens with keys
 //! bound to them.
 
-use latch_api::auth::Scope;
+use latch_core::callers::Scope;
 use latch_tests::{TestApp, WithMock, on_both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use latch_api::Limits;
-use latch_api::auth::Scope;
+use latch_core::callers::Scope;
 use latch_tests::{TestApp, TestOptions, counted, looker_credential, on_both_backends};
 use reqwest::Method;
 use serde_json::Value;

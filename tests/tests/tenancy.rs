@@ -1,6 +1,6 @@
 //! Organizations never see each other's objects: another org's object is 404, never 403.
 
-use latch_api::auth::Scope;
+use latch_core::callers::Scope;
 use latch_tests::{TestApp, on_both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use latch_api::auth::Scope;
 use latch_api::{Application, MasterKeySource, Settings};
+use latch_core::callers::Scope;
 use latch_tests::mock_looker::Fault;
 use latch_tests::{
     Replica, TestOptions, WithMock, captured_logs, contains_bytes, on_both_backends, unique_secret,

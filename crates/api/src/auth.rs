@@ -1,145 +1,19 @@
-//! API keys: their format, digest and scopes, and the extractor that authenticates callers.
-//!
-//! A key is `latch_<12 characters>_<32 characters>` (base62, about 262 random bits). The
-//! first part is its public prefix: stored in clear, shown in listings, used to find the row.
-//! The row keeps only a SHA-256 digest of the whole key, compared in constant time. A slow
-//! password hash would add nothing for keys of this entropy and would cap throughput.
+//! The extractor that authenticates a request's caller: the bearer key, handed to the core,
+//! and the rule that a job key reaches only its own data source's token route.
 
 use std::future::Future;
-use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use arc_swap::ArcSwapOption;
-use latch_store::Store;
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-use utoipa::ToSchema;
+use latch_core::authentication::authenticate_caller;
+use latch_core::callers::Caller;
+use secrecy::SecretString;
 use uuid::Uuid;
 
-use crate::audit_tally::RefusalRecord;
-use crate::audit_vocabulary::AuditAction;
 use crate::error::ApiError;
-use crate::slot_map::SlotMap;
 use crate::state::AppState;
-
-const KEY_PREFIX: &str = "latch_";
-const PREFIX_ID_LEN: usize = 12;
-const SECRET_LEN: usize = 32;
-const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/// What a key may do. `admin` may do everything in its organisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-pub enum Scope {
-    #[serde(rename = "admin")]
-    Admin,
-    #[serde(rename = "credentials:read")]
-    CredentialsRead,
-    #[serde(rename = "credentials:write")]
-    CredentialsWrite,
-    #[serde(rename = "tokens:issue")]
-    TokensIssue,
-}
-
-impl Scope {
-    pub const ALL: [Scope; 4] = [
-        Scope::Admin,
-        Scope::CredentialsRead,
-        Scope::CredentialsWrite,
-        Scope::TokensIssue,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Admin => "admin",
-            Scope::CredentialsRead => "credentials:read",
-            Scope::CredentialsWrite => "credentials:write",
-            Scope::TokensIssue => "tokens:issue",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|scope| scope.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for Scope {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Scopes as the store keeps them: space separated.
-pub fn scopes_to_column(scopes: &[Scope]) -> String {
-    scopes
-        .iter()
-        .map(|scope| scope.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-pub fn scopes_from_column(column: &str) -> Vec<Scope> {
-    column.split_whitespace().filter_map(Scope::parse).collect()
-}
-
-/// A freshly made key: the whole key (shown once), its public prefix and its digest.
-pub struct GeneratedKey {
-    pub key: SecretString,
-    pub prefix: String,
-    pub hash: Vec<u8>,
-}
-
-pub fn generate_key() -> Result<GeneratedKey, ApiError> {
-    let id = random_base62(PREFIX_ID_LEN)?;
-    let secret = random_base62(SECRET_LEN)?;
-    let prefix = format!("{KEY_PREFIX}{id}");
-    let key = format!("{prefix}_{secret}");
-    let hash = digest(&key).to_vec();
-    Ok(GeneratedKey {
-        key: SecretString::from(key),
-        prefix,
-        hash,
-    })
-}
-
-fn random_base62(len: usize) -> Result<String, ApiError> {
-    let mut out = String::with_capacity(len);
-    let mut buffer = [0u8; 64];
-    while out.len() < len {
-        getrandom::fill(&mut buffer).map_err(ApiError::internal)?;
-        // Rejection sampling: 248 = 4 × 62, so every character is equally likely.
-        for byte in buffer.iter().filter(|byte| **byte < 248) {
-            if out.len() == len {
-                break;
-            }
-            out.push(BASE62[usize::from(*byte % 62)] as char);
-        }
-    }
-    Ok(out)
-}
-
-fn digest(key: &str) -> [u8; 32] {
-    Sha256::digest(key.as_bytes()).into()
-}
-
-/// The public prefix of a presented key, when it is shaped like one of ours.
-fn presented_prefix(key: &str) -> Option<&str> {
-    let rest = key.strip_prefix(KEY_PREFIX)?;
-    let (id, secret) = rest.split_once('_')?;
-    let well_formed = id.len() == PREFIX_ID_LEN
-        && secret.len() == SECRET_LEN
-        && id
-            .bytes()
-            .chain(secret.bytes())
-            .all(|b| b.is_ascii_alphanumeric());
-    well_formed.then(|| &key[..KEY_PREFIX.len() + PREFIX_ID_LEN])
-}
 
 /// The only routes a job key (bound to one data source or destination) may call.
 const JOB_ROUTES: [&str; 2] = [
@@ -147,30 +21,10 @@ const JOB_ROUTES: [&str; 2] = [
     "/v1/data-destinations/{id}/token",
 ];
 
-/// An authenticated caller: which key, which organisation, which scopes.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub key_id: Uuid,
-    pub org_id: Uuid,
-    /// A job key's data source (or destination): the only thing it may reach.
-    pub data_source_id: Option<Uuid>,
-    /// Shared, so that a caller from the key cache is cloned without an allocation.
-    pub scopes: Arc<[Scope]>,
-}
+/// The caller of a request whose API key was verified.
+pub struct Authenticated(pub Caller);
 
-impl Caller {
-    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "this API key lacks the `{scope}` scope"
-            )))
-        }
-    }
-}
-
-impl FromRequest for Caller {
+impl FromRequest for Authenticated {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
@@ -186,13 +40,8 @@ impl FromRequest for Caller {
                     invalid_token: false,
                 });
             };
-            let caller = match authenticate(state.store.as_ref(), &state.keys, &presented).await? {
-                Ok(caller) => caller,
-                Err(failure) => {
-                    let client = request.peer_addr().map(|address| address.ip());
-                    return Err(refused_authentication(&state, client, failure));
-                }
-            };
+            let client = request.peer_addr().map(|address| address.ip());
+            let caller = authenticate_caller(&state, &presented, client).await?;
             match caller.data_source_id {
                 Some(bound) if job_route_target(&request) != Some(bound) => {
                     // Like another org's object: not even its existence is confirmed.
@@ -200,7 +49,7 @@ impl FromRequest for Caller {
                         "a job key reaches only its own data source's token".into(),
                     ))
                 }
-                _ => Ok(caller),
+                _ => Ok(Authenticated(caller)),
             }
         })
     }
@@ -220,7 +69,8 @@ fn job_route_target(request: &HttpRequest) -> Option<Uuid> {
     request.match_info().get("id")?.parse().ok()
 }
 
-fn bearer_token(request: &HttpRequest) -> Option<&str> {
+/// The key a request presents as `Authorization: Bearer ...`.
+pub fn bearer_token(request: &HttpRequest) -> Option<&str> {
     let value = request
         .headers()
         .get(header::AUTHORIZATION)?
@@ -231,223 +81,4 @@ fn bearer_token(request: &HttpRequest) -> Option<&str> {
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim())
         .filter(|token| !token.is_empty())
-}
-
-/// How long a verified key is trusted before the store is asked again: the most a revocation
-/// made through another replica can go unnoticed here (this replica forgets at once).
-const KEY_RECHECK: Duration = Duration::from_secs(1);
-
-struct VerifiedKey {
-    hash: Vec<u8>,
-    caller: Caller,
-    verified_at: Instant,
-}
-
-/// Keys this process verified in the store lately, by prefix, so that most requests
-/// authenticate without a database read. Only keys that exist get a slot.
-#[derive(Default)]
-pub struct KeyCache {
-    slots: SlotMap<String, ArcSwapOption<VerifiedKey>>,
-}
-
-impl KeyCache {
-    /// The verified key with this prefix, when its digest is `wanted`.
-    fn verified(&self, prefix: &str, wanted: &[u8; 32]) -> Option<Arc<VerifiedKey>> {
-        let verified = self.slots.get(prefix)?.load_full()?;
-        bool::from(verified.hash.as_slice().ct_eq(wanted)).then_some(verified)
-    }
-
-    fn lookup(&self, prefix: &str, wanted: &[u8; 32]) -> Option<Caller> {
-        self.verified(prefix, wanted)
-            .filter(|verified| verified.verified_at.elapsed() < KEY_RECHECK)
-            .map(|verified| verified.caller.clone())
-    }
-
-    /// The caller a request was authenticated as, however long ago its key was verified: to
-    /// say who was refused after the fact, never to let anyone in.
-    pub fn caller_of(&self, request: &HttpRequest) -> Option<Caller> {
-        let presented = bearer_token(request)?;
-        let prefix = presented_prefix(presented)?;
-        self.verified(prefix, &digest(presented))
-            .map(|verified| verified.caller.clone())
-    }
-
-    fn remember(&self, prefix: &str, hash: Vec<u8>, caller: Caller) {
-        self.slots
-            .get_or_add(&prefix.to_string())
-            .store(Some(Arc::new(VerifiedKey {
-                hash,
-                caller,
-                verified_at: Instant::now(),
-            })));
-    }
-
-    /// Drops a key (revoked) so this process refuses it from the next request on.
-    pub fn forget(&self, prefix: &str) {
-        if let Some(slot) = self.slots.get(prefix) {
-            slot.store(None);
-        }
-    }
-}
-
-/// Finds the live key a caller presented: the caller, or why the key was refused. Every
-/// refusal is answered the same way, so a caller learns nothing about which part was wrong.
-pub async fn authenticate(
-    store: &dyn Store,
-    keys: &KeyCache,
-    presented: &SecretString,
-) -> Result<Result<Caller, AuthFailure>, ApiError> {
-    let presented = presented.expose_secret();
-    let mut failure = AuthFailure {
-        org_id: None,
-        key_id: None,
-        prefix: None,
-        reason: "malformed key",
-    };
-    if let Some(prefix) = presented_prefix(presented) {
-        failure.prefix = Some(prefix.to_string());
-        failure.reason = "unknown key";
-        let wanted = digest(presented);
-        if let Some(caller) = keys.lookup(prefix, &wanted) {
-            return Ok(Ok(caller));
-        }
-        for key in store.api_keys_by_prefix(prefix).await? {
-            if !bool::from(key.hash.as_slice().ct_eq(&wanted)) {
-                // Someone holds a real key's prefix with the wrong secret: its org should know.
-                failure = AuthFailure {
-                    org_id: Some(key.org_id),
-                    key_id: Some(key.id),
-                    prefix: Some(key.prefix),
-                    reason: "wrong secret",
-                };
-                continue;
-            }
-            if key.revoked_at.is_some() {
-                failure = AuthFailure {
-                    org_id: Some(key.org_id),
-                    key_id: Some(key.id),
-                    prefix: Some(key.prefix),
-                    reason: "revoked key",
-                };
-                break;
-            }
-            let caller = Caller {
-                key_id: key.id,
-                org_id: key.org_id,
-                data_source_id: key.data_source_id,
-                scopes: scopes_from_column(&key.scopes).into(),
-            };
-            keys.remember(prefix, key.hash, caller.clone());
-            return Ok(Ok(caller));
-        }
-    }
-    Ok(Err(failure))
-}
-
-/// Why a presented key was refused, and whose it looked like.
-#[derive(Debug)]
-pub struct AuthFailure {
-    pub org_id: Option<Uuid>,
-    pub key_id: Option<Uuid>,
-    pub prefix: Option<String>,
-    pub reason: &'static str,
-}
-
-/// Logs and tallies a failed authentication (the key's organisation, when it names a real
-/// one, sees it in its audit trail), and answers 401, or 429 once the caller's address has
-/// failed too often this minute.
-fn refused_authentication(
-    state: &AppState,
-    client: Option<IpAddr>,
-    failure: AuthFailure,
-) -> ApiError {
-    tracing::warn!(
-        key_prefix = failure.prefix.as_deref().unwrap_or("-"),
-        reason = failure.reason,
-        client = %client.map(|ip| ip.to_string()).unwrap_or_else(|| "-".into()),
-        "authentication failed"
-    );
-    state.refusals.record(RefusalRecord {
-        action: AuditAction::AuthenticationFailed,
-        org_id: failure.org_id,
-        key_id: failure.key_id,
-        key_prefix: failure.prefix,
-        client,
-        reason: failure.reason,
-        route: None,
-        target_type: "api_key",
-        target_id: failure.key_id.map(|id| id.to_string()),
-    });
-    if let Some(client) = client
-        && let Some(retry_after) = state.auth_failures.failed(client, Instant::now())
-    {
-        return ApiError::TooManyRequests {
-            detail: format!(
-                "too many failed authentications from this address; retry in {retry_after} seconds"
-            ),
-            retry_after,
-        };
-    }
-    ApiError::Unauthorized {
-        detail: "the API key is not valid or has been revoked".into(),
-        invalid_token: true,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_keys_have_the_documented_shape_and_a_matching_prefix() {
-        let generated = generate_key().unwrap();
-        let key = generated.key.expose_secret();
-        assert_eq!(key.len(), KEY_PREFIX.len() + PREFIX_ID_LEN + 1 + SECRET_LEN);
-        assert_eq!(presented_prefix(key), Some(generated.prefix.as_str()));
-        assert_eq!(generated.hash, digest(key).to_vec());
-    }
-
-    #[test]
-    fn two_generated_keys_differ() {
-        let a = generate_key().unwrap();
-        let b = generate_key().unwrap();
-        assert_ne!(a.key.expose_secret(), b.key.expose_secret());
-        assert_ne!(a.prefix, b.prefix);
-    }
-
-    #[test]
-    fn keys_of_another_shape_have_no_prefix() {
-        for key in [
-            "",
-            "latch_",
-            "latch_short_secret",
-            "other_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
-            "latch_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB!",
-            "latch_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
-        ] {
-            assert_eq!(presented_prefix(key), None, "{key}");
-        }
-    }
-
-    #[test]
-    fn admin_may_do_everything_and_other_scopes_only_their_own() {
-        let caller = |scopes: Vec<Scope>| Caller {
-            key_id: Uuid::nil(),
-            org_id: Uuid::nil(),
-            data_source_id: None,
-            scopes: scopes.into(),
-        };
-        let admin = caller(vec![Scope::Admin]);
-        assert!(Scope::ALL.iter().all(|scope| admin.require(*scope).is_ok()));
-        let reader = caller(vec![Scope::CredentialsRead]);
-        assert!(reader.require(Scope::CredentialsRead).is_ok());
-        assert!(reader.require(Scope::CredentialsWrite).is_err());
-        assert!(reader.require(Scope::Admin).is_err());
-    }
-
-    #[test]
-    fn scopes_survive_the_store_column() {
-        let scopes = vec![Scope::CredentialsRead, Scope::TokensIssue];
-        assert_eq!(scopes_from_column(&scopes_to_column(&scopes)), scopes);
-    }
 }

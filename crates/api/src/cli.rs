@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::api_keys::issue_api_key;
-use crate::auth::Scope;
 use crate::keyring_setup::open_keyring;
 use crate::{Application, DEV_ORG, Limits, MasterKeySource, PreviousMasterKey, Settings};
 use clap::{Args, Parser, Subcommand};
 use latch_connector::EgressPolicy;
+use latch_core::api_keys::issue_api_key;
+use latch_core::callers::Scope;
 use latch_store::DEFAULT_DATABASE_URL;
 use secrecy::ExposeSecret;
 

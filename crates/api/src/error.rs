@@ -3,7 +3,9 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use latch_connector::{FieldError, ValidationOutcome};
+use latch_connector::FieldError;
+use latch_core::error::CoreError;
+pub use latch_core::error::{OutcomeView, UsedBy};
 use latch_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -37,59 +39,6 @@ pub struct Problem {
     /// How the test login ended, when the upstream refused or could not be reached.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<OutcomeView>,
-}
-
-/// A data source or destination that uses a credential.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct UsedBy {
-    pub id: uuid::Uuid,
-    /// `source` or `destination`.
-    #[schema(example = "source")]
-    pub kind: &'static str,
-    pub name: String,
-}
-
-impl From<&latch_store::DataSource> for UsedBy {
-    fn from(source: &latch_store::DataSource) -> Self {
-        Self {
-            id: source.id,
-            kind: source.kind.as_str(),
-            name: source.name.clone(),
-        }
-    }
-}
-
-/// The outcome of a test login.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[schema(example = json!({
-    "status": "invalid",
-    "detail": "Looker refused the client ID / secret; check the API key (Admin > Users > Edit Keys) and that it is enabled"
-}))]
-pub struct OutcomeView {
-    /// `valid`, `invalid` (refused), `unreachable` (DNS, connect, TLS, timeout, blocked address)
-    /// or `error` (the upstream answered with an error or nonsense).
-    #[schema(example = "invalid")]
-    pub status: &'static str,
-    /// What happened and what to fix, for people.
-    pub detail: String,
-    /// The upstream user the credential logs in as (valid only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub identity: Option<serde_json::Value>,
-    /// Seconds the upstream asked to wait before trying again.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<u64>,
-}
-
-impl From<&ValidationOutcome> for OutcomeView {
-    fn from(outcome: &ValidationOutcome) -> Self {
-        Self {
-            status: outcome.status.as_str(),
-            detail: outcome.detail.clone(),
-            identity: outcome.identity.clone(),
-            retry_after: outcome.retry_after,
-        }
-    }
 }
 
 /// A problem with one field, named by its path in the request.
@@ -296,20 +245,94 @@ impl ResponseError for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        CoreError::from(error).into()
+    }
+}
+
+/// The one place a use case's answer becomes an HTTP one: each core error keeps its code.
+impl From<CoreError> for ApiError {
+    fn from(error: CoreError) -> Self {
         match error {
-            StoreError::NotFound => ApiError::NotFound("no such resource".into()),
-            StoreError::Conflict => ApiError::Conflict("the resource already exists".into()),
-            StoreError::InUse => {
-                ApiError::Conflict("the resource is still in use; retry once it is not".into())
+            CoreError::BadRequest { detail, errors } => ApiError::BadRequest { detail, errors },
+            CoreError::Validation(errors) => ApiError::Validation(errors),
+            CoreError::Unauthorized(detail) => ApiError::Unauthorized {
+                detail,
+                invalid_token: true,
+            },
+            CoreError::TooManyRequests {
+                detail,
+                retry_after,
+            } => ApiError::TooManyRequests {
+                detail,
+                retry_after,
+            },
+            CoreError::Forbidden(detail) => ApiError::Forbidden(detail),
+            CoreError::NotFound(detail) => ApiError::NotFound(detail),
+            CoreError::Conflict(detail) => ApiError::Conflict(detail),
+            CoreError::InUse { detail, used_by } => ApiError::InUse { detail, used_by },
+            CoreError::PreconditionFailed(detail) => ApiError::PreconditionFailed(detail),
+            CoreError::CredentialRejected(outcome) => ApiError::CredentialRejected(outcome),
+            CoreError::CredentialInvalid(detail) => ApiError::CredentialInvalid(detail),
+            CoreError::TokenTooShort(detail) => ApiError::TokenTooShort(detail),
+            CoreError::Unavailable {
+                detail,
+                retry_after,
+            } => ApiError::Unavailable {
+                detail,
+                retry_after,
+            },
+            CoreError::Internal(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_core_error_keeps_its_code_and_detail_in_the_problem_document() {
+        let outcome = OutcomeView {
+            status: "invalid",
+            detail: "refused".into(),
+            identity: None,
+            retry_after: None,
+        };
+        let errors = [
+            CoreError::bad_request("limit", "is not a number"),
+            CoreError::invalid_field("name", "is required"),
+            CoreError::Unauthorized("unknown key".into()),
+            CoreError::TooManyRequests {
+                detail: "slow down".into(),
+                retry_after: 7,
+            },
+            CoreError::Forbidden("lacks a scope".into()),
+            CoreError::NotFound("no such credential".into()),
+            CoreError::Conflict("the name is taken".into()),
+            CoreError::InUse {
+                detail: "still used".into(),
+                used_by: Vec::new(),
+            },
+            CoreError::PreconditionFailed("at version 3".into()),
+            CoreError::CredentialRejected(outcome),
+            CoreError::CredentialInvalid("refused".into()),
+            CoreError::TokenTooShort("too short".into()),
+            CoreError::Unavailable {
+                detail: "down".into(),
+                retry_after: Some(30),
+            },
+            CoreError::Internal("a cause nobody may read".into()),
+        ];
+        for error in errors {
+            let code = error.code();
+            let detail = error.to_string();
+            let problem = ApiError::from(error).problem();
+            assert_eq!(problem.problem_type, format!("urn:latch:problem:{code}"));
+            if code == "internal" {
+                assert!(!problem.detail.contains("nobody may read"));
+            } else if code != "validation_failed" {
+                assert_eq!(problem.detail, detail, "{code}");
             }
-            StoreError::VersionMismatch { current } => ApiError::PreconditionFailed(format!(
-                "the resource is at version {current}; read it again and retry"
-            )),
-            StoreError::UnstorableText => ApiError::invalid_field(
-                "body",
-                "a text value holds a character that cannot be stored (such as NUL)",
-            ),
-            other => ApiError::internal(other),
         }
     }
 }

@@ -1,34 +1,22 @@
-//! The Latch REST API: routes, use cases and start-up.
+//! The Latch REST API: routes, extractors, problem rendering, OpenAPI, start-up and the CLI.
 //!
-//! Handlers in [`routes`] are thin; the use cases ([`credentials`], [`api_keys`]) hold the
-//! logic and take no actix types, so they read (and can be tested) without HTTP.
+//! Handlers in [`routes`] are thin: they extract, call a use case of `latch-core` and render;
+//! the core's errors become HTTP problems in one place ([`error`]).
 
-pub mod api_keys;
-pub mod audit_tally;
-pub mod audit_vocabulary;
 pub mod auth;
-pub mod auth_limiter;
-pub mod broker;
-pub mod catalogue;
 pub mod cli;
-pub mod credentials;
-pub mod data_sources;
+pub mod entity_tags;
 pub mod error;
 pub mod extract;
-pub mod input;
 pub mod keyring_setup;
-pub mod metrics;
 pub mod openapi;
 pub mod refusals;
 pub mod rotation;
 pub mod routes;
-pub mod secrets;
 pub mod settings;
-pub mod slot_map;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
-pub mod tokens;
 
 pub use settings::{Limits, MasterKeySource, PreviousMasterKey, Settings};
 pub use startup::{Application, DEV_ORG, StartupError};

@@ -9,9 +9,10 @@ use actix_web::{HttpRequest, web};
 use latch_store::OwnedTable;
 use uuid::Uuid;
 
-use crate::audit_tally::RefusalRecord;
-use crate::audit_vocabulary::AuditAction;
-use crate::auth::is_job_route;
+use latch_core::audit_tally::RefusalRecord;
+use latch_core::audit_vocabulary::AuditAction;
+
+use crate::auth::{bearer_token, is_job_route};
 use crate::state::AppState;
 
 /// Looks at a response: a 403 or a 404 answered to an authenticated caller is tallied.
@@ -22,7 +23,7 @@ pub fn note_refusal(request: &HttpRequest, status: StatusCode) {
     let Some(state) = request.app_data::<web::Data<AppState>>().cloned() else {
         return;
     };
-    let Some(caller) = state.keys.caller_of(request) else {
+    let Some(caller) = bearer_token(request).and_then(|key| state.keys.caller_of(key)) else {
         return;
     };
     let route = request.match_pattern();

@@ -131,7 +131,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             auth_failures_per_minute: 30,
-            forced_refresh_interval: crate::broker::FORCED_REFRESH_INTERVAL,
+            forced_refresh_interval: latch_core::broker::FORCED_REFRESH_INTERVAL,
         }
     }
 }

@@ -15,16 +15,15 @@ use latch_store::{Store, StoreError};
 use secrecy::SecretString;
 use tracing::Instrument;
 
-use crate::api_keys::issue_api_key;
-use crate::audit_tally::AuditTally;
-use crate::auth::{KeyCache, Scope};
-use crate::auth_limiter::FailureLimiter;
-use crate::broker::{BrokerConfig, SystemClock, TokenBroker};
-use crate::catalogue::Catalogue;
+use latch_core::api_keys::issue_api_key;
+use latch_core::broker::{BrokerConfig, SystemClock};
+use latch_core::callers::Scope;
+use latch_core::catalogue::Catalogue;
+use latch_core::latch::LatchConfig;
+
 use crate::error::ApiError;
 use crate::extract::field_problem;
 use crate::keyring_setup::{KeyringError, open_keyring};
-use crate::metrics::Metrics;
 use crate::refusals::note_refusal;
 use crate::routes;
 use crate::settings::Settings;
@@ -88,26 +87,22 @@ impl Application {
             allow_http_hosts: settings.egress.allow_http,
         };
         let egress = EgressClient::new(settings.egress).map_err(StartupError::Egress)?;
-        let metrics = Arc::new(Metrics::default());
-        let state = web::Data::new(AppState {
-            issuances: AuditTally::start(store.clone(), metrics.clone()),
-            refusals: AuditTally::start(store.clone(), metrics.clone()),
-            auth_failures: FailureLimiter::new(settings.limits.auth_failures_per_minute),
-            broker: TokenBroker::new(
-                metrics,
-                BrokerConfig {
-                    forced_interval: settings.limits.forced_refresh_interval,
-                    ..BrokerConfig::default()
-                },
-                Arc::new(SystemClock),
-            ),
-            keys: KeyCache::default(),
-            store,
-            keyring: Arc::new(keyring),
-            catalogue: Catalogue::builtin(),
+        let config = LatchConfig {
             policy,
+            broker: BrokerConfig {
+                forced_interval: settings.limits.forced_refresh_interval,
+                ..BrokerConfig::default()
+            },
+            auth_failures_per_minute: settings.limits.auth_failures_per_minute,
+        };
+        let state = web::Data::new(AppState::new(
+            store,
+            Arc::new(keyring),
+            Catalogue::builtin(),
             egress,
-        });
+            config,
+            Arc::new(SystemClock),
+        ));
         let shared = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()

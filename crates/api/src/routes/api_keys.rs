@@ -4,12 +4,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::api_keys::{self, ApiKeyView, CreateApiKeyRequest, CreatedApiKey};
-use crate::auth::{Caller, Scope};
+use crate::auth::Authenticated;
 use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
-use crate::input::{one_more, page, paginate};
 use crate::state::AppState;
+use latch_core::api_keys::{self, ApiKeyView, CreateApiKeyRequest, CreatedApiKey};
+use latch_core::callers::Scope;
+use latch_core::input::{one_more, page, paginate};
 
 #[derive(Serialize, ToSchema)]
 pub struct ApiKeyList {
@@ -44,7 +45,7 @@ pub struct PageQuery {
     ))]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     body: JsonBody<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let created = api_keys::create_api_key(state.store.as_ref(), &caller, body.0).await?;
@@ -65,7 +66,7 @@ pub async fn create(
     ))]
 pub async fn list(
     state: web::Data<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin)?;
@@ -93,7 +94,7 @@ pub async fn list(
     ))]
 pub async fn revoke(
     state: web::Data<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     api_keys::revoke_api_key(&state, &caller, *id).await?;

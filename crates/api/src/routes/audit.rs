@@ -7,11 +7,12 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::api_keys::PageQuery;
-use crate::audit_vocabulary::{AuditAction, AuditOutcome};
-use crate::auth::{Caller, Scope};
+use crate::auth::Authenticated;
 use crate::error::{ApiError, Problem};
-use crate::input::{one_more, page, paginate};
 use crate::state::AppState;
+use latch_core::audit_vocabulary::{AuditAction, AuditOutcome};
+use latch_core::callers::Scope;
+use latch_core::input::{one_more, page, paginate};
 
 /// Something that happened, who did it and how it ended. Never holds a secret or token.
 #[derive(Serialize, ToSchema)]
@@ -64,7 +65,7 @@ pub struct AuditEventList {
     ))]
 pub async fn list(
     state: web::Data<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin)?;

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::auth::Authenticated;
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -56,7 +56,7 @@ pub struct ConnectorList {
         (status = 200, description = "Every connector", body = ConnectorList),
         (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list(state: web::Data<AppState>, _caller: Caller) -> HttpResponse {
+pub async fn list(state: web::Data<AppState>, _: Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(ConnectorList {
         items: state.catalogue.all().map(ConnectorView::of).collect(),
     })
@@ -73,7 +73,7 @@ pub async fn list(state: web::Data<AppState>, _caller: Caller) -> HttpResponse {
     ))]
 pub async fn get(
     state: web::Data<AppState>,
-    _caller: Caller,
+    _: Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let connector = state.catalogue.get(&id).ok_or_else(|| {

@@ -5,15 +5,15 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::if_match;
-use crate::auth::Caller;
-use crate::credentials::{
+use crate::auth::Authenticated;
+use crate::entity_tags::etag;
+use crate::error::{ApiError, OutcomeView, Problem};
+use crate::extract::JsonBody;
+use crate::state::AppState;
+use latch_core::credentials::{
     self, CreateCredentialRequest, CredentialList, CredentialView, ListCredentialsQuery,
     TestCredentialRequest, UpdateCredentialRequest,
 };
-use crate::error::{ApiError, OutcomeView, Problem};
-use crate::extract::JsonBody;
-use crate::input::etag;
-use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -56,7 +56,7 @@ fn credential_response(
     ))]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     query: web::Query<ValidateQuery>,
     body: JsonBody<CreateCredentialRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -80,7 +80,7 @@ pub async fn create(
     ))]
 pub async fn list(
     state: web::Data<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     query: web::Query<ListCredentialsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let list = credentials::list_credentials(&state, &caller, query.into_inner()).await?;
@@ -100,7 +100,7 @@ pub async fn list(
     ))]
 pub async fn get(
     state: web::Data<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let credential = credentials::get_credential(&state, &caller, *id).await?;
@@ -139,7 +139,7 @@ pub async fn get(
     ))]
 pub async fn update(
     state: web::Data<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     request: HttpRequest,
     id: web::Path<Uuid>,
     query: web::Query<ValidateQuery>,
@@ -168,7 +168,7 @@ pub async fn update(
     ))]
 pub async fn delete(
     state: web::Data<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     request: HttpRequest,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
@@ -194,7 +194,7 @@ pub async fn delete(
     ))]
 pub async fn validate(
     state: web::Data<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let credential = credentials::validate_credential(&state, &caller, *id).await?;
@@ -217,7 +217,7 @@ pub async fn validate(
     ))]
 pub async fn test(
     state: web::Data<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     body: JsonBody<TestCredentialRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let outcome = credentials::test_credential(&state, &caller, body.0).await?;

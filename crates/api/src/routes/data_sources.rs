@@ -12,18 +12,18 @@ macro_rules! data_source_routes {
             use latch_store::DataSourceKind;
             use uuid::Uuid;
 
-            use crate::api_keys::CreatedApiKey;
-            use crate::auth::Caller;
-            use crate::data_sources::{
+            use latch_core::api_keys::CreatedApiKey;
+            use crate::auth::Authenticated;
+            use latch_core::data_sources::{
                 self, CreateDataSourceRequest, CreateJobKeyRequest, DataSourceList,
                 DataSourceView, ListDataSourcesQuery, UpdateDataSourceRequest,
             };
             use crate::error::{ApiError, Problem};
             use crate::extract::{JsonBody, OptionalJsonBody};
-            use crate::input::etag;
+            use crate::entity_tags::etag;
             use crate::routes::if_match;
             use crate::state::AppState;
-            use crate::tokens::{TokenRequest, TokenResponse};
+            use latch_core::tokens::{TokenRequest, TokenResponse};
 
             const KIND: DataSourceKind = $kind;
 
@@ -48,7 +48,7 @@ macro_rules! data_source_routes {
                 ))]
             pub async fn create(
                 state: web::Data<AppState>,
-                caller: Caller,
+                Authenticated(caller): Authenticated,
                 body: JsonBody<CreateDataSourceRequest>,
             ) -> Result<HttpResponse, ApiError> {
                 let view = data_sources::create_data_source(&state, &caller, KIND, body.0).await?;
@@ -69,7 +69,7 @@ macro_rules! data_source_routes {
                 ))]
             pub async fn list(
                 state: web::Data<AppState>,
-                caller: Caller,
+                Authenticated(caller): Authenticated,
                 query: web::Query<ListDataSourcesQuery>,
             ) -> Result<HttpResponse, ApiError> {
                 let list = data_sources::list_data_sources(&state, &caller, KIND, query.into_inner()).await?;
@@ -88,7 +88,7 @@ macro_rules! data_source_routes {
                 ))]
             pub async fn get(
                 state: web::Data<AppState>,
-                caller: Caller,
+                Authenticated(caller): Authenticated,
                 id: web::Path<Uuid>,
             ) -> Result<HttpResponse, ApiError> {
                 let source = data_sources::get_data_source(&state, &caller, KIND, *id).await?;
@@ -115,7 +115,7 @@ macro_rules! data_source_routes {
                 ))]
             pub async fn update(
                 state: web::Data<AppState>,
-                caller: Caller,
+                Authenticated(caller): Authenticated,
                 request: HttpRequest,
                 id: web::Path<Uuid>,
                 body: JsonBody<UpdateDataSourceRequest>,
@@ -139,7 +139,7 @@ macro_rules! data_source_routes {
                 ))]
             pub async fn delete(
                 state: web::Data<AppState>,
-                caller: Caller,
+                Authenticated(caller): Authenticated,
                 request: HttpRequest,
                 id: web::Path<Uuid>,
             ) -> Result<HttpResponse, ApiError> {
@@ -167,7 +167,7 @@ macro_rules! data_source_routes {
                 ))]
             pub async fn create_job_key(
                 state: web::Data<AppState>,
-                caller: Caller,
+                Authenticated(caller): Authenticated,
                 id: web::Path<Uuid>,
                 body: OptionalJsonBody<CreateJobKeyRequest>,
             ) -> Result<HttpResponse, ApiError> {
@@ -198,7 +198,7 @@ macro_rules! data_source_routes {
                 ))]
             pub async fn token(
                 state: web::Data<AppState>,
-                caller: Caller,
+                Authenticated(caller): Authenticated,
                 id: web::Path<Uuid>,
                 body: OptionalJsonBody<TokenRequest>,
             ) -> Result<HttpResponse, ApiError> {

@@ -12,8 +12,8 @@ use actix_web::{HttpRequest, HttpResponse, Resource, web};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::entity_tags::parse_if_match;
 use crate::error::ApiError;
-use crate::input::parse_if_match;
 use crate::openapi::ApiDoc;
 
 /// Registers every route, the spec at `/openapi.json` and Swagger UI at `/docs`.

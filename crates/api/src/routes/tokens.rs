@@ -2,11 +2,11 @@ use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
 use actix_web::{HttpResponse, web};
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::Authenticated;
 use crate::error::{ApiError, Problem};
 use crate::extract::OptionalJsonBody;
 use crate::state::AppState;
-use crate::tokens::{self, TokenRequest, TokenResponse};
+use latch_core::tokens::{self, TokenRequest, TokenResponse};
 
 /// A fresh upstream access token for a job.
 ///
@@ -35,7 +35,7 @@ use crate::tokens::{self, TokenRequest, TokenResponse};
     ))]
 pub async fn issue(
     state: web::Data<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     id: web::Path<Uuid>,
     body: OptionalJsonBody<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {

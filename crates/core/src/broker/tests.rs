@@ -19,14 +19,11 @@ use serde_json::json;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::{BrokerConfig, Clock, TokenBroker, TokenWish};
-use crate::audit_tally::AuditTally;
-use crate::auth::KeyCache;
-use crate::auth_limiter::FailureLimiter;
+use super::{BrokerConfig, BrokerDeps, Clock, TokenBroker, TokenWish};
 use crate::catalogue::Catalogue;
-use crate::error::ApiError;
+use crate::error::CoreError;
 use crate::metrics::Metrics;
-use crate::state::AppState;
+use crate::secrets::Secrets;
 
 /// Time shared by every replica of a test: it stands still until the test moves it.
 struct Time {
@@ -246,17 +243,16 @@ impl Connector for FakeConnector {
     }
 }
 
-/// One replica: its own broker, state and clock, on a shared store, upstream and time.
+/// One replica: its own broker and clock, on a shared store, upstream and time.
 struct Replica {
-    state: AppState,
+    broker: TokenBroker,
     frozen: Arc<AtomicBool>,
 }
 
 impl Replica {
-    async fn token(&self, org_id: Uuid, id: Uuid, wish: TokenWish) -> Result<String, ApiError> {
-        self.state
-            .broker
-            .token(&self.state, org_id, id, wish)
+    async fn token(&self, org_id: Uuid, id: Uuid, wish: TokenWish) -> Result<String, CoreError> {
+        self.broker
+            .token(org_id, id, wish)
             .await
             .map(|issued| issued.token.expose_secret().to_string())
     }
@@ -336,22 +332,23 @@ impl World {
         });
         Arc::new(Replica {
             frozen,
-            state: AppState {
-                store: self.store.clone(),
-                keyring: self.keyring.clone(),
-                catalogue: Catalogue::new(vec![Arc::new(FakeConnector(self.upstream.clone()))]),
-                policy: Default::default(),
-                egress: EgressClient::new(EgressPolicy::default()).unwrap(),
-                broker: TokenBroker::new(metrics.clone(), BrokerConfig::default(), clock),
-                keys: KeyCache::default(),
-                issuances: AuditTally::start(self.store.clone(), metrics.clone()),
-                refusals: AuditTally::start(self.store.clone(), metrics),
-                auth_failures: FailureLimiter::new(0),
-            },
+            broker: TokenBroker::new(
+                BrokerDeps {
+                    store: self.store.clone(),
+                    secrets: Secrets::new(
+                        self.keyring.clone(),
+                        Catalogue::new(vec![Arc::new(FakeConnector(self.upstream.clone()))]),
+                    ),
+                    egress: EgressClient::new(EgressPolicy::default()).unwrap(),
+                },
+                metrics,
+                BrokerConfig::default(),
+                clock,
+            ),
         })
     }
 
-    async fn token(&self, replica: &Replica, wish: TokenWish) -> Result<String, ApiError> {
+    async fn token(&self, replica: &Replica, wish: TokenWish) -> Result<String, CoreError> {
         replica.token(self.org_id, self.credential_id, wish).await
     }
 }
@@ -360,7 +357,7 @@ impl World {
 fn spawn_token(
     world: &Arc<World>,
     replica: &Arc<Replica>,
-) -> tokio::task::JoinHandle<Result<String, ApiError>> {
+) -> tokio::task::JoinHandle<Result<String, CoreError>> {
     let (world, replica) = (world.clone(), replica.clone());
     tokio::spawn(async move { world.token(&replica, wish(300)).await })
 }
@@ -421,7 +418,7 @@ async fn a_failed_login_starts_a_cool_down_that_ends_when_its_time_is_up() {
     assert!(
         matches!(
             first,
-            Err(ApiError::Unavailable {
+            Err(CoreError::Unavailable {
                 retry_after: Some(30),
                 ..
             })
@@ -430,7 +427,7 @@ async fn a_failed_login_starts_a_cool_down_that_ends_when_its_time_is_up() {
     );
     world.time.advance(Duration::from_secs(29)).await;
     let cooling = world.token(&replica, wish(300)).await;
-    assert!(matches!(cooling, Err(ApiError::Unavailable { .. })));
+    assert!(matches!(cooling, Err(CoreError::Unavailable { .. })));
     assert_eq!(world.upstream.logins(), 1, "no login during the cool-down");
 
     world.upstream.answer(Answer::Token { expires_in: 3600 });
@@ -446,7 +443,7 @@ async fn a_refused_credential_is_remembered_and_not_tried_again() {
     for _ in 0..3 {
         let refused = world.token(&replica, wish(300)).await;
         assert!(
-            matches!(refused, Err(ApiError::CredentialInvalid(_))),
+            matches!(refused, Err(CoreError::CredentialInvalid(_))),
             "{refused:?}"
         );
     }

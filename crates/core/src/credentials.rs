@@ -18,11 +18,11 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
-use crate::auth::{Caller, Scope};
-use crate::error::{ApiError, OutcomeView, UsedBy};
+use crate::callers::{Caller, Scope};
+use crate::error::{CoreError, OutcomeView, UsedBy};
 use crate::input::{field_errors, one_more, paginate, trimmed};
-use crate::secrets::{connector_of, data_key_of, open_secrets, open_with, seal_secrets};
-use crate::state::AppState;
+use crate::latch::Latch;
+use crate::secrets::{open_with, seal_secrets};
 
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -192,7 +192,7 @@ impl From<CredentialUsage> for UsageView {
 }
 
 /// A credential as the API shows it, with how many sources and destinations use it.
-pub async fn view(state: &AppState, credential: Credential) -> Result<CredentialView, ApiError> {
+pub async fn view(state: &Latch, credential: Credential) -> Result<CredentialView, CoreError> {
     let mut usage = state
         .store
         .credential_usage(credential.org_id, &[credential.id])
@@ -253,7 +253,7 @@ pub struct ListCredentialsQuery {
 }
 
 /// The caller's credential `id`, or 404.
-async fn stored(state: &AppState, caller: &Caller, id: Uuid) -> Result<Credential, ApiError> {
+async fn stored(state: &Latch, caller: &Caller, id: Uuid) -> Result<Credential, CoreError> {
     state
         .store
         .get_credential(caller.org_id, id)
@@ -261,12 +261,12 @@ async fn stored(state: &AppState, caller: &Caller, id: Uuid) -> Result<Credentia
         .ok_or_else(credential_not_found)
 }
 
-fn credential_not_found() -> ApiError {
-    ApiError::NotFound("no credential with this id in your organization".into())
+fn credential_not_found() -> CoreError {
+    CoreError::NotFound("no credential with this id in your organization".into())
 }
 
-fn name_taken(name: &str) -> ApiError {
-    ApiError::Conflict(format!(
+fn name_taken(name: &str) -> CoreError {
+    CoreError::Conflict(format!(
         "a credential named `{name}` already exists in your organization"
     ))
 }
@@ -304,7 +304,7 @@ fn checked_section(
 
 /// The connector, config and secrets of a request, checked; problems go to `errors`.
 fn checked_connection<'a>(
-    state: &'a AppState,
+    state: &'a Latch,
     connector: Option<&str>,
     config: Option<&Value>,
     secrets: Option<&Value>,
@@ -352,7 +352,7 @@ fn outcome_detail(outcome: &ValidationOutcome, during: &str) -> Value {
 }
 
 /// Records an event outside any other write; a failure to record is logged, not fatal.
-async fn record(state: &AppState, event: NewAuditEvent) {
+async fn record(state: &Latch, event: NewAuditEvent) {
     if let Err(error) = state.store.record_audit_event(&event).await {
         tracing::error!(%error, action = %event.action, "could not record an audit event");
     }
@@ -361,7 +361,7 @@ async fn record(state: &AppState, event: NewAuditEvent) {
 /// A test login through the egress client. A call the egress policy refused is logged and
 /// recorded on its own, whatever the caller does with the outcome.
 async fn test_login(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     connector: &dyn Connector,
     config: &Fields,
@@ -391,13 +391,13 @@ async fn test_login(
 
 /// Records a test login that was refused and turns it into the 422 the caller gets.
 async fn rejected(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     target: Option<Uuid>,
     outcome: &ValidationOutcome,
     during: &str,
     name: &str,
-) -> ApiError {
+) -> CoreError {
     let mut detail = outcome_detail(outcome, during);
     detail["name"] = json!(name);
     record(
@@ -413,17 +413,17 @@ async fn rejected(
         },
     )
     .await;
-    ApiError::CredentialRejected(outcome.into())
+    CoreError::CredentialRejected(outcome.into())
 }
 
 /// Saves a credential, after a test login unless `validate` is false. A credential the
 /// upstream does not accept is refused and nothing is stored.
 pub async fn create_credential(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     request: CreateCredentialRequest,
     validate: bool,
-) -> Result<Credential, ApiError> {
+) -> Result<Credential, CoreError> {
     caller.require(Scope::CredentialsWrite)?;
     let mut errors = field_errors(request.validate());
     let checked = checked_connection(
@@ -436,7 +436,7 @@ pub async fn create_credential(
     let (Some(name), Some((connector, config, secrets)), true) =
         (request.name, checked, errors.is_empty())
     else {
-        return Err(ApiError::Validation(errors));
+        return Err(CoreError::Validation(errors));
     };
 
     let id = Uuid::now_v7();
@@ -466,7 +466,7 @@ pub async fn create_credential(
     let (data_key, wrapped) = state
         .keyring
         .generate_data_key(&context)
-        .map_err(ApiError::internal)?;
+        .map_err(CoreError::internal)?;
     let sealed = seal_secrets(&data_key, &context, &secrets)?;
     let new = NewCredential {
         id,
@@ -493,10 +493,10 @@ pub async fn create_credential(
 
 /// Tries an unsaved credential; stores nothing but the audit event.
 pub async fn test_credential(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     request: TestCredentialRequest,
-) -> Result<OutcomeView, ApiError> {
+) -> Result<OutcomeView, CoreError> {
     caller.require(Scope::CredentialsWrite)?;
     let mut errors = Vec::new();
     let checked = checked_connection(
@@ -507,7 +507,7 @@ pub async fn test_credential(
         &mut errors,
     );
     let (Some((connector, config, secrets)), true) = (checked, errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
+        return Err(CoreError::Validation(errors));
     };
     let outcome = test_login(state, caller, connector, &config, &secrets, None).await;
     record(
@@ -528,14 +528,14 @@ pub async fn test_credential(
 
 /// Test-logs-in with a saved credential now and stores what it found.
 pub async fn validate_credential(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     id: Uuid,
-) -> Result<Credential, ApiError> {
+) -> Result<Credential, CoreError> {
     caller.require(Scope::CredentialsWrite)?;
     let current = stored(state, caller, id).await?;
-    let connector = connector_of(state, &current)?;
-    let secrets = open_secrets(state, &current)?;
+    let connector = state.secrets.connector_of(&current)?;
+    let secrets = state.secrets.open(&current)?;
     let config = current.config.as_object().cloned().unwrap_or_default();
     let outcome = test_login(state, caller, connector, &config, &secrets, Some(id)).await;
     let mut changes = current.changes();
@@ -562,7 +562,7 @@ pub async fn validate_credential(
             Ok(updated)
         }
         Err(StoreError::NotFound) => Err(credential_not_found()),
-        Err(StoreError::VersionMismatch { current }) => Err(ApiError::Conflict(format!(
+        Err(StoreError::VersionMismatch { current }) => Err(CoreError::Conflict(format!(
             "the credential changed during the test login (now version {current}); retry"
         ))),
         Err(error) => Err(error.into()),
@@ -570,25 +570,25 @@ pub async fn validate_credential(
 }
 
 pub async fn get_credential(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     id: Uuid,
-) -> Result<Credential, ApiError> {
+) -> Result<Credential, CoreError> {
     caller.require(Scope::CredentialsRead)?;
     stored(state, caller, id).await
 }
 
 pub async fn list_credentials(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     query: ListCredentialsQuery,
-) -> Result<CredentialList, ApiError> {
+) -> Result<CredentialList, CoreError> {
     caller.require(Scope::CredentialsRead)?;
     let page: Page = crate::input::page(query.limit.as_deref(), query.cursor.as_deref())?;
     if let Some(connector) = &query.connector
         && state.catalogue.get(connector).is_none()
     {
-        return Err(ApiError::bad_request(
+        return Err(CoreError::bad_request(
             "connector",
             format!(
                 "is not a known connector; expected one of {}",
@@ -601,7 +601,7 @@ pub async fn list_credentials(
         .as_deref()
         .map(|text| {
             CredentialStatus::parse(text).ok_or_else(|| {
-                ApiError::bad_request(
+                CoreError::bad_request(
                     "status",
                     "must be one of `unverified`, `valid`, `invalid`, `unreachable`, `error`",
                 )
@@ -632,24 +632,24 @@ pub async fn list_credentials(
 }
 
 pub async fn update_credential(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     id: Uuid,
     if_match: Option<i64>,
     request: UpdateCredentialRequest,
     validate: bool,
-) -> Result<Credential, ApiError> {
+) -> Result<Credential, CoreError> {
     caller.require(Scope::CredentialsWrite)?;
     let current = stored(state, caller, id).await?;
     if let Some(expected) = if_match
         && expected != current.version
     {
-        return Err(ApiError::PreconditionFailed(format!(
+        return Err(CoreError::PreconditionFailed(format!(
             "the credential is at version {}, not {expected}; read it again and retry",
             current.version
         )));
     }
-    let connector = connector_of(state, &current)?;
+    let connector = state.secrets.connector_of(&current)?;
 
     let mut errors = field_errors(request.validate());
     let mut changes = current.changes();
@@ -694,10 +694,10 @@ pub async fn update_credential(
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(CoreError::Validation(errors));
     }
     if changed.is_empty() {
-        return Err(ApiError::invalid_field(
+        return Err(CoreError::invalid_field(
             "body",
             "send at least one of `name`, `description`, `config`, `secrets`",
         ));
@@ -705,7 +705,7 @@ pub async fn update_credential(
     let mut detail = json!({"changed": changed, "from_version": current.version});
     let settings_changed = changed.contains(&"config") || changed.contains(&"secrets");
     if settings_changed {
-        let data_key = data_key_of(state, &current)?;
+        let data_key = state.secrets.data_key_of(&current)?;
         let context = RecordContext::new(current.org_id, current.id);
         let secrets = match new_secrets {
             Some(secrets) => {
@@ -737,7 +737,7 @@ pub async fn update_credential(
 
     let event = audit(caller, AuditAction::CredentialUpdated, id, detail);
     let obsolete = if settings_changed {
-        state.broker.tokens_of(state, &current).await
+        state.broker.tokens_of(&current).await
     } else {
         Vec::new()
     };
@@ -748,17 +748,17 @@ pub async fn update_credential(
     {
         Ok(updated) => {
             if settings_changed {
-                state.broker.retire(state, &current, obsolete);
+                state.broker.retire(&current, obsolete);
             }
             Ok(updated)
         }
         Err(StoreError::Conflict) => Err(name_taken(&changes.name)),
         Err(StoreError::NotFound) => Err(credential_not_found()),
         Err(StoreError::VersionMismatch { current }) => Err(match if_match {
-            Some(_) => ApiError::PreconditionFailed(format!(
+            Some(_) => CoreError::PreconditionFailed(format!(
                 "the credential changed meanwhile and is now at version {current}"
             )),
-            None => ApiError::Conflict(format!(
+            None => CoreError::Conflict(format!(
                 "the credential changed while this request was applied (now version {current}); retry"
             )),
         }),
@@ -800,16 +800,16 @@ fn merged_config(stored: &Value, partial: Value) -> Result<Value, FieldError> {
 }
 
 pub async fn delete_credential(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     id: Uuid,
     if_match: Option<i64>,
-) -> Result<(), ApiError> {
+) -> Result<(), CoreError> {
     caller.require(Scope::CredentialsWrite)?;
     let current = stored(state, caller, id).await?;
     let users = state.store.data_sources_using(caller.org_id, id).await?;
     if !users.is_empty() {
-        return Err(ApiError::InUse {
+        return Err(CoreError::InUse {
             detail: format!(
                 "the credential is used by {} data source(s) and destination(s); point them \
                  to another credential or delete them first",
@@ -819,7 +819,7 @@ pub async fn delete_credential(
         });
     }
     // Read before the row (and the data key that opens them) is gone.
-    let obsolete = state.broker.tokens_of(state, &current).await;
+    let obsolete = state.broker.tokens_of(&current).await;
     let event = audit(
         caller,
         AuditAction::CredentialDeleted,
@@ -832,15 +832,15 @@ pub async fn delete_credential(
         .await
     {
         Ok(()) => {
-            state.broker.retire(state, &current, obsolete);
+            state.broker.retire(&current, obsolete);
             Ok(())
         }
         Err(StoreError::NotFound) => Err(credential_not_found()),
-        Err(StoreError::VersionMismatch { current }) => Err(ApiError::PreconditionFailed(format!(
-            "the credential is at version {current}; read it again and retry"
-        ))),
+        Err(StoreError::VersionMismatch { current }) => Err(CoreError::PreconditionFailed(
+            format!("the credential is at version {current}; read it again and retry"),
+        )),
         // A source selected it between the check and the delete: the database refused.
-        Err(StoreError::InUse) => Err(ApiError::InUse {
+        Err(StoreError::InUse) => Err(CoreError::InUse {
             detail: "the credential was selected by a data source meanwhile".into(),
             used_by: Vec::new(),
         }),

@@ -1,4 +1,5 @@
-//! Small helpers shared by request types: trimming, validator errors, pagination, versions.
+//! Small helpers shared by request types: trimming, printable text, validator errors,
+//! pagination.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 use validator::ValidationErrors;
 
-use crate::error::ApiError;
+use crate::error::CoreError;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 200;
@@ -67,7 +68,7 @@ pub fn field_errors(result: Result<(), ValidationErrors>) -> Vec<FieldError> {
 }
 
 /// `limit` and `cursor` from a query string, checked.
-pub fn page(limit: Option<&str>, cursor: Option<&str>) -> Result<Page, ApiError> {
+pub fn page(limit: Option<&str>, cursor: Option<&str>) -> Result<Page, CoreError> {
     let limit = match limit {
         None => DEFAULT_PAGE_SIZE,
         Some(text) => text
@@ -75,7 +76,7 @@ pub fn page(limit: Option<&str>, cursor: Option<&str>) -> Result<Page, ApiError>
             .ok()
             .filter(|limit| (1..=MAX_PAGE_SIZE).contains(limit))
             .ok_or_else(|| {
-                ApiError::bad_request(
+                CoreError::bad_request(
                     "limit",
                     format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
                 )
@@ -85,12 +86,12 @@ pub fn page(limit: Option<&str>, cursor: Option<&str>) -> Result<Page, ApiError>
     Ok(Page { after, limit })
 }
 
-fn decode_cursor(cursor: &str) -> Result<Uuid, ApiError> {
+fn decode_cursor(cursor: &str) -> Result<Uuid, CoreError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|bytes| Uuid::from_slice(&bytes).ok())
-        .ok_or_else(|| ApiError::bad_request("cursor", "is not a cursor this server returned"))
+        .ok_or_else(|| CoreError::bad_request("cursor", "is not a cursor this server returned"))
 }
 
 /// Cuts a page fetched with one row too many, and says where the next one starts.
@@ -116,38 +117,6 @@ pub fn one_more(page: Page) -> Page {
         limit: page.limit + 1,
         ..page
     }
-}
-
-/// The strong entity tag of a version: `"3"`.
-pub fn etag(version: i64) -> String {
-    format!("\"{version}\"")
-}
-
-/// Reads an `If-Match` value: `"3"` or `*` (any version, as if absent). A weak tag (`W/"3"`)
-/// never matches: RFC 9110 compares If-Match strongly, so it is refused with 412.
-pub fn parse_if_match(value: &str) -> Result<Option<i64>, ApiError> {
-    let value = value.trim();
-    if value == "*" {
-        return Ok(None);
-    }
-    if value.starts_with("W/") {
-        return Err(ApiError::PreconditionFailed(
-            "a weak entity tag never matches If-Match (RFC 9110 section 13.1.1); send the \
-             ETag as it was given, such as \"3\""
-                .into(),
-        ));
-    }
-    value
-        .strip_prefix('"')
-        .and_then(|rest| rest.strip_suffix('"'))
-        .and_then(|version| version.parse::<i64>().ok())
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "If-Match",
-                "must be the ETag of the resource, such as \"3\"",
-            )
-        })
 }
 
 #[cfg(test)]
@@ -180,23 +149,6 @@ mod tests {
             "a\u{200B}b",
         ] {
             assert!(printable(text).is_ok(), "{text:?}");
-        }
-    }
-
-    #[test]
-    fn if_match_accepts_a_strong_tag_or_any_and_a_weak_tag_never_matches() {
-        assert_eq!(parse_if_match("\"3\"").unwrap(), Some(3));
-        assert_eq!(parse_if_match(" \"12\" ").unwrap(), Some(12));
-        assert_eq!(parse_if_match("*").unwrap(), None);
-        assert!(matches!(
-            parse_if_match("W/\"12\""),
-            Err(ApiError::PreconditionFailed(_))
-        ));
-        for malformed in ["\"three\"", "3", "\"3", ""] {
-            assert!(
-                matches!(parse_if_match(malformed), Err(ApiError::BadRequest { .. })),
-                "{malformed}"
-            );
         }
     }
 

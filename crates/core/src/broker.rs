@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
-use latch_connector::ValidationStatus;
+use latch_connector::{EgressClient, ValidationStatus};
 use latch_store::{
-    Credential, CredentialStatus, NewAuditEvent, NewToken, StoreError, StoredToken, now,
+    Credential, CredentialStatus, NewAuditEvent, NewToken, Store, StoreError, StoredToken, now,
 };
 use latch_vault::{ExposeSecret, Purpose, RecordContext, Sealed, SecretString};
 use serde_json::json;
@@ -34,11 +34,10 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
-use crate::error::ApiError;
+use crate::error::CoreError;
 use crate::metrics::{Issuance, Metrics};
-use crate::secrets::{connector_of, data_key_of, open_secrets};
+use crate::secrets::Secrets;
 use crate::slot_map::SlotMap;
-use crate::state::AppState;
 
 /// The broker's timings, all settable (tests shorten nothing: they move a clock instead).
 #[derive(Debug, Clone, Copy)]
@@ -222,20 +221,39 @@ impl Slot {
     }
 }
 
+/// What the broker reaches: the store, the saved secrets and the network.
+#[derive(Clone)]
+pub struct BrokerDeps {
+    pub store: Arc<dyn Store>,
+    pub secrets: Secrets,
+    pub egress: EgressClient,
+}
+
 pub struct TokenBroker {
     slots: SlotMap<Uuid, Slot>,
     pub metrics: Arc<Metrics>,
     config: BrokerConfig,
     clock: Arc<dyn Clock>,
+    store: Arc<dyn Store>,
+    secrets: Secrets,
+    egress: EgressClient,
 }
 
 impl TokenBroker {
-    pub fn new(metrics: Arc<Metrics>, config: BrokerConfig, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        deps: BrokerDeps,
+        metrics: Arc<Metrics>,
+        config: BrokerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             slots: SlotMap::default(),
             metrics,
             config,
             clock,
+            store: deps.store,
+            secrets: deps.secrets,
+            egress: deps.egress,
         }
     }
 
@@ -249,7 +267,7 @@ impl TokenBroker {
 
     /// The tokens this process and the store hold for a credential, in clear: what to log out
     /// upstream once a change or a deletion makes them obsolete.
-    pub async fn tokens_of(&self, state: &AppState, credential: &Credential) -> Vec<SecretString> {
+    pub async fn tokens_of(&self, credential: &Credential) -> Vec<SecretString> {
         let mut tokens = Vec::new();
         if let Some(cached) = self
             .slots
@@ -258,7 +276,7 @@ impl TokenBroker {
         {
             tokens.push(cached.token.clone());
         }
-        if let Ok(Some(stored)) = open_stored(state, credential, self.clock.as_ref()).await
+        if let Ok(Some(stored)) = self.open_stored(credential).await
             && tokens
                 .iter()
                 .all(|known| known.expose_secret() != stored.token.expose_secret())
@@ -271,11 +289,11 @@ impl TokenBroker {
     /// Drops a changed or deleted credential's tokens everywhere: this process at once, the
     /// store's copy (other replicas also drop theirs, by version, within a second), and the
     /// upstream sessions, logged out in the background, best effort.
-    pub fn retire(&self, state: &AppState, credential: &Credential, tokens: Vec<SecretString>) {
+    pub fn retire(&self, credential: &Credential, tokens: Vec<SecretString>) {
         self.forget(credential.id);
-        let store = state.store.clone();
-        let egress = state.egress.clone();
-        let connector = state.catalogue.shared(&credential.connector);
+        let store = self.store.clone();
+        let egress = self.egress.clone();
+        let connector = self.secrets.catalogue().shared(&credential.connector);
         let config = credential.config.as_object().cloned().unwrap_or_default();
         let credential_id = credential.id;
         tokio::spawn(async move {
@@ -293,11 +311,10 @@ impl TokenBroker {
     /// A token with at least `wish.min_ttl` left for the caller's credential.
     pub async fn token(
         &self,
-        state: &AppState,
         org_id: Uuid,
         credential_id: Uuid,
         wish: TokenWish,
-    ) -> Result<IssuedToken, ApiError> {
+    ) -> Result<IssuedToken, CoreError> {
         let asked_at = self.clock.now();
         if !wish.force_refresh
             && let Some(slot) = self.slots.get(&credential_id)
@@ -311,7 +328,7 @@ impl TokenBroker {
         }
         self.metrics.cache_miss();
 
-        let credential = state
+        let credential = self
             .store
             .get_credential(org_id, credential_id)
             .await?
@@ -327,7 +344,7 @@ impl TokenBroker {
         {
             return Ok(cached.issue(Issuance::Cached));
         }
-        if let Some(stored) = self.stored(state, &slot, &credential).await?
+        if let Some(stored) = self.stored(&slot, &credential).await?
             && stored.suits(credential.version, wish, asked_at, forced_interval)
         {
             return Ok(stored.issue(Issuance::Stored));
@@ -345,7 +362,9 @@ impl TokenBroker {
         // Requests queued behind a refresh that failed share its failure instead of trying
         // the upstream again, one after the other.
         match slot.cooling(self.clock.instant()) {
-            Some((_, Failure::Invalid(detail))) => return Err(ApiError::CredentialInvalid(detail)),
+            Some((_, Failure::Invalid(detail))) => {
+                return Err(CoreError::CredentialInvalid(detail));
+            }
             Some((retry_after, Failure::Unavailable(detail))) => {
                 return self.stale_or(&slot, &credential, unavailable(retry_after, detail));
             }
@@ -363,8 +382,7 @@ impl TokenBroker {
         {
             return fresh_enough(&cached, wish, self.clock.now(), Issuance::Refreshed);
         }
-        self.refresh(state, &slot, &credential, wish, asked_at)
-            .await
+        self.refresh(&slot, &credential, wish, asked_at).await
     }
 
     /// The cached token, if it belongs to this version of the credential: marked confirmed.
@@ -386,11 +404,10 @@ impl TokenBroker {
     /// The store's copy of the token, opened and cached, when it is for this version.
     async fn stored(
         &self,
-        state: &AppState,
         slot: &Slot,
         credential: &Credential,
-    ) -> Result<Option<Arc<CachedToken>>, ApiError> {
-        let stored = open_stored(state, credential, self.clock.as_ref()).await?;
+    ) -> Result<Option<Arc<CachedToken>>, CoreError> {
+        let stored = self.open_stored(credential).await?;
         Ok(self.remember_stored(slot, stored))
     }
 
@@ -417,18 +434,17 @@ impl TokenBroker {
     /// again only once it lapsed.
     async fn refresh(
         &self,
-        state: &AppState,
         slot: &Slot,
         credential: &Credential,
         wish: TokenWish,
         asked_at: DateTime<Utc>,
-    ) -> Result<IssuedToken, ApiError> {
+    ) -> Result<IssuedToken, CoreError> {
         let lease = chrono::Duration::from_std(self.config.lease).unwrap_or_default();
         let give_up = self.clock.instant() + self.config.lease + Duration::from_secs(5);
         loop {
             let owner = Uuid::now_v7().to_string();
             let at = self.clock.now();
-            let won = match state
+            let won = match self
                 .store
                 .acquire_token_lease(credential.id, credential.version, &owner, at + lease, at)
                 .await
@@ -438,21 +454,21 @@ impl TokenBroker {
             };
             if won {
                 return self
-                    .login_under_lease(state, slot, credential, &owner, wish, asked_at)
+                    .login_under_lease(slot, credential, &owner, wish, asked_at)
                     .await;
             }
             // Another replica is logging in: wait for its token, or for its lease to lapse,
             // with one read of the token row a poll.
             loop {
                 self.clock.sleep(self.config.poll).await;
-                let Some(row) = state.store.credential_token(credential.id).await? else {
+                let Some(row) = self.store.credential_token(credential.id).await? else {
                     break;
                 };
                 let lapsed = row
                     .lease_until
                     .is_none_or(|until| until <= self.clock.now());
                 if row.obtained_at.is_some_and(|at| at > asked_at) {
-                    let opened = open_row(state, credential, self.clock.as_ref(), row)?;
+                    let opened = self.open_row(credential, row)?;
                     if let Some(stored) = self.remember_stored(slot, opened)
                         && stored.answers_force(wish, asked_at, self.config.forced_interval)
                     {
@@ -474,15 +490,14 @@ impl TokenBroker {
 
     async fn login_under_lease(
         &self,
-        state: &AppState,
         slot: &Slot,
         credential: &Credential,
         owner: &str,
         wish: TokenWish,
         asked_at: DateTime<Utc>,
-    ) -> Result<IssuedToken, ApiError> {
+    ) -> Result<IssuedToken, CoreError> {
         // Another replica may have written a token between our read and our win.
-        if let Some(stored) = self.stored(state, slot, credential).await?
+        if let Some(stored) = self.stored(slot, credential).await?
             && stored.suits(
                 credential.version,
                 wish,
@@ -490,19 +505,19 @@ impl TokenBroker {
                 self.config.forced_interval,
             )
         {
-            self.release(state, credential.id, owner).await;
+            self.release(credential.id, owner).await;
             return Ok(stored.issue(Issuance::Stored));
         }
-        let connector = connector_of(state, credential)?;
-        let secrets = open_secrets(state, credential)?;
+        let connector = self.secrets.connector_of(credential)?;
+        let secrets = self.secrets.open(credential)?;
         let config = credential.config.as_object().cloned().unwrap_or_default();
         let started = self.clock.instant();
         let fetched = {
-            let login = connector.fetch_token(&state.egress, &config, &secrets);
+            let login = connector.fetch_token(&self.egress, &config, &secrets);
             tokio::pin!(login);
             tokio::select! {
                 fetched = &mut login => fetched,
-                () = self.keep_lease(state, credential.id, owner) => login.await,
+                () = self.keep_lease(credential.id, owner) => login.await,
             }
         };
         self.metrics.upstream_login(
@@ -513,9 +528,9 @@ impl TokenBroker {
         let access = match fetched {
             Ok(access) => access,
             Err(failure) => {
-                self.release(state, credential.id, owner).await;
+                self.release(credential.id, owner).await;
                 if failure.status == ValidationStatus::Invalid {
-                    self.mark_invalid(state, credential, &failure.detail).await;
+                    self.mark_invalid(credential, &failure.detail).await;
                     slot.token.store(None);
                     let detail = format!(
                         "{} The credential is now marked invalid: rotate its secret or \
@@ -527,7 +542,7 @@ impl TokenBroker {
                         self.config.cool_down.as_secs(),
                         Failure::Invalid(detail.clone()),
                     );
-                    return Err(ApiError::CredentialInvalid(detail));
+                    return Err(CoreError::CredentialInvalid(detail));
                 }
                 self.metrics.refresh_failure();
                 let retry_after = failure
@@ -548,13 +563,15 @@ impl TokenBroker {
         let lifetime = Duration::from_secs(access.expires_in);
         let expires_at = obtained_at + chrono::Duration::from_std(lifetime).unwrap_or_default();
         let context = RecordContext::new(credential.org_id, credential.id);
-        let sealed = data_key_of(state, credential)?
+        let sealed = self
+            .secrets
+            .data_key_of(credential)?
             .seal(
                 &context,
                 Purpose::Token,
                 access.token.expose_secret().as_bytes(),
             )
-            .map_err(ApiError::internal)?;
+            .map_err(CoreError::internal)?;
         let row = NewToken {
             token_ct: sealed.ciphertext,
             nonce: sealed.nonce,
@@ -563,7 +580,7 @@ impl TokenBroker {
             obtained_at,
             credential_version: credential.version,
         };
-        match state.store.store_token(credential.id, owner, &row).await {
+        match self.store.store_token(credential.id, owner, &row).await {
             Ok(true) => {}
             Ok(false) => {
                 // The lease lapsed during the login and another replica took over: its token
@@ -572,8 +589,8 @@ impl TokenBroker {
                     credential_id = %credential.id,
                     "the refresh lease lapsed during the login; logging that session out"
                 );
-                self.retire_session(state, credential, access.token);
-                if let Some(stored) = self.stored(state, slot, credential).await?
+                self.retire_session(credential, access.token);
+                if let Some(stored) = self.stored(slot, credential).await?
                     && stored.obtained_at > asked_at
                 {
                     return fresh_enough(&stored, wish, self.clock.now(), Issuance::Stored);
@@ -599,7 +616,7 @@ impl TokenBroker {
             && replaced.token.expose_secret() != cached.token.expose_secret()
         {
             // The job says the upstream refused it; whatever session is left behind it, end it.
-            self.retire_session(state, credential, replaced.token.clone());
+            self.retire_session(credential, replaced.token.clone());
         }
         *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = None;
         fresh_enough(&cached, wish, obtained_at, Issuance::Refreshed)
@@ -608,12 +625,12 @@ impl TokenBroker {
     /// Renews `owner`'s lease every third of its length, for as long as the login under it
     /// runs; returns (and stops renewing) once the lease is lost, and then the login's late
     /// write will be refused.
-    async fn keep_lease(&self, state: &AppState, credential_id: Uuid, owner: &str) {
+    async fn keep_lease(&self, credential_id: Uuid, owner: &str) {
         let lease = chrono::Duration::from_std(self.config.lease).unwrap_or_default();
         loop {
             self.clock.sleep(self.config.lease / 3).await;
             let until = self.clock.now() + lease;
-            match state
+            match self
                 .store
                 .renew_token_lease(credential_id, owner, until)
                 .await
@@ -627,19 +644,19 @@ impl TokenBroker {
     }
 
     /// Logs a replaced token's session out upstream, in the background, best effort.
-    fn retire_session(&self, state: &AppState, credential: &Credential, token: SecretString) {
-        let Some(connector) = state.catalogue.shared(&credential.connector) else {
+    fn retire_session(&self, credential: &Credential, token: SecretString) {
+        let Some(connector) = self.secrets.catalogue().shared(&credential.connector) else {
             return;
         };
-        let egress = state.egress.clone();
+        let egress = self.egress.clone();
         let config = credential.config.as_object().cloned().unwrap_or_default();
         tokio::spawn(async move {
             connector.revoke(&egress, &config, &token).await;
         });
     }
 
-    async fn release(&self, state: &AppState, credential_id: Uuid, owner: &str) {
-        if let Err(error) = state.store.release_token_lease(credential_id, owner).await {
+    async fn release(&self, credential_id: Uuid, owner: &str) {
+        if let Err(error) = self.store.release_token_lease(credential_id, owner).await {
             tracing::warn!(%error, "could not release a token lease; it lapses by itself");
         }
     }
@@ -649,8 +666,8 @@ impl TokenBroker {
         &self,
         slot: &Slot,
         credential: &Credential,
-        error: ApiError,
-    ) -> Result<IssuedToken, ApiError> {
+        error: CoreError,
+    ) -> Result<IssuedToken, CoreError> {
         match slot.token.load_full() {
             Some(cached)
                 if cached.credential_version == credential.version
@@ -662,7 +679,7 @@ impl TokenBroker {
         }
     }
 
-    async fn mark_invalid(&self, state: &AppState, credential: &Credential, detail: &str) {
+    async fn mark_invalid(&self, credential: &Credential, detail: &str) {
         let mut changes = credential.changes();
         changes.status = CredentialStatus::Invalid;
         changes.status_detail = Some(detail.to_string());
@@ -677,7 +694,7 @@ impl TokenBroker {
             outcome: AuditOutcome::Failure.into(),
             detail: json!({"during": "token refresh", "detail": detail}),
         };
-        match state
+        match self
             .store
             .update_credential(
                 credential.org_id,
@@ -693,49 +710,46 @@ impl TokenBroker {
             Err(error) => tracing::error!(%error, "could not mark a credential invalid"),
         }
     }
-}
 
-/// The store's copy of a credential's token, opened, when it is for this version and lives.
-async fn open_stored(
-    state: &AppState,
-    credential: &Credential,
-    clock: &dyn Clock,
-) -> Result<Option<CachedToken>, ApiError> {
-    match state.store.credential_token(credential.id).await? {
-        Some(row) => open_row(state, credential, clock, row),
-        None => Ok(None),
+    /// The store's copy of a credential's token, opened, when it is for this version and lives.
+    async fn open_stored(&self, credential: &Credential) -> Result<Option<CachedToken>, CoreError> {
+        match self.store.credential_token(credential.id).await? {
+            Some(row) => self.open_row(credential, row),
+            None => Ok(None),
+        }
     }
-}
 
-/// A token row opened, when it is for this version of the credential and lives.
-fn open_row(
-    state: &AppState,
-    credential: &Credential,
-    clock: &dyn Clock,
-    row: StoredToken,
-) -> Result<Option<CachedToken>, ApiError> {
-    let (Some(ciphertext), Some(nonce), Some(expires_at), Some(obtained_at)) =
-        (row.token_ct, row.nonce, row.expires_at, row.obtained_at)
-    else {
-        return Ok(None);
-    };
-    if row.credential_version != credential.version || expires_at <= clock.now() {
-        return Ok(None);
+    /// A token row opened, when it is for this version of the credential and lives.
+    fn open_row(
+        &self,
+        credential: &Credential,
+        row: StoredToken,
+    ) -> Result<Option<CachedToken>, CoreError> {
+        let (Some(ciphertext), Some(nonce), Some(expires_at), Some(obtained_at)) =
+            (row.token_ct, row.nonce, row.expires_at, row.obtained_at)
+        else {
+            return Ok(None);
+        };
+        if row.credential_version != credential.version || expires_at <= self.clock.now() {
+            return Ok(None);
+        }
+        let context = RecordContext::new(credential.org_id, credential.id);
+        let plain = self
+            .secrets
+            .data_key_of(credential)?
+            .open(&context, Purpose::Token, &Sealed { nonce, ciphertext })
+            .map_err(CoreError::internal)?;
+        let token = String::from_utf8(plain.expose_secret().to_vec())
+            .map_err(|_| CoreError::internal("a stored token is not text"))?;
+        Ok(Some(CachedToken {
+            org_id: credential.org_id,
+            token: SecretString::from(token),
+            expires_at,
+            obtained_at,
+            credential_version: credential.version,
+            confirmed_at: self.clock.instant(),
+        }))
     }
-    let context = RecordContext::new(credential.org_id, credential.id);
-    let plain = data_key_of(state, credential)?
-        .open(&context, Purpose::Token, &Sealed { nonce, ciphertext })
-        .map_err(ApiError::internal)?;
-    let token = String::from_utf8(plain.expose_secret().to_vec())
-        .map_err(|_| ApiError::internal("a stored token is not text"))?;
-    Ok(Some(CachedToken {
-        org_id: credential.org_id,
-        token: SecretString::from(token),
-        expires_at,
-        obtained_at,
-        credential_version: credential.version,
-        confirmed_at: clock.instant(),
-    }))
 }
 
 /// A freshly obtained token, unless the upstream's tokens live shorter than asked.
@@ -744,24 +758,24 @@ fn fresh_enough(
     wish: TokenWish,
     at: DateTime<Utc>,
     source: Issuance,
-) -> Result<IssuedToken, ApiError> {
+) -> Result<IssuedToken, CoreError> {
     if token.lives(wish.min_ttl, at) {
         return Ok(token.issue(source));
     }
     let lifetime = (token.expires_at - token.obtained_at).num_seconds();
-    Err(ApiError::TokenTooShort(format!(
+    Err(CoreError::TokenTooShort(format!(
         "the upstream hands out tokens that live {lifetime} seconds, less than the \
          {} seconds asked for; ask for a smaller min_ttl_seconds",
         wish.min_ttl.as_secs()
     )))
 }
 
-fn not_found() -> ApiError {
-    ApiError::NotFound("no credential with this id in your organization".into())
+fn not_found() -> CoreError {
+    CoreError::NotFound("no credential with this id in your organization".into())
 }
 
-fn invalid(credential: &Credential) -> ApiError {
-    ApiError::CredentialInvalid(format!(
+fn invalid(credential: &Credential) -> CoreError {
+    CoreError::CredentialInvalid(format!(
         "the credential is marked invalid ({}); rotate its secret or validate it again",
         credential
             .status_detail
@@ -770,8 +784,8 @@ fn invalid(credential: &Credential) -> ApiError {
     ))
 }
 
-fn unavailable(retry_after: u64, detail: String) -> ApiError {
-    ApiError::Unavailable {
+fn unavailable(retry_after: u64, detail: String) -> CoreError {
+    CoreError::Unavailable {
         detail: format!("no token: {detail}"),
         retry_after: Some(retry_after),
     }

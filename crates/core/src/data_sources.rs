@@ -15,10 +15,10 @@ use validator::Validate;
 
 use crate::api_keys::{ApiKeyView, CreatedApiKey, issue_api_key};
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
-use crate::auth::{Caller, Scope};
-use crate::error::ApiError;
+use crate::callers::{Caller, Scope};
+use crate::error::CoreError;
 use crate::input::{field_errors, one_more, paginate, trimmed};
-use crate::state::AppState;
+use crate::latch::Latch;
 use crate::tokens::{TokenRequest, TokenResponse, issue_token};
 
 #[derive(Deserialize, Validate, ToSchema)]
@@ -170,11 +170,11 @@ fn noun(kind: DataSourceKind) -> &'static str {
 
 /// The caller's data source `id` of `kind`, or 404.
 async fn stored(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     kind: DataSourceKind,
     id: Uuid,
-) -> Result<DataSource, ApiError> {
+) -> Result<DataSource, CoreError> {
     state
         .store
         .get_data_source(caller.org_id, kind, id)
@@ -182,15 +182,15 @@ async fn stored(
         .ok_or_else(|| not_found(kind))
 }
 
-fn not_found(kind: DataSourceKind) -> ApiError {
-    ApiError::NotFound(format!(
+fn not_found(kind: DataSourceKind) -> CoreError {
+    CoreError::NotFound(format!(
         "no {} with this id in your organization",
         noun(kind)
     ))
 }
 
-fn name_taken(kind: DataSourceKind, name: &str) -> ApiError {
-    ApiError::Conflict(format!(
+fn name_taken(kind: DataSourceKind, name: &str) -> CoreError {
+    CoreError::Conflict(format!(
         "a {} named `{name}` already exists in your organization",
         noun(kind)
     ))
@@ -236,13 +236,13 @@ fn action(kind: DataSourceKind, change: Change) -> AuditAction {
 /// The credential a source selects, checked: in the caller's org (another org's is as
 /// missing), of the source's connector. An invalid one is accepted with a warning.
 async fn selected_credential(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     credential_id: Uuid,
     connector: &str,
     errors: &mut Vec<FieldError>,
     warnings: &mut Vec<String>,
-) -> Result<Option<Credential>, ApiError> {
+) -> Result<Option<Credential>, CoreError> {
     let Some(credential) = state
         .store
         .get_credential(caller.org_id, credential_id)
@@ -278,11 +278,11 @@ async fn selected_credential(
 }
 
 pub async fn create_data_source(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     kind: DataSourceKind,
     request: CreateDataSourceRequest,
-) -> Result<DataSourceView, ApiError> {
+) -> Result<DataSourceView, CoreError> {
     caller.require(Scope::CredentialsWrite)?;
     let mut errors = field_errors(request.validate());
     let mut warnings = Vec::new();
@@ -316,7 +316,7 @@ pub async fn create_data_source(
     let (Some(name), Some(connector), Some(credential), true) =
         (request.name, connector, credential, errors.is_empty())
     else {
-        return Err(ApiError::Validation(errors));
+        return Err(CoreError::Validation(errors));
     };
     let new = NewDataSource {
         id: Uuid::now_v7(),
@@ -338,7 +338,7 @@ pub async fn create_data_source(
     match state.store.insert_data_source(&new, &event).await {
         Ok(source) => Ok(DataSourceView::new(source, warnings)),
         Err(StoreError::Conflict) => Err(name_taken(kind, &name)),
-        Err(StoreError::NotFound) => Err(ApiError::invalid_field(
+        Err(StoreError::NotFound) => Err(CoreError::invalid_field(
             "credential_id",
             "the credential was deleted meanwhile",
         )),
@@ -347,21 +347,21 @@ pub async fn create_data_source(
 }
 
 pub async fn get_data_source(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     kind: DataSourceKind,
     id: Uuid,
-) -> Result<DataSource, ApiError> {
+) -> Result<DataSource, CoreError> {
     caller.require(Scope::CredentialsRead)?;
     stored(state, caller, kind, id).await
 }
 
 pub async fn list_data_sources(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     kind: DataSourceKind,
     query: ListDataSourcesQuery,
-) -> Result<DataSourceList, ApiError> {
+) -> Result<DataSourceList, CoreError> {
     caller.require(Scope::CredentialsRead)?;
     let page = crate::input::page(query.limit.as_deref(), query.cursor.as_deref())?;
     let credential_id = query
@@ -369,7 +369,7 @@ pub async fn list_data_sources(
         .as_deref()
         .map(|text| {
             text.parse::<Uuid>()
-                .map_err(|_| ApiError::bad_request("credential_id", "is not a UUID"))
+                .map_err(|_| CoreError::bad_request("credential_id", "is not a UUID"))
         })
         .transpose()?;
     let filter = DataSourceFilter {
@@ -391,19 +391,19 @@ pub async fn list_data_sources(
 }
 
 pub async fn update_data_source(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     kind: DataSourceKind,
     id: Uuid,
     if_match: Option<i64>,
     request: UpdateDataSourceRequest,
-) -> Result<DataSourceView, ApiError> {
+) -> Result<DataSourceView, CoreError> {
     caller.require(Scope::CredentialsWrite)?;
     let current = stored(state, caller, kind, id).await?;
     if let Some(expected) = if_match
         && expected != current.version
     {
-        return Err(ApiError::PreconditionFailed(format!(
+        return Err(CoreError::PreconditionFailed(format!(
             "the {} is at version {}, not {expected}; read it again and retry",
             noun(kind),
             current.version
@@ -446,10 +446,10 @@ pub async fn update_data_source(
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(CoreError::Validation(errors));
     }
     if changed.is_empty() {
-        return Err(ApiError::invalid_field(
+        return Err(CoreError::invalid_field(
             "body",
             "send at least one of `name`, `description`, `credential_id`, `config`",
         ));
@@ -470,11 +470,11 @@ pub async fn update_data_source(
         Err(StoreError::Conflict) => Err(name_taken(kind, &changes.name)),
         Err(StoreError::NotFound) => Err(not_found(kind)),
         Err(StoreError::VersionMismatch { current }) => Err(match if_match {
-            Some(_) => ApiError::PreconditionFailed(format!(
+            Some(_) => CoreError::PreconditionFailed(format!(
                 "the {} changed meanwhile and is now at version {current}",
                 noun(kind)
             )),
-            None => ApiError::Conflict(format!(
+            None => CoreError::Conflict(format!(
                 "the {} changed while this request was applied (now version {current}); retry",
                 noun(kind)
             )),
@@ -485,12 +485,12 @@ pub async fn update_data_source(
 
 /// Deletes a data source; the job keys bound to it are revoked in the same transaction.
 pub async fn delete_data_source(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     kind: DataSourceKind,
     id: Uuid,
     if_match: Option<i64>,
-) -> Result<(), ApiError> {
+) -> Result<(), CoreError> {
     caller.require(Scope::CredentialsWrite)?;
     let event = audit(caller, action(kind, Change::Deleted), kind, id, json!({}));
     match state
@@ -506,26 +506,28 @@ pub async fn delete_data_source(
             Ok(())
         }
         Err(StoreError::NotFound) => Err(not_found(kind)),
-        Err(StoreError::VersionMismatch { current }) => Err(ApiError::PreconditionFailed(format!(
-            "the {} is at version {current}; read it again and retry",
-            noun(kind)
-        ))),
+        Err(StoreError::VersionMismatch { current }) => {
+            Err(CoreError::PreconditionFailed(format!(
+                "the {} is at version {current}; read it again and retry",
+                noun(kind)
+            )))
+        }
         Err(error) => Err(error.into()),
     }
 }
 
 /// A key for the jobs of one data source: `tokens:issue`, good for that source's token only.
 pub async fn create_job_key(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     kind: DataSourceKind,
     id: Uuid,
     request: CreateJobKeyRequest,
-) -> Result<CreatedApiKey, ApiError> {
+) -> Result<CreatedApiKey, CoreError> {
     caller.require(Scope::Admin)?;
     let errors = field_errors(request.validate());
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(CoreError::Validation(errors));
     }
     let source = stored(state, caller, kind, id).await?;
     let name = request
@@ -548,12 +550,12 @@ pub async fn create_job_key(
 
 /// The token of the credential a data source uses now.
 pub async fn source_token(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     kind: DataSourceKind,
     id: Uuid,
     request: TokenRequest,
-) -> Result<TokenResponse, ApiError> {
+) -> Result<TokenResponse, CoreError> {
     caller.require(Scope::TokensIssue)?;
     let source = stored(state, caller, kind, id).await?;
     issue_token(state, caller, source.credential_id, request).await

@@ -10,10 +10,10 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
-use crate::auth::{Caller, Scope, generate_key, scopes_from_column, scopes_to_column};
-use crate::error::ApiError;
+use crate::callers::{Caller, Scope, generate_key, scopes_from_column, scopes_to_column};
+use crate::error::CoreError;
 use crate::input::{field_errors, trimmed};
-use crate::state::AppState;
+use crate::latch::Latch;
 
 /// A new key and its record. The key itself exists only here and in the one response.
 pub struct IssuedKey {
@@ -30,7 +30,7 @@ pub async fn issue_api_key(
     scopes: &[Scope],
     actor: Option<Uuid>,
     data_source_id: Option<Uuid>,
-) -> Result<IssuedKey, ApiError> {
+) -> Result<IssuedKey, CoreError> {
     let generated = generate_key()?;
     let id = Uuid::now_v7();
     let new = NewApiKey {
@@ -127,12 +127,12 @@ pub async fn create_api_key(
     store: &dyn Store,
     caller: &Caller,
     request: CreateApiKeyRequest,
-) -> Result<CreatedApiKey, ApiError> {
+) -> Result<CreatedApiKey, CoreError> {
     caller.require(Scope::Admin)?;
     let errors = field_errors(request.validate());
     let (Some(name), Some(mut scopes), true) = (request.name, request.scopes, errors.is_empty())
     else {
-        return Err(ApiError::Validation(errors));
+        return Err(CoreError::Validation(errors));
     };
     scopes.dedup();
     let issued = issue_api_key(
@@ -151,7 +151,7 @@ pub async fn create_api_key(
 }
 
 /// Revokes a key; this process refuses it from the next request on.
-pub async fn revoke_api_key(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
+pub async fn revoke_api_key(state: &Latch, caller: &Caller, id: Uuid) -> Result<(), CoreError> {
     caller.require(Scope::Admin)?;
     let audit = NewAuditEvent {
         org_id: Some(caller.org_id),
@@ -167,7 +167,7 @@ pub async fn revoke_api_key(state: &AppState, caller: &Caller, id: Uuid) -> Resu
             state.keys.forget(&revoked.prefix);
             Ok(())
         }
-        Err(StoreError::NotFound) => Err(ApiError::NotFound(
+        Err(StoreError::NotFound) => Err(CoreError::NotFound(
             "no live API key with this id in your organization".into(),
         )),
         Err(error) => Err(error.into()),

@@ -10,11 +10,11 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::audit_tally::IssuanceRecord;
-use crate::auth::{Caller, Scope};
 use crate::broker::{TokenWish, token_digest};
-use crate::error::ApiError;
+use crate::callers::{Caller, Scope};
+use crate::error::CoreError;
+use crate::latch::Latch;
 use crate::metrics::Issuance;
-use crate::state::AppState;
 
 pub const DEFAULT_MIN_TTL: u64 = 300;
 pub const MAX_MIN_TTL: u64 = 3000;
@@ -84,11 +84,11 @@ impl std::fmt::Debug for TokenResponse {
 /// A token of the caller's credential `credential_id`, recorded in the metrics and, in
 /// batches, in the audit trail.
 pub async fn issue_token(
-    state: &AppState,
+    state: &Latch,
     caller: &Caller,
     credential_id: Uuid,
     request: TokenRequest,
-) -> Result<TokenResponse, ApiError> {
+) -> Result<TokenResponse, CoreError> {
     caller.require(Scope::TokensIssue)?;
     let min_ttl = match request.min_ttl_seconds {
         None => DEFAULT_MIN_TTL,
@@ -96,7 +96,7 @@ pub async fn issue_token(
             .ok()
             .filter(|seconds| *seconds <= MAX_MIN_TTL)
             .ok_or_else(|| {
-                ApiError::invalid_field(
+                CoreError::invalid_field(
                     "min_ttl_seconds",
                     format!("must be a whole number from 0 to {MAX_MIN_TTL}"),
                 )
@@ -104,7 +104,7 @@ pub async fn issue_token(
     };
     let rejected = match request.rejected_token.map(Zeroizing::new) {
         Some(token) if token.is_empty() || token.len() > MAX_REJECTED_TOKEN_LEN => {
-            return Err(ApiError::invalid_field(
+            return Err(CoreError::invalid_field(
                 "rejected_token",
                 format!("must be 1 to {MAX_REJECTED_TOKEN_LEN} characters"),
             ));
@@ -117,15 +117,12 @@ pub async fn issue_token(
         force_refresh: request.force_refresh.unwrap_or(false) || rejected.is_some(),
         rejected,
     };
-    let result = state
-        .broker
-        .token(state, caller.org_id, credential_id, wish)
-        .await;
+    let result = state.broker.token(caller.org_id, credential_id, wish).await;
     let outcome = match &result {
         Ok(issued) => Some(issued.source),
-        Err(ApiError::CredentialInvalid(_)) => Some(Issuance::Invalid),
-        Err(ApiError::Unavailable { .. }) => Some(Issuance::Unavailable),
-        Err(ApiError::TokenTooShort(_)) => Some(Issuance::TooShort),
+        Err(CoreError::CredentialInvalid(_)) => Some(Issuance::Invalid),
+        Err(CoreError::Unavailable { .. }) => Some(Issuance::Unavailable),
+        Err(CoreError::TokenTooShort(_)) => Some(Issuance::TooShort),
         Err(_) => None,
     };
     if let Some(outcome) = outcome {

@@ -1,0 +1,87 @@
+//! A saved credential's secrets: its data key, opened and sealed in one place, for the
+//! credential use cases and the token broker alike.
+
+use std::sync::Arc;
+
+use latch_connector::{Connector, Fields, SecretFields};
+use latch_store::Credential;
+use latch_vault::{DataKey, ExposeSecret, Keyring, Purpose, RecordContext, Sealed, WrappedKey};
+use zeroize::Zeroizing;
+
+use crate::catalogue::Catalogue;
+use crate::error::CoreError;
+
+/// The keyring and the connectors: all it takes to open a saved credential's secrets.
+#[derive(Clone)]
+pub struct Secrets {
+    keyring: Arc<Keyring>,
+    catalogue: Catalogue,
+}
+
+impl Secrets {
+    pub fn new(keyring: Arc<Keyring>, catalogue: Catalogue) -> Self {
+        Self { keyring, catalogue }
+    }
+
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    /// The connector a saved credential was made for.
+    pub fn connector_of(&self, credential: &Credential) -> Result<&dyn Connector, CoreError> {
+        self.catalogue.get(&credential.connector).ok_or_else(|| {
+            CoreError::internal(format!(
+                "stored connector `{}` is not offered",
+                credential.connector
+            ))
+        })
+    }
+
+    /// The credential's own data key, unwrapped by the keyring.
+    pub fn data_key_of(&self, credential: &Credential) -> Result<DataKey, CoreError> {
+        let context = RecordContext::new(credential.org_id, credential.id);
+        let wrapped = WrappedKey {
+            kek_id: credential.kek_id.clone(),
+            bytes: credential.wrapped_dek.clone(),
+        };
+        self.keyring
+            .unwrap_data_key(&context, &wrapped)
+            .map_err(CoreError::internal)
+    }
+
+    /// The credential's secrets in clear, for a test login or a token.
+    pub fn open(&self, credential: &Credential) -> Result<SecretFields, CoreError> {
+        let context = RecordContext::new(credential.org_id, credential.id);
+        open_with(&self.data_key_of(credential)?, &context, credential)
+    }
+}
+
+pub fn open_with(
+    data_key: &DataKey,
+    context: &RecordContext,
+    credential: &Credential,
+) -> Result<SecretFields, CoreError> {
+    let sealed = Sealed {
+        nonce: credential.secret_nonce.clone(),
+        ciphertext: credential.secret_ct.clone(),
+    };
+    let plain = data_key
+        .open(context, Purpose::Secret, &sealed)
+        .map_err(CoreError::internal)?;
+    let fields: Fields = serde_json::from_slice(plain.expose_secret())
+        .map_err(|_| CoreError::internal("a stored secret is not a JSON object"))?;
+    Ok(SecretFields::new(fields))
+}
+
+pub fn seal_secrets(
+    data_key: &DataKey,
+    context: &RecordContext,
+    secrets: &SecretFields,
+) -> Result<Sealed, CoreError> {
+    let plaintext = serde_json::to_vec(secrets.as_fields())
+        .map(Zeroizing::new)
+        .map_err(CoreError::internal)?;
+    data_key
+        .seal(context, Purpose::Secret, &plaintext)
+        .map_err(CoreError::internal)
+}
