@@ -8,6 +8,7 @@
 mod error;
 mod model;
 mod postgres;
+mod sql;
 mod sql_store;
 mod sqlite;
 

@@ -1,0 +1,229 @@
+//! What the credential use cases take and answer: requests, views and the list query.
+
+use chrono::{DateTime, Utc};
+use latch_store::{Credential, CredentialStatus, CredentialUsage};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::input::trimmed;
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "Looker production",
+    "description": "Read-only API user for the nightly exports",
+    "connector": "looker",
+    "config": {"api_host_url": "https://acme.cloud.looker.com", "client_id": "AbCdEfGh12345678"},
+    "secrets": {"client_secret": "s3cr3t-from-looker"}
+}))]
+pub struct CreateCredentialRequest {
+    /// Unique in your organization.
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(
+        required(message = "is required"),
+        length(min = 1, max = 128, message = "must be 1 to 128 characters"),
+        custom(function = "crate::input::printable")
+    )]
+    #[schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 128)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(
+        length(max = 1000, message = "must be at most 1000 characters"),
+        custom(function = "crate::input::printable")
+    )]
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    /// A connector id from `GET /v1/connectors`.
+    #[schema(value_type = String, required = true, nullable = false, example = "looker")]
+    pub connector: Option<String>,
+    /// The connector's `config_schema`.
+    #[schema(value_type = Object, required = true, nullable = false)]
+    pub config: Option<Value>,
+    /// The connector's `secrets_schema`. Encrypted at rest, never returned.
+    #[schema(value_type = Object, required = true, nullable = false)]
+    pub secrets: Option<Value>,
+}
+
+/// Only the fields sent change. `config` keys sent replace those stored; `secrets` replaces
+/// the stored secrets whole (rotation). `description: ""` clears the description. A change of
+/// a config field marked `x-binds-secret` in the connector's schema (Looker: `api_host_url`)
+/// needs `secrets` in the same request: a stored secret is only sent where it was saved for.
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"secrets": {"client_secret": "rotated-s3cr3t"}}))]
+pub struct UpdateCredentialRequest {
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(
+        length(min = 1, max = 128, message = "must be 1 to 128 characters"),
+        custom(function = "crate::input::printable")
+    )]
+    #[schema(min_length = 1, max_length = 128)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "trimmed")]
+    #[validate(
+        length(max = 1000, message = "must be at most 1000 characters"),
+        custom(function = "crate::input::printable")
+    )]
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub secrets: Option<Value>,
+}
+
+/// An unsaved credential to try (the form's "Test" button). `name` and `description` may be
+/// sent along with the rest of the form; they are ignored.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "connector": "looker",
+    "config": {"api_host_url": "https://acme.cloud.looker.com", "client_id": "AbCdEfGh12345678"},
+    "secrets": {"client_secret": "s3cr3t-from-looker"}
+}))]
+pub struct TestCredentialRequest {
+    #[schema(ignore)]
+    pub name: Option<Value>,
+    #[schema(ignore)]
+    pub description: Option<Value>,
+    #[schema(value_type = String, required = true, nullable = false, example = "looker")]
+    pub connector: Option<String>,
+    #[schema(value_type = Object, required = true, nullable = false)]
+    pub config: Option<Value>,
+    #[schema(value_type = Object, required = true, nullable = false)]
+    pub secrets: Option<Value>,
+}
+
+/// Whether a credential works, as last measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialStatusView {
+    /// Saved without a test login.
+    Unverified,
+    /// The last test login succeeded.
+    Valid,
+    /// The upstream refused the client ID or secret.
+    Invalid,
+    /// The upstream could not be reached (DNS, connect, TLS, timeout, blocked address).
+    Unreachable,
+    /// The upstream answered with an error or something unexpected.
+    Error,
+}
+
+impl From<CredentialStatus> for CredentialStatusView {
+    fn from(status: CredentialStatus) -> Self {
+        match status {
+            CredentialStatus::Unverified => Self::Unverified,
+            CredentialStatus::Valid => Self::Valid,
+            CredentialStatus::Invalid => Self::Invalid,
+            CredentialStatus::Unreachable => Self::Unreachable,
+            CredentialStatus::Error => Self::Error,
+        }
+    }
+}
+
+/// A credential as the API shows it: everything but its secrets.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20",
+    "name": "Looker production",
+    "description": "Read-only API user for the nightly exports",
+    "connector": "looker",
+    "config": {"api_host_url": "https://acme.cloud.looker.com", "client_id": "AbCdEfGh12345678"},
+    "status": "unverified",
+    "status_detail": null,
+    "identity": null,
+    "validated_at": null,
+    "version": 1,
+    "created_at": "2026-11-23T09:30:00Z",
+    "updated_at": "2026-11-23T09:30:00Z"
+}))]
+pub struct CredentialView {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub connector: String,
+    #[schema(value_type = Object)]
+    pub config: Value,
+    pub status: CredentialStatusView,
+    pub status_detail: Option<String>,
+    /// The upstream user the credential logs in as, once validated.
+    #[schema(value_type = Option<Object>)]
+    pub identity: Option<Value>,
+    pub validated_at: Option<DateTime<Utc>>,
+    /// Increases with every change; send it back in `If-Match`.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// How many data sources and destinations select this credential.
+    pub used_by: UsageView,
+}
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct UsageView {
+    pub data_sources: i64,
+    pub data_destinations: i64,
+}
+
+impl From<CredentialUsage> for UsageView {
+    fn from(usage: CredentialUsage) -> Self {
+        Self {
+            data_sources: usage.sources,
+            data_destinations: usage.destinations,
+        }
+    }
+}
+
+impl CredentialView {
+    pub fn new(credential: Credential, used_by: CredentialUsage) -> Self {
+        Self {
+            used_by: used_by.into(),
+            id: credential.id,
+            name: credential.name,
+            description: credential.description,
+            connector: credential.connector,
+            config: credential.config,
+            status: credential.status.into(),
+            status_detail: credential.status_detail,
+            identity: credential.identity,
+            validated_at: credential.validated_at,
+            version: credential.version,
+            created_at: credential.created_at,
+            updated_at: credential.updated_at,
+        }
+    }
+}
+
+impl From<Credential> for CredentialView {
+    /// For a credential nothing can use yet (just created).
+    fn from(credential: Credential) -> Self {
+        Self::new(credential, CredentialUsage::default())
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CredentialList {
+    pub items: Vec<CredentialView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListCredentialsQuery {
+    /// Only credentials of this connector.
+    #[param(example = "looker")]
+    pub connector: Option<String>,
+    /// Only credentials with this status.
+    #[param(value_type = Option<CredentialStatusView>)]
+    pub status: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}

@@ -1,0 +1,60 @@
+//! The SQL of audit, for both backends (see [`crate::sql_store`]).
+
+macro_rules! impl_audit {
+    ($store:ident, $db:ty) => {
+        impl $store {
+            pub(crate) async fn owner_org(
+                &self,
+                table: $crate::OwnedTable,
+                id: uuid::Uuid,
+            ) -> Result<Option<uuid::Uuid>, $crate::StoreError> {
+                // The table name comes from a closed enum, never from input.
+                let row: Option<(uuid::Uuid,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT org_id FROM {} WHERE id = $1",
+                    table.table()
+                )))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(org_id,)| org_id))
+            }
+
+            pub(crate) async fn record_audit_event(
+                &self,
+                event: &$crate::NewAuditEvent,
+            ) -> Result<(), $crate::StoreError> {
+                self.record_audit_events(std::slice::from_ref(event)).await
+            }
+
+            pub(crate) async fn record_audit_events(
+                &self,
+                events: &[$crate::NewAuditEvent],
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                for event in events {
+                    Self::insert_audit(&mut tx, event).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            pub(crate) async fn list_audit_events(
+                &self,
+                org_id: uuid::Uuid,
+                page: $crate::Page,
+            ) -> Result<Vec<$crate::AuditEvent>, $crate::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM audit_events WHERE org_id = $1 AND ($2 IS NULL OR id > $2) \
+                     ORDER BY id LIMIT $3",
+                )
+                .bind(org_id)
+                .bind(page.after)
+                .bind(page.limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_audit;

@@ -1,0 +1,177 @@
+//! The SQL of credentials, for both backends (see [`crate::sql_store`]).
+
+macro_rules! impl_credentials {
+    ($store:ident, $db:ty) => {
+        impl $store {
+            pub(crate) async fn insert_credential(
+                &self,
+                c: &$crate::NewCredential,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<$crate::Credential, $crate::StoreError> {
+                let now = $crate::now();
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query_as(
+                    "INSERT INTO credentials \
+                     (id, org_id, connector, name, description, config, secret_ct, secret_nonce, \
+                      wrapped_dek, kek_id, status, status_detail, identity, validated_at, \
+                      version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                             1, $15, $15) \
+                     RETURNING *",
+                )
+                .bind(c.id)
+                .bind(c.org_id)
+                .bind(&c.connector)
+                .bind(&c.name)
+                .bind(&c.description)
+                .bind(sqlx::types::Json(&c.config))
+                .bind(&c.secret_ct)
+                .bind(&c.secret_nonce)
+                .bind(&c.wrapped_dek)
+                .bind(&c.kek_id)
+                .bind(c.status.as_str())
+                .bind(&c.status_detail)
+                .bind(c.identity.as_ref().map(sqlx::types::Json))
+                .bind(c.validated_at)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                Self::insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(row)
+            }
+
+            pub(crate) async fn get_credential(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::Credential>, $crate::StoreError> {
+                Ok(
+                    sqlx::query_as("SELECT * FROM credentials WHERE org_id = $1 AND id = $2")
+                        .bind(org_id)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            pub(crate) async fn list_credentials(
+                &self,
+                org_id: uuid::Uuid,
+                filter: &$crate::CredentialFilter,
+                page: $crate::Page,
+            ) -> Result<Vec<$crate::Credential>, $crate::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM credentials WHERE org_id = $1 \
+                     AND ($2 IS NULL OR connector = $2) \
+                     AND ($3 IS NULL OR status = $3) \
+                     AND ($4 IS NULL OR id > $4) \
+                     ORDER BY id LIMIT $5",
+                )
+                .bind(org_id)
+                .bind(&filter.connector)
+                .bind(filter.status.map(|status| status.as_str()))
+                .bind(page.after)
+                .bind(page.limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            pub(crate) async fn update_credential(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+                expected_version: i64,
+                c: &$crate::CredentialChanges,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<$crate::Credential, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let updated: Option<$crate::Credential> = sqlx::query_as(
+                    "UPDATE credentials SET name = $4, description = $5, config = $6, \
+                     secret_ct = $7, secret_nonce = $8, status = $9, status_detail = $10, \
+                     identity = $11, validated_at = $12, updated_at = $13, version = version + 1 \
+                     WHERE org_id = $1 AND id = $2 AND version = $3 RETURNING *",
+                )
+                .bind(org_id)
+                .bind(id)
+                .bind(expected_version)
+                .bind(&c.name)
+                .bind(&c.description)
+                .bind(sqlx::types::Json(&c.config))
+                .bind(&c.secret_ct)
+                .bind(&c.secret_nonce)
+                .bind(c.status.as_str())
+                .bind(&c.status_detail)
+                .bind(c.identity.as_ref().map(sqlx::types::Json))
+                .bind(c.validated_at)
+                .bind($crate::now())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(updated) = updated else {
+                    drop(tx);
+                    return Err(self.missing_or_moved_on("credentials", org_id, id).await);
+                };
+                Self::insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(updated)
+            }
+
+            pub(crate) async fn delete_credential(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+                expected_version: Option<i64>,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let deleted = sqlx::query(
+                    "DELETE FROM credentials \
+                     WHERE org_id = $1 AND id = $2 AND ($3 IS NULL OR version = $3)",
+                )
+                .bind(org_id)
+                .bind(id)
+                .bind(expected_version)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if deleted == 0 {
+                    drop(tx);
+                    return Err(self.missing_or_moved_on("credentials", org_id, id).await);
+                }
+                Self::insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            pub(crate) async fn credential_usage(
+                &self,
+                org_id: uuid::Uuid,
+                ids: &[uuid::Uuid],
+            ) -> Result<std::collections::HashMap<uuid::Uuid, $crate::CredentialUsage>, $crate::StoreError>
+            {
+                let counts: Vec<(uuid::Uuid, String, i64)> = sqlx::query_as(
+                    "SELECT credential_id, kind, COUNT(*) FROM data_sources WHERE org_id = $1 \
+                     GROUP BY credential_id, kind",
+                )
+                .bind(org_id)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut usage = std::collections::HashMap::new();
+                for (credential_id, kind, count) in counts {
+                    if !ids.contains(&credential_id) {
+                        continue;
+                    }
+                    let entry: &mut $crate::CredentialUsage = usage.entry(credential_id).or_default();
+                    if kind == "source" {
+                        entry.sources = count;
+                    } else {
+                        entry.destinations = count;
+                    }
+                }
+                Ok(usage)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_credentials;

@@ -1,0 +1,9 @@
+//! The store's SQL by table group, each a macro instantiated per backend by
+//! [`crate::sql_store::impl_store`].
+
+pub(crate) mod api_keys;
+pub(crate) mod audit;
+pub(crate) mod credentials;
+pub(crate) mod data_sources;
+pub(crate) mod organizations;
+pub(crate) mod tokens;

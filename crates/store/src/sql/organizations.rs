@@ -1,0 +1,142 @@
+//! The SQL of organizations, for both backends (see [`crate::sql_store`]).
+
+macro_rules! impl_organizations {
+    ($store:ident, $db:ty) => {
+        impl $store {
+            pub(crate) fn backend(&self) -> $crate::Backend {
+                Self::BACKEND
+            }
+
+            pub(crate) async fn ping(&self) -> Result<(), $crate::StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            pub(crate) async fn ensure_organization(
+                &self,
+                name: &str,
+            ) -> Result<$crate::Organization, $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(uuid::Uuid::now_v7())
+                .bind(name)
+                .bind($crate::now())
+                .execute(&self.pool)
+                .await?;
+                self.find_organization(name)
+                    .await?
+                    .ok_or($crate::StoreError::NotFound)
+            }
+
+            pub(crate) async fn find_organization(
+                &self,
+                name: &str,
+            ) -> Result<Option<$crate::Organization>, $crate::StoreError> {
+                Ok(
+                    sqlx::query_as("SELECT * FROM organizations WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            pub(crate) async fn keyring_entries(
+                &self,
+            ) -> Result<Vec<$crate::KeyringEntry>, $crate::StoreError> {
+                Ok(
+                    sqlx::query_as("SELECT * FROM keyring ORDER BY created_at, kek_id")
+                        .fetch_all(&self.pool)
+                        .await?,
+                )
+            }
+
+            pub(crate) async fn insert_keyring_entry(
+                &self,
+                entry: &$crate::KeyringEntry,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                Self::insert_keyring(&mut tx, entry).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            pub(crate) async fn rotate_keyring(
+                &self,
+                retire: &str,
+                new: &$crate::KeyringEntry,
+            ) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let retired = sqlx::query(
+                    "UPDATE keyring SET state = 'retired' WHERE kek_id = $1 AND state = 'active'",
+                )
+                .bind(retire)
+                .execute(&mut *tx)
+                .await?;
+                if retired.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                match Self::insert_keyring(&mut tx, new).await {
+                    Ok(()) => {}
+                    Err($crate::StoreError::Conflict) => return Ok(false),
+                    Err(error) => return Err(error),
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            pub(crate) async fn kek_usage(&self) -> Result<Vec<(String, i64)>, $crate::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT kek_id, COUNT(*) FROM credentials GROUP BY kek_id ORDER BY kek_id",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            pub(crate) async fn wrapped_keys_not_under(
+                &self,
+                kek_id: &str,
+                after: Option<uuid::Uuid>,
+                limit: i64,
+            ) -> Result<Vec<$crate::WrappedKeyRow>, $crate::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT id, org_id, kek_id, wrapped_dek FROM credentials \
+                     WHERE kek_id <> $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+                )
+                .bind(kek_id)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            pub(crate) async fn rewrap_keys(
+                &self,
+                rewrapped: &[$crate::Rewrapped],
+            ) -> Result<u64, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let mut written = 0;
+                for row in rewrapped {
+                    // No version bump: nothing a client sees changes, and cached tokens stay.
+                    written += sqlx::query(
+                        "UPDATE credentials SET kek_id = $1, wrapped_dek = $2 \
+                         WHERE id = $3 AND kek_id = $4 AND wrapped_dek = $5",
+                    )
+                    .bind(&row.kek_id)
+                    .bind(&row.wrapped_dek)
+                    .bind(row.old.id)
+                    .bind(&row.old.kek_id)
+                    .bind(&row.old.wrapped_dek)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(written)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_organizations;

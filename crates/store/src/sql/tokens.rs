@@ -1,0 +1,129 @@
+//! The SQL of tokens, for both backends (see [`crate::sql_store`]).
+
+macro_rules! impl_tokens {
+    ($store:ident, $db:ty) => {
+        impl $store {
+            pub(crate) async fn credential_token(
+                &self,
+                credential_id: uuid::Uuid,
+            ) -> Result<Option<$crate::StoredToken>, $crate::StoreError> {
+                Ok(
+                    sqlx::query_as("SELECT * FROM credential_tokens WHERE credential_id = $1")
+                        .bind(credential_id)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            pub(crate) async fn acquire_token_lease(
+                &self,
+                credential_id: uuid::Uuid,
+                credential_version: i64,
+                owner: &str,
+                until: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO credential_tokens (credential_id, credential_version) \
+                     VALUES ($1, $2) ON CONFLICT (credential_id) DO NOTHING",
+                )
+                .bind(credential_id)
+                .bind(credential_version)
+                .execute(&self.pool)
+                .await
+                .map_err(|error| match &error {
+                    // The credential is gone.
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        $crate::StoreError::NotFound
+                    }
+                    _ => error.into(),
+                })?;
+                let taken = sqlx::query(
+                    "UPDATE credential_tokens SET lease_owner = $2, lease_until = $3 \
+                     WHERE credential_id = $1 AND (lease_owner IS NULL OR lease_until < $4)",
+                )
+                .bind(credential_id)
+                .bind(owner)
+                .bind(until)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(taken == 1)
+            }
+
+            pub(crate) async fn store_token(
+                &self,
+                credential_id: uuid::Uuid,
+                owner: &str,
+                token: &$crate::NewToken,
+            ) -> Result<bool, $crate::StoreError> {
+                let written = sqlx::query(
+                    "UPDATE credential_tokens SET token_ct = $3, nonce = $4, token_type = $5, \
+                     expires_at = $6, obtained_at = $7, credential_version = $8, \
+                     lease_owner = NULL, lease_until = NULL \
+                     WHERE credential_id = $1 AND lease_owner = $2",
+                )
+                .bind(credential_id)
+                .bind(owner)
+                .bind(&token.token_ct)
+                .bind(&token.nonce)
+                .bind(&token.token_type)
+                .bind(token.expires_at)
+                .bind(token.obtained_at)
+                .bind(token.credential_version)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(written == 1)
+            }
+
+            pub(crate) async fn renew_token_lease(
+                &self,
+                credential_id: uuid::Uuid,
+                owner: &str,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::StoreError> {
+                let renewed = sqlx::query(
+                    "UPDATE credential_tokens SET lease_until = $3 \
+                     WHERE credential_id = $1 AND lease_owner = $2",
+                )
+                .bind(credential_id)
+                .bind(owner)
+                .bind(until)
+                .execute(&self.pool)
+                .await?;
+                Ok(renewed.rows_affected() == 1)
+            }
+
+            pub(crate) async fn release_token_lease(
+                &self,
+                credential_id: uuid::Uuid,
+                owner: &str,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "UPDATE credential_tokens SET lease_owner = NULL, lease_until = NULL \
+                     WHERE credential_id = $1 AND lease_owner = $2",
+                )
+                .bind(credential_id)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            pub(crate) async fn delete_credential_token(
+                &self,
+                credential_id: uuid::Uuid,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query("DELETE FROM credential_tokens WHERE credential_id = $1")
+                    .bind(credential_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_tokens;
