@@ -52,6 +52,11 @@ impl TestDatabase {
         }
     }
 
+    /// The PostgreSQL database's name, for statistics about it.
+    pub fn postgres_name(&self) -> Option<&str> {
+        self.postgres.as_ref().map(|(_, name)| name.as_str())
+    }
+
     /// The SQLite database file, for tests that read its bytes.
     pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
         self.dir.as_ref().map(|dir| dir.path().join("latch.db"))

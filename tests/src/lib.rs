@@ -92,6 +92,26 @@ impl TestOptions {
     }
 }
 
+/// Starts a server in this process; its address.
+async fn serve(database_url: &str, master_key: &SecretString, options: TestOptions) -> String {
+    let settings = Settings {
+        database_url: database_url.to_string(),
+        listen_addr: "127.0.0.1:0".into(),
+        master_key: MasterKeySource::Key(master_key.expose_secret().to_string().into()),
+        previous_master_keys: Vec::new(),
+        egress: options.egress,
+        workers: Some(1),
+        dev: false,
+        limits: options.limits,
+    };
+    let app = Application::build(settings)
+        .await
+        .expect("the test server starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    address
+}
+
 /// A running server on its own fresh database, with an admin key for organisation `acme`.
 pub struct TestApp {
     pub address: String,
@@ -120,21 +140,7 @@ impl TestApp {
         logs::install();
         latch_connector::egress::install_crypto_provider();
         let master_key = MasterKey::generate().unwrap().to_base64();
-        let settings = Settings {
-            database_url: db.url.clone(),
-            listen_addr: "127.0.0.1:0".into(),
-            master_key: MasterKeySource::Key(master_key.expose_secret().to_string().into()),
-            previous_master_keys: Vec::new(),
-            egress: options.egress,
-            workers: Some(1),
-            dev: false,
-            limits: options.limits,
-        };
-        let app = Application::build(settings)
-            .await
-            .expect("the test server starts");
-        let address = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
+        let address = serve(&db.url, &master_key, options).await;
         let store = latch_store::connect(&db.url).await.unwrap();
         let mut test_app = Self {
             address,
@@ -165,6 +171,11 @@ impl TestApp {
         .await
         .unwrap();
         (org.id, issued.key.expose_secret().to_string())
+    }
+
+    /// Another server on the same database and master key, as a second replica: its address.
+    pub async fn replica(&self, options: TestOptions) -> String {
+        serve(&self.db.url, &self.master_key, options).await
     }
 
     pub fn url(&self, path: &str) -> String {

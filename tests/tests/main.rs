@@ -8,6 +8,7 @@ mod credentials;
 mod data_sources;
 mod egress;
 mod floods;
+mod freshness;
 mod hostile_input;
 mod observability;
 mod openapi;

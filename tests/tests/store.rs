@@ -2,8 +2,8 @@
 
 use chrono::Duration;
 use latch_store::{
-    CredentialFilter, CredentialStatus, KeyringEntry, NewApiKey, NewAuditEvent, NewCredential,
-    NewToken, OwnedTable, Page, Rewrapped, Store, StoreError, now,
+    Change, ChangeSubject, CredentialFilter, CredentialStatus, KeyringEntry, NewApiKey,
+    NewAuditEvent, NewCredential, NewToken, OwnedTable, Page, Rewrapped, Store, StoreError, now,
 };
 use latch_tests::{TestDatabase, on_both_backends};
 use serde_json::json;
@@ -28,6 +28,7 @@ on_both_backends!(TestDatabase:
     a_token_lease_has_one_holder_until_it_lapses,
     only_the_lease_holder_writes_the_token_and_writing_frees_the_lease,
     a_token_row_goes_with_its_credential,
+    changes_are_numbered_in_commit_order_and_pruned_by_age,
 );
 
 async fn open(db: &TestDatabase) -> std::sync::Arc<dyn Store> {
@@ -731,4 +732,82 @@ async fn the_owner_of_an_id_is_found_in_any_organization(db: TestDatabase) {
             .unwrap(),
         None
     );
+}
+
+async fn changes_are_numbered_in_commit_order_and_pruned_by_age(db: TestDatabase) {
+    let store = open(&db).await;
+    assert_eq!(store.latest_change().await.unwrap(), 0);
+    let org = store.ensure_organization("acme").await.unwrap();
+    let stored = store
+        .insert_credential(&credential(org.id, "a"), &event(org.id, "created"))
+        .await
+        .unwrap();
+    let mut changes = stored.changes();
+    changes.name = "renamed".into();
+    store
+        .update_credential(org.id, stored.id, 1, &changes, &event(org.id, "renamed"))
+        .await
+        .unwrap();
+    // Refused writes record nothing.
+    let stale = store
+        .update_credential(org.id, stored.id, 1, &changes, &event(org.id, "stale"))
+        .await;
+    assert!(stale.is_err());
+    store
+        .delete_credential(org.id, stored.id, None, &event(org.id, "deleted"))
+        .await
+        .unwrap();
+    let key = NewApiKey {
+        id: Uuid::now_v7(),
+        org_id: org.id,
+        name: "runner".into(),
+        prefix: "latch_BBBBBBBBBBBB".into(),
+        hash: vec![9; 32],
+        scopes: "admin".into(),
+        data_source_id: None,
+    };
+    store
+        .insert_api_key(&key, &event(org.id, "api_key.created"))
+        .await
+        .unwrap();
+    store
+        .revoke_api_key(org.id, key.id, &event(org.id, "api_key.revoked"))
+        .await
+        .unwrap();
+
+    let change = |seq: i64, subject: ChangeSubject, key: &str| Change {
+        seq,
+        subject: subject.as_str().into(),
+        key: key.into(),
+    };
+    let id = stored.id.to_string();
+    assert_eq!(
+        store.changes_after(0, 10).await.unwrap(),
+        [
+            change(1, ChangeSubject::Credential, &id),
+            change(2, ChangeSubject::Credential, &id),
+            change(3, ChangeSubject::ApiKey, &key.prefix),
+        ]
+    );
+    assert_eq!(
+        store.changes_after(1, 1).await.unwrap(),
+        [change(2, ChangeSubject::Credential, &id)]
+    );
+    assert_eq!(store.latest_change().await.unwrap(), 3);
+    assert_eq!(
+        store
+            .prune_changes(now() - Duration::hours(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .prune_changes(now() + Duration::seconds(1))
+            .await
+            .unwrap(),
+        3
+    );
+    assert!(store.changes_after(0, 10).await.unwrap().is_empty());
+    assert_eq!(store.latest_change().await.unwrap(), 3);
 }

@@ -94,15 +94,20 @@ impl Application {
                 ..BrokerConfig::default()
             },
             auth_failures_per_minute: settings.limits.auth_failures_per_minute,
+            ..LatchConfig::default()
         };
-        let state = web::Data::new(AppState::new(
+        let latch = AppState::new(
             store,
             Arc::new(keyring),
             Catalogue::builtin(),
             egress,
             config,
             Arc::new(SystemClock),
-        ));
+        )
+        .await?;
+        let latch = Arc::new(latch);
+        latch.follow_changes();
+        let state = web::Data::from(latch);
         let shared = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()

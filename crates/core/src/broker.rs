@@ -34,6 +34,7 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
+use crate::change_feed::{ChangeFeed, Watch};
 use crate::error::CoreError;
 use crate::metrics::{Issuance, Metrics};
 use crate::secrets::Secrets;
@@ -120,6 +121,8 @@ pub struct IssuedToken {
 
 struct CachedToken {
     org_id: Uuid,
+    /// The change feed's position before the credential was read.
+    basis: i64,
     token: SecretString,
     expires_at: DateTime<Utc>,
     obtained_at: DateTime<Utc>,
@@ -198,14 +201,23 @@ struct CoolDown {
 }
 
 /// Everything the broker keeps for one credential.
-#[derive(Default)]
 struct Slot {
     token: ArcSwapOption<CachedToken>,
     refresh: tokio::sync::Mutex<()>,
     cool_down: Mutex<Option<CoolDown>>,
+    watch: Watch,
 }
 
 impl Slot {
+    fn new(watch: Watch) -> Self {
+        Self {
+            token: ArcSwapOption::empty(),
+            refresh: tokio::sync::Mutex::new(()),
+            cool_down: Mutex::new(None),
+            watch,
+        }
+    }
+
     fn cooling(&self, at: Instant) -> Option<(u64, Failure)> {
         let guard = self.cool_down.lock().unwrap_or_else(|p| p.into_inner());
         let cool = guard.as_ref()?;
@@ -221,12 +233,13 @@ impl Slot {
     }
 }
 
-/// What the broker reaches: the store, the saved secrets and the network.
+/// What the broker reaches: the store, the saved secrets, the network and the change feed.
 #[derive(Clone)]
 pub struct BrokerDeps {
     pub store: Arc<dyn Store>,
     pub secrets: Secrets,
     pub egress: EgressClient,
+    pub changes: Arc<ChangeFeed>,
 }
 
 pub struct TokenBroker {
@@ -237,6 +250,7 @@ pub struct TokenBroker {
     store: Arc<dyn Store>,
     secrets: Secrets,
     egress: EgressClient,
+    changes: Arc<ChangeFeed>,
 }
 
 impl TokenBroker {
@@ -254,6 +268,14 @@ impl TokenBroker {
             store: deps.store,
             secrets: deps.secrets,
             egress: deps.egress,
+            changes: deps.changes,
+        }
+    }
+
+    /// A change of the credential was committed (on any replica) as number `seq`.
+    pub fn changed(&self, credential_id: Uuid, seq: i64) {
+        if let Some(slot) = self.slots.get(&credential_id) {
+            slot.watch.changed(seq);
         }
     }
 
@@ -276,7 +298,7 @@ impl TokenBroker {
         {
             tokens.push(cached.token.clone());
         }
-        if let Ok(Some(stored)) = self.open_stored(credential).await
+        if let Ok(Some(stored)) = self.open_stored(credential, self.changes.applied()).await
             && tokens
                 .iter()
                 .all(|known| known.expose_secret() != stored.token.expose_secret())
@@ -320,7 +342,13 @@ impl TokenBroker {
             && let Some(slot) = self.slots.get(&credential_id)
             && let Some(cached) = slot.token.load().as_ref()
             && cached.org_id == org_id
-            && self.clock.instant().duration_since(cached.confirmed_at) < self.config.recheck
+            && slot.watch.trusts(
+                &self.changes,
+                cached.basis,
+                cached.confirmed_at,
+                self.clock.instant(),
+                self.config.recheck,
+            )
             && cached.lives(wish.min_ttl, asked_at)
         {
             self.metrics.cache_hit();
@@ -328,6 +356,7 @@ impl TokenBroker {
         }
         self.metrics.cache_miss();
 
+        let basis = self.changes.applied();
         let credential = self
             .store
             .get_credential(org_id, credential_id)
@@ -337,14 +366,16 @@ impl TokenBroker {
             return Err(invalid(&credential));
         }
         // Only credentials that exist get a slot: ids that answer 404 cannot grow the map.
-        let slot = self.slots.get_or_add(&credential_id);
+        let slot = self
+            .slots
+            .get_or_add_with(&credential_id, || Slot::new(self.changes.watch()));
         let forced_interval = self.config.forced_interval;
-        if let Some(cached) = self.confirm_cached(&slot, &credential)
+        if let Some(cached) = self.confirm_cached(&slot, &credential, basis)
             && cached.suits(credential.version, wish, asked_at, forced_interval)
         {
             return Ok(cached.issue(Issuance::Cached));
         }
-        if let Some(stored) = self.stored(&slot, &credential).await?
+        if let Some(stored) = self.stored(&slot, &credential, basis).await?
             && stored.suits(credential.version, wish, asked_at, forced_interval)
         {
             return Ok(stored.issue(Issuance::Stored));
@@ -382,11 +413,17 @@ impl TokenBroker {
         {
             return fresh_enough(&cached, wish, self.clock.now(), Issuance::Refreshed);
         }
-        self.refresh(&slot, &credential, wish, asked_at).await
+        self.refresh(&slot, &credential, basis, wish, asked_at)
+            .await
     }
 
     /// The cached token, if it belongs to this version of the credential: marked confirmed.
-    fn confirm_cached(&self, slot: &Slot, credential: &Credential) -> Option<Arc<CachedToken>> {
+    fn confirm_cached(
+        &self,
+        slot: &Slot,
+        credential: &Credential,
+        basis: i64,
+    ) -> Option<Arc<CachedToken>> {
         let cached = slot.token.load_full()?;
         if cached.org_id != credential.org_id || cached.credential_version != credential.version {
             slot.token.store(None);
@@ -395,6 +432,7 @@ impl TokenBroker {
         let confirmed = Arc::new(CachedToken {
             token: cached.token.clone(),
             confirmed_at: self.clock.instant(),
+            basis,
             ..*cached
         });
         slot.token.store(Some(confirmed.clone()));
@@ -406,8 +444,9 @@ impl TokenBroker {
         &self,
         slot: &Slot,
         credential: &Credential,
+        basis: i64,
     ) -> Result<Option<Arc<CachedToken>>, CoreError> {
-        let stored = self.open_stored(credential).await?;
+        let stored = self.open_stored(credential, basis).await?;
         Ok(self.remember_stored(slot, stored))
     }
 
@@ -436,6 +475,7 @@ impl TokenBroker {
         &self,
         slot: &Slot,
         credential: &Credential,
+        basis: i64,
         wish: TokenWish,
         asked_at: DateTime<Utc>,
     ) -> Result<IssuedToken, CoreError> {
@@ -454,7 +494,7 @@ impl TokenBroker {
             };
             if won {
                 return self
-                    .login_under_lease(slot, credential, &owner, wish, asked_at)
+                    .login_under_lease(slot, credential, basis, &owner, wish, asked_at)
                     .await;
             }
             // Another replica is logging in: wait for its token, or for its lease to lapse,
@@ -468,7 +508,7 @@ impl TokenBroker {
                     .lease_until
                     .is_none_or(|until| until <= self.clock.now());
                 if row.obtained_at.is_some_and(|at| at > asked_at) {
-                    let opened = self.open_row(credential, row)?;
+                    let opened = self.open_row(credential, basis, row)?;
                     if let Some(stored) = self.remember_stored(slot, opened)
                         && stored.answers_force(wish, asked_at, self.config.forced_interval)
                     {
@@ -492,12 +532,13 @@ impl TokenBroker {
         &self,
         slot: &Slot,
         credential: &Credential,
+        basis: i64,
         owner: &str,
         wish: TokenWish,
         asked_at: DateTime<Utc>,
     ) -> Result<IssuedToken, CoreError> {
         // Another replica may have written a token between our read and our win.
-        if let Some(stored) = self.stored(slot, credential).await?
+        if let Some(stored) = self.stored(slot, credential, basis).await?
             && stored.suits(
                 credential.version,
                 wish,
@@ -590,7 +631,7 @@ impl TokenBroker {
                     "the refresh lease lapsed during the login; logging that session out"
                 );
                 self.retire_session(credential, access.token);
-                if let Some(stored) = self.stored(slot, credential).await?
+                if let Some(stored) = self.stored(slot, credential, basis).await?
                     && stored.obtained_at > asked_at
                 {
                     return fresh_enough(&stored, wish, self.clock.now(), Issuance::Stored);
@@ -604,6 +645,7 @@ impl TokenBroker {
         }
         let cached = Arc::new(CachedToken {
             org_id: credential.org_id,
+            basis,
             token: access.token,
             expires_at,
             obtained_at,
@@ -712,9 +754,13 @@ impl TokenBroker {
     }
 
     /// The store's copy of a credential's token, opened, when it is for this version and lives.
-    async fn open_stored(&self, credential: &Credential) -> Result<Option<CachedToken>, CoreError> {
+    async fn open_stored(
+        &self,
+        credential: &Credential,
+        basis: i64,
+    ) -> Result<Option<CachedToken>, CoreError> {
         match self.store.credential_token(credential.id).await? {
-            Some(row) => self.open_row(credential, row),
+            Some(row) => self.open_row(credential, basis, row),
             None => Ok(None),
         }
     }
@@ -723,6 +769,7 @@ impl TokenBroker {
     fn open_row(
         &self,
         credential: &Credential,
+        basis: i64,
         row: StoredToken,
     ) -> Result<Option<CachedToken>, CoreError> {
         let (Some(ciphertext), Some(nonce), Some(expires_at), Some(obtained_at)) =
@@ -743,6 +790,7 @@ impl TokenBroker {
             .map_err(|_| CoreError::internal("a stored token is not text"))?;
         Ok(Some(CachedToken {
             org_id: credential.org_id,
+            basis,
             token: SecretString::from(token),
             expires_at,
             obtained_at,

@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::change_feed::{ChangeFeed, Watch};
 use crate::error::CoreError;
 use crate::slot_map::SlotMap;
 
@@ -156,58 +157,97 @@ impl Caller {
     }
 }
 
-/// How long a verified key is trusted before the store is asked again: the most a revocation
-/// made through another replica can go unnoticed here (this replica forgets at once).
+/// How long a verified key is trusted without news from the change feed before the store is
+/// asked again: the most a revocation made through another replica can go unnoticed here
+/// (this replica forgets at once).
 const KEY_RECHECK: Duration = Duration::from_secs(1);
 
 struct VerifiedKey {
     hash: Vec<u8>,
     caller: Caller,
     verified_at: Instant,
+    /// The change feed's position before the key was read.
+    basis: i64,
+}
+
+struct KeySlot {
+    key: ArcSwapOption<VerifiedKey>,
+    watch: Watch,
 }
 
 /// Keys this process verified in the store lately, by prefix, so that most requests
 /// authenticate without a database read. Only keys that exist get a slot.
-#[derive(Default)]
 pub struct KeyCache {
-    slots: SlotMap<String, ArcSwapOption<VerifiedKey>>,
+    slots: SlotMap<String, KeySlot>,
+    changes: Arc<ChangeFeed>,
 }
 
 impl KeyCache {
+    pub fn new(changes: Arc<ChangeFeed>) -> Self {
+        Self {
+            slots: SlotMap::default(),
+            changes,
+        }
+    }
+
     /// The verified key with this prefix, when its digest is `wanted`.
-    fn verified(&self, prefix: &str, wanted: &[u8; 32]) -> Option<Arc<VerifiedKey>> {
-        let verified = self.slots.get(prefix)?.load_full()?;
-        bool::from(verified.hash.as_slice().ct_eq(wanted)).then_some(verified)
+    fn verified(
+        &self,
+        prefix: &str,
+        wanted: &[u8; 32],
+    ) -> Option<(Arc<KeySlot>, Arc<VerifiedKey>)> {
+        let slot = self.slots.get(prefix)?;
+        let verified = slot.key.load_full()?;
+        bool::from(verified.hash.as_slice().ct_eq(wanted)).then_some((slot, verified))
     }
 
     fn lookup(&self, prefix: &str, wanted: &[u8; 32]) -> Option<Caller> {
-        self.verified(prefix, wanted)
-            .filter(|verified| verified.verified_at.elapsed() < KEY_RECHECK)
-            .map(|verified| verified.caller.clone())
+        let (slot, verified) = self.verified(prefix, wanted)?;
+        slot.watch
+            .trusts(
+                &self.changes,
+                verified.basis,
+                verified.verified_at,
+                Instant::now(),
+                KEY_RECHECK,
+            )
+            .then(|| verified.caller.clone())
     }
 
-    /// The caller a request was authenticated as, however long ago its key was verified: to
-    /// say who was refused after the fact, never to let anyone in.
+    /// The caller a presented key was authenticated as, however long ago it was verified:
+    /// to say who was refused after the fact, never to let anyone in.
     pub fn caller_of(&self, presented: &str) -> Option<Caller> {
         let prefix = presented_prefix(presented)?;
         self.verified(prefix, &digest(presented))
-            .map(|verified| verified.caller.clone())
+            .map(|(_, verified)| verified.caller.clone())
     }
 
-    fn remember(&self, prefix: &str, hash: Vec<u8>, caller: Caller) {
+    fn remember(&self, prefix: &str, hash: Vec<u8>, caller: Caller, basis: i64) {
         self.slots
-            .get_or_add(&prefix.to_string())
+            .get_or_add_with(&prefix.to_string(), || KeySlot {
+                key: ArcSwapOption::empty(),
+                watch: self.changes.watch(),
+            })
+            .key
             .store(Some(Arc::new(VerifiedKey {
                 hash,
                 caller,
                 verified_at: Instant::now(),
+                basis,
             })));
     }
 
     /// Drops a key (revoked) so this process refuses it from the next request on.
     pub fn forget(&self, prefix: &str) {
         if let Some(slot) = self.slots.get(prefix) {
-            slot.store(None);
+            slot.key.store(None);
+        }
+    }
+
+    /// A change of the key with this prefix was committed (on any replica) as number `seq`.
+    pub fn changed(&self, prefix: &str, seq: i64) {
+        if let Some(slot) = self.slots.get(prefix) {
+            slot.watch.changed(seq);
         }
     }
 }
@@ -233,6 +273,7 @@ pub async fn authenticate(
         if let Some(caller) = keys.lookup(prefix, &wanted) {
             return Ok(Ok(caller));
         }
+        let basis = keys.changes.applied();
         for key in store.api_keys_by_prefix(prefix).await? {
             if !bool::from(key.hash.as_slice().ct_eq(&wanted)) {
                 // Someone holds a real key's prefix with the wrong secret: its org should know.
@@ -259,7 +300,7 @@ pub async fn authenticate(
                 data_source_id: key.data_source_id,
                 scopes: scopes_from_column(&key.scopes).into(),
             };
-            keys.remember(prefix, key.hash, caller.clone());
+            keys.remember(prefix, key.hash, caller.clone(), basis);
             return Ok(Ok(caller));
         }
     }

@@ -2,18 +2,22 @@
 //! the token broker and the caches and tallies of this process.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use latch_connector::{EgressClient, ValidationPolicy};
-use latch_store::Store;
+use latch_store::{ChangeSubject, Store, StoreError};
 use latch_vault::Keyring;
+use uuid::Uuid;
 
 use crate::audit_tally::{AuditTally, IssuanceRecord, RefusalRecord};
 use crate::auth_limiter::FailureLimiter;
 use crate::broker::{BrokerConfig, BrokerDeps, Clock, TokenBroker};
 use crate::callers::KeyCache;
 use crate::catalogue::Catalogue;
+use crate::change_feed::{ChangeFeed, follow};
 use crate::metrics::Metrics;
 use crate::secrets::Secrets;
+use crate::source_cache::SourceCache;
 
 pub struct Latch {
     pub store: Arc<dyn Store>,
@@ -27,6 +31,11 @@ pub struct Latch {
     pub broker: TokenBroker,
     /// API keys verified lately.
     pub keys: KeyCache,
+    /// The credentials of data sources whose tokens were asked for lately.
+    pub sources: SourceCache,
+    /// What other replicas changed.
+    pub changes: Arc<ChangeFeed>,
+    change_poll: Duration,
     pub issuances: AuditTally<IssuanceRecord>,
     /// Failed authentications and denied authorizations.
     pub refusals: AuditTally<RefusalRecord>,
@@ -35,43 +44,91 @@ pub struct Latch {
 }
 
 /// How this process behaves, beside what it reaches.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct LatchConfig {
     pub policy: ValidationPolicy,
     pub broker: BrokerConfig,
     /// Failed authentications an address may make in a minute before 429 (0: no limit).
     pub auth_failures_per_minute: u32,
+    /// How often the change feed is read: twice within the broker's `recheck`, so that a
+    /// slow poll does not send every cached record back to the store.
+    pub change_poll: Duration,
+}
+
+impl Default for LatchConfig {
+    fn default() -> Self {
+        let broker = BrokerConfig::default();
+        Self {
+            policy: ValidationPolicy::default(),
+            broker,
+            auth_failures_per_minute: 30,
+            change_poll: broker.recheck / 2,
+        }
+    }
 }
 
 impl Latch {
     /// Everything wired together; starts the audit tallies, so it runs inside a Tokio runtime.
-    pub fn new(
+    /// [`Latch::follow_changes`] then keeps its caches in step with other replicas.
+    pub async fn new(
         store: Arc<dyn Store>,
         keyring: Arc<Keyring>,
         catalogue: Catalogue,
         egress: EgressClient,
         config: LatchConfig,
         clock: Arc<dyn Clock>,
-    ) -> Self {
+    ) -> Result<Self, StoreError> {
+        let changes = Arc::new(ChangeFeed::new(store.latest_change().await?));
         let metrics = Arc::new(Metrics::default());
         let secrets = Secrets::new(keyring.clone(), catalogue.clone());
         let deps = BrokerDeps {
             store: store.clone(),
             secrets: secrets.clone(),
             egress: egress.clone(),
+            changes: changes.clone(),
         };
-        Self {
+        Ok(Self {
             issuances: AuditTally::start(store.clone(), metrics.clone()),
             refusals: AuditTally::start(store.clone(), metrics.clone()),
             auth_failures: FailureLimiter::new(config.auth_failures_per_minute),
             broker: TokenBroker::new(deps, metrics, config.broker, clock),
-            keys: KeyCache::default(),
+            keys: KeyCache::new(changes.clone()),
+            sources: SourceCache::new(changes.clone()),
+            changes,
+            change_poll: config.change_poll,
             store,
             keyring,
             catalogue,
             secrets,
             policy: config.policy,
             egress,
+        })
+    }
+
+    /// Reads the change feed in the background for as long as this value lives.
+    pub fn follow_changes(self: &Arc<Self>) {
+        follow(
+            self.changes.clone(),
+            self.store.clone(),
+            self.change_poll,
+            Arc::downgrade(self),
+            Self::apply_change,
+        );
+    }
+
+    fn apply_change(&self, subject: ChangeSubject, key: &str, seq: i64) {
+        match subject {
+            ChangeSubject::ApiKey => self.keys.changed(key, seq),
+            ChangeSubject::Credential => {
+                if let Ok(id) = key.parse::<Uuid>() {
+                    self.broker.changed(id, seq);
+                }
+            }
+            ChangeSubject::DataSource => {
+                if let Ok(id) = key.parse::<Uuid>() {
+                    self.sources.changed(id, seq);
+                }
+            }
         }
     }
 }

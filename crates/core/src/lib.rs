@@ -12,6 +12,7 @@ pub mod authentication;
 pub mod broker;
 pub mod callers;
 pub mod catalogue;
+pub mod change_feed;
 pub mod credentials;
 pub mod data_sources;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod latch;
 pub mod metrics;
 pub mod secrets;
 pub mod slot_map;
+pub mod source_cache;
 pub mod tokens;
 
 pub use error::CoreError;

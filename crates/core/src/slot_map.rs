@@ -25,7 +25,7 @@ impl<K, S> Default for SlotMap<K, S> {
     }
 }
 
-impl<K: Hash + Eq + Clone, S: Default> SlotMap<K, S> {
+impl<K: Hash + Eq + Clone, S> SlotMap<K, S> {
     pub fn get<Q>(&self, key: &Q) -> Option<Arc<S>>
     where
         K: Borrow<Q>,
@@ -34,7 +34,15 @@ impl<K: Hash + Eq + Clone, S: Default> SlotMap<K, S> {
         self.slots.load().get(key).cloned()
     }
 
-    pub fn get_or_add(&self, key: &K) -> Arc<S> {
+    pub fn get_or_add(&self, key: &K) -> Arc<S>
+    where
+        S: Default,
+    {
+        self.get_or_add_with(key, S::default)
+    }
+
+    /// The slot of `key`, made by `make` when there is none yet.
+    pub fn get_or_add_with(&self, key: &K, make: impl FnOnce() -> S) -> Arc<S> {
         if let Some(slot) = self.get(key) {
             return slot;
         }
@@ -43,7 +51,7 @@ impl<K: Hash + Eq + Clone, S: Default> SlotMap<K, S> {
         if let Some(slot) = current.get(key) {
             return slot.clone();
         }
-        let slot = Arc::new(S::default());
+        let slot = Arc::new(make());
         let mut next = HashMap::clone(&current);
         next.insert(key.clone(), slot.clone());
         self.slots.store(Arc::new(next));

@@ -238,6 +238,15 @@ pub trait Store: Send + Sync + 'static {
     /// organisation's id from a plain miss. Never shown to the caller.
     async fn owner_org(&self, table: OwnedTable, id: Uuid) -> Result<Option<Uuid>, StoreError>;
 
+    // Changes
+    /// The sequence number of the last change committed.
+    async fn latest_change(&self) -> Result<i64, StoreError>;
+    /// Changes after `seq`, oldest first, at most `limit`. Sequence numbers have no gaps: a
+    /// first change after `seq + 1` means the ones between were pruned.
+    async fn changes_after(&self, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError>;
+    /// Forgets changes made before `before`; returns how many.
+    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
     // Audit
     async fn record_audit_event(&self, event: &NewAuditEvent) -> Result<(), StoreError>;
     /// Records several events in one transaction (batched token issuances).

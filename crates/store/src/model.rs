@@ -402,3 +402,37 @@ pub struct CredentialUsage {
     pub sources: i64,
     pub destinations: i64,
 }
+
+/// One change of a cached record, in commit order: what replicas drop from their caches.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Change {
+    pub seq: i64,
+    /// [`ChangeSubject::as_str`].
+    pub subject: String,
+    /// The credential's or data source's id, or the API key's prefix.
+    pub key: String,
+}
+
+/// What kind of record a [`Change`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeSubject {
+    Credential,
+    ApiKey,
+    DataSource,
+}
+
+impl ChangeSubject {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeSubject::Credential => "credential",
+            ChangeSubject::ApiKey => "api_key",
+            ChangeSubject::DataSource => "data_source",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Credential, Self::ApiKey, Self::DataSource]
+            .into_iter()
+            .find(|subject| subject.as_str() == text)
+    }
+}

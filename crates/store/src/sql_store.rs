@@ -13,6 +13,7 @@ macro_rules! impl_store {
         $crate::sql::data_sources::impl_data_sources!($store, $db);
         $crate::sql::tokens::impl_tokens!($store, $db);
         $crate::sql::audit::impl_audit!($store, $db);
+        $crate::sql::changes::impl_changes!($store, $db);
 
         impl $store {
             async fn insert_keyring(
@@ -331,6 +332,25 @@ macro_rules! impl_store {
                 id: uuid::Uuid,
             ) -> Result<Option<uuid::Uuid>, $crate::StoreError> {
                 Self::owner_org(self, table, id).await
+            }
+
+            async fn latest_change(&self) -> Result<i64, $crate::StoreError> {
+                Self::latest_change(self).await
+            }
+
+            async fn changes_after(
+                &self,
+                seq: i64,
+                limit: i64,
+            ) -> Result<Vec<$crate::Change>, $crate::StoreError> {
+                Self::changes_after(self, seq, limit).await
+            }
+
+            async fn prune_changes(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::StoreError> {
+                Self::prune_changes(self, before).await
             }
 
             async fn record_audit_event(

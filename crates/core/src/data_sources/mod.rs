@@ -328,7 +328,10 @@ pub async fn update_data_source(
         .update_data_source(caller.org_id, kind, id, current.version, &changes, &event)
         .await
     {
-        Ok(source) => Ok(DataSourceView::new(source, warnings)),
+        Ok(source) => {
+            state.sources.forget(id);
+            Ok(DataSourceView::new(source, warnings))
+        }
         Err(StoreError::Conflict) => Err(name_taken(kind, &changes.name)),
         Err(StoreError::NotFound) => Err(not_found(kind)),
         Err(StoreError::VersionMismatch { current }) => Err(match if_match {
@@ -361,6 +364,7 @@ pub async fn delete_data_source(
         .await
     {
         Ok(revoked) => {
+            state.sources.forget(id);
             // Revoked in the store; this process also stops accepting them at once.
             for prefix in revoked {
                 state.keys.forget(&prefix);
@@ -419,6 +423,10 @@ pub async fn source_token(
     request: TokenRequest,
 ) -> Result<TokenResponse, CoreError> {
     caller.require(Scope::TokensIssue)?;
-    let source = stored(state, caller, kind, id).await?;
-    issue_token(state, caller, source.credential_id, request).await
+    let credential_id = state
+        .sources
+        .credential_of(state.store.as_ref(), caller.org_id, kind, id)
+        .await?
+        .ok_or_else(|| not_found(kind))?;
+    issue_token(state, caller, credential_id, request).await
 }

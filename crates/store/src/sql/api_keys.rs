@@ -84,6 +84,9 @@ macro_rules! impl_api_keys {
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or($crate::StoreError::NotFound)?;
+                let revoked: &$crate::ApiKey = &row;
+                Self::record_change(&mut tx, $crate::ChangeSubject::ApiKey, &revoked.prefix)
+                    .await?;
                 Self::insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(row)

@@ -111,6 +111,8 @@ macro_rules! impl_credentials {
                     drop(tx);
                     return Err(self.missing_or_moved_on("credentials", org_id, id).await);
                 };
+                Self::record_change(&mut tx, $crate::ChangeSubject::Credential, &id.to_string())
+                    .await?;
                 Self::insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(updated)
@@ -138,6 +140,8 @@ macro_rules! impl_credentials {
                     drop(tx);
                     return Err(self.missing_or_moved_on("credentials", org_id, id).await);
                 }
+                Self::record_change(&mut tx, $crate::ChangeSubject::Credential, &id.to_string())
+                    .await?;
                 Self::insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(())

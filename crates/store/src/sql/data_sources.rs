@@ -121,6 +121,8 @@ macro_rules! impl_data_sources {
                     drop(tx);
                     return Err(self.missing_or_moved_on("data_sources", org_id, id).await);
                 };
+                Self::record_change(&mut tx, $crate::ChangeSubject::DataSource, &id.to_string())
+                    .await?;
                 Self::insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(updated)
@@ -160,6 +162,11 @@ macro_rules! impl_data_sources {
                 .bind($crate::now())
                 .fetch_all(&mut *tx)
                 .await?;
+                Self::record_change(&mut tx, $crate::ChangeSubject::DataSource, &id.to_string())
+                    .await?;
+                for (prefix,) in &revoked {
+                    Self::record_change(&mut tx, $crate::ChangeSubject::ApiKey, prefix).await?;
+                }
                 Self::insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(revoked.into_iter().map(|(prefix,)| prefix).collect())
