@@ -142,3 +142,13 @@ pub fn spec_json() -> String {
     json.push('\n');
     json
 }
+
+/// Serves the spec at `/openapi.json` and Swagger UI at `/docs`.
+pub fn configure_docs(config: &mut actix_web::web::ServiceConfig) {
+    config
+        .service(actix_web::web::redirect("/docs", "/docs/"))
+        .service(
+            utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+                .url("/openapi.json", ApiDoc::openapi()),
+        );
+}

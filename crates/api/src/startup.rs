@@ -121,6 +121,7 @@ impl Application {
                 )
                 .wrap(from_fn(observe))
                 .configure(routes::configure)
+                .configure(crate::openapi::configure_docs)
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)

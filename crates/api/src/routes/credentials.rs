@@ -4,7 +4,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::if_match;
+use super::common::if_match;
 use crate::auth::Authenticated;
 use crate::entity_tags::etag;
 use crate::error::{ApiError, OutcomeView, Problem};

@@ -21,7 +21,7 @@ macro_rules! data_source_routes {
             use crate::error::{ApiError, Problem};
             use crate::extract::{JsonBody, OptionalJsonBody};
             use crate::entity_tags::etag;
-            use crate::routes::if_match;
+            use crate::routes::common::{if_match, resource};
             use crate::state::AppState;
             use latch_core::tokens::{TokenRequest, TokenResponse};
 
@@ -208,19 +208,19 @@ macro_rules! data_source_routes {
 
             /// The token route, which jobs call: registered before every other route.
             pub fn configure_token(config: &mut web::ServiceConfig) {
-                config.service(super::super::resource($token).route(web::post().to(token)));
+                config.service(resource($token).route(web::post().to(token)));
             }
 
             pub fn configure(config: &mut web::ServiceConfig) {
                 config
-                    .service(super::super::resource($collection)
+                    .service(resource($collection)
                         .route(web::post().to(create))
                         .route(web::get().to(list)))
-                    .service(super::super::resource($item)
+                    .service(resource($item)
                         .route(web::get().to(get))
                         .route(web::patch().to(update))
                         .route(web::delete().to(delete)))
-                    .service(super::super::resource($keys).route(web::post().to(create_job_key)));
+                    .service(resource($keys).route(web::post().to(create_job_key)));
             }
         }
     };

@@ -2,21 +2,19 @@
 
 pub mod api_keys;
 pub mod audit;
+mod common;
 pub mod connectors;
 pub mod credentials;
 pub mod data_sources;
 pub mod health;
 pub mod tokens;
 
-use actix_web::{HttpRequest, HttpResponse, Resource, web};
-use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
+use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::entity_tags::parse_if_match;
+use self::common::resource;
 use crate::error::ApiError;
-use crate::openapi::ApiDoc;
 
-/// Registers every route, the spec at `/openapi.json` and Swagger UI at `/docs`.
+/// Registers every route (the spec and Swagger UI are registered beside them, at start-up).
 pub fn configure(config: &mut web::ServiceConfig) {
     // The router tries routes in the order they are registered, comparing fixed paths as
     // text and matching a pattern with an id by regex: after the three probes (text), the
@@ -54,21 +52,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(resource("/v1/api-keys/{id}").route(web::delete().to(api_keys::revoke)))
         .service(resource("/v1/audit-events").route(web::get().to(audit::list)))
         .configure(data_sources::sources::configure)
-        .configure(data_sources::destinations::configure)
-        .service(web::redirect("/docs", "/docs/"))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
-}
-
-pub(crate) fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
-}
-
-async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed(format!(
-        "{} is not allowed on {}",
-        request.method(),
-        request.path()
-    )))
+        .configure(data_sources::destinations::configure);
 }
 
 /// Any path nothing else matched.
@@ -78,12 +62,4 @@ pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
         request.method(),
         request.path()
     )))
-}
-
-/// The `If-Match` header as a version, when sent.
-pub(crate) fn if_match(request: &HttpRequest) -> Result<Option<i64>, ApiError> {
-    match request.headers().get(actix_web::http::header::IF_MATCH) {
-        None => Ok(None),
-        Some(value) => parse_if_match(value.to_str().unwrap_or_default()),
-    }
 }
