@@ -33,7 +33,8 @@ impl FromRequest for Authenticated {
         let request = request.clone();
         let presented = bearer_token(&request).map(|token| SecretString::from(token.to_string()));
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+            let state =
+                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
             let Some(presented) = presented else {
                 return Err(ApiError::Unauthorized {
                     detail: "send an API key as `Authorization: Bearer latch_...`".into(),

@@ -1,6 +1,8 @@
 //! Versions as HTTP entity tags: the `ETag` a response carries and the `If-Match` a change
 //! may send back.
 
+use latch_core::CoreError;
+
 use crate::error::ApiError;
 
 /// The strong entity tag of a version: `"3"`.
@@ -28,10 +30,10 @@ pub fn parse_if_match(value: &str) -> Result<Option<i64>, ApiError> {
         .and_then(|version| version.parse::<i64>().ok())
         .map(Some)
         .ok_or_else(|| {
-            ApiError::bad_request(
+            ApiError::from(CoreError::bad_request(
                 "If-Match",
                 "must be the ETag of the resource, such as \"3\"",
-            )
+            ))
         })
 }
 

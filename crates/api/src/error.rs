@@ -113,22 +113,6 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn bad_request(field: &str, message: impl Into<String>) -> Self {
-        let message = message.into();
-        ApiError::BadRequest {
-            detail: format!("`{field}` {message}"),
-            errors: vec![FieldError::new(field, message)],
-        }
-    }
-
-    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
-        ApiError::Validation(vec![FieldError::new(field, message)])
-    }
-
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        ApiError::Internal(cause.to_string())
-    }
-
     fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest { .. } => "bad_request",
