@@ -94,7 +94,6 @@ impl Application {
                 ..BrokerConfig::default()
             },
             auth_failures_per_minute: settings.limits.auth_failures_per_minute,
-            ..LatchConfig::default()
         };
         let latch = AppState::new(
             store,

@@ -1,7 +1,8 @@
 //! The token broker: fresh upstream access tokens for jobs.
 //!
 //! 1. This process's cache: a token with at least `min_ttl` left, whose credential version
-//!    was confirmed in the store within the last second, is handed out at once: no database
+//!    was confirmed in the store within the last second or is vouched for by the change feed
+//!    (`change_feed.rs`: no change of it since), is handed out at once: no database
 //!    write, no upstream call, and no lock shared with other credentials (the slot map and
 //!    each slot's token are read through `ArcSwap`).
 //! 2. Otherwise the credential is read (its version drops tokens obtained before a change)
@@ -43,9 +44,6 @@ use crate::slot_map::SlotMap;
 /// The broker's timings, all settable (tests shorten nothing: they move a clock instead).
 #[derive(Debug, Clone, Copy)]
 pub struct BrokerConfig {
-    /// How long a cached token's credential version is trusted before the store is asked
-    /// again: the most a change made through another replica can go unnoticed here.
-    pub recheck: Duration,
     /// How long a replica may log in for a credential before another may take over.
     pub lease: Duration,
     /// How long requests fail fast after an upstream failure (at least; `Retry-After` wins).
@@ -59,7 +57,6 @@ pub struct BrokerConfig {
 impl Default for BrokerConfig {
     fn default() -> Self {
         Self {
-            recheck: Duration::from_secs(1),
             lease: Duration::from_secs(30),
             cool_down: Duration::from_secs(30),
             poll: Duration::from_millis(50),
@@ -347,7 +344,6 @@ impl TokenBroker {
                 cached.basis,
                 cached.confirmed_at,
                 self.clock.instant(),
-                self.config.recheck,
             )
             && cached.lives(wish.min_ttl, asked_at)
         {
@@ -368,7 +364,7 @@ impl TokenBroker {
         // Only credentials that exist get a slot: ids that answer 404 cannot grow the map.
         let slot = self
             .slots
-            .get_or_add_with(&credential_id, || Slot::new(self.changes.watch()));
+            .get_or_add(&credential_id, || Slot::new(self.changes.watch()));
         let forced_interval = self.config.forced_interval;
         if let Some(cached) = self.confirm_cached(&slot, &credential, basis)
             && cached.suits(credential.version, wish, asked_at, forced_interval)

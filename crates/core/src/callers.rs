@@ -7,7 +7,7 @@
 //! password hash would add nothing for keys of this entropy and would cap throughput.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
 use latch_store::Store;
@@ -157,11 +157,6 @@ impl Caller {
     }
 }
 
-/// How long a verified key is trusted without news from the change feed before the store is
-/// asked again: the most a revocation made through another replica can go unnoticed here
-/// (this replica forgets at once).
-const KEY_RECHECK: Duration = Duration::from_secs(1);
-
 struct VerifiedKey {
     hash: Vec<u8>,
     caller: Caller,
@@ -209,7 +204,6 @@ impl KeyCache {
                 verified.basis,
                 verified.verified_at,
                 Instant::now(),
-                KEY_RECHECK,
             )
             .then(|| verified.caller.clone())
     }
@@ -224,7 +218,7 @@ impl KeyCache {
 
     fn remember(&self, prefix: &str, hash: Vec<u8>, caller: Caller, basis: i64) {
         self.slots
-            .get_or_add_with(&prefix.to_string(), || KeySlot {
+            .get_or_add(&prefix.to_string(), || KeySlot {
                 key: ArcSwapOption::empty(),
                 watch: self.changes.watch(),
             })

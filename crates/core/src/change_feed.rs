@@ -8,12 +8,12 @@
 //! may be handed out without another read while
 //!
 //! - no change of it was applied after its basis (`Watch::changed`), and
-//! - the feed is fresh: a poll that started less than `within` ago succeeded, so every change
+//! - the feed is fresh: a poll that started less than [`STALENESS`] ago succeeded, so every change
 //!   committed before then has been applied; and its slot was watched from before its basis
 //!   (a change applied while no slot existed cannot have been recorded in one).
 //!
 //! When the feed is not fresh (the store does not answer), records fall back to being read
-//! again once `within` has passed since they were confirmed, as without a feed.
+//! again once [`STALENESS`] has passed since they were confirmed, as without a feed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use latch_store::{Change, ChangeSubject, Store};
+
+/// The most a change made through another replica goes unnoticed by this one's caches.
+pub const STALENESS: Duration = Duration::from_secs(1);
 
 /// Changes fetched by one query, at most.
 const BATCH: i64 = 1000;
@@ -36,17 +39,26 @@ pub struct ChangeFeed {
     /// When the last successful poll started, in milliseconds since `origin` (0: never).
     synced: AtomicU64,
     origin: Instant,
+    staleness: Duration,
 }
 
 impl ChangeFeed {
-    /// A feed that has applied nothing and is not fresh until its first poll.
-    pub fn new(start: i64) -> Self {
+    /// A feed positioned after change `start`, not fresh until its first poll; what it vouches
+    /// for is at most `staleness` behind.
+    pub fn new(start: i64, staleness: Duration) -> Self {
         Self {
             applied: AtomicI64::new(start),
             floor: AtomicI64::new(start),
             synced: AtomicU64::new(0),
             origin: Instant::now(),
+            staleness,
         }
+    }
+
+    /// How often to poll: twice within the staleness bound, so that one slow poll does not
+    /// send every cached record back to the store.
+    pub fn poll_every(&self) -> Duration {
+        self.staleness / 2
     }
 
     /// The basis of a record about to be read from the store.
@@ -54,13 +66,13 @@ impl ChangeFeed {
         self.applied.load(Ordering::Acquire)
     }
 
-    /// Whether a poll that started less than `within` before `at` succeeded.
-    pub fn fresh(&self, at: Instant, within: Duration) -> bool {
+    /// Whether a poll that started less than the staleness bound before `at` succeeded.
+    fn fresh(&self, at: Instant) -> bool {
         let synced = self.synced.load(Ordering::Acquire);
         synced != 0
             && at
                 .checked_duration_since(self.origin + Duration::from_millis(synced - 1))
-                .is_some_and(|age| age < within)
+                .is_some_and(|age| age < self.staleness)
     }
 
     /// One poll: fetches the changes after the last applied, hands each to `apply`, and
@@ -136,27 +148,25 @@ impl Watch {
         basis: i64,
         confirmed_at: Instant,
         at: Instant,
-        within: Duration,
     ) -> bool {
         if basis < self.changed.load(Ordering::Acquire) {
             return false;
         }
-        at.saturating_duration_since(confirmed_at) < within
-            || (basis >= self.from && basis >= feed.floor() && feed.fresh(at, within))
+        at.saturating_duration_since(confirmed_at) < feed.staleness
+            || (basis >= self.from && basis >= feed.floor() && feed.fresh(at))
     }
 }
 
-/// Polls `feed` every `every` while `alive` holds, handing changes to `apply`; prunes changes
-/// older than an hour once a minute. Stops once `alive` returns `None`.
+/// Polls `feed` while `target` lives, handing changes to `apply`; prunes changes older than
+/// an hour once a minute.
 pub fn follow<T: Send + Sync + 'static>(
     feed: Arc<ChangeFeed>,
     store: Arc<dyn Store>,
-    every: Duration,
     target: std::sync::Weak<T>,
     apply: fn(&T, ChangeSubject, &str, i64),
 ) {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
+        let mut ticks = tokio::time::interval(feed.poll_every());
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut pruned_at = Instant::now();
         loop {
@@ -188,7 +198,7 @@ pub fn follow<T: Send + Sync + 'static>(
 mod tests {
     use super::*;
 
-    const WITHIN: Duration = Duration::from_secs(1);
+    const WITHIN: Duration = STALENESS;
 
     fn polled(feed: &ChangeFeed, at: Instant) {
         let millis = at.saturating_duration_since(feed.origin).as_millis() as u64;
@@ -197,35 +207,35 @@ mod tests {
 
     #[test]
     fn a_record_is_trusted_past_its_recheck_only_while_the_feed_is_fresh_and_silent_about_it() {
-        let feed = ChangeFeed::new(10);
+        let feed = ChangeFeed::new(10, STALENESS);
         let watch = feed.watch();
         let read_at = Instant::now();
         let later = read_at + Duration::from_secs(5);
-        assert!(watch.trusts(&feed, 10, read_at, read_at, WITHIN));
+        assert!(watch.trusts(&feed, 10, read_at, read_at));
         // Never polled: past its recheck, a record is read again.
-        assert!(!watch.trusts(&feed, 10, read_at, later, WITHIN));
+        assert!(!watch.trusts(&feed, 10, read_at, later));
         polled(&feed, later - Duration::from_millis(400));
-        assert!(watch.trusts(&feed, 10, read_at, later, WITHIN));
+        assert!(watch.trusts(&feed, 10, read_at, later));
         // A poll that started more than `within` ago no longer vouches for anything.
-        assert!(!watch.trusts(&feed, 10, read_at, later + WITHIN, WITHIN));
+        assert!(!watch.trusts(&feed, 10, read_at, later + WITHIN));
         watch.changed(11);
-        assert!(!watch.trusts(&feed, 10, read_at, later, WITHIN));
-        assert!(!watch.trusts(&feed, 10, read_at, read_at, WITHIN));
-        assert!(watch.trusts(&feed, 11, read_at, later, WITHIN));
+        assert!(!watch.trusts(&feed, 10, read_at, later));
+        assert!(!watch.trusts(&feed, 10, read_at, read_at));
+        assert!(watch.trusts(&feed, 11, read_at, later));
     }
 
     #[test]
     fn a_record_read_before_its_slot_was_watched_or_below_the_floor_is_not_trusted_by_the_feed() {
-        let feed = ChangeFeed::new(10);
+        let feed = ChangeFeed::new(10, STALENESS);
         let watch = feed.watch();
         let read_at = Instant::now();
         let later = read_at + Duration::from_secs(5);
         polled(&feed, later);
-        assert!(!watch.trusts(&feed, 9, read_at, later, WITHIN));
-        assert!(watch.trusts(&feed, 10, read_at, later, WITHIN));
+        assert!(!watch.trusts(&feed, 9, read_at, later));
+        assert!(watch.trusts(&feed, 10, read_at, later));
         feed.floor.store(12, Ordering::Release);
-        assert!(!watch.trusts(&feed, 10, read_at, later, WITHIN));
+        assert!(!watch.trusts(&feed, 10, read_at, later));
         // Within its recheck a record is trusted as without a feed.
-        assert!(watch.trusts(&feed, 10, read_at, read_at, WITHIN));
+        assert!(watch.trusts(&feed, 10, read_at, read_at));
     }
 }

@@ -2,7 +2,6 @@
 //! the token broker and the caches and tallies of this process.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use latch_connector::{EgressClient, ValidationPolicy};
 use latch_store::{ChangeSubject, Store, StoreError};
@@ -14,7 +13,7 @@ use crate::auth_limiter::FailureLimiter;
 use crate::broker::{BrokerConfig, BrokerDeps, Clock, TokenBroker};
 use crate::callers::KeyCache;
 use crate::catalogue::Catalogue;
-use crate::change_feed::{ChangeFeed, follow};
+use crate::change_feed::{ChangeFeed, STALENESS, follow};
 use crate::metrics::Metrics;
 use crate::secrets::Secrets;
 use crate::source_cache::SourceCache;
@@ -35,7 +34,6 @@ pub struct Latch {
     pub sources: SourceCache,
     /// What other replicas changed.
     pub changes: Arc<ChangeFeed>,
-    change_poll: Duration,
     pub issuances: AuditTally<IssuanceRecord>,
     /// Failed authentications and denied authorizations.
     pub refusals: AuditTally<RefusalRecord>,
@@ -50,21 +48,6 @@ pub struct LatchConfig {
     pub broker: BrokerConfig,
     /// Failed authentications an address may make in a minute before 429 (0: no limit).
     pub auth_failures_per_minute: u32,
-    /// How often the change feed is read: twice within the broker's `recheck`, so that a
-    /// slow poll does not send every cached record back to the store.
-    pub change_poll: Duration,
-}
-
-impl Default for LatchConfig {
-    fn default() -> Self {
-        let broker = BrokerConfig::default();
-        Self {
-            policy: ValidationPolicy::default(),
-            broker,
-            auth_failures_per_minute: 30,
-            change_poll: broker.recheck / 2,
-        }
-    }
 }
 
 impl Latch {
@@ -78,7 +61,7 @@ impl Latch {
         config: LatchConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
-        let changes = Arc::new(ChangeFeed::new(store.latest_change().await?));
+        let changes = Arc::new(ChangeFeed::new(store.latest_change().await?, STALENESS));
         let metrics = Arc::new(Metrics::default());
         let secrets = Secrets::new(keyring.clone(), catalogue.clone());
         let deps = BrokerDeps {
@@ -95,7 +78,6 @@ impl Latch {
             keys: KeyCache::new(changes.clone()),
             sources: SourceCache::new(changes.clone()),
             changes,
-            change_poll: config.change_poll,
             store,
             keyring,
             catalogue,
@@ -110,7 +92,6 @@ impl Latch {
         follow(
             self.changes.clone(),
             self.store.clone(),
-            self.change_poll,
             Arc::downgrade(self),
             Self::apply_change,
         );

@@ -34,15 +34,8 @@ impl<K: Hash + Eq + Clone, S> SlotMap<K, S> {
         self.slots.load().get(key).cloned()
     }
 
-    pub fn get_or_add(&self, key: &K) -> Arc<S>
-    where
-        S: Default,
-    {
-        self.get_or_add_with(key, S::default)
-    }
-
     /// The slot of `key`, made by `make` when there is none yet.
-    pub fn get_or_add_with(&self, key: &K, make: impl FnOnce() -> S) -> Arc<S> {
+    pub fn get_or_add(&self, key: &K, make: impl FnOnce() -> S) -> Arc<S> {
         if let Some(slot) = self.get(key) {
             return slot;
         }
@@ -69,9 +62,11 @@ mod tests {
     fn a_key_gets_one_slot_however_often_it_is_added() {
         let map: SlotMap<u32, AtomicU32> = SlotMap::default();
         assert!(map.get(&1).is_none());
-        map.get_or_add(&1).fetch_add(1, Ordering::SeqCst);
-        map.get_or_add(&1).fetch_add(1, Ordering::SeqCst);
-        map.get_or_add(&2);
+        map.get_or_add(&1, AtomicU32::default)
+            .fetch_add(1, Ordering::SeqCst);
+        map.get_or_add(&1, AtomicU32::default)
+            .fetch_add(1, Ordering::SeqCst);
+        map.get_or_add(&2, AtomicU32::default);
         assert_eq!(map.get(&1).unwrap().load(Ordering::SeqCst), 2);
         assert_eq!(map.get(&2).unwrap().load(Ordering::SeqCst), 0);
     }

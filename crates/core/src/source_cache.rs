@@ -2,7 +2,7 @@
 //! request: kept per source and dropped when the change feed reports the source changed.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
 use latch_store::{DataSourceKind, Store, StoreError};
@@ -10,10 +10,6 @@ use uuid::Uuid;
 
 use crate::change_feed::{ChangeFeed, Watch};
 use crate::slot_map::SlotMap;
-
-/// How long a source is trusted without news from the change feed: the most a change made
-/// through another replica can go unnoticed here (this replica forgets at once).
-const RECHECK: Duration = Duration::from_secs(1);
 
 struct CachedSource {
     org_id: Uuid,
@@ -56,7 +52,6 @@ impl SourceCache {
                 cached.basis,
                 cached.confirmed_at,
                 Instant::now(),
-                RECHECK,
             )
         {
             return Ok(
@@ -69,7 +64,7 @@ impl SourceCache {
             return Ok(None);
         };
         self.slots
-            .get_or_add_with(&id, || SourceSlot {
+            .get_or_add(&id, || SourceSlot {
                 source: ArcSwapOption::empty(),
                 watch: self.changes.watch(),
             })

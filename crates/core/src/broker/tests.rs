@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::{BrokerConfig, BrokerDeps, Clock, TokenBroker, TokenWish};
 use crate::catalogue::Catalogue;
-use crate::change_feed::ChangeFeed;
+use crate::change_feed::{ChangeFeed, STALENESS};
 use crate::error::CoreError;
 use crate::metrics::Metrics;
 use crate::secrets::Secrets;
@@ -341,7 +341,7 @@ impl World {
                         Catalogue::new(vec![Arc::new(FakeConnector(self.upstream.clone()))]),
                     ),
                     egress: EgressClient::new(EgressPolicy::default()).unwrap(),
-                    changes: Arc::new(ChangeFeed::new(0)),
+                    changes: Arc::new(ChangeFeed::new(0, STALENESS)),
                 },
                 metrics,
                 BrokerConfig::default(),
