@@ -64,11 +64,18 @@ async fn every_operation_documents_its_errors_and_every_body_has_an_example() {
         for (method, operation) in item.as_object().unwrap() {
             operations += 1;
             let responses = operation["responses"].as_object().unwrap();
-            let secured = operation.get("security").is_some();
-            if secured {
-                assert!(
-                    responses.contains_key("401"),
-                    "{method} {path} lists no 401"
+            if let Some(security) = operation.get("security") {
+                for status in ["401", "429"] {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path} lists no {status}"
+                    );
+                }
+                let scopes = security[0]["api_key"].as_array().unwrap();
+                assert_eq!(
+                    responses.contains_key("403"),
+                    !scopes.is_empty(),
+                    "{method} {path}: a 403 goes with a named scope"
                 );
             }
             if let Some(body) = operation.get("requestBody") {
@@ -143,6 +150,65 @@ const DOCUMENTED: &[&str] = &[
     "POST /v1/data-destinations/{id}/job-keys",
     "POST /v1/data-destinations/{id}/token",
 ];
+
+#[tokio::test]
+async fn shared_refusals_are_described_once_and_every_reference_resolves() {
+    let app = app().await;
+    let spec = served_spec(&app).await;
+    let mut references = Vec::new();
+    collect_references(&spec, &mut references);
+    assert!(
+        references.len() > 100,
+        "only {} references",
+        references.len()
+    );
+    for reference in &references {
+        let pointer = reference
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("{reference} is not local"));
+        assert!(
+            spec.pointer(pointer).is_some(),
+            "{reference} resolves to nothing"
+        );
+    }
+    // A problem response is either one of the shared ones or says what it means on its route:
+    // never a copy of a shared one's description.
+    let shared: Vec<&str> = spec["components"]["responses"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|response| response["description"].as_str().unwrap())
+        .collect();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                if let Some(description) = response.get("description") {
+                    assert!(
+                        !shared.contains(&description.as_str().unwrap()),
+                        "{method} {path} {status} copies a shared response"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn collect_references(value: &serde_json::Value, into: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("$ref", serde_json::Value::String(target)) => into.push(target.clone()),
+                    _ => collect_references(inner, into),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            items.iter().for_each(|item| collect_references(item, into))
+        }
+        _ => {}
+    }
+}
 
 #[tokio::test]
 async fn the_document_lists_exactly_the_operations_the_server_answers() {

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod keyring_setup;
 pub mod openapi;
 pub mod refusals;
+pub mod responses;
 pub mod rotation;
 pub mod routes;
 pub mod settings;

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes;
+use crate::{responses, routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -51,7 +51,19 @@ use crate::routes;
         routes::data_sources::destinations::create_job_key,
         routes::data_sources::destinations::token,
     ),
-    modifiers(&BearerApiKey, &TooManyFailures),
+    components(responses(
+        responses::BadRequest,
+        responses::Unauthenticated,
+        responses::Forbidden,
+        responses::NotFound,
+        responses::PreconditionFailed,
+        responses::PayloadTooLarge,
+        responses::UnsupportedMediaType,
+        responses::InvalidFields,
+        responses::TooManyFailures,
+        responses::UpstreamUnavailable,
+    )),
+    modifiers(&BearerApiKey),
     tags(
         (name = "credentials", description = "Saved connector credentials"),
         (name = "tokens", description = "Fresh upstream access tokens for jobs"),
@@ -73,64 +85,14 @@ impl Modify for BearerApiKey {
         scheme.bearer_format = Some("latch_<prefix>_<secret>".into());
         scheme.description = Some(
             "An API key from `latch api-key create` or `POST /v1/api-keys`. Scopes: `admin`, \
-             `credentials:read`, `credentials:write`, `tokens:issue`."
+             `credentials:read`, `credentials:write`, `tokens:issue`. Each operation's security \
+             requirement names the scope it needs; `admin` holds every scope."
                 .into(),
         );
         openapi
             .components
             .get_or_insert_with(Default::default)
             .add_security_scheme("api_key", SecurityScheme::Http(scheme));
-    }
-}
-
-/// Every route that takes an API key may answer 429: too many failed authentications came
-/// from the caller's address this minute. Added here so that no route can miss it.
-struct TooManyFailures;
-
-impl Modify for TooManyFailures {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::schema::{ObjectBuilder, Type};
-        use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, ResponseBuilder};
-        let response = ResponseBuilder::new()
-            .description(
-                "Too many failed authentications from this address this minute (only failing \
-                 requests are refused: a valid key still works); see `Retry-After`",
-            )
-            .content(
-                "application/problem+json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("Problem")))
-                    .build(),
-            )
-            .header(
-                "Retry-After",
-                HeaderBuilder::new()
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
-                    .description(Some("Seconds to wait"))
-                    .build(),
-            )
-            .build();
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
-                if operation
-                    .security
-                    .as_ref()
-                    .is_some_and(|list| !list.is_empty())
-                {
-                    operation
-                        .responses
-                        .responses
-                        .insert("429".into(), response.clone().into());
-                }
-            }
-        }
     }
 }
 

@@ -5,8 +5,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::responses::{BadRequest, BodyRefused, InvalidFields, NotFound, ScopeRefused};
 use crate::state::AppState;
 use latch_core::api_keys::{self, ApiKeyView, CreateApiKeyRequest, CreatedApiKey};
 use latch_core::callers::Scope;
@@ -31,17 +32,14 @@ pub struct PageQuery {
 
 /// Creates an API key. The key is in this response only.
 #[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys",
-    security(("api_key" = [])),
+    security(("api_key" = ["admin"])),
     request_body(content = CreateApiKeyRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created; store `key` now", body = CreatedApiKey,
             headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, description = "Malformed JSON, an unknown field or scope, or a wrong type", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not `admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Fields are not valid", body = Problem, content_type = "application/problem+json"),
+        BodyRefused,
+        ScopeRefused,
+        (status = 422, response = InvalidFields),
     ))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -56,13 +54,12 @@ pub async fn create(
 
 /// Lists the organization's API keys (never the keys themselves).
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys",
-    security(("api_key" = [])),
+    security(("api_key" = ["admin"])),
     params(PageQuery),
     responses(
         (status = 200, description = "One page of keys", body = ApiKeyList),
-        (status = 400, description = "A query parameter is not valid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        ScopeRefused,
     ))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -84,13 +81,12 @@ pub async fn list(
 
 /// Revokes an API key at once.
 #[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys",
-    security(("api_key" = [])),
+    security(("api_key" = ["admin"])),
     params(("id" = Uuid, Path, description = "API key id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not `admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No live key with this id in your organization", body = Problem, content_type = "application/problem+json"),
+        ScopeRefused,
+        (status = 404, response = NotFound),
     ))]
 pub async fn revoke(
     state: web::Data<AppState>,

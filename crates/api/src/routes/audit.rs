@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::api_keys::PageQuery;
 use crate::auth::Authenticated;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
+use crate::responses::{BadRequest, ScopeRefused};
 use crate::state::AppState;
 use latch_core::audit_vocabulary::{AuditAction, AuditOutcome};
 use latch_core::callers::Scope;
@@ -55,13 +56,12 @@ pub struct AuditEventList {
 
 /// The organization's audit trail, oldest first.
 #[utoipa::path(get, path = "/v1/audit-events", tag = "audit",
-    security(("api_key" = [])),
+    security(("api_key" = ["admin"])),
     params(PageQuery),
     responses(
         (status = 200, description = "One page of events", body = AuditEventList),
-        (status = 400, description = "A query parameter is not valid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        ScopeRefused,
     ))]
 pub async fn list(
     state: web::Data<AppState>,

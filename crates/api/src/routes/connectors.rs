@@ -5,7 +5,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
+use crate::responses::{KeyRefused, NotFound};
 use crate::state::AppState;
 
 /// A connector and the JSON Schemas of the form that creates its credentials.
@@ -54,7 +55,7 @@ pub struct ConnectorList {
     security(("api_key" = [])),
     responses(
         (status = 200, description = "Every connector", body = ConnectorList),
-        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
+        KeyRefused,
     ))]
 pub async fn list(state: web::Data<AppState>, _: Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(ConnectorList {
@@ -68,8 +69,8 @@ pub async fn list(state: web::Data<AppState>, _: Authenticated) -> HttpResponse 
     params(("id" = String, Path, description = "Connector id", example = "looker")),
     responses(
         (status = 200, description = "The connector", body = ConnectorView),
-        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such connector", body = Problem, content_type = "application/problem+json"),
+        KeyRefused,
+        (status = 404, response = NotFound),
     ))]
 pub async fn get(
     state: web::Data<AppState>,

@@ -9,6 +9,9 @@ use crate::auth::Authenticated;
 use crate::entity_tags::etag;
 use crate::error::{ApiError, OutcomeView, Problem};
 use crate::extract::JsonBody;
+use crate::responses::{
+    BadRequest, BodyRefused, InvalidFields, NotFound, PreconditionFailed, ScopeRefused,
+};
 use crate::state::AppState;
 use latch_core::credentials::{
     self, CreateCredentialRequest, CredentialList, CredentialView, ListCredentialsQuery,
@@ -39,19 +42,16 @@ fn credential_response(
 /// other outcome is refused with 422 and the outcome in the problem body; nothing is stored.
 /// With `?validate=false` the credential is saved untested, as `status: unverified`.
 #[utoipa::path(post, path = "/v1/credentials", tag = "credentials",
-    security(("api_key" = [])),
+    security(("api_key" = ["credentials:write"])),
     params(ValidateQuery),
     request_body(content = CreateCredentialRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Saved: `valid`, or `unverified` with `?validate=false`", body = CredentialView,
             headers(("Location" = String, description = "The new credential's URL"),
                     ("ETag" = String, description = "Its version, for `If-Match`"))),
-        (status = 400, description = "Malformed JSON, an unknown field or a wrong type", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
+        BodyRefused,
+        ScopeRefused,
         (status = 409, description = "The name is taken in this organization", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Fields are not valid (every one listed in `errors`), or the test login failed (`type` ends in `credential_rejected`; see `outcome`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
@@ -70,13 +70,12 @@ pub async fn create(
 
 /// Lists credentials, oldest first: what the "Authenticate" screen shows.
 #[utoipa::path(get, path = "/v1/credentials", tag = "credentials",
-    security(("api_key" = [])),
+    security(("api_key" = ["credentials:read"])),
     params(ListCredentialsQuery),
     responses(
         (status = 200, description = "One page of credentials", body = CredentialList),
-        (status = 400, description = "A query parameter is not valid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks `credentials:read`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        ScopeRefused,
     ))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -89,14 +88,13 @@ pub async fn list(
 
 /// Reads one credential (never its secrets).
 #[utoipa::path(get, path = "/v1/credentials/{id}", tag = "credentials",
-    security(("api_key" = [])),
+    security(("api_key" = ["credentials:read"])),
     params(("id" = Uuid, Path, description = "Credential id")),
     responses(
         (status = 200, description = "The credential", body = CredentialView,
             headers(("ETag" = String, description = "Its version, for `If-Match`"))),
-        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks `credentials:read`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such credential in your organization", body = Problem, content_type = "application/problem+json"),
+        ScopeRefused,
+        (status = 404, response = NotFound),
     ))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -119,7 +117,7 @@ pub async fn get(
 /// connector's schema marks `x-binds-secret` (Looker: `api_host_url`) must carry `secrets`
 /// too, or it is refused with 422 naming each secret field, before any upstream call.
 #[utoipa::path(patch, path = "/v1/credentials/{id}", tag = "credentials",
-    security(("api_key" = [])),
+    security(("api_key" = ["credentials:write"])),
     params(("id" = Uuid, Path, description = "Credential id"),
            ("If-Match" = Option<String>, Header, description = "The ETag last read, such as `\"3\"`"),
            ValidateQuery),
@@ -127,14 +125,11 @@ pub async fn get(
     responses(
         (status = 200, description = "Changed", body = CredentialView,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 400, description = "Malformed JSON, an unknown field, a wrong type or a bad `If-Match`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such credential in your organization", body = Problem, content_type = "application/problem+json"),
+        BodyRefused,
+        ScopeRefused,
+        (status = 404, response = NotFound),
         (status = 409, description = "The new name is taken, or a concurrent change won", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` names another version", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 412, response = PreconditionFailed),
         (status = 422, description = "Fields are not valid (every one listed in `errors`; a new host without `secrets` names each secret field), or the test login of the new settings failed (see `outcome`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
@@ -155,16 +150,15 @@ pub async fn update(
 
 /// Deletes a credential and its encrypted secret.
 #[utoipa::path(delete, path = "/v1/credentials/{id}", tag = "credentials",
-    security(("api_key" = [])),
+    security(("api_key" = ["credentials:write"])),
     params(("id" = Uuid, Path, description = "Credential id"),
            ("If-Match" = Option<String>, Header, description = "Delete only at this version")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "A bad `If-Match`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such credential in your organization", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` names another version", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = BadRequest),
+        ScopeRefused,
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
     ))]
 pub async fn delete(
     state: web::Data<AppState>,
@@ -182,14 +176,13 @@ pub async fn delete(
 /// `status`, `status_detail`, `identity` and `validated_at` are updated whatever the outcome:
 /// a credential Looker now refuses becomes `invalid`.
 #[utoipa::path(post, path = "/v1/credentials/{id}/validate", tag = "credentials",
-    security(("api_key" = [])),
+    security(("api_key" = ["credentials:write"])),
     params(("id" = Uuid, Path, description = "Credential id")),
     responses(
         (status = 200, description = "Tested; the credential with its new status", body = CredentialView,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such credential in your organization", body = Problem, content_type = "application/problem+json"),
+        ScopeRefused,
+        (status = 404, response = NotFound),
         (status = 409, description = "The credential changed during the test; retry", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn validate(
@@ -204,16 +197,13 @@ pub async fn validate(
 
 /// Tests an unsaved credential by a login (the form's "Test" button). Nothing is stored.
 #[utoipa::path(post, path = "/v1/credentials/test", tag = "credentials",
-    security(("api_key" = [])),
+    security(("api_key" = ["credentials:write"])),
     request_body(content = TestCredentialRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The outcome of the test login, whatever it is", body = OutcomeView),
-        (status = 400, description = "Malformed JSON, an unknown field or a wrong type", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Fields are not valid; every one is listed in `errors`", body = Problem, content_type = "application/problem+json"),
+        BodyRefused,
+        ScopeRefused,
+        (status = 422, response = InvalidFields),
     ))]
 pub async fn test(
     state: web::Data<AppState>,

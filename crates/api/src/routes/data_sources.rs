@@ -19,6 +19,10 @@ macro_rules! data_source_routes {
                 DataSourceView, ListDataSourcesQuery, UpdateDataSourceRequest,
             };
             use crate::error::{ApiError, Problem};
+            use crate::responses::{
+                BadRequest, BodyRefused, InvalidFields, NotFound, PreconditionFailed, ScopeRefused,
+                UpstreamUnavailable,
+            };
             use crate::extract::{JsonBody, OptionalJsonBody};
             use crate::entity_tags::etag;
             use crate::routes::common::{if_match, resource};
@@ -33,17 +37,14 @@ macro_rules! data_source_routes {
 
             /// Creates one that uses a saved credential of its connector.
             #[utoipa::path(post, path = $collection, tag = $tag,
-                security(("api_key" = [])),
+                security(("api_key" = ["credentials:write"])),
                 request_body(content = CreateDataSourceRequest, content_type = "application/json"),
                 responses(
                     (status = 201, description = "Created; `warnings` when the credential is marked invalid", body = DataSourceView,
                         headers(("Location" = String, description = "Its URL"), ("ETag" = String, description = "Its version"))),
-                    (status = 400, description = "Malformed JSON, an unknown field or a wrong type", body = Problem, content_type = "application/problem+json"),
-                    (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-                    (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
+                    BodyRefused,
+                    ScopeRefused,
                     (status = 409, description = "The name is taken", body = Problem, content_type = "application/problem+json"),
-                    (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
-                    (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
                     (status = 422, description = "Fields are not valid, or `credential_id` names no credential of this connector in your organization", body = Problem, content_type = "application/problem+json"),
                 ))]
             pub async fn create(
@@ -59,13 +60,12 @@ macro_rules! data_source_routes {
 
             /// Lists them, oldest first.
             #[utoipa::path(get, path = $collection, tag = $tag,
-                security(("api_key" = [])),
+                security(("api_key" = ["credentials:read"])),
                 params(ListDataSourcesQuery),
                 responses(
                     (status = 200, description = "One page", body = DataSourceList),
-                    (status = 400, description = "A query parameter is not valid", body = Problem, content_type = "application/problem+json"),
-                    (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-                    (status = 403, description = "The key lacks `credentials:read`", body = Problem, content_type = "application/problem+json"),
+                    (status = 400, response = BadRequest),
+                    ScopeRefused,
                 ))]
             pub async fn list(
                 state: web::Data<AppState>,
@@ -78,13 +78,12 @@ macro_rules! data_source_routes {
 
             /// Reads one.
             #[utoipa::path(get, path = $item, tag = $tag,
-                security(("api_key" = [])),
+                security(("api_key" = ["credentials:read"])),
                 params(("id" = Uuid, Path, description = "Its id")),
                 responses(
                     (status = 200, description = "Found", body = DataSourceView),
-                    (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-                    (status = 403, description = "The key lacks `credentials:read`", body = Problem, content_type = "application/problem+json"),
-                    (status = 404, description = "None with this id in your organization", body = Problem, content_type = "application/problem+json"),
+                    ScopeRefused,
+                    (status = 404, response = NotFound),
                 ))]
             pub async fn get(
                 state: web::Data<AppState>,
@@ -97,20 +96,17 @@ macro_rules! data_source_routes {
 
             /// Renames, describes, reconfigures or re-points one to another credential.
             #[utoipa::path(patch, path = $item, tag = $tag,
-                security(("api_key" = [])),
+                security(("api_key" = ["credentials:write"])),
                 params(("id" = Uuid, Path, description = "Its id"),
                        ("If-Match" = Option<String>, Header, description = "The ETag last read")),
                 request_body(content = UpdateDataSourceRequest, content_type = "application/json"),
                 responses(
                     (status = 200, description = "Changed", body = DataSourceView),
-                    (status = 400, description = "Malformed JSON, an unknown field, a wrong type or a bad `If-Match`", body = Problem, content_type = "application/problem+json"),
-                    (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-                    (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
-                    (status = 404, description = "None with this id in your organization", body = Problem, content_type = "application/problem+json"),
+                    BodyRefused,
+                    ScopeRefused,
+                    (status = 404, response = NotFound),
                     (status = 409, description = "The name is taken, or a concurrent change won", body = Problem, content_type = "application/problem+json"),
-                    (status = 412, description = "`If-Match` names another version", body = Problem, content_type = "application/problem+json"),
-                    (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
-                    (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+                    (status = 412, response = PreconditionFailed),
                     (status = 422, description = "Fields are not valid, or `credential_id` names no credential of this connector in your organization", body = Problem, content_type = "application/problem+json"),
                 ))]
             pub async fn update(
@@ -127,15 +123,15 @@ macro_rules! data_source_routes {
 
             /// Deletes one and revokes its job keys.
             #[utoipa::path(delete, path = $item, tag = $tag,
-                security(("api_key" = [])),
+                security(("api_key" = ["credentials:write"])),
                 params(("id" = Uuid, Path, description = "Its id"),
                        ("If-Match" = Option<String>, Header, description = "Delete only at this version")),
                 responses(
                     (status = 204, description = "Deleted; its job keys are revoked"),
-                    (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-                    (status = 403, description = "The key lacks `credentials:write`", body = Problem, content_type = "application/problem+json"),
-                    (status = 404, description = "None with this id in your organization", body = Problem, content_type = "application/problem+json"),
-                    (status = 412, description = "`If-Match` names another version", body = Problem, content_type = "application/problem+json"),
+                    (status = 400, response = BadRequest),
+                    ScopeRefused,
+                    (status = 404, response = NotFound),
+                    (status = 412, response = PreconditionFailed),
                 ))]
             pub async fn delete(
                 state: web::Data<AppState>,
@@ -150,20 +146,17 @@ macro_rules! data_source_routes {
 
             /// Creates a job key: scope `tokens:issue`, good only for this one's token route.
             #[utoipa::path(post, path = $keys, tag = $tag,
-                security(("api_key" = [])),
+                security(("api_key" = ["admin"])),
                 params(("id" = Uuid, Path, description = "Its id")),
                 request_body(content = Option<CreateJobKeyRequest>, content_type = "application/json",
                     description = "Optional: a name for the key"),
                 responses(
                     (status = 201, description = "Created; store `key` now", body = CreatedApiKey,
                         headers(("Cache-Control" = String, description = "`no-store`"))),
-                    (status = 400, description = "Malformed JSON, an unknown field or a wrong type", body = Problem, content_type = "application/problem+json"),
-                    (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-                    (status = 403, description = "The key is not `admin`", body = Problem, content_type = "application/problem+json"),
-                    (status = 404, description = "None with this id in your organization", body = Problem, content_type = "application/problem+json"),
-                    (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
-                    (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-                    (status = 422, description = "The name is not valid", body = Problem, content_type = "application/problem+json"),
+                    BodyRefused,
+                    ScopeRefused,
+                    (status = 404, response = NotFound),
+                    (status = 422, response = InvalidFields),
                 ))]
             pub async fn create_job_key(
                 state: web::Data<AppState>,
@@ -178,23 +171,22 @@ macro_rules! data_source_routes {
             }
 
             /// A fresh upstream token of the credential it uses now, for its jobs.
+            ///
+            /// A job key made for another one is answered 404, as if this one did not exist.
             #[utoipa::path(post, path = $token, tag = $tag,
-                security(("api_key" = [])),
+                security(("api_key" = ["tokens:issue"])),
                 params(("id" = Uuid, Path, description = "Its id")),
                 request_body(content = Option<TokenRequest>, content_type = "application/json",
                     description = "Optional: an empty body asks for the defaults"),
                 responses(
                     (status = 200, description = "A token", body = TokenResponse,
                         headers(("Cache-Control" = String, description = "`no-store`"))),
-                    (status = 400, description = "Malformed JSON, an unknown field or a wrong type", body = Problem, content_type = "application/problem+json"),
-                    (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-                    (status = 403, description = "The key lacks `tokens:issue`", body = Problem, content_type = "application/problem+json"),
-                    (status = 404, description = "None with this id in your organization (or another source's job key)", body = Problem, content_type = "application/problem+json"),
-                    (status = 409, description = "The upstream refuses the credential", body = Problem, content_type = "application/problem+json"),
-                    (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
-                    (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-                    (status = 422, description = "`min_ttl_seconds` out of range, or longer than the upstream's tokens live", body = Problem, content_type = "application/problem+json"),
-                    (status = 503, description = "The upstream cannot be reached and no token is left", body = Problem, content_type = "application/problem+json"),
+                    BodyRefused,
+                    ScopeRefused,
+                    (status = 404, response = NotFound),
+                    (status = 409, description = "The upstream refuses the credential (`credential_invalid`): rotate its secret", body = Problem, content_type = "application/problem+json"),
+                    (status = 422, description = "`min_ttl_seconds` out of range, or the upstream's tokens live shorter than asked (`token_lifetime_too_short`)", body = Problem, content_type = "application/problem+json"),
+                    (status = 503, response = UpstreamUnavailable),
                 ))]
             pub async fn token(
                 state: web::Data<AppState>,

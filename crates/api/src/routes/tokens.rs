@@ -5,6 +5,7 @@ use uuid::Uuid;
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Problem};
 use crate::extract::OptionalJsonBody;
+use crate::responses::{BodyRefused, NotFound, ScopeRefused, UpstreamUnavailable};
 use crate::state::AppState;
 use latch_core::tokens::{self, TokenRequest, TokenResponse};
 
@@ -15,23 +16,19 @@ use latch_core::tokens::{self, TokenRequest, TokenResponse};
 /// login. When the upstream cannot be reached, a token that still lives is returned (with
 /// its true `expires_at`) rather than failing the job.
 #[utoipa::path(post, path = "/v1/credentials/{id}/token", tag = "tokens",
-    security(("api_key" = [])),
+    security(("api_key" = ["tokens:issue"])),
     params(("id" = Uuid, Path, description = "Credential id")),
     request_body(content = Option<TokenRequest>, content_type = "application/json",
         description = "Optional: an empty body asks for the defaults"),
     responses(
         (status = 200, description = "A token", body = TokenResponse,
             headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, description = "Malformed JSON, an unknown field or a wrong type", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, unknown or revoked API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks `tokens:issue`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such credential in your organization", body = Problem, content_type = "application/problem+json"),
+        BodyRefused,
+        ScopeRefused,
+        (status = 404, response = NotFound),
         (status = 409, description = "The upstream refuses the credential (`credential_invalid`): rotate its secret", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`min_ttl_seconds` out of range, or the upstream's tokens live shorter than asked (`token_lifetime_too_short`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The upstream cannot be reached and no token is left; see `Retry-After`", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, response = UpstreamUnavailable),
     ))]
 pub async fn issue(
     state: web::Data<AppState>,
