@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use latch_store::now;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -139,6 +138,6 @@ pub async fn issue_token(
         access_token: latch_vault::ExposeSecret::expose_secret(&issued.token).to_string(),
         token_type: "Bearer",
         expires_at: issued.expires_at,
-        expires_in: (issued.expires_at - now()).num_seconds().max(0),
+        expires_in: (issued.expires_at - Utc::now()).num_seconds().max(0),
     })
 }
