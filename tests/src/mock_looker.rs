@@ -1,8 +1,12 @@
 //! A Looker 4.0 API stand-in for tests and demos, over real HTTP: `POST /api/4.0/login`
 //! (form body), `GET /api/4.0/user`, `DELETE /api/4.0/logout`, answering as Looker does
-//! (`../shared/looker-4.0-auth.oas.json`), with fault modes and counters.
+//! (`../shared/looker-4.0-auth.oas.json`), with fault modes and counters; and Looker's OAuth
+//! side ([`oauth`]): `GET /auth`, `POST /api/token`, `DELETE /api/logout`, client apps.
 //!
-//! Control endpoints: `GET /__mock/stats` (counters) and `PUT /__mock/fault` (`{"fault": ...}`).
+//! Control endpoints: `GET /__mock/stats` (counters), `PUT /__mock/fault` (`{"fault": ...}`)
+//! and `PUT /__mock/oauth/approval` (`"ask"`, `"approve"` or `"deny"`).
+
+pub mod oauth;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -68,6 +72,12 @@ pub struct MockStats {
     /// Logins that carried `client_secret` in the query string.
     pub secrets_in_query: u64,
     pub active_tokens: u64,
+    /// Authorization codes traded for tokens.
+    #[serde(default)]
+    pub oauth_exchanges: u64,
+    /// Refresh grants answered with new tokens.
+    #[serde(default)]
+    pub oauth_refreshes: u64,
 }
 
 struct State {
@@ -79,6 +89,9 @@ struct State {
     logouts: AtomicU64,
     identity_calls: AtomicU64,
     secrets_in_query: AtomicU64,
+    oauth: Mutex<oauth::OAuthState>,
+    oauth_exchanges: AtomicU64,
+    oauth_refreshes: AtomicU64,
 }
 
 impl State {
@@ -90,6 +103,8 @@ impl State {
             identity_calls: self.identity_calls.load(Ordering::SeqCst),
             secrets_in_query: self.secrets_in_query.load(Ordering::SeqCst),
             active_tokens: self.tokens.lock().unwrap().len() as u64,
+            oauth_exchanges: self.oauth_exchanges.load(Ordering::SeqCst),
+            oauth_refreshes: self.oauth_refreshes.load(Ordering::SeqCst),
         }
     }
 
@@ -246,6 +261,9 @@ impl MockLooker {
             logouts: AtomicU64::new(0),
             identity_calls: AtomicU64::new(0),
             secrets_in_query: AtomicU64::new(0),
+            oauth: Mutex::new(oauth::OAuthState::default()),
+            oauth_exchanges: AtomicU64::new(0),
+            oauth_refreshes: AtomicU64::new(0),
         });
         let listener = std::net::TcpListener::bind(address)?;
         let port = listener.local_addr()?.port();
@@ -258,6 +276,19 @@ impl MockLooker {
                 .route("/api/4.0/logout", web::delete().to(logout))
                 .route("/__mock/stats", web::get().to(stats))
                 .route("/__mock/fault", web::put().to(set_fault))
+                .route("/auth", web::get().to(oauth::authorize))
+                .route("/auth/decision", web::post().to(oauth::decide))
+                .route("/api/token", web::post().to(oauth::token))
+                .route("/api/logout", web::delete().to(oauth::logout))
+                .route(
+                    "/api/4.0/oauth_client_apps/{client_guid}",
+                    web::post().to(oauth::register_app),
+                )
+                .route(
+                    "/api/4.0/oauth_client_apps/{client_guid}/tokens",
+                    web::delete().to(oauth::invalidate_tokens),
+                )
+                .route("/__mock/oauth/approval", web::put().to(oauth::put_approval))
                 .default_service(web::to(|| async { not_found() }))
         })
         .workers(2)
@@ -290,6 +321,26 @@ impl MockLooker {
     /// Whether a token is live: issued and not logged out.
     pub fn is_active(&self, token: &str) -> bool {
         self.state.tokens.lock().unwrap().contains(token)
+    }
+
+    /// Registers an OAuth client app, as an admin would in Looker.
+    pub fn register_oauth_app(&self, client_guid: &str, redirect_uri: &str) {
+        oauth::register(&self.state, client_guid, redirect_uri);
+    }
+
+    /// Revokes every token of an OAuth client app (Looker's `invalidate_tokens`).
+    pub fn revoke_oauth_tokens(&self, client_guid: &str) {
+        oauth::revoke_all(&self.state, client_guid);
+    }
+
+    /// How the consent screen answers from now on.
+    pub fn set_approval(&self, approval: oauth::Approval) {
+        oauth::set_approval(&self.state, approval);
+    }
+
+    /// Whether a refresh token would still be accepted.
+    pub fn refresh_token_is_live(&self, token: &str) -> bool {
+        oauth::refresh_token_is_live(&self.state, token)
     }
 
     pub fn set_fault(&self, fault: Fault) {

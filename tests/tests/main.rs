@@ -10,6 +10,7 @@ mod egress;
 mod floods;
 mod freshness;
 mod hostile_input;
+mod looker_oauth;
 mod observability;
 mod openapi;
 mod rotation;

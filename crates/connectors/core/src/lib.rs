@@ -6,6 +6,7 @@ mod address;
 pub mod egress;
 mod fields;
 mod outcome;
+pub mod pkce;
 mod secret_fields;
 
 use async_trait::async_trait;

@@ -15,6 +15,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
+pub mod oauth;
+
 pub struct Looker;
 
 const CONFIG_FIELDS: &[FieldSpec] = &[
@@ -121,11 +123,7 @@ impl Connector for Looker {
         api.logout(&token.token).await;
         match identity {
             Ok(identity) => {
-                let who = identity["display_name"]
-                    .as_str()
-                    .or_else(|| identity["email"].as_str())
-                    .unwrap_or("the API user")
-                    .to_string();
+                let who = display_name(&identity);
                 ValidationOutcome::valid(format!("logged in to {} as {who}", api.host), identity)
             }
             Err(error) => error.into_outcome(),
@@ -137,6 +135,15 @@ impl Connector for Looker {
             api.logout(token).await;
         }
     }
+}
+
+/// How a person reads the identity `me` returns: the display name, else the email.
+fn display_name(identity: &Value) -> String {
+    identity["display_name"]
+        .as_str()
+        .or_else(|| identity["email"].as_str())
+        .unwrap_or("the API user")
+        .to_string()
 }
 
 /// Looker's login answer.
@@ -252,9 +259,14 @@ impl<'a> LookerApi<'a> {
     }
 
     async fn logout(&self, token: &SecretString) {
+        self.logout_at("/api/4.0/logout", token).await
+    }
+
+    /// Ends a session: API key logins at `/api/4.0/logout`, OAuth grants at `/api/logout`.
+    async fn logout_at(&self, path: &str, token: &SecretString) {
         let request = self
             .egress
-            .request(Method::DELETE, self.endpoint("/api/4.0/logout"))
+            .request(Method::DELETE, self.endpoint(path))
             .map(|request| request.bearer_auth(token.expose_secret()));
         match self.call(request).await {
             Ok(response) if response.status.is_success() => {}
