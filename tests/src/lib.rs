@@ -59,6 +59,10 @@ macro_rules! on_both_backends {
 pub struct TestOptions {
     pub egress: EgressPolicy,
     pub limits: Limits,
+    /// `LATCH_PUBLIC_URL`; `None`: the server's own address.
+    pub public_url: Option<url::Url>,
+    /// `LATCH_CONSOLE_ORIGINS`.
+    pub console_origins: Vec<url::Url>,
 }
 
 impl Default for TestOptions {
@@ -71,6 +75,8 @@ impl Default for TestOptions {
                 ..EgressPolicy::default()
             },
             limits: Limits::default(),
+            public_url: None,
+            console_origins: Vec::new(),
         }
     }
 }
@@ -87,7 +93,7 @@ impl TestOptions {
                 request_timeout: Duration::from_secs(2),
                 ..Self::default().egress
             },
-            limits: Limits::default(),
+            ..Self::default()
         }
     }
 }
@@ -103,6 +109,8 @@ async fn serve(database_url: &str, master_key: &SecretString, options: TestOptio
         workers: Some(1),
         dev: false,
         limits: options.limits,
+        public_url: options.public_url,
+        console_origins: options.console_origins,
     };
     let app = Application::build(settings)
         .await

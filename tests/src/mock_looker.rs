@@ -338,6 +338,11 @@ impl MockLooker {
         oauth::set_approval(&self.state, approval);
     }
 
+    /// Every refresh token that would still be accepted.
+    pub fn live_refresh_tokens(&self) -> Vec<String> {
+        oauth::live_refresh_tokens(&self.state)
+    }
+
     /// Whether a refresh token would still be accepted.
     pub fn refresh_token_is_live(&self, token: &str) -> bool {
         oauth::refresh_token_is_live(&self.state, token)

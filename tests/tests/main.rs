@@ -4,6 +4,7 @@
 mod audit;
 mod authentication;
 mod bad_input;
+mod connect_sessions;
 mod credentials;
 mod data_sources;
 mod egress;

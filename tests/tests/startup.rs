@@ -21,6 +21,8 @@ fn settings(url: &str, master_key: MasterKeySource, dev: bool) -> Settings {
         workers: Some(1),
         dev,
         limits: Default::default(),
+        public_url: None,
+        console_origins: Vec::new(),
     }
 }
 

@@ -475,6 +475,8 @@ fn token(version: i64) -> NewToken {
         expires_at: now() + Duration::seconds(3600),
         obtained_at: now(),
         credential_version: version,
+        refresh_ct: None,
+        refresh_nonce: None,
     }
 }
 

@@ -216,6 +216,8 @@ async fn a_restart_reuses_the_stored_token_without_logging_in(fixture: WithMock)
         workers: Some(1),
         dev: false,
         limits: Default::default(),
+        public_url: None,
+        console_origins: Vec::new(),
     })
     .await
     .unwrap();

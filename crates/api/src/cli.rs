@@ -83,6 +83,14 @@ struct ServeArgs {
     /// Ports connectors may call besides 443 and 19999, comma separated.
     #[arg(long, env = "LATCH_EGRESS_ALLOW_PORTS", value_delimiter = ',')]
     egress_allow_ports: Vec<u16>,
+    /// The address browsers reach Latch at; OAuth consents come back to
+    /// `{public url}/v1/oauth/callback` (default: http:// and the listening address).
+    #[arg(long, env = "LATCH_PUBLIC_URL")]
+    public_url: Option<url::Url>,
+    /// Origins, comma separated, that a connect session's `return_to` may point at besides
+    /// the public URL's (a console served elsewhere).
+    #[arg(long, env = "LATCH_CONSOLE_ORIGINS", value_delimiter = ',')]
+    console_origins: Vec<url::Url>,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "LATCH_WORKERS")]
     workers: Option<usize>,
@@ -273,6 +281,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             auth_failures_per_minute: args.auth_failures_per_minute,
             forced_refresh_interval: Duration::from_secs(args.forced_refresh_interval_seconds),
         },
+        public_url: args.public_url,
+        console_origins: args.console_origins,
     };
     let app = Application::build(settings)
         .await

@@ -114,6 +114,12 @@ pub struct Settings {
     /// Development mode: make the `default` organisation and print an admin key on first start.
     pub dev: bool,
     pub limits: Limits,
+    /// The address browsers reach Latch at (`LATCH_PUBLIC_URL`): the OAuth redirect URI is
+    /// `{public_url}/v1/oauth/callback`. `None`: `http://` and the listening address.
+    pub public_url: Option<url::Url>,
+    /// Origins besides the public URL's that a connect session may send the browser back
+    /// to (`LATCH_CONSOLE_ORIGINS`).
+    pub console_origins: Vec<url::Url>,
 }
 
 /// Bounds on abuse; each has a safe default.

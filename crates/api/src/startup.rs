@@ -19,6 +19,7 @@ use latch_core::api_keys::issue_api_key;
 use latch_core::broker::{BrokerConfig, SystemClock};
 use latch_core::callers::Scope;
 use latch_core::catalogue::Catalogue;
+use latch_core::connect_sessions::OAuthSettings;
 use latch_core::latch::LatchConfig;
 
 use crate::error::ApiError;
@@ -47,6 +48,8 @@ pub enum StartupError {
     Bootstrap(ApiError),
     #[error("cannot build the egress client: {0}")]
     Egress(latch_connector::EgressError),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A server bound to its port, ready to run.
@@ -94,6 +97,10 @@ impl Application {
                 ..BrokerConfig::default()
             },
             auth_failures_per_minute: settings.limits.auth_failures_per_minute,
+            oauth: OAuthSettings::new(
+                &public_url(settings.public_url.as_ref(), &settings.listen_addr, port)?,
+                &settings.console_origins,
+            ),
         };
         let latch = AppState::new(
             store,
@@ -151,6 +158,25 @@ impl Application {
         tracing::info!("latch stopped");
         served
     }
+}
+
+/// The configured public URL, or `http://` and the listening address with its real port.
+fn public_url(
+    configured: Option<&url::Url>,
+    listen_addr: &str,
+    port: u16,
+) -> Result<url::Url, StartupError> {
+    if let Some(url) = configured {
+        return Ok(url.clone());
+    }
+    let host = listen_addr
+        .rsplit_once(':')
+        .map_or(listen_addr, |(host, _)| host);
+    url::Url::parse(&format!("http://{host}:{port}")).map_err(|error| {
+        StartupError::Config(format!(
+            "LATCH_PUBLIC_URL is not set and http://{host}:{port} is not a URL ({error}); set it"
+        ))
+    })
 }
 
 /// Creates the `default` organisation and, when it has no key yet, an admin key.

@@ -55,10 +55,16 @@ pub enum AuditAction {
     /// Refusal records the full audit queue could only count.
     #[serde(rename = "audit.refusals_dropped")]
     RefusalsDropped,
+    /// A connect session handed out its consent URL.
+    #[serde(rename = "connect_session.created")]
+    ConnectSessionCreated,
+    /// A connect session ended without a credential (denied, expired, failed exchange).
+    #[serde(rename = "connect_session.failed")]
+    ConnectSessionFailed,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 20] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::CredentialCreated,
         AuditAction::CredentialUpdated,
         AuditAction::CredentialDeleted,
@@ -79,6 +85,8 @@ impl AuditAction {
         AuditAction::AuthenticationFailed,
         AuditAction::AuthorizationDenied,
         AuditAction::RefusalsDropped,
+        AuditAction::ConnectSessionCreated,
+        AuditAction::ConnectSessionFailed,
     ];
 
     /// The name stored and shown (`credential.created`).
@@ -104,6 +112,8 @@ impl AuditAction {
             AuditAction::AuthenticationFailed => "authentication.failed",
             AuditAction::AuthorizationDenied => "authorization.denied",
             AuditAction::RefusalsDropped => "audit.refusals_dropped",
+            AuditAction::ConnectSessionCreated => "connect_session.created",
+            AuditAction::ConnectSessionFailed => "connect_session.failed",
         }
     }
 }

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
-use latch_connector::{EgressClient, ValidationStatus};
+use latch_connector::oauth::OAUTH_AUTHORIZATION_CODE;
+use latch_connector::{AccessToken, EgressClient, UpstreamError, ValidationStatus};
 use latch_store::{
     Credential, CredentialStatus, NewAuditEvent, NewToken, Store, StoreError, StoredToken, now,
 };
@@ -237,6 +238,8 @@ pub struct BrokerDeps {
     pub secrets: Secrets,
     pub egress: EgressClient,
     pub changes: Arc<ChangeFeed>,
+    /// The OAuth redirect URI, which Looker wants again with every refresh grant.
+    pub redirect_uri: String,
 }
 
 pub struct TokenBroker {
@@ -248,6 +251,7 @@ pub struct TokenBroker {
     secrets: Secrets,
     egress: EgressClient,
     changes: Arc<ChangeFeed>,
+    redirect_uri: String,
 }
 
 impl TokenBroker {
@@ -266,6 +270,7 @@ impl TokenBroker {
             secrets: deps.secrets,
             egress: deps.egress,
             changes: deps.changes,
+            redirect_uri: deps.redirect_uri,
         }
     }
 
@@ -545,12 +550,9 @@ impl TokenBroker {
             self.release(credential.id, owner).await;
             return Ok(stored.issue(Issuance::Stored));
         }
-        let connector = self.secrets.connector_of(credential)?;
-        let secrets = self.secrets.open(credential)?;
-        let config = credential.config.as_object().cloned().unwrap_or_default();
         let started = self.clock.instant();
         let fetched = {
-            let login = connector.fetch_token(&self.egress, &config, &secrets);
+            let login = self.fetch(credential);
             tokio::pin!(login);
             tokio::select! {
                 fetched = &mut login => fetched,
@@ -562,18 +564,25 @@ impl TokenBroker {
             fetched.is_ok(),
         );
 
-        let access = match fetched {
-            Ok(access) => access,
+        let (access, rotated) = match fetched {
+            Ok(fetched) => fetched,
             Err(failure) => {
                 self.release(credential.id, owner).await;
                 if failure.status == ValidationStatus::Invalid {
                     self.mark_invalid(credential, &failure.detail).await;
                     slot.token.store(None);
-                    let detail = format!(
-                        "{} The credential is now marked invalid: rotate its secret or \
-                         validate it again once fixed.",
-                        failure.detail
-                    );
+                    let detail = if credential.auth_method == OAUTH_AUTHORIZATION_CODE {
+                        format!(
+                            "{} The credential is now marked invalid: connect it again.",
+                            failure.detail
+                        )
+                    } else {
+                        format!(
+                            "{} The credential is now marked invalid: rotate its secret or \
+                             validate it again once fixed.",
+                            failure.detail
+                        )
+                    };
                     slot.cool_down(
                         self.clock.instant(),
                         self.config.cool_down.as_secs(),
@@ -609,6 +618,18 @@ impl TokenBroker {
                 access.token.expose_secret().as_bytes(),
             )
             .map_err(CoreError::internal)?;
+        let rotated = rotated
+            .map(|refresh| {
+                self.secrets
+                    .data_key_of(credential)?
+                    .seal(
+                        &context,
+                        Purpose::RefreshToken,
+                        refresh.expose_secret().as_bytes(),
+                    )
+                    .map_err(CoreError::internal)
+            })
+            .transpose()?;
         let row = NewToken {
             token_ct: sealed.ciphertext,
             nonce: sealed.nonce,
@@ -616,6 +637,8 @@ impl TokenBroker {
             expires_at,
             obtained_at,
             credential_version: credential.version,
+            refresh_ct: rotated.as_ref().map(|sealed| sealed.ciphertext.clone()),
+            refresh_nonce: rotated.map(|sealed| sealed.nonce),
         };
         match self.store.store_token(credential.id, owner, &row).await {
             Ok(true) => {}
@@ -660,6 +683,72 @@ impl TokenBroker {
         fresh_enough(&cached, wish, obtained_at, Issuance::Refreshed)
     }
 
+    /// A new access token from the upstream, and a rotated refresh token when the credential
+    /// is an OAuth grant and the answer carries one. Called under the lease: an OAuth
+    /// credential's refresh token is read from the store here, so it is the one the last
+    /// holder of the lease wrote, never an older copy.
+    async fn fetch(
+        &self,
+        credential: &Credential,
+    ) -> Result<(AccessToken, Option<SecretString>), UpstreamError> {
+        let connector = self
+            .secrets
+            .connector_of(credential)
+            .map_err(|error| UpstreamError::error(error.to_string()))?;
+        let config = credential.config.as_object().cloned().unwrap_or_default();
+        if credential.auth_method != OAUTH_AUTHORIZATION_CODE {
+            let secrets = self
+                .secrets
+                .open(credential)
+                .map_err(|error| UpstreamError::error(error.to_string()))?;
+            let access = connector
+                .fetch_token(&self.egress, &config, &secrets)
+                .await?;
+            return Ok((access, None));
+        }
+        let flow = connector
+            .oauth()
+            .ok_or_else(|| UpstreamError::error("the connector no longer offers OAuth"))?;
+        let refresh_token = self.refresh_token_of(credential).await.map_err(|error| {
+            tracing::error!(credential_id = %credential.id, %error, "could not read a refresh token");
+            UpstreamError::error("Latch could not read the credential's refresh token")
+        })?;
+        let Some(refresh_token) = refresh_token else {
+            return Err(UpstreamError::invalid(
+                "the credential holds no refresh token",
+            ));
+        };
+        let grant = flow
+            .refresh(&self.egress, &config, &refresh_token, &self.redirect_uri)
+            .await?;
+        Ok((grant.access, grant.refresh_token))
+    }
+
+    /// The stored refresh token of an OAuth credential, opened.
+    async fn refresh_token_of(
+        &self,
+        credential: &Credential,
+    ) -> Result<Option<SecretString>, CoreError> {
+        let Some(row) = self.store.credential_token(credential.id).await? else {
+            return Ok(None);
+        };
+        let (Some(ciphertext), Some(nonce)) = (row.refresh_ct, row.refresh_nonce) else {
+            return Ok(None);
+        };
+        let context = RecordContext::new(credential.org_id, credential.id);
+        let plain = self
+            .secrets
+            .data_key_of(credential)?
+            .open(
+                &context,
+                Purpose::RefreshToken,
+                &Sealed { nonce, ciphertext },
+            )
+            .map_err(CoreError::internal)?;
+        let text = std::str::from_utf8(plain.expose_secret()).map_err(CoreError::internal)?;
+        Ok(Some(SecretString::from(text.to_string())))
+    }
+
     /// Renews `owner`'s lease every third of its length, for as long as the login under it
     /// runs; returns (and stops renewing) once the lease is lost, and then the login's late
     /// write will be refused.
@@ -683,6 +772,11 @@ impl TokenBroker {
 
     /// Logs a replaced token's session out upstream, in the background, best effort.
     fn retire_session(&self, credential: &Credential, token: SecretString) {
+        // An OAuth logout ends the grant's refresh token too: an old access token is left to
+        // expire instead, and the grant ends only when the credential is deleted.
+        if credential.auth_method == OAUTH_AUTHORIZATION_CODE {
+            return;
+        }
         let Some(connector) = self.secrets.catalogue().shared(&credential.connector) else {
             return;
         };

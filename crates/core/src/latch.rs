@@ -14,6 +14,7 @@ use crate::broker::{BrokerConfig, BrokerDeps, Clock, TokenBroker};
 use crate::callers::KeyCache;
 use crate::catalogue::Catalogue;
 use crate::change_feed::{ChangeFeed, STALENESS, follow};
+use crate::connect_sessions::OAuthSettings;
 use crate::metrics::Metrics;
 use crate::secrets::Secrets;
 use crate::source_cache::SourceCache;
@@ -39,15 +40,18 @@ pub struct Latch {
     pub refusals: AuditTally<RefusalRecord>,
     /// Failed authentications per address, for the 429 that slows down guessing.
     pub auth_failures: FailureLimiter,
+    /// Where the OAuth consent comes back to, and where browsers may be sent after it.
+    pub oauth: OAuthSettings,
 }
 
 /// How this process behaves, beside what it reaches.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LatchConfig {
     pub policy: ValidationPolicy,
     pub broker: BrokerConfig,
     /// Failed authentications an address may make in a minute before 429 (0: no limit).
     pub auth_failures_per_minute: u32,
+    pub oauth: OAuthSettings,
 }
 
 impl Latch {
@@ -69,6 +73,7 @@ impl Latch {
             secrets: secrets.clone(),
             egress: egress.clone(),
             changes: changes.clone(),
+            redirect_uri: config.oauth.redirect_uri.clone(),
         };
         Ok(Self {
             issuances: AuditTally::start(store.clone(), metrics.clone()),
@@ -84,6 +89,7 @@ impl Latch {
             secrets,
             policy: config.policy,
             egress,
+            oauth: config.oauth,
         })
     }
 

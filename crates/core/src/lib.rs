@@ -13,6 +13,7 @@ pub mod broker;
 pub mod callers;
 pub mod catalogue;
 pub mod change_feed;
+pub mod connect_sessions;
 pub mod credentials;
 pub mod data_sources;
 pub mod error;

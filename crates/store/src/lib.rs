@@ -5,6 +5,7 @@
 //! vault. Every mutation that users can see carries its audit event and writes both in one
 //! transaction, so there is never a change without its record or a record without its change.
 
+mod connect_sessions;
 mod error;
 mod model;
 mod postgres;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use connect_sessions::*;
 pub use error::StoreError;
 pub use model::*;
 pub use postgres::PostgresStore;
@@ -198,6 +200,39 @@ pub trait Store: Send + Sync + 'static {
         expected_version: Option<i64>,
         audit: &NewAuditEvent,
     ) -> Result<Vec<String>, StoreError>;
+
+    // Connect sessions
+    async fn insert_connect_session(
+        &self,
+        session: &NewConnectSession,
+        audit: &NewAuditEvent,
+    ) -> Result<ConnectSession, StoreError>;
+    async fn get_connect_session(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<ConnectSession>, StoreError>;
+    async fn connect_session_by_state(
+        &self,
+        state_hash: &[u8],
+    ) -> Result<Option<ConnectSession>, StoreError>;
+    /// Marks a pending session failed with the reason; `false` when it was not pending.
+    async fn fail_connect_session(
+        &self,
+        id: Uuid,
+        error: &str,
+        audit: &NewAuditEvent,
+    ) -> Result<bool, StoreError>;
+    /// In one transaction: claims the session (only while pending and unexpired, else
+    /// `NotFound`), saves the credential with `auth_method`, and its first tokens.
+    async fn complete_connect_session(
+        &self,
+        session_id: Uuid,
+        credential: &NewCredential,
+        auth_method: &str,
+        tokens: &NewGrantTokens,
+        audit: &NewAuditEvent,
+    ) -> Result<Credential, StoreError>;
 
     // Credential tokens
     async fn credential_token(

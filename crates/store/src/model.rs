@@ -127,6 +127,8 @@ pub struct Credential {
     pub id: Uuid,
     pub org_id: Uuid,
     pub connector: String,
+    /// `client_credentials` (an API key's ID and secret) or `oauth_authorization_code`.
+    pub auth_method: String,
     pub name: String,
     pub description: Option<String>,
     #[sqlx(json)]
@@ -267,6 +269,10 @@ pub struct StoredToken {
     pub credential_version: i64,
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
+    /// An OAuth credential's refresh token, sealed; it outlives changes of the credential's
+    /// version (a grant is only replaced by a reconnect).
+    pub refresh_ct: Option<Vec<u8>>,
+    pub refresh_nonce: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for StoredToken {
@@ -289,6 +295,10 @@ pub struct NewToken {
     pub expires_at: DateTime<Utc>,
     pub obtained_at: DateTime<Utc>,
     pub credential_version: i64,
+    /// A rotated refresh token, sealed: written with the access token, under the same lease.
+    /// `None` keeps the stored one.
+    pub refresh_ct: Option<Vec<u8>>,
+    pub refresh_nonce: Option<Vec<u8>>,
 }
 
 /// The tables whose rows an id in a URL names.

@@ -14,6 +14,7 @@ macro_rules! impl_store {
         $crate::sql::tokens::impl_tokens!($store, $db);
         $crate::sql::audit::impl_audit!($store, $db);
         $crate::sql::changes::impl_changes!($store, $db);
+        $crate::sql::connect_sessions::impl_connect_sessions!($store, $db);
 
         impl $store {
             async fn insert_keyring(
@@ -273,6 +274,50 @@ macro_rules! impl_store {
                 audit: &$crate::NewAuditEvent,
             ) -> Result<Vec<String>, $crate::StoreError> {
                 Self::delete_data_source(self, org_id, kind, id, expected_version, audit).await
+            }
+
+            async fn insert_connect_session(
+                &self,
+                session: &$crate::NewConnectSession,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<$crate::ConnectSession, $crate::StoreError> {
+                Self::insert_connect_session(self, session, audit).await
+            }
+
+            async fn get_connect_session(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::ConnectSession>, $crate::StoreError> {
+                Self::get_connect_session(self, org_id, id).await
+            }
+
+            async fn connect_session_by_state(
+                &self,
+                state_hash: &[u8],
+            ) -> Result<Option<$crate::ConnectSession>, $crate::StoreError> {
+                Self::connect_session_by_state(self, state_hash).await
+            }
+
+            async fn fail_connect_session(
+                &self,
+                id: uuid::Uuid,
+                error: &str,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<bool, $crate::StoreError> {
+                Self::fail_connect_session(self, id, error, audit).await
+            }
+
+            async fn complete_connect_session(
+                &self,
+                session_id: uuid::Uuid,
+                credential: &$crate::NewCredential,
+                auth_method: &str,
+                tokens: &$crate::NewGrantTokens,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<$crate::Credential, $crate::StoreError> {
+                Self::complete_connect_session(self, session_id, credential, auth_method, tokens, audit)
+                    .await
             }
 
             async fn credential_token(

@@ -16,6 +16,10 @@ pub enum Purpose {
     Secret,
     /// A cached upstream access token.
     Token,
+    /// An OAuth refresh token.
+    RefreshToken,
+    /// A connect session's PKCE code verifier.
+    Verifier,
 }
 
 impl Purpose {
@@ -23,6 +27,8 @@ impl Purpose {
         match self {
             Purpose::Secret => "secret",
             Purpose::Token => "token",
+            Purpose::RefreshToken => "refresh_token",
+            Purpose::Verifier => "verifier",
         }
     }
 }

@@ -91,6 +91,11 @@ pub(super) fn revoke_all(state: &State, client_guid: &str) {
     }
 }
 
+/// Every refresh token that would still be accepted.
+pub(super) fn live_refresh_tokens(state: &State) -> Vec<String> {
+    state.oauth().refresh_tokens.keys().cloned().collect()
+}
+
 /// Whether a refresh token would still be accepted.
 pub(super) fn refresh_token_is_live(state: &State, token: &str) -> bool {
     state.oauth().refresh_tokens.contains_key(token)

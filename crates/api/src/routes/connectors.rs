@@ -1,4 +1,5 @@
 use actix_web::{HttpResponse, web};
+use latch_connector::oauth::{CLIENT_CREDENTIALS, OAUTH_AUTHORIZATION_CODE};
 use latch_connector::{Connector, section_schema};
 use serde::Serialize;
 use serde_json::Value;
@@ -30,6 +31,22 @@ pub struct ConnectorView {
     /// JSON Schema of `secrets`; its properties are `writeOnly`.
     #[schema(value_type = Object)]
     pub secrets_schema: Value,
+    /// The ways to make a credential of this connector, each with its form's schemas:
+    /// `client_credentials` (the `config_schema` and `secrets_schema` above, sent to
+    /// `POST /v1/credentials`) and, where offered, `oauth_authorization_code` (a person's
+    /// consent, through `POST /v1/connect-sessions`; no secrets to type).
+    pub auth_methods: Vec<AuthMethodView>,
+}
+
+/// One way to make a credential.
+#[derive(Serialize, ToSchema)]
+pub struct AuthMethodView {
+    #[schema(example = "oauth_authorization_code")]
+    pub id: &'static str,
+    #[schema(value_type = Object)]
+    pub config_schema: Value,
+    #[schema(value_type = Object)]
+    pub secrets_schema: Value,
 }
 
 impl ConnectorView {
@@ -41,6 +58,17 @@ impl ConnectorView {
             docs_url: connector.docs_url(),
             config_schema: section_schema(connector.config_fields()),
             secrets_schema: section_schema(connector.secret_fields()),
+            auth_methods: std::iter::once(AuthMethodView {
+                id: CLIENT_CREDENTIALS,
+                config_schema: section_schema(connector.config_fields()),
+                secrets_schema: section_schema(connector.secret_fields()),
+            })
+            .chain(connector.oauth().map(|flow| AuthMethodView {
+                id: OAUTH_AUTHORIZATION_CODE,
+                config_schema: section_schema(flow.config_fields()),
+                secrets_schema: section_schema(&[]),
+            }))
+            .collect(),
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 mod common;
+pub mod connect_sessions;
 pub mod connectors;
 pub mod credentials;
 pub mod data_sources;
@@ -51,6 +52,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         )
         .service(resource("/v1/api-keys/{id}").route(web::delete().to(api_keys::revoke)))
         .service(resource("/v1/audit-events").route(web::get().to(audit::list)))
+        .service(resource("/v1/connect-sessions").route(web::post().to(connect_sessions::create)))
+        .service(resource("/v1/connect-sessions/{id}").route(web::get().to(connect_sessions::get)))
+        .service(resource("/v1/oauth/callback").route(web::get().to(connect_sessions::callback)))
         .configure(data_sources::sources::configure)
         .configure(data_sources::destinations::configure);
 }

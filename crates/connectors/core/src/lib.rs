@@ -5,6 +5,7 @@
 mod address;
 pub mod egress;
 mod fields;
+pub mod oauth;
 mod outcome;
 pub mod pkce;
 mod secret_fields;
@@ -103,4 +104,9 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Ends a token's session upstream. Best effort: failures are logged, not returned.
     async fn revoke(&self, egress: &EgressClient, config: &Fields, token: &SecretString);
+
+    /// The OAuth authorization code grant, when the connector offers it.
+    fn oauth(&self) -> Option<&dyn oauth::OAuthFlow> {
+        None
+    }
 }

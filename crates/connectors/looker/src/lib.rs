@@ -135,6 +135,10 @@ impl Connector for Looker {
             api.logout(token).await;
         }
     }
+
+    fn oauth(&self) -> Option<&dyn latch_connector::oauth::OAuthFlow> {
+        Some(&oauth::LookerOAuth)
+    }
 }
 
 /// How a person reads the identity `me` returns: the display name, else the email.

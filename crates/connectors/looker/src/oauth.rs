@@ -6,8 +6,12 @@
 //! comes from whoever asked for the code. Refresh tokens are treated as rotating: when an
 //! answer carries a new one, the old one may already be dead.
 
+use async_trait::async_trait;
+use latch_connector::oauth::OAuthFlow;
+pub use latch_connector::oauth::OAuthGrant;
 use latch_connector::{
-    AccessToken, EgressClient, FieldKind, FieldSpec, Fields, UpstreamError, ValidationOutcome,
+    AccessToken, EgressClient, FieldError, FieldKind, FieldSpec, Fields, UpstreamError,
+    ValidationOutcome,
 };
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -52,28 +56,85 @@ pub const OAUTH_CONFIG_FIELDS: &[FieldSpec] = &[
     },
 ];
 
-/// The scope Looker's API grants to OAuth client apps.
-pub const SCOPE: &str = "cors_api";
+/// Looker's side of the OAuth grant, as the catalogue sees it.
+pub struct LookerOAuth;
 
-/// What a code exchange or a refresh gives.
-pub struct OAuthGrant {
-    pub access: AccessToken,
-    /// A new refresh token, when the answer carries one: it replaces the old one.
-    pub refresh_token: Option<SecretString>,
-}
+#[async_trait]
+impl OAuthFlow for LookerOAuth {
+    fn config_fields(&self) -> &'static [FieldSpec] {
+        OAUTH_CONFIG_FIELDS
+    }
 
-impl std::fmt::Debug for OAuthGrant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OAuthGrant")
-            .field("access_token", &"[REDACTED]")
-            .field("expires_in", &self.access.expires_in)
-            .field(
-                "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "[REDACTED]"),
-            )
-            .finish()
+    /// Both hosts keep only scheme, host and port, as for an API key credential.
+    fn normalize_config(&self, mut config: Fields) -> Result<Fields, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        for name in ["api_host_url", "ui_host_url"] {
+            if let Some(Value::String(host)) = config.get(name) {
+                match crate::api_origin(host) {
+                    Some(origin) => {
+                        config.insert(name.into(), Value::String(origin));
+                    }
+                    None => errors.push(FieldError::new(
+                        format!("config.{name}"),
+                        "must be an absolute URL such as https://acme.cloud.looker.com",
+                    )),
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn authorization_url(
+        &self,
+        config: &Fields,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: &str,
+    ) -> Result<Url, UpstreamError> {
+        authorization_url(config, redirect_uri, state, code_challenge)
+    }
+
+    async fn exchange_code(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        code: &SecretString,
+        verifier: &SecretString,
+        redirect_uri: &str,
+    ) -> Result<OAuthGrant, UpstreamError> {
+        exchange_code(egress, config, code, verifier, redirect_uri).await
+    }
+
+    async fn refresh(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        refresh_token: &SecretString,
+        redirect_uri: &str,
+    ) -> Result<OAuthGrant, UpstreamError> {
+        refresh(egress, config, refresh_token, redirect_uri).await
+    }
+
+    async fn identify(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        token: &SecretString,
+    ) -> ValidationOutcome {
+        identify(egress, config, token).await
+    }
+
+    async fn logout(&self, egress: &EgressClient, config: &Fields, token: &SecretString) {
+        logout(egress, config, token).await
     }
 }
+
+/// The scope Looker's API grants to OAuth client apps.
+pub const SCOPE: &str = "cors_api";
 
 /// The consent URL a browser is sent to: `{ui_host_url}/auth?...` with an S256 challenge.
 pub fn authorization_url(

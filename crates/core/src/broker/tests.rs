@@ -342,6 +342,7 @@ impl World {
                     ),
                     egress: EgressClient::new(EgressPolicy::default()).unwrap(),
                     changes: Arc::new(ChangeFeed::new(0, STALENESS)),
+                    redirect_uri: "http://127.0.0.1:9/v1/oauth/callback".into(),
                 },
                 metrics,
                 BrokerConfig::default(),

@@ -5,6 +5,7 @@ mod types;
 
 pub use types::*;
 
+use latch_connector::oauth::OAUTH_AUTHORIZATION_CODE;
 use latch_connector::{
     Connector, FieldError, Fields, SecretFields, ValidationOutcome, ValidationStatus,
     rebound_fields,
@@ -19,6 +20,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
+use crate::broker::TokenWish;
 use crate::callers::{Caller, Scope};
 use crate::error::{CoreError, OutcomeView, UsedBy};
 use crate::input::{field_errors, one_more, paginate};
@@ -199,6 +201,44 @@ async fn rejected(
     CoreError::CredentialRejected(outcome.into())
 }
 
+/// An OAuth credential's test: a token through the broker (refreshed when needed, under the
+/// same rules as for jobs), then who it acts for.
+async fn oauth_check(
+    state: &Latch,
+    connector: &dyn Connector,
+    credential: &Credential,
+    config: &Fields,
+) -> ValidationOutcome {
+    let failed = |status, detail: String| ValidationOutcome {
+        status,
+        detail,
+        identity: None,
+        retry_after: None,
+        blocked: false,
+    };
+    let Some(flow) = connector.oauth() else {
+        return failed(
+            ValidationStatus::Error,
+            "the connector no longer offers OAuth".into(),
+        );
+    };
+    let wish = TokenWish {
+        min_ttl: std::time::Duration::ZERO,
+        force_refresh: false,
+        rejected: None,
+    };
+    match state
+        .broker
+        .token(credential.org_id, credential.id, wish)
+        .await
+    {
+        Ok(issued) => flow.identify(&state.egress, config, &issued.token).await,
+        Err(CoreError::CredentialInvalid(detail)) => failed(ValidationStatus::Invalid, detail),
+        Err(CoreError::Unavailable { detail, .. }) => failed(ValidationStatus::Unreachable, detail),
+        Err(other) => failed(ValidationStatus::Error, other.to_string()),
+    }
+}
+
 /// Saves a credential, after a test login unless `validate` is false. A credential the
 /// upstream does not accept is refused and nothing is stored.
 pub async fn create_credential(
@@ -318,9 +358,13 @@ pub async fn validate_credential(
     caller.require(Scope::CredentialsWrite)?;
     let current = stored(state, caller, id).await?;
     let connector = state.secrets.connector_of(&current)?;
-    let secrets = state.secrets.open(&current)?;
     let config = current.config.as_object().cloned().unwrap_or_default();
-    let outcome = test_login(state, caller, connector, &config, &secrets, Some(id)).await;
+    let outcome = if current.auth_method == OAUTH_AUTHORIZATION_CODE {
+        oauth_check(state, connector, &current, &config).await
+    } else {
+        let secrets = state.secrets.open(&current)?;
+        test_login(state, caller, connector, &config, &secrets, Some(id)).await
+    };
     let mut changes = current.changes();
     apply_outcome(&mut changes, &outcome);
     let mut event = audit(
@@ -433,6 +477,21 @@ pub async fn update_credential(
         )));
     }
     let connector = state.secrets.connector_of(&current)?;
+    if current.auth_method == OAUTH_AUTHORIZATION_CODE
+        && (request.config.is_some() || request.secrets.is_some())
+    {
+        // Its tokens were granted for the settings it has: new ones need a new consent.
+        let field = if request.config.is_some() {
+            "config"
+        } else {
+            "secrets"
+        };
+        return Err(CoreError::Validation(vec![FieldError::new(
+            field,
+            "an OAuth credential's settings change only by connecting it again, which asks \
+             for a new consent",
+        )]));
+    }
 
     let mut errors = field_errors(request.validate());
     let mut changes = current.changes();

@@ -146,6 +146,10 @@ pub struct CredentialView {
     pub name: String,
     pub description: Option<String>,
     pub connector: String,
+    /// How it was made: `client_credentials` (an API key's ID and secret) or
+    /// `oauth_authorization_code` (a person's consent through a connect session).
+    #[schema(example = "client_credentials")]
+    pub auth_method: String,
     #[schema(value_type = Object)]
     pub config: Value,
     pub status: CredentialStatusView,
@@ -185,6 +189,7 @@ impl CredentialView {
             name: credential.name,
             description: credential.description,
             connector: credential.connector,
+            auth_method: credential.auth_method,
             config: credential.config,
             status: credential.status.into(),
             status_detail: credential.status_detail,

@@ -4,6 +4,7 @@
 pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub(crate) mod changes;
+pub(crate) mod connect_sessions;
 pub(crate) mod credentials;
 pub(crate) mod data_sources;
 pub(crate) mod organizations;

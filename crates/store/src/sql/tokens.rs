@@ -61,6 +61,8 @@ macro_rules! impl_tokens {
                 let written = sqlx::query(
                     "UPDATE credential_tokens SET token_ct = $3, nonce = $4, token_type = $5, \
                      expires_at = $6, obtained_at = $7, credential_version = $8, \
+                     refresh_ct = COALESCE($9, refresh_ct), \
+                     refresh_nonce = COALESCE($10, refresh_nonce), \
                      lease_owner = NULL, lease_until = NULL \
                      WHERE credential_id = $1 AND lease_owner = $2",
                 )
@@ -72,6 +74,8 @@ macro_rules! impl_tokens {
                 .bind(token.expires_at)
                 .bind(token.obtained_at)
                 .bind(token.credential_version)
+                .bind(&token.refresh_ct)
+                .bind(&token.refresh_nonce)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();

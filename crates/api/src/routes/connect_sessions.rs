@@ -1,0 +1,147 @@
+use actix_web::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+};
+use actix_web::{HttpResponse, web};
+use uuid::Uuid;
+
+use crate::auth::Authenticated;
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::responses::{BodyRefused, InvalidFields, NotFound, ScopeRefused};
+use crate::state::AppState;
+use latch_core::connect_sessions::{
+    self, CallbackQuery, ConnectSessionCreated, ConnectSessionView, CreateConnectSessionRequest,
+};
+
+/// Starts a connection by consent (OAuth authorization code with PKCE).
+///
+/// Send the person's browser to `authorization_url`: they sign in to the upstream (Looker:
+/// its web host) and approve Latch; the upstream sends the browser back to
+/// `{LATCH_PUBLIC_URL}/v1/oauth/callback`, where Latch saves the credential. Register that
+/// callback as the OAuth client app's redirect URI. Follow the session with
+/// `GET /v1/connect-sessions/{id}`; it expires after 10 minutes.
+#[utoipa::path(post, path = "/v1/connect-sessions", tag = "credentials",
+    security(("api_key" = ["credentials:write"])),
+    request_body(content = CreateConnectSessionRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Started: send the browser to `authorization_url`", body = ConnectSessionCreated,
+            headers(("Location" = String, description = "The session's URL"))),
+        BodyRefused,
+        ScopeRefused,
+        (status = 422, response = InvalidFields),
+    ))]
+pub async fn create(
+    state: web::Data<AppState>,
+    Authenticated(caller): Authenticated,
+    body: JsonBody<CreateConnectSessionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let created = connect_sessions::create_connect_session(&state, &caller, body.0).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, format!("/v1/connect-sessions/{}", created.id)))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(created))
+}
+
+/// Where a connect session stands: `pending`, `completed` (with the credential's id),
+/// `failed` (with why) or `expired`.
+#[utoipa::path(get, path = "/v1/connect-sessions/{id}", tag = "credentials",
+    security(("api_key" = ["credentials:read"])),
+    params(("id" = Uuid, Path, description = "Connect session id")),
+    responses(
+        (status = 200, description = "The session", body = ConnectSessionView),
+        ScopeRefused,
+        (status = 404, response = NotFound),
+    ))]
+pub async fn get(
+    state: web::Data<AppState>,
+    Authenticated(caller): Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let view = connect_sessions::get_connect_session(&state, &caller, *id).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Where the upstream sends the browser back after the consent. No API key: the `state` is
+/// the capability, good once.
+///
+/// Completed: a page saying what was connected, or 303 to the session's `return_to` (with
+/// `connect_session` and `status` added to its query). A denied consent, an unknown, reused
+/// or expired state, or a failed code exchange: 400 with a page saying why (or 303 to
+/// `return_to` with `status=failed`); nothing is saved.
+#[utoipa::path(get, path = "/v1/oauth/callback", tag = "credentials",
+    params(
+        ("state" = Option<String>, Query, description = "The session's state, as sent in the consent URL"),
+        ("code" = Option<String>, Query, description = "The authorization code, on approval"),
+        ("error" = Option<String>, Query, description = "The upstream's OAuth error, such as `access_denied`"),
+    ),
+    responses(
+        (status = 200, description = "Connected: a page saying as whom", content_type = "text/html"),
+        (status = 303, description = "Back to the session's `return_to`",
+            headers(("Location" = String, description = "`return_to` with `connect_session` and `status`"))),
+        (status = 400, description = "Not connected: a page saying why", content_type = "text/html"),
+    ))]
+pub async fn callback(
+    state: web::Data<AppState>,
+    query: web::Query<CallbackQuery>,
+) -> HttpResponse {
+    let outcome = connect_sessions::complete_callback(&state, query.into_inner()).await;
+    if let Some(target) = outcome.return_to {
+        return HttpResponse::SeeOther()
+            .insert_header((LOCATION, target.to_string()))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .insert_header((REFERRER_POLICY, "no-referrer"))
+            .finish();
+    }
+    let (mut response, title) = if outcome.completed {
+        (HttpResponse::Ok(), "Connected")
+    } else {
+        (HttpResponse::BadRequest(), "Not connected")
+    };
+    response
+        .content_type("text/html; charset=utf-8")
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header((REFERRER_POLICY, "no-referrer"))
+        .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((
+            CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        ))
+        .body(page(title, &outcome.message))
+}
+
+fn page(title: &str, message: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Latch: {title}</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}}</style>\
+         </head><body><h1>{title}</h1><p>{}</p></body></html>\n",
+        escape(message)
+    )
+}
+
+/// Text made safe to put between HTML tags.
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_escapes_what_it_is_told() {
+        let html = page("Connected", "<script>alert(1)</script> & \"x\"");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;"));
+        assert!(!html.contains("<script>"));
+    }
+}

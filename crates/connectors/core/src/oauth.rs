@@ -1,0 +1,86 @@
+//! The OAuth 2 authorization code grant with PKCE, for connectors that offer it as a second
+//! way to make a credential: a person approves Latch on the upstream's consent screen and
+//! Latch keeps the tokens.
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use url::Url;
+
+use crate::{AccessToken, EgressClient, FieldSpec, Fields, UpstreamError, ValidationOutcome};
+
+/// The name of the method in the API (`auth_method`).
+pub const OAUTH_AUTHORIZATION_CODE: &str = "oauth_authorization_code";
+/// The name of the API key method, every credential's default.
+pub const CLIENT_CREDENTIALS: &str = "client_credentials";
+
+/// What a code exchange or a refresh gives.
+pub struct OAuthGrant {
+    pub access: AccessToken,
+    /// A new refresh token, when the answer carries one: it replaces the old one, which may
+    /// already be dead (rotation).
+    pub refresh_token: Option<SecretString>,
+}
+
+impl std::fmt::Debug for OAuthGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthGrant")
+            .field("access", &self.access)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish()
+    }
+}
+
+/// A connector's OAuth side.
+#[async_trait]
+pub trait OAuthFlow: Send + Sync + 'static {
+    /// The settings of an OAuth credential (no secrets: the tokens are Latch's to keep).
+    fn config_fields(&self) -> &'static [FieldSpec];
+
+    /// Connector-specific normalisation of a config whose fields passed the generic checks.
+    fn normalize_config(&self, config: Fields) -> Result<Fields, Vec<crate::FieldError>> {
+        Ok(config)
+    }
+
+    /// The consent URL a browser is sent to, with an S256 code challenge.
+    fn authorization_url(
+        &self,
+        config: &Fields,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: &str,
+    ) -> Result<Url, UpstreamError>;
+
+    /// Trades an authorization code and its PKCE verifier for tokens.
+    async fn exchange_code(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        code: &SecretString,
+        verifier: &SecretString,
+        redirect_uri: &str,
+    ) -> Result<OAuthGrant, UpstreamError>;
+
+    /// A new access token (and perhaps a new refresh token) from a refresh token. A refusal
+    /// of the grant itself is `Invalid`: the person must consent again.
+    async fn refresh(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        refresh_token: &SecretString,
+        redirect_uri: &str,
+    ) -> Result<OAuthGrant, UpstreamError>;
+
+    /// Who an access token acts for.
+    async fn identify(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        token: &SecretString,
+    ) -> ValidationOutcome;
+
+    /// Ends the grant upstream. Best effort.
+    async fn logout(&self, egress: &EgressClient, config: &Fields, token: &SecretString);
+}

@@ -1,0 +1,170 @@
+//! The SQL of connect sessions, for both backends (see [`crate::sql_store`]).
+
+macro_rules! impl_connect_sessions {
+    ($store:ident, $db:ty) => {
+        impl $store {
+            pub(crate) async fn insert_connect_session(
+                &self,
+                s: &$crate::NewConnectSession,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<$crate::ConnectSession, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query_as(
+                    "INSERT INTO connect_sessions \
+                     (id, org_id, connector, auth_method, name, description, config, return_to, \
+                      state_hash, verifier_ct, verifier_nonce, wrapped_dek, kek_id, \
+                      credential_id, status, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                             'pending', $15, $16) \
+                     RETURNING *",
+                )
+                .bind(s.id)
+                .bind(s.org_id)
+                .bind(&s.connector)
+                .bind(&s.auth_method)
+                .bind(&s.name)
+                .bind(&s.description)
+                .bind(sqlx::types::Json(&s.config))
+                .bind(&s.return_to)
+                .bind(&s.state_hash)
+                .bind(&s.verifier_ct)
+                .bind(&s.verifier_nonce)
+                .bind(&s.wrapped_dek)
+                .bind(&s.kek_id)
+                .bind(s.credential_id)
+                .bind($crate::now())
+                .bind(s.expires_at)
+                .fetch_one(&mut *tx)
+                .await?;
+                Self::insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(row)
+            }
+
+            pub(crate) async fn get_connect_session(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::ConnectSession>, $crate::StoreError> {
+                Ok(
+                    sqlx::query_as("SELECT * FROM connect_sessions WHERE org_id = $1 AND id = $2")
+                        .bind(org_id)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            pub(crate) async fn connect_session_by_state(
+                &self,
+                state_hash: &[u8],
+            ) -> Result<Option<$crate::ConnectSession>, $crate::StoreError> {
+                Ok(
+                    sqlx::query_as("SELECT * FROM connect_sessions WHERE state_hash = $1")
+                        .bind(state_hash)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            pub(crate) async fn fail_connect_session(
+                &self,
+                id: uuid::Uuid,
+                error: &str,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let failed = sqlx::query(
+                    "UPDATE connect_sessions SET status = 'failed', error = $2, finished_at = $3 \
+                     WHERE id = $1 AND status = 'pending'",
+                )
+                .bind(id)
+                .bind(error)
+                .bind($crate::now())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if failed {
+                    Self::insert_audit(&mut tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(failed)
+            }
+
+            pub(crate) async fn complete_connect_session(
+                &self,
+                session_id: uuid::Uuid,
+                c: &$crate::NewCredential,
+                auth_method: &str,
+                tokens: &$crate::NewGrantTokens,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<$crate::Credential, $crate::StoreError> {
+                let now = $crate::now();
+                let mut tx = self.pool.begin().await?;
+                // Only a pending session completes, once: a replayed callback finds it done.
+                let claimed = sqlx::query(
+                    "UPDATE connect_sessions SET status = 'completed', credential_id = $2, \
+                     finished_at = $3 WHERE id = $1 AND status = 'pending' AND expires_at > $3",
+                )
+                .bind(session_id)
+                .bind(c.id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if claimed != 1 {
+                    return Err($crate::StoreError::NotFound);
+                }
+                let row = sqlx::query_as(
+                    "INSERT INTO credentials \
+                     (id, org_id, connector, auth_method, name, description, config, secret_ct, \
+                      secret_nonce, wrapped_dek, kek_id, status, status_detail, identity, \
+                      validated_at, version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                             1, $16, $16) \
+                     RETURNING *",
+                )
+                .bind(c.id)
+                .bind(c.org_id)
+                .bind(&c.connector)
+                .bind(auth_method)
+                .bind(&c.name)
+                .bind(&c.description)
+                .bind(sqlx::types::Json(&c.config))
+                .bind(&c.secret_ct)
+                .bind(&c.secret_nonce)
+                .bind(&c.wrapped_dek)
+                .bind(&c.kek_id)
+                .bind(c.status.as_str())
+                .bind(&c.status_detail)
+                .bind(c.identity.as_ref().map(sqlx::types::Json))
+                .bind(c.validated_at)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO credential_tokens \
+                     (credential_id, token_ct, nonce, token_type, expires_at, obtained_at, \
+                      credential_version, refresh_ct, refresh_nonce) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)",
+                )
+                .bind(c.id)
+                .bind(&tokens.token_ct)
+                .bind(&tokens.nonce)
+                .bind(&tokens.token_type)
+                .bind(tokens.expires_at)
+                .bind(now)
+                .bind(&tokens.refresh_ct)
+                .bind(&tokens.refresh_nonce)
+                .execute(&mut *tx)
+                .await?;
+                Self::insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(row)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_connect_sessions;
