@@ -20,6 +20,10 @@ on_both_backends!(
         no_token_reaches_the_page_the_store_in_clear_or_a_connect_session_answer,
         bad_connect_session_requests_name_their_fields,
         an_oauth_credentials_settings_cannot_be_patched,
+        reconnecting_a_revoked_credential_keeps_its_id_and_its_data_sources_working,
+        a_reconnect_with_new_settings_changes_nothing_until_the_consent_completes,
+        only_a_credential_made_by_consent_can_be_reconnected,
+        deleting_a_credential_made_by_consent_ends_its_grant_upstream,
 );
 
 const APP: &str = "latch-oauth-test";
@@ -376,24 +380,35 @@ async fn a_revoked_grant_makes_the_credential_invalid_and_says_to_connect_again(
         .token(&consent.app().address, &id, rejected.clone())
         .await;
     assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["type"], "urn:latch:problem:reconnect_required");
     assert!(
         problem["detail"]
             .as_str()
             .unwrap()
-            .contains("connect it again"),
+            .contains(&format!("/v1/credentials/{id}/reconnect")),
         "{problem}"
     );
     let (_, credential) = consent
         .app()
         .send(Method::GET, &format!("/v1/credentials/{id}"), None)
         .await;
-    assert_eq!(credential["status"], "invalid");
+    assert_eq!(credential["status"], "reauthorization_required");
+    let (_, listed) = consent
+        .app()
+        .send(
+            Method::GET,
+            "/v1/credentials?status=reauthorization_required",
+            None,
+        )
+        .await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
     // Refused at once afterwards: no storm of refresh grants.
     for _ in 0..5 {
-        let (status, _) = consent
+        let (status, problem) = consent
             .token(&consent.app().address, &id, rejected.clone())
             .await;
         assert_eq!(status, 409);
+        assert_eq!(problem["type"], "urn:latch:problem:reconnect_required");
     }
     assert_eq!(consent.fixture.mock.stats().oauth_refreshes, 0);
 }
@@ -515,4 +530,175 @@ async fn an_oauth_credentials_settings_cannot_be_patched(consent: Consent) {
         )
         .await;
     assert_eq!(status, 200);
+}
+
+async fn reconnecting_a_revoked_credential_keeps_its_id_and_its_data_sources_working(
+    consent: Consent,
+) {
+    let id = consent.connected("to reconnect").await;
+    let (status, source) = consent
+        .app()
+        .send(
+            Method::POST,
+            "/v1/data-sources",
+            Some(&json!({"name": "nightly", "connector": "looker", "credential_id": id})),
+        )
+        .await;
+    assert_eq!(status, 201, "{source}");
+    let source_token = format!("/v1/data-sources/{}/token", source["id"].as_str().unwrap());
+    let (_, current) = consent.token(&consent.app().address, &id, json!({})).await;
+    consent.fixture.mock.revoke_oauth_tokens(APP);
+    let rejected = json!({"rejected_token": current["access_token"]});
+    let (status, _) = consent.token(&consent.app().address, &id, rejected).await;
+    assert_eq!(status, 409);
+    let (status, _) = consent.app().send(Method::POST, &source_token, None).await;
+    assert_eq!(status, 409);
+
+    let (status, session) = consent
+        .app()
+        .send(
+            Method::POST,
+            &format!("/v1/credentials/{id}/reconnect"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let page = consent
+        .consent(session["authorization_url"].as_str().unwrap())
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let (_, done) = consent
+        .app()
+        .send(
+            Method::GET,
+            &format!("/v1/connect-sessions/{}", session["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["credential_id"], id.as_str());
+
+    let (_, credential) = consent
+        .app()
+        .send(Method::GET, &format!("/v1/credentials/{id}"), None)
+        .await;
+    assert_eq!(credential["status"], "valid");
+    let (status, token) = consent.app().send(Method::POST, &source_token, None).await;
+    assert_eq!(status, 200, "{token}");
+    assert!(
+        consent
+            .fixture
+            .mock
+            .is_active(token["access_token"].as_str().unwrap())
+    );
+    let (_, list) = consent
+        .app()
+        .send(Method::GET, "/v1/credentials", None)
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+async fn a_reconnect_with_new_settings_changes_nothing_until_the_consent_completes(
+    consent: Consent,
+) {
+    let id = consent.connected("moving").await;
+    let second_app = "latch-oauth-second";
+    consent.fixture.mock.register_oauth_app(
+        second_app,
+        &format!("{}/v1/oauth/callback", consent.app().address),
+    );
+    let (status, session) = consent
+        .app()
+        .send(
+            Method::POST,
+            &format!("/v1/credentials/{id}/reconnect"),
+            Some(&json!({"config": {"client_id": second_app}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let url = session["authorization_url"].as_str().unwrap();
+    assert_eq!(value(&query_of(url), "client_id"), Some(second_app));
+    let path = format!("/v1/credentials/{id}");
+    let (_, before) = consent.app().send(Method::GET, &path, None).await;
+    assert_eq!(before["config"]["client_id"], APP);
+
+    let page = consent.consent(url).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let (_, after) = consent.app().send(Method::GET, &path, None).await;
+    assert_eq!(after["config"]["client_id"], second_app);
+    assert!(after["version"].as_i64() > before["version"].as_i64());
+    // Tokens now come from the second app's grant.
+    let (status, _) = consent
+        .token(&consent.app().address, &id, json!({"rejected_token": "x"}))
+        .await;
+    assert_eq!(status, 200);
+}
+
+async fn only_a_credential_made_by_consent_can_be_reconnected(consent: Consent) {
+    let (status, created) = consent
+        .app()
+        .send(
+            Method::POST,
+            "/v1/credentials?validate=false",
+            Some(&consent.fixture.good_credential("api key")),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap();
+    let (status, problem) = consent
+        .app()
+        .send(
+            Method::POST,
+            &format!("/v1/credentials/{id}/reconnect"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("rotate its secret")
+    );
+    let (status, _) = consent
+        .app()
+        .send(
+            Method::POST,
+            "/v1/credentials/019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20/reconnect",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let oauth = consent.connected("consented").await;
+    let (status, problem) = consent
+        .app()
+        .send(
+            Method::POST,
+            &format!("/v1/credentials/{oauth}/reconnect"),
+            Some(&json!({"config": {"ui_host_url": "not a url"}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "config.ui_host_url");
+}
+
+async fn deleting_a_credential_made_by_consent_ends_its_grant_upstream(consent: Consent) {
+    let id = consent.connected("to delete").await;
+    let (_, token) = consent.token(&consent.app().address, &id, json!({})).await;
+    let access = token["access_token"].as_str().unwrap().to_string();
+    assert_eq!(consent.fixture.mock.live_refresh_tokens().len(), 1);
+    let (status, _) = consent
+        .app()
+        .send(Method::DELETE, &format!("/v1/credentials/{id}"), None)
+        .await;
+    assert_eq!(status, 204);
+    // The logout runs in the background.
+    for _ in 0..100 {
+        if !consent.fixture.mock.is_active(&access) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!consent.fixture.mock.is_active(&access));
+    assert!(consent.fixture.mock.live_refresh_tokens().is_empty());
 }

@@ -132,6 +132,7 @@ const DOCUMENTED: &[&str] = &[
     "POST /v1/credentials/{id}/validate",
     "POST /v1/credentials/{id}/token",
     "POST /v1/connect-sessions",
+    "POST /v1/credentials/{id}/reconnect",
     "GET /v1/connect-sessions/{id}",
     "GET /v1/oauth/callback",
     "POST /v1/api-keys",

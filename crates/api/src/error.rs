@@ -104,6 +104,9 @@ pub enum ApiError {
     /// The upstream refuses the credential.
     #[error("{0}")]
     CredentialInvalid(String),
+    /// The upstream no longer accepts the OAuth grant.
+    #[error("{0}")]
+    ReconnectRequired(String),
     /// The upstream's tokens live shorter than the job asked for.
     #[error("{0}")]
     TokenTooShort(String),
@@ -130,6 +133,7 @@ impl ApiError {
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::CredentialInvalid(_) => "credential_invalid",
+            ApiError::ReconnectRequired(_) => "reconnect_required",
             ApiError::TokenTooShort(_) => "token_lifetime_too_short",
             ApiError::Internal(_) => "internal",
         }
@@ -187,7 +191,7 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::CredentialInvalid(_) => StatusCode::CONFLICT,
+            ApiError::CredentialInvalid(_) | ApiError::ReconnectRequired(_) => StatusCode::CONFLICT,
             ApiError::TokenTooShort(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -257,6 +261,7 @@ impl From<CoreError> for ApiError {
             CoreError::PreconditionFailed(detail) => ApiError::PreconditionFailed(detail),
             CoreError::CredentialRejected(outcome) => ApiError::CredentialRejected(outcome),
             CoreError::CredentialInvalid(detail) => ApiError::CredentialInvalid(detail),
+            CoreError::ReconnectRequired(detail) => ApiError::ReconnectRequired(detail),
             CoreError::TokenTooShort(detail) => ApiError::TokenTooShort(detail),
             CoreError::Unavailable {
                 detail,
@@ -300,6 +305,7 @@ mod tests {
             CoreError::PreconditionFailed("at version 3".into()),
             CoreError::CredentialRejected(outcome),
             CoreError::CredentialInvalid("refused".into()),
+            CoreError::ReconnectRequired("connect it again".into()),
             CoreError::TokenTooShort("too short".into()),
             CoreError::Unavailable {
                 detail: "down".into(),

@@ -32,6 +32,7 @@ use crate::{responses, routes};
         routes::credentials::validate,
         routes::credentials::test,
         routes::connect_sessions::create,
+        routes::connect_sessions::reconnect,
         routes::connect_sessions::get,
         routes::connect_sessions::callback,
         routes::tokens::issue,

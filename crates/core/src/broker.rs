@@ -189,6 +189,8 @@ impl CachedToken {
 enum Failure {
     /// The upstream refused the credential (409).
     Invalid(String),
+    /// The upstream no longer accepts the OAuth grant (409, reconnect).
+    Reconnect(String),
     /// The upstream could not be reached or erred (503).
     Unavailable(String),
 }
@@ -320,13 +322,19 @@ impl TokenBroker {
         let connector = self.secrets.catalogue().shared(&credential.connector);
         let config = credential.config.as_object().cloned().unwrap_or_default();
         let credential_id = credential.id;
+        let oauth = credential.auth_method == OAUTH_AUTHORIZATION_CODE;
         tokio::spawn(async move {
             if let Err(error) = store.delete_credential_token(credential_id).await {
                 tracing::warn!(%error, "could not drop a stored token");
             }
-            if let Some(connector) = connector {
-                for token in &tokens {
-                    connector.revoke(&egress, &config, token).await;
+            let Some(connector) = connector else {
+                return;
+            };
+            for token in &tokens {
+                // An OAuth grant ends with its logout, refresh token included.
+                match (oauth, connector.oauth()) {
+                    (true, Some(flow)) => flow.logout(&egress, &config, token).await,
+                    _ => connector.revoke(&egress, &config, token).await,
                 }
             }
         });
@@ -366,6 +374,9 @@ impl TokenBroker {
         if credential.status == CredentialStatus::Invalid {
             return Err(invalid(&credential));
         }
+        if credential.status == CredentialStatus::ReauthorizationRequired {
+            return Err(reconnect(&credential));
+        }
         // Only credentials that exist get a slot: ids that answer 404 cannot grow the map.
         let slot = self
             .slots
@@ -396,6 +407,9 @@ impl TokenBroker {
         match slot.cooling(self.clock.instant()) {
             Some((_, Failure::Invalid(detail))) => {
                 return Err(CoreError::CredentialInvalid(detail));
+            }
+            Some((_, Failure::Reconnect(detail))) => {
+                return Err(CoreError::ReconnectRequired(detail));
             }
             Some((retry_after, Failure::Unavailable(detail))) => {
                 return self.stale_or(&slot, &credential, unavailable(retry_after, detail));
@@ -569,25 +583,28 @@ impl TokenBroker {
             Err(failure) => {
                 self.release(credential.id, owner).await;
                 if failure.status == ValidationStatus::Invalid {
-                    self.mark_invalid(credential, &failure.detail).await;
                     slot.token.store(None);
-                    let detail = if credential.auth_method == OAUTH_AUTHORIZATION_CODE {
-                        format!(
-                            "{} The credential is now marked invalid: connect it again.",
-                            failure.detail
-                        )
-                    } else {
-                        format!(
-                            "{} The credential is now marked invalid: rotate its secret or \
-                             validate it again once fixed.",
-                            failure.detail
-                        )
-                    };
-                    slot.cool_down(
-                        self.clock.instant(),
-                        self.config.cool_down.as_secs(),
-                        Failure::Invalid(detail.clone()),
+                    let now = self.clock.instant();
+                    let cool_down = self.config.cool_down.as_secs();
+                    if credential.auth_method == OAUTH_AUTHORIZATION_CODE {
+                        let status = CredentialStatus::ReauthorizationRequired;
+                        self.mark_invalid(credential, status, &failure.detail).await;
+                        let detail = format!(
+                            "{} The credential now needs a new consent: connect it again \
+                             (POST /v1/credentials/{}/reconnect).",
+                            failure.detail, credential.id
+                        );
+                        slot.cool_down(now, cool_down, Failure::Reconnect(detail.clone()));
+                        return Err(CoreError::ReconnectRequired(detail));
+                    }
+                    let status = CredentialStatus::Invalid;
+                    self.mark_invalid(credential, status, &failure.detail).await;
+                    let detail = format!(
+                        "{} The credential is now marked invalid: rotate its secret or \
+                         validate it again once fixed.",
+                        failure.detail
                     );
+                    slot.cool_down(now, cool_down, Failure::Invalid(detail.clone()));
                     return Err(CoreError::CredentialInvalid(detail));
                 }
                 self.metrics.refresh_failure();
@@ -811,9 +828,9 @@ impl TokenBroker {
         }
     }
 
-    async fn mark_invalid(&self, credential: &Credential, detail: &str) {
+    async fn mark_invalid(&self, credential: &Credential, status: CredentialStatus, detail: &str) {
         let mut changes = credential.changes();
-        changes.status = CredentialStatus::Invalid;
+        changes.status = status;
         changes.status_detail = Some(detail.to_string());
         changes.identity = None;
         changes.validated_at = Some(self.clock.now());
@@ -919,6 +936,18 @@ fn invalid(credential: &Credential) -> CoreError {
             .status_detail
             .as_deref()
             .unwrap_or("the upstream refused it")
+    ))
+}
+
+fn reconnect(credential: &Credential) -> CoreError {
+    CoreError::ReconnectRequired(format!(
+        "the upstream no longer accepts this credential's consent ({}); connect it again \
+         (POST /v1/credentials/{}/reconnect)",
+        credential
+            .status_detail
+            .as_deref()
+            .unwrap_or("the grant was revoked"),
+        credential.id
     ))
 }
 

@@ -288,6 +288,50 @@ pub async fn create_connect_session(
         return Err(CoreError::Validation(errors));
     };
 
+    let started = start(
+        state,
+        caller,
+        Start {
+            connector,
+            flow,
+            name: &name,
+            description: request.description.filter(|text| !text.is_empty()),
+            config,
+            return_to,
+            credential_id: None,
+        },
+    )
+    .await?;
+    Ok(started)
+}
+
+/// What a new session is about.
+struct Start<'a> {
+    connector: &'a dyn Connector,
+    flow: &'a dyn OAuthFlow,
+    name: &'a str,
+    description: Option<String>,
+    config: Fields,
+    return_to: Option<String>,
+    /// A reconnect's credential.
+    credential_id: Option<Uuid>,
+}
+
+/// Stores a session and answers the URL to send the browser to.
+async fn start(
+    state: &Latch,
+    caller: &Caller,
+    what: Start<'_>,
+) -> Result<ConnectSessionCreated, CoreError> {
+    let Start {
+        connector,
+        flow,
+        name,
+        description,
+        config,
+        return_to,
+        credential_id,
+    } = what;
     let id = Uuid::now_v7();
     let mut random = [0u8; 32];
     getrandom::fill(&mut random).map_err(CoreError::internal)?;
@@ -321,8 +365,8 @@ pub async fn create_connect_session(
         org_id: caller.org_id,
         connector: connector.id().to_string(),
         auth_method: OAUTH_AUTHORIZATION_CODE.into(),
-        name: name.clone(),
-        description: request.description.filter(|text| !text.is_empty()),
+        name: name.to_string(),
+        description,
         config: Value::Object(config),
         return_to,
         state_hash: state_hash(&session_state),
@@ -330,7 +374,7 @@ pub async fn create_connect_session(
         verifier_nonce: sealed.nonce,
         wrapped_dek: wrapped.bytes,
         kek_id: wrapped.kek_id,
-        credential_id: None,
+        credential_id,
         expires_at,
     };
     let event = audit(
@@ -338,7 +382,12 @@ pub async fn create_connect_session(
         Some(caller.key_id),
         AuditAction::ConnectSessionCreated,
         id,
-        json!({"name": name, "connector": connector.id(), "auth_method": OAUTH_AUTHORIZATION_CODE}),
+        json!({
+            "name": name,
+            "connector": connector.id(),
+            "auth_method": OAUTH_AUTHORIZATION_CODE,
+            "reconnects": credential_id,
+        }),
     );
     let session = state.store.insert_connect_session(&new, &event).await?;
     Ok(ConnectSessionCreated {
@@ -364,6 +413,87 @@ pub async fn get_connect_session(
             CoreError::NotFound("no such connect session in your organization".into())
         })?;
     Ok(ConnectSessionView::new(&session, now()))
+}
+
+/// What a reconnect may change: settings that take effect once the new consent completes.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"return_to": "https://console.example.com/credentials"}))]
+pub struct ReconnectRequest {
+    /// Keys sent replace the stored ones, once the new consent completes.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    /// As for `POST /v1/connect-sessions`.
+    #[serde(default, deserialize_with = "trimmed")]
+    #[schema(max_length = 2048)]
+    pub return_to: Option<String>,
+}
+
+/// A connect session for an OAuth credential: its completion replaces the grant of the same
+/// credential id, so what selects it keeps working.
+pub async fn reconnect_credential(
+    state: &Latch,
+    caller: &Caller,
+    id: Uuid,
+    request: ReconnectRequest,
+) -> Result<ConnectSessionCreated, CoreError> {
+    caller.require(Scope::CredentialsWrite)?;
+    let credential = state
+        .store
+        .get_credential(caller.org_id, id)
+        .await?
+        .ok_or_else(|| {
+            CoreError::NotFound("no credential with this id in your organization".into())
+        })?;
+    if credential.auth_method != OAUTH_AUTHORIZATION_CODE {
+        return Err(CoreError::Conflict(
+            "this credential was made from an API key's client ID and secret, not by consent: \
+             rotate its secret instead"
+                .into(),
+        ));
+    }
+    let mut errors = Vec::new();
+    let flow = oauth_of(
+        state,
+        Some(&credential.connector),
+        Some(OAUTH_AUTHORIZATION_CODE),
+        &mut errors,
+    );
+    let mut config = credential.config.as_object().cloned().unwrap_or_default();
+    match request.config {
+        None => {}
+        Some(Value::Object(changes)) => config.extend(changes),
+        Some(_) => errors.push(FieldError::new("config", "must be a JSON object")),
+    }
+    let config = flow.and_then(|(_, flow)| {
+        check_section(
+            "config",
+            flow.config_fields(),
+            &Value::Object(config),
+            state.policy,
+        )
+        .and_then(|fields| flow.normalize_config(fields))
+        .map_err(|mut problems| errors.append(&mut problems))
+        .ok()
+    });
+    let return_to = checked_return_to(state, request.return_to, &mut errors);
+    let (Some((connector, flow)), Some(config), true) = (flow, config, errors.is_empty()) else {
+        return Err(CoreError::Validation(errors));
+    };
+    start(
+        state,
+        caller,
+        Start {
+            connector,
+            flow,
+            name: &credential.name,
+            description: credential.description.clone(),
+            config,
+            return_to,
+            credential_id: Some(credential.id),
+        },
+    )
+    .await
 }
 
 /// What the browser arrives with at the callback.
@@ -551,7 +681,20 @@ async fn connect(
             .await;
         return Err(outcome.detail);
     }
-    let saved = save(state, session, &grant, &outcome.detail, outcome.identity).await;
+    let saved = match session.credential_id {
+        Some(credential_id) => {
+            save_reconnect(
+                state,
+                session,
+                credential_id,
+                &grant,
+                &outcome.detail,
+                outcome.identity,
+            )
+            .await
+        }
+        None => save(state, session, &grant, &outcome.detail, outcome.identity).await,
+    };
     if saved.is_err() {
         // Nothing keeps these tokens: end the grant rather than leave it open upstream.
         flow.logout(&state.egress, &config, &grant.access.token)
@@ -596,28 +739,10 @@ async fn save(
             .generate_data_key(&context)
             .map_err(CoreError::internal)?;
         let secrets = seal_secrets(&data_key, &context, &SecretFields::new(Fields::new()))?;
-        let token = data_key
-            .seal(
-                &context,
-                Purpose::Token,
-                grant.access.token.expose_secret().as_bytes(),
-            )
-            .map_err(CoreError::internal)?;
-        let refresh = grant
-            .refresh_token
-            .as_ref()
-            .map(|refresh| {
-                data_key.seal(
-                    &context,
-                    Purpose::RefreshToken,
-                    refresh.expose_secret().as_bytes(),
-                )
-            })
-            .transpose()
-            .map_err(CoreError::internal)?;
-        Ok((wrapped, secrets, token, refresh))
+        let tokens = sealed_grant(&data_key, &context, grant)?;
+        Ok((wrapped, secrets, tokens))
     })();
-    let (wrapped, secrets, token, refresh) = sealed.map_err(|error| {
+    let (wrapped, secrets, tokens) = sealed.map_err(|error| {
         tracing::error!(%error, "could not seal a new OAuth credential");
         "Latch could not encrypt the credential".to_string()
     })?;
@@ -637,16 +762,6 @@ async fn save(
         status_detail: Some(detail.to_string()),
         identity,
         validated_at: Some(at),
-    };
-    let tokens = NewGrantTokens {
-        token_ct: token.ciphertext,
-        nonce: token.nonce,
-        token_type: grant.access.token_type.clone(),
-        expires_at: at
-            + chrono::Duration::from_std(Duration::from_secs(grant.access.expires_in))
-                .unwrap_or_default(),
-        refresh_ct: refresh.as_ref().map(|sealed| sealed.ciphertext.clone()),
-        refresh_nonce: refresh.map(|sealed| sealed.nonce),
     };
     let event = NewAuditEvent {
         org_id: Some(session.org_id),
@@ -681,6 +796,111 @@ async fn save(
         Err(StoreError::NotFound) => Err("the session was already used or has expired".into()),
         Err(error) => {
             tracing::error!(%error, "could not save an OAuth credential");
+            Err("Latch could not save the credential".into())
+        }
+    }
+}
+
+/// Seals a grant's tokens under a credential's data key.
+fn sealed_grant(
+    data_key: &latch_vault::DataKey,
+    context: &RecordContext,
+    grant: &OAuthGrant,
+) -> Result<NewGrantTokens, CoreError> {
+    let token = data_key
+        .seal(
+            context,
+            Purpose::Token,
+            grant.access.token.expose_secret().as_bytes(),
+        )
+        .map_err(CoreError::internal)?;
+    let refresh = grant
+        .refresh_token
+        .as_ref()
+        .map(|refresh| {
+            data_key.seal(
+                context,
+                Purpose::RefreshToken,
+                refresh.expose_secret().as_bytes(),
+            )
+        })
+        .transpose()
+        .map_err(CoreError::internal)?;
+    Ok(NewGrantTokens {
+        token_ct: token.ciphertext,
+        nonce: token.nonce,
+        token_type: grant.access.token_type.clone(),
+        expires_at: now()
+            + chrono::Duration::from_std(Duration::from_secs(grant.access.expires_in))
+                .unwrap_or_default(),
+        refresh_ct: refresh.as_ref().map(|sealed| sealed.ciphertext.clone()),
+        refresh_nonce: refresh.map(|sealed| sealed.nonce),
+    })
+}
+
+/// Gives an existing OAuth credential the new grant (and the session's config).
+async fn save_reconnect(
+    state: &Latch,
+    session: &ConnectSession,
+    credential_id: Uuid,
+    grant: &OAuthGrant,
+    detail: &str,
+    identity: Option<Value>,
+) -> Result<Credential, String> {
+    let credential = match state
+        .store
+        .get_credential(session.org_id, credential_id)
+        .await
+    {
+        Ok(Some(credential)) => credential,
+        Ok(None) => return Err("the credential was deleted meanwhile".into()),
+        Err(error) => {
+            tracing::error!(%error, "could not read a credential to reconnect");
+            return Err("Latch could not read the credential".into());
+        }
+    };
+    let context = RecordContext::new(credential.org_id, credential.id);
+    let tokens = state
+        .secrets
+        .data_key_of(&credential)
+        .and_then(|data_key| sealed_grant(&data_key, &context, grant))
+        .map_err(|error| {
+            tracing::error!(%error, "could not seal a reconnected grant");
+            "Latch could not encrypt the credential's tokens".to_string()
+        })?;
+    let event = NewAuditEvent {
+        org_id: Some(session.org_id),
+        actor_key_id: None,
+        action: AuditAction::CredentialUpdated.into(),
+        target_type: "credential".into(),
+        target_id: Some(credential.id.to_string()),
+        outcome: AuditOutcome::Success.into(),
+        detail: json!({"reconnected": true, "connect_session": session.id}),
+    };
+    match state
+        .store
+        .complete_reconnect(
+            session.id,
+            session.org_id,
+            credential.id,
+            &session.config,
+            detail,
+            identity.as_ref(),
+            &tokens,
+            &event,
+        )
+        .await
+    {
+        Ok(updated) => {
+            // This replica's cached token belongs to the old grant.
+            state.broker.forget(credential.id);
+            Ok(updated)
+        }
+        Err(StoreError::NotFound) => {
+            Err("the session was already used, or the credential was deleted meanwhile".into())
+        }
+        Err(error) => {
+            tracing::error!(%error, "could not save a reconnected grant");
             Err("Latch could not save the credential".into())
         }
     }

@@ -47,6 +47,9 @@ pub enum CoreError {
     /// The upstream refuses the credential.
     #[error("{0}")]
     CredentialInvalid(String),
+    /// The upstream no longer accepts the OAuth grant: a person must consent again.
+    #[error("{0}")]
+    ReconnectRequired(String),
     /// The upstream's tokens live shorter than the job asked for.
     #[error("{0}")]
     TokenTooShort(String),
@@ -92,6 +95,7 @@ impl CoreError {
             CoreError::PreconditionFailed(_) => "precondition_failed",
             CoreError::CredentialRejected(_) => "credential_rejected",
             CoreError::CredentialInvalid(_) => "credential_invalid",
+            CoreError::ReconnectRequired(_) => "reconnect_required",
             CoreError::TokenTooShort(_) => "token_lifetime_too_short",
             CoreError::Unavailable { .. } => "unavailable",
             CoreError::Internal(_) => "internal",

@@ -119,7 +119,9 @@ pub async fn issue_token(
     let result = state.broker.token(caller.org_id, credential_id, wish).await;
     let outcome = match &result {
         Ok(issued) => Some(issued.source),
-        Err(CoreError::CredentialInvalid(_)) => Some(Issuance::Invalid),
+        Err(CoreError::CredentialInvalid(_) | CoreError::ReconnectRequired(_)) => {
+            Some(Issuance::Invalid)
+        }
         Err(CoreError::Unavailable { .. }) => Some(Issuance::Unavailable),
         Err(CoreError::TokenTooShort(_)) => Some(Issuance::TooShort),
         Err(_) => None,

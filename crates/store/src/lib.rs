@@ -234,6 +234,22 @@ pub trait Store: Send + Sync + 'static {
         audit: &NewAuditEvent,
     ) -> Result<Credential, StoreError>;
 
+    /// In one transaction: claims the session (only while pending and unexpired, else
+    /// `NotFound`), gives the OAuth credential its new config and status `valid`, and replaces
+    /// its grant (access and refresh token) whole, dropping any lease on it.
+    #[allow(clippy::too_many_arguments)]
+    async fn complete_reconnect(
+        &self,
+        session_id: Uuid,
+        org_id: Uuid,
+        credential_id: Uuid,
+        config: &serde_json::Value,
+        status_detail: &str,
+        identity: Option<&serde_json::Value>,
+        tokens: &NewGrantTokens,
+        audit: &NewAuditEvent,
+    ) -> Result<Credential, StoreError>;
+
     // Credential tokens
     async fn credential_token(
         &self,

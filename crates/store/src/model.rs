@@ -83,15 +83,18 @@ pub enum CredentialStatus {
     Invalid,
     Unreachable,
     Error,
+    /// An OAuth grant the upstream no longer accepts: a person must consent again.
+    ReauthorizationRequired,
 }
 
 impl CredentialStatus {
-    pub const ALL: [CredentialStatus; 5] = [
+    pub const ALL: [CredentialStatus; 6] = [
         CredentialStatus::Unverified,
         CredentialStatus::Valid,
         CredentialStatus::Invalid,
         CredentialStatus::Unreachable,
         CredentialStatus::Error,
+        CredentialStatus::ReauthorizationRequired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +104,7 @@ impl CredentialStatus {
             CredentialStatus::Invalid => "invalid",
             CredentialStatus::Unreachable => "unreachable",
             CredentialStatus::Error => "error",
+            CredentialStatus::ReauthorizationRequired => "reauthorization_required",
         }
     }
 

@@ -320,6 +320,24 @@ macro_rules! impl_store {
                     .await
             }
 
+            async fn complete_reconnect(
+                &self,
+                session_id: uuid::Uuid,
+                org_id: uuid::Uuid,
+                credential_id: uuid::Uuid,
+                config: &serde_json::Value,
+                status_detail: &str,
+                identity: Option<&serde_json::Value>,
+                tokens: &$crate::NewGrantTokens,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<$crate::Credential, $crate::StoreError> {
+                Self::complete_reconnect(
+                    self, session_id, org_id, credential_id, config, status_detail, identity,
+                    tokens, audit,
+                )
+                .await
+            }
+
             async fn credential_token(
                 &self,
                 credential_id: uuid::Uuid,

@@ -5,12 +5,13 @@ use actix_web::{HttpResponse, web};
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
-use crate::error::ApiError;
-use crate::extract::JsonBody;
+use crate::error::{ApiError, Problem};
+use crate::extract::{JsonBody, OptionalJsonBody};
 use crate::responses::{BodyRefused, InvalidFields, NotFound, ScopeRefused};
 use crate::state::AppState;
 use latch_core::connect_sessions::{
     self, CallbackQuery, ConnectSessionCreated, ConnectSessionView, CreateConnectSessionRequest,
+    ReconnectRequest,
 };
 
 /// Starts a connection by consent (OAuth authorization code with PKCE).
@@ -36,6 +37,39 @@ pub async fn create(
     body: JsonBody<CreateConnectSessionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let created = connect_sessions::create_connect_session(&state, &caller, body.0).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, format!("/v1/connect-sessions/{}", created.id)))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(created))
+}
+
+/// Connects an OAuth credential again: a new consent for the same credential id.
+///
+/// Use it when the credential's status is `reauthorization_required` (the upstream revoked
+/// the grant), or to change its settings: a `config` sent here takes effect only when the new
+/// consent completes. Completing the session replaces the credential's tokens; everything that
+/// selects it keeps working.
+#[utoipa::path(post, path = "/v1/credentials/{id}/reconnect", tag = "credentials",
+    security(("api_key" = ["credentials:write"])),
+    params(("id" = Uuid, Path, description = "Credential id")),
+    request_body(content = Option<ReconnectRequest>, content_type = "application/json",
+        description = "Optional: new settings and where to send the browser back"),
+    responses(
+        (status = 201, description = "Started: send the browser to `authorization_url`", body = ConnectSessionCreated,
+            headers(("Location" = String, description = "The session's URL"))),
+        BodyRefused,
+        ScopeRefused,
+        (status = 404, response = NotFound),
+        (status = 409, description = "The credential was not made by consent: rotate its secret instead", body = Problem, content_type = "application/problem+json"),
+        (status = 422, response = InvalidFields),
+    ))]
+pub async fn reconnect(
+    state: web::Data<AppState>,
+    Authenticated(caller): Authenticated,
+    id: web::Path<Uuid>,
+    body: OptionalJsonBody<ReconnectRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let created = connect_sessions::reconnect_credential(&state, &caller, *id, body.0).await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/v1/connect-sessions/{}", created.id)))
         .insert_header((CACHE_CONTROL, "no-store"))

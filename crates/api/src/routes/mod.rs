@@ -40,6 +40,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
             resource("/v1/credentials/{id}/validate").route(web::post().to(credentials::validate)),
         )
         .service(
+            resource("/v1/credentials/{id}/reconnect")
+                .route(web::post().to(connect_sessions::reconnect)),
+        )
+        .service(
             resource("/v1/credentials/{id}")
                 .route(web::get().to(credentials::get))
                 .route(web::patch().to(credentials::update))

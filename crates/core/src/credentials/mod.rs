@@ -233,7 +233,9 @@ async fn oauth_check(
         .await
     {
         Ok(issued) => flow.identify(&state.egress, config, &issued.token).await,
-        Err(CoreError::CredentialInvalid(detail)) => failed(ValidationStatus::Invalid, detail),
+        Err(CoreError::CredentialInvalid(detail) | CoreError::ReconnectRequired(detail)) => {
+            failed(ValidationStatus::Invalid, detail)
+        }
         Err(CoreError::Unavailable { detail, .. }) => failed(ValidationStatus::Unreachable, detail),
         Err(other) => failed(ValidationStatus::Error, other.to_string()),
     }
@@ -367,6 +369,11 @@ pub async fn validate_credential(
     };
     let mut changes = current.changes();
     apply_outcome(&mut changes, &outcome);
+    if current.auth_method == OAUTH_AUTHORIZATION_CODE
+        && outcome.status == ValidationStatus::Invalid
+    {
+        changes.status = CredentialStatus::ReauthorizationRequired;
+    }
     let mut event = audit(
         caller,
         AuditAction::CredentialValidated,

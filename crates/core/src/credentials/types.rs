@@ -111,6 +111,10 @@ pub enum CredentialStatusView {
     Unreachable,
     /// The upstream answered with an error or something unexpected.
     Error,
+    /// The upstream no longer accepts the OAuth grant (revoked or expired): connect the
+    /// credential again (`POST /v1/credentials/{id}/reconnect`).
+    #[serde(rename = "reauthorization_required")]
+    ReauthorizationRequired,
 }
 
 impl From<CredentialStatus> for CredentialStatusView {
@@ -121,6 +125,7 @@ impl From<CredentialStatus> for CredentialStatusView {
             CredentialStatus::Invalid => Self::Invalid,
             CredentialStatus::Unreachable => Self::Unreachable,
             CredentialStatus::Error => Self::Error,
+            CredentialStatus::ReauthorizationRequired => Self::ReauthorizationRequired,
         }
     }
 }

@@ -163,6 +163,85 @@ macro_rules! impl_connect_sessions {
                 tx.commit().await?;
                 Ok(row)
             }
+
+            #[allow(clippy::too_many_arguments)]
+            pub(crate) async fn complete_reconnect(
+                &self,
+                session_id: uuid::Uuid,
+                org_id: uuid::Uuid,
+                credential_id: uuid::Uuid,
+                config: &serde_json::Value,
+                status_detail: &str,
+                identity: Option<&serde_json::Value>,
+                tokens: &$crate::NewGrantTokens,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<$crate::Credential, $crate::StoreError> {
+                let now = $crate::now();
+                let mut tx = self.pool.begin().await?;
+                let claimed = sqlx::query(
+                    "UPDATE connect_sessions SET status = 'completed', finished_at = $2 \
+                     WHERE id = $1 AND status = 'pending' AND expires_at > $2",
+                )
+                .bind(session_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if claimed != 1 {
+                    return Err($crate::StoreError::NotFound);
+                }
+                let updated: Option<$crate::Credential> = sqlx::query_as(
+                    "UPDATE credentials SET config = $3, status = 'valid', status_detail = $4, \
+                     identity = $5, validated_at = $6, updated_at = $6, version = version + 1 \
+                     WHERE org_id = $1 AND id = $2 AND auth_method = 'oauth_authorization_code' \
+                     RETURNING *",
+                )
+                .bind(org_id)
+                .bind(credential_id)
+                .bind(sqlx::types::Json(config))
+                .bind(status_detail)
+                .bind(identity.map(sqlx::types::Json))
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(updated) = updated else {
+                    return Err($crate::StoreError::NotFound);
+                };
+                Self::record_change(
+                    &mut tx,
+                    $crate::ChangeSubject::Credential,
+                    &credential_id.to_string(),
+                )
+                .await?;
+                // The new grant replaces the old one whole; a refresh still running under the
+                // old grant loses its lease, so its late write is refused.
+                sqlx::query(
+                    "INSERT INTO credential_tokens \
+                     (credential_id, token_ct, nonce, token_type, expires_at, obtained_at, \
+                      credential_version, refresh_ct, refresh_nonce) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (credential_id) DO UPDATE SET token_ct = excluded.token_ct, \
+                     nonce = excluded.nonce, token_type = excluded.token_type, \
+                     expires_at = excluded.expires_at, obtained_at = excluded.obtained_at, \
+                     credential_version = excluded.credential_version, \
+                     refresh_ct = excluded.refresh_ct, refresh_nonce = excluded.refresh_nonce, \
+                     lease_owner = NULL, lease_until = NULL",
+                )
+                .bind(credential_id)
+                .bind(&tokens.token_ct)
+                .bind(&tokens.nonce)
+                .bind(&tokens.token_type)
+                .bind(tokens.expires_at)
+                .bind(now)
+                .bind(updated.version)
+                .bind(&tokens.refresh_ct)
+                .bind(&tokens.refresh_nonce)
+                .execute(&mut *tx)
+                .await?;
+                Self::insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(updated)
+            }
         }
     };
 }
