@@ -14,9 +14,11 @@ run:
 	LATCH_ALLOW_HTTP_HOSTS="$${LATCH_ALLOW_HTTP_HOSTS-true}" \
 	$(CARGO) run -p latch-api --bin latch -- serve --dev
 
-## A stand-in Looker on http://127.0.0.1:19999 (client id mock-client-id, secret mock-client-secret).
+## A stand-in Looker on http://127.0.0.1:19999 (client id mock-client-id, secret mock-client-secret),
+## with the OAuth client app `latch-local` registered for `make run`'s callback.
 mock-looker:
-	$(CARGO) run -p latch-tests --bin mock-looker -- --listen 127.0.0.1:19999
+	$(CARGO) run -p latch-tests --bin mock-looker -- --listen 127.0.0.1:19999 \
+		--oauth-app latch-local=http://127.0.0.1:8080/v1/oauth/callback
 
 ## Every test, on SQLite and (when a server answers or LATCH_TEST_POSTGRES_URL is set) PostgreSQL.
 test:

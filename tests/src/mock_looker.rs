@@ -78,6 +78,9 @@ pub struct MockStats {
     /// Refresh grants answered with new tokens.
     #[serde(default)]
     pub oauth_refreshes: u64,
+    /// Calls of `POST /api/token`, whatever they got.
+    #[serde(default)]
+    pub token_calls: u64,
 }
 
 struct State {
@@ -92,6 +95,7 @@ struct State {
     oauth: Mutex<oauth::OAuthState>,
     oauth_exchanges: AtomicU64,
     oauth_refreshes: AtomicU64,
+    token_calls: AtomicU64,
 }
 
 impl State {
@@ -105,6 +109,7 @@ impl State {
             active_tokens: self.tokens.lock().unwrap().len() as u64,
             oauth_exchanges: self.oauth_exchanges.load(Ordering::SeqCst),
             oauth_refreshes: self.oauth_refreshes.load(Ordering::SeqCst),
+            token_calls: self.token_calls.load(Ordering::SeqCst),
         }
     }
 
@@ -264,6 +269,7 @@ impl MockLooker {
             oauth: Mutex::new(oauth::OAuthState::default()),
             oauth_exchanges: AtomicU64::new(0),
             oauth_refreshes: AtomicU64::new(0),
+            token_calls: AtomicU64::new(0),
         });
         let listener = std::net::TcpListener::bind(address)?;
         let port = listener.local_addr()?.port();

@@ -2,6 +2,7 @@
 //! mock-looker's consent screen (followed one redirect at a time, as a browser would), the
 //! callback, and tokens for jobs from the rotating refresh token, across replicas.
 
+use latch_tests::mock_looker::Fault;
 use latch_tests::mock_looker::oauth::Approval;
 use latch_tests::{TestApp, TestOptions, WithMock, contains_bytes, on_both_backends};
 use reqwest::{Method, StatusCode};
@@ -24,6 +25,8 @@ on_both_backends!(
         a_reconnect_with_new_settings_changes_nothing_until_the_consent_completes,
         only_a_credential_made_by_consent_can_be_reconnected,
         deleting_a_credential_made_by_consent_ends_its_grant_upstream,
+        five_hundred_jobs_rejecting_the_same_token_cost_one_refresh_grant,
+        a_rate_limited_refresh_keeps_serving_a_live_token_and_waits_for_retry_after,
 );
 
 const APP: &str = "latch-oauth-test";
@@ -701,4 +704,95 @@ async fn deleting_a_credential_made_by_consent_ends_its_grant_upstream(consent: 
     }
     assert!(!consent.fixture.mock.is_active(&access));
     assert!(consent.fixture.mock.live_refresh_tokens().is_empty());
+}
+
+async fn five_hundred_jobs_rejecting_the_same_token_cost_one_refresh_grant(consent: Consent) {
+    let id = consent.connected("busy").await;
+    let (_, current) = consent.token(&consent.app().address, &id, json!({})).await;
+    let body = json!({"rejected_token": current["access_token"]});
+    let url = consent.app().url(&format!("/v1/credentials/{id}/token"));
+    let requests: Vec<_> = (0..500)
+        .map(|_| {
+            let request = consent
+                .app()
+                .client
+                .post(&url)
+                .bearer_auth(&consent.app().admin_key)
+                .json(&body);
+            tokio::spawn(async move {
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                let answer: Value = response.json().await.unwrap();
+                (status, answer["access_token"].as_str().map(str::to_string))
+            })
+        })
+        .collect();
+    let mut tokens = std::collections::HashSet::new();
+    for request in requests {
+        let (status, token) = request.await.unwrap();
+        assert_eq!(status, 200);
+        tokens.insert(token.unwrap());
+    }
+    assert_eq!(tokens.len(), 1, "every job got the one new token");
+    assert!(!tokens.contains(current["access_token"].as_str().unwrap()));
+    assert_eq!(consent.fixture.mock.stats().oauth_refreshes, 1);
+}
+
+async fn a_rate_limited_refresh_keeps_serving_a_live_token_and_waits_for_retry_after(
+    consent: Consent,
+) {
+    let id = consent.connected("limited").await;
+    let (_, current) = consent.token(&consent.app().address, &id, json!({})).await;
+    consent.fixture.mock.set_fault(Fault::RateLimited);
+    // Looker says 429 to the refresh; the token Latch has still lives, so jobs keep getting it.
+    let (status, served) = consent
+        .token(
+            &consent.app().address,
+            &id,
+            json!({"force_refresh": true, "min_ttl_seconds": 0}),
+        )
+        .await;
+    assert_eq!(status, 200, "{served}");
+    assert_eq!(served["access_token"], current["access_token"]);
+    assert_eq!(consent.fixture.mock.stats().oauth_refreshes, 0);
+
+    // A credential whose token has expired has nothing to give: 503 with Looker's wait.
+    consent.fixture.mock.set_fault(Fault::None);
+    consent.fixture.mock.set_expires_in(1);
+    let short = consent.connected("expiring").await;
+    consent.fixture.mock.set_fault(Fault::RateLimited);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let calls = consent.fixture.mock.stats().token_calls;
+    let response = consent
+        .app()
+        .client
+        .post(consent.app().url(&format!("/v1/credentials/{short}/token")))
+        .bearer_auth(&consent.app().admin_key)
+        .json(&json!({"min_ttl_seconds": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "30");
+    for _ in 0..3 {
+        let (status, _) = consent
+            .token(
+                &consent.app().address,
+                &short,
+                json!({"min_ttl_seconds": 0}),
+            )
+            .await;
+        assert_eq!(status, 503);
+    }
+    assert_eq!(
+        consent.fixture.mock.stats().token_calls,
+        calls + 1,
+        "Looker is not asked again before its Retry-After"
+    );
+    let (_, credential) = consent
+        .app()
+        .send(Method::GET, &format!("/v1/credentials/{id}"), None)
+        .await;
+    assert_eq!(credential["status"], "valid", "a 429 is not a refusal");
+    assert_eq!(consent.fixture.mock.stats().oauth_refreshes, 0);
 }

@@ -19,8 +19,8 @@ use latch_core::api_keys::issue_api_key;
 use latch_core::broker::{BrokerConfig, SystemClock};
 use latch_core::callers::Scope;
 use latch_core::catalogue::Catalogue;
-use latch_core::connect_sessions::OAuthSettings;
 use latch_core::latch::LatchConfig;
+use latch_core::oauth_settings::OAuthSettings;
 
 use crate::error::ApiError;
 use crate::extract::field_problem;

@@ -47,8 +47,11 @@ use crate::slot_map::SlotMap;
 pub struct BrokerConfig {
     /// How long a replica may log in for a credential before another may take over.
     pub lease: Duration,
-    /// How long requests fail fast after an upstream failure (at least; `Retry-After` wins).
+    /// How long a refusal of the credential is remembered before the upstream is asked again.
     pub cool_down: Duration,
+    /// The longest wait after an upstream failure (429, 5xx, unreachable) beyond the
+    /// upstream's own `Retry-After`: waits double from one second up to this, with jitter.
+    pub backoff_cap: Duration,
     /// How often a replica waiting for another's login looks at the store.
     pub poll: Duration,
     /// See [`FORCED_REFRESH_INTERVAL`].
@@ -60,6 +63,7 @@ impl Default for BrokerConfig {
         Self {
             lease: Duration::from_secs(30),
             cool_down: Duration::from_secs(30),
+            backoff_cap: Duration::from_secs(10),
             poll: Duration::from_millis(50),
             forced_interval: FORCED_REFRESH_INTERVAL,
         }
@@ -205,6 +209,8 @@ struct Slot {
     token: ArcSwapOption<CachedToken>,
     refresh: tokio::sync::Mutex<()>,
     cool_down: Mutex<Option<CoolDown>>,
+    /// Upstream failures in a row, for the backoff; reset by a token.
+    failures: std::sync::atomic::AtomicU32,
     watch: Watch,
 }
 
@@ -214,20 +220,47 @@ impl Slot {
             token: ArcSwapOption::empty(),
             refresh: tokio::sync::Mutex::new(()),
             cool_down: Mutex::new(None),
+            failures: std::sync::atomic::AtomicU32::new(0),
             watch,
         }
+    }
+
+    /// How long to leave the upstream alone after one more failure in a row: doubling from
+    /// one second up to `cap`, drawn between half and all of that (so replicas and
+    /// credentials do not retry in step), and never less than the upstream's `Retry-After`.
+    fn backoff(&self, retry_after: Option<u64>, cap: Duration) -> Duration {
+        let failures = self
+            .failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .min(16);
+        let full = Duration::from_secs(1u64 << failures).min(cap);
+        let mut random = [0u8; 4];
+        let fraction = match getrandom::fill(&mut random) {
+            Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
+            Err(_) => 1.0,
+        };
+        let jittered = full.mul_f64(0.5 + fraction / 2.0);
+        jittered.max(Duration::from_secs(retry_after.unwrap_or(0)))
     }
 
     fn cooling(&self, at: Instant) -> Option<(u64, Failure)> {
         let guard = self.cool_down.lock().unwrap_or_else(|p| p.into_inner());
         let cool = guard.as_ref()?;
-        let left = cool.until.checked_duration_since(at)?;
-        Some((left.as_secs().max(1), cool.failure.clone()))
+        let left = cool
+            .until
+            .checked_duration_since(at)
+            .filter(|left| !left.is_zero())?;
+        let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        Some((seconds.max(1), cool.failure.clone()))
     }
 
     fn cool_down(&self, at: Instant, seconds: u64, failure: Failure) {
+        self.cool_down_for(at, Duration::from_secs(seconds), failure);
+    }
+
+    fn cool_down_for(&self, at: Instant, wait: Duration, failure: Failure) {
         *self.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = Some(CoolDown {
-            until: at + Duration::from_secs(seconds),
+            until: at + wait,
             failure,
         });
     }
@@ -608,15 +641,14 @@ impl TokenBroker {
                     return Err(CoreError::CredentialInvalid(detail));
                 }
                 self.metrics.refresh_failure();
-                let retry_after = failure
-                    .retry_after
-                    .unwrap_or(0)
-                    .max(self.config.cool_down.as_secs());
-                slot.cool_down(
+                let wait = slot.backoff(failure.retry_after, self.config.backoff_cap);
+                slot.cool_down_for(
                     self.clock.instant(),
-                    retry_after,
+                    wait,
                     Failure::Unavailable(failure.detail.clone()),
                 );
+                // Whole seconds, rounded up: a client that waits as told finds the way open.
+                let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 tracing::warn!(credential_id = %credential.id, detail = %failure.detail, "token refresh failed");
                 return self.stale_or(slot, credential, unavailable(retry_after, failure.detail));
             }
@@ -697,6 +729,7 @@ impl TokenBroker {
             self.retire_session(credential, replaced.token.clone());
         }
         *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        slot.failures.store(0, std::sync::atomic::Ordering::Relaxed);
         fresh_enough(&cached, wish, obtained_at, Issuance::Refreshed)
     }
 

@@ -14,8 +14,8 @@ use crate::broker::{BrokerConfig, BrokerDeps, Clock, TokenBroker};
 use crate::callers::KeyCache;
 use crate::catalogue::Catalogue;
 use crate::change_feed::{ChangeFeed, STALENESS, follow};
-use crate::connect_sessions::OAuthSettings;
 use crate::metrics::Metrics;
+use crate::oauth_settings::OAuthSettings;
 use crate::secrets::Secrets;
 use crate::source_cache::SourceCache;
 

@@ -20,6 +20,7 @@ pub mod error;
 pub mod input;
 pub mod latch;
 pub mod metrics;
+pub mod oauth_settings;
 pub mod secrets;
 pub mod slot_map;
 pub mod source_cache;

@@ -231,6 +231,7 @@ fn oauth_error(code: &str) -> HttpResponse {
 
 /// `POST /api/token`: both grants, form-encoded.
 pub(super) async fn token(state: web::Data<State>, body: web::Bytes) -> HttpResponse {
+    state.token_calls.fetch_add(1, Ordering::SeqCst);
     if let Some(response) = state.misbehave().await {
         return response;
     }

@@ -115,9 +115,15 @@ async fn settle() {
 /// How the fake upstream answers the next logins.
 #[derive(Clone, Copy)]
 enum Answer {
-    Token { expires_in: u64 },
+    Token {
+        expires_in: u64,
+    },
     Refused,
     Down,
+    /// 429 with `Retry-After`.
+    RateLimited {
+        retry_after: u64,
+    },
 }
 
 /// An upstream that counts logins, hands out `t-1`, `t-2`, ..., and, when gated, holds
@@ -221,6 +227,12 @@ impl Connector for FakeConnector {
                 status: ValidationStatus::Unreachable,
                 detail: "the upstream is down".into(),
                 retry_after: None,
+                blocked: false,
+            }),
+            Answer::RateLimited { retry_after } => Err(UpstreamError {
+                status: ValidationStatus::Error,
+                detail: "the upstream is rate limiting".into(),
+                retry_after: Some(retry_after),
                 blocked: false,
             }),
         }
@@ -412,29 +424,61 @@ async fn a_token_is_handed_out_while_exactly_min_ttl_is_left_and_refreshed_a_sec
     assert_eq!(world.upstream.logins(), 2);
 }
 
+/// The `Retry-After` of a failed token request.
+fn waited(result: Result<String, CoreError>) -> u64 {
+    match result {
+        Err(CoreError::Unavailable {
+            retry_after: Some(seconds),
+            ..
+        }) => seconds,
+        other => panic!("not a wait: {other:?}"),
+    }
+}
+
 #[tokio::test]
-async fn a_failed_login_starts_a_cool_down_that_ends_when_its_time_is_up() {
+async fn failed_logins_back_off_doubling_from_one_second_up_to_the_cap() {
     let world = World::new(false).await;
     world.upstream.answer(Answer::Down);
     let replica = world.replica();
-    let first = world.token(&replica, wish(300)).await;
-    assert!(
-        matches!(
-            first,
-            Err(CoreError::Unavailable {
-                retry_after: Some(30),
-                ..
-            })
-        ),
-        "{first:?}"
-    );
-    world.time.advance(Duration::from_secs(29)).await;
-    let cooling = world.token(&replica, wish(300)).await;
-    assert!(matches!(cooling, Err(CoreError::Unavailable { .. })));
-    assert_eq!(world.upstream.logins(), 1, "no login during the cool-down");
-
+    // Each wait is drawn between half and all of 1, 2, 4, 8, then 10 (the cap) seconds.
+    let mut logins = 0;
+    for full in [1u64, 2, 4, 8, 10, 10] {
+        let wait = waited(world.token(&replica, wish(300)).await);
+        logins += 1;
+        assert_eq!(world.upstream.logins(), logins);
+        assert!((full.div_ceil(2)..=full).contains(&wait), "{full}: {wait}");
+        // Asking again during the wait fails fast, without calling the upstream.
+        assert!(world.token(&replica, wish(300)).await.is_err());
+        assert_eq!(world.upstream.logins(), logins, "no login while waiting");
+        world.time.advance(Duration::from_secs(wait)).await;
+    }
     world.upstream.answer(Answer::Token { expires_in: 3600 });
-    world.time.advance(Duration::from_secs(2)).await;
+    assert_eq!(world.token(&replica, wish(300)).await.unwrap(), "t-7");
+    // A token resets the backoff: once it has expired, the next failure waits a second at
+    // most again.
+    world.upstream.answer(Answer::Down);
+    world.time.advance(Duration::from_secs(3600)).await;
+    let wait = waited(world.token(&replica, wish(300)).await);
+    assert!(wait <= 1, "{wait}");
+}
+
+#[tokio::test]
+async fn a_rate_limited_login_is_not_tried_again_before_retry_after_and_soon_after_it() {
+    let world = World::new(false).await;
+    world
+        .upstream
+        .answer(Answer::RateLimited { retry_after: 30 });
+    let replica = world.replica();
+    assert_eq!(waited(world.token(&replica, wish(300)).await), 30);
+    world.time.advance(Duration::from_secs(29)).await;
+    assert!(world.token(&replica, wish(300)).await.is_err());
+    assert_eq!(
+        world.upstream.logins(),
+        1,
+        "nothing before Retry-After passes"
+    );
+    world.upstream.answer(Answer::Token { expires_in: 3600 });
+    world.time.advance(Duration::from_secs(1)).await;
     assert_eq!(world.token(&replica, wish(300)).await.unwrap(), "t-2");
 }
 

@@ -1,0 +1,38 @@
+//! Where browsers reach Latch: the OAuth redirect URI and the origins a connect session may
+//! send the browser back to. Apart from the connect sessions so that the shared state can
+//! hold it without depending on them.
+
+use url::Url;
+
+/// The path of the callback on Latch's public address.
+pub const CALLBACK_PATH: &str = "/v1/oauth/callback";
+
+/// Where browsers reach Latch, and where they may be sent back to.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// `{public_url}/v1/oauth/callback`: registered as the OAuth app's redirect URI.
+    pub redirect_uri: String,
+    /// Origins `return_to` may point at: the public address's, and the console's.
+    pub allowed_origins: Vec<String>,
+}
+
+impl OAuthSettings {
+    /// From Latch's public address (`LATCH_PUBLIC_URL`) and extra console origins.
+    pub fn new(public_url: &Url, console_origins: &[Url]) -> Self {
+        let mut redirect = public_url.clone();
+        let path = format!("{}{CALLBACK_PATH}", public_url.path().trim_end_matches('/'));
+        redirect.set_path(&path);
+        redirect.set_query(None);
+        redirect.set_fragment(None);
+        let mut allowed_origins = vec![public_url.origin().ascii_serialization()];
+        allowed_origins.extend(
+            console_origins
+                .iter()
+                .map(|origin| origin.origin().ascii_serialization()),
+        );
+        Self {
+            redirect_uri: redirect.to_string(),
+            allowed_origins,
+        }
+    }
+}
