@@ -309,6 +309,32 @@ impl WithMock {
 }
 
 impl TestApp {
+    /// Moves the expiry of every connect session a minute into the past, as if its ten
+    /// minutes had gone by.
+    pub async fn expire_connect_sessions(&self) {
+        use sqlx::Connection;
+        let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+        let sql = "UPDATE connect_sessions SET expires_at = $1";
+        match self.db.backend {
+            Backend::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(&self.db.url).await.unwrap();
+                sqlx::query(sql)
+                    .bind(past)
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+            Backend::Postgres => {
+                let mut connection = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
+                sqlx::query(sql)
+                    .bind(past)
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
     /// Every row of every table as text (PostgreSQL), or every byte of the database files
     /// (SQLite, with its write-ahead log): to search for what must not be stored in clear.
     pub async fn everything_stored(&self) -> Vec<u8> {

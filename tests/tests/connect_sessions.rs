@@ -4,7 +4,9 @@
 
 use latch_tests::mock_looker::Fault;
 use latch_tests::mock_looker::oauth::Approval;
-use latch_tests::{TestApp, TestOptions, WithMock, contains_bytes, on_both_backends};
+use latch_tests::{
+    TestApp, TestOptions, WithMock, captured_logs, contains_bytes, on_both_backends,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use url::Url;
@@ -27,6 +29,8 @@ on_both_backends!(
         deleting_a_credential_made_by_consent_ends_its_grant_upstream,
         five_hundred_jobs_rejecting_the_same_token_cost_one_refresh_grant,
         a_rate_limited_refresh_keeps_serving_a_live_token_and_waits_for_retry_after,
+        an_expired_session_is_reported_expired_and_its_late_callback_saves_nothing,
+        return_to_may_point_at_a_console_origin_the_operator_allowed,
 );
 
 const APP: &str = "latch-oauth-test";
@@ -258,7 +262,30 @@ async fn another_replica_refreshes_with_the_refresh_token_the_first_one_stored(c
         )
         .await;
     assert_eq!(status, 200, "{refreshed}");
+    // And back: the first server, whose own copy is older, refreshes with the refresh token
+    // the replica rotated and stored, not with the one it last saw.
+    let (_, held) = consent.token(&consent.app().address, &id, json!({})).await;
+    let (status, again) = consent
+        .token(
+            &consent.app().address,
+            &id,
+            json!({"rejected_token": held["access_token"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+    // No refresh was needed for that: the replica's newer token was in the store.
+    assert_eq!(again["access_token"], refreshed["access_token"]);
     assert_eq!(consent.fixture.mock.stats().oauth_refreshes, 2);
+    let (status, last) = consent
+        .token(
+            &consent.app().address,
+            &id,
+            json!({"rejected_token": again["access_token"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{last}");
+    assert_eq!(consent.fixture.mock.stats().oauth_refreshes, 3);
+    assert_eq!(consent.fixture.mock.live_refresh_tokens().len(), 1);
 }
 
 async fn a_replayed_callback_changes_nothing_and_an_unknown_state_saves_nothing(consent: Consent) {
@@ -441,7 +468,9 @@ async fn no_token_reaches_the_page_the_store_in_clear_or_a_connect_session_answe
     assert_eq!(refresh.len(), 1);
 
     let stored = consent.app().everything_stored().await;
+    let logs = captured_logs();
     for secret in [&access, &refresh[0], &code, &state] {
+        assert!(!logs.contains(secret.as_str()), "in a log line");
         assert!(!contains_bytes(&stored, secret), "stored in clear");
         assert!(!html.contains(secret.as_str()), "on the page");
         assert!(!headers.contains(secret.as_str()), "in a header");
@@ -795,4 +824,69 @@ async fn a_rate_limited_refresh_keeps_serving_a_live_token_and_waits_for_retry_a
         .await;
     assert_eq!(credential["status"], "valid", "a 429 is not a refusal");
     assert_eq!(consent.fixture.mock.stats().oauth_refreshes, 0);
+}
+
+async fn an_expired_session_is_reported_expired_and_its_late_callback_saves_nothing(
+    consent: Consent,
+) {
+    let session = consent.start(&consent.body("too late")).await;
+    let screen = consent
+        .browser
+        .get(session["authorization_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let back = screen.headers()["location"].to_str().unwrap().to_string();
+    consent.app().expire_connect_sessions().await;
+    let path = format!("/v1/connect-sessions/{}", session["id"].as_str().unwrap());
+    let (_, expired) = consent.app().send(Method::GET, &path, None).await;
+    assert_eq!(expired["status"], "expired");
+
+    let late = consent.browser.get(&back).send().await.unwrap();
+    assert_eq!(late.status(), StatusCode::BAD_REQUEST);
+    assert!(late.text().await.unwrap().contains("expired"));
+    let (_, failed) = consent.app().send(Method::GET, &path, None).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["error"].as_str().unwrap().contains("expired"));
+    let (_, list) = consent
+        .app()
+        .send(Method::GET, "/v1/credentials", None)
+        .await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+    assert_eq!(
+        consent.fixture.mock.stats().oauth_exchanges,
+        0,
+        "the code was never traded"
+    );
+}
+
+async fn return_to_may_point_at_a_console_origin_the_operator_allowed(consent: Consent) {
+    // A second server on the same database whose console is served from another origin.
+    let console = Url::parse("https://console.example.com").unwrap();
+    let replica = consent
+        .app()
+        .replica(TestOptions {
+            public_url: Some(Url::parse(&consent.app().address).unwrap()),
+            console_origins: vec![console],
+            ..TestOptions::mock_reachable()
+        })
+        .await;
+    let mut body = consent.body("from the console");
+    body["return_to"] = json!("https://console.example.com/credentials/new");
+    let response = consent
+        .app()
+        .client
+        .post(format!("{replica}/v1/connect-sessions"))
+        .bearer_auth(&consent.app().admin_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    // The first server allows only its own origin.
+    let (status, problem) = consent
+        .app()
+        .send(Method::POST, "/v1/connect-sessions", Some(&body))
+        .await;
+    assert_eq!(status, 422, "{problem}");
 }
