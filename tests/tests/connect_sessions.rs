@@ -80,8 +80,16 @@ impl Consent {
         answer
     }
 
-    /// The browser's trip: the consent screen, then wherever it sends the browser back to.
-    async fn consent(&self, authorization_url: &str) -> reqwest::Response {
+    /// A session as `GET /v1/connect-sessions/{id}` shows it now.
+    async fn session_now(&self, session: &Value) -> Value {
+        let path = format!("/v1/connect-sessions/{}", session["id"].as_str().unwrap());
+        let (status, view) = self.app().send(Method::GET, &path, None).await;
+        assert_eq!(status, 200, "{view}");
+        view
+    }
+
+    /// The consent screen's answer: where it sends the browser back to.
+    async fn back_from(&self, authorization_url: &str) -> String {
         let screen = self.browser.get(authorization_url).send().await.unwrap();
         assert_eq!(screen.status(), StatusCode::FOUND);
         let back = screen.headers()["location"].to_str().unwrap().to_string();
@@ -89,6 +97,18 @@ impl Consent {
             back.starts_with(&self.app().address),
             "sent elsewhere: {back}"
         );
+        back
+    }
+
+    /// The consent screen of a started session: where it sends the browser back to.
+    async fn screen(&self, session: &Value) -> String {
+        self.back_from(session["authorization_url"].as_str().unwrap())
+            .await
+    }
+
+    /// The browser's trip: the consent screen, then wherever it sends the browser back to.
+    async fn consent(&self, authorization_url: &str) -> reqwest::Response {
+        let back = self.back_from(authorization_url).await;
         self.browser.get(back).send().await.unwrap()
     }
 
@@ -99,14 +119,7 @@ impl Consent {
             .consent(session["authorization_url"].as_str().unwrap())
             .await;
         assert_eq!(page.status(), StatusCode::OK);
-        let (_, session) = self
-            .app()
-            .send(
-                Method::GET,
-                &format!("/v1/connect-sessions/{}", session["id"].as_str().unwrap()),
-                None,
-            )
-            .await;
+        let session = self.session_now(&session).await;
         session["credential_id"].as_str().unwrap().to_string()
     }
 
@@ -156,8 +169,7 @@ async fn a_consent_saves_a_valid_credential_with_its_identity_and_its_token_serv
     );
     // 256 random bits, base64url.
     assert!(value(&query, "state").unwrap().len() >= 43);
-    let path = format!("/v1/connect-sessions/{}", session["id"].as_str().unwrap());
-    let (_, pending) = consent.app().send(Method::GET, &path, None).await;
+    let pending = consent.session_now(&session).await;
     assert_eq!(pending["status"], "pending");
 
     let page = consent.consent(url).await;
@@ -168,7 +180,7 @@ async fn a_consent_saves_a_valid_credential_with_its_identity_and_its_token_serv
         "{html}"
     );
 
-    let (_, done) = consent.app().send(Method::GET, &path, None).await;
+    let done = consent.session_now(&session).await;
     assert_eq!(done["status"], "completed");
     let id = done["credential_id"].as_str().unwrap();
     let (status, credential) = consent
@@ -290,21 +302,14 @@ async fn another_replica_refreshes_with_the_refresh_token_the_first_one_stored(c
 
 async fn a_replayed_callback_changes_nothing_and_an_unknown_state_saves_nothing(consent: Consent) {
     let session = consent.start(&consent.body("once")).await;
-    let screen = consent
-        .browser
-        .get(session["authorization_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let back = screen.headers()["location"].to_str().unwrap().to_string();
+    let back = consent.screen(&session).await;
     let first = consent.browser.get(&back).send().await.unwrap();
     assert_eq!(first.status(), StatusCode::OK);
 
     let replay = consent.browser.get(&back).send().await.unwrap();
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
     assert!(replay.text().await.unwrap().contains("already used"));
-    let path = format!("/v1/connect-sessions/{}", session["id"].as_str().unwrap());
-    let (_, after) = consent.app().send(Method::GET, &path, None).await;
+    let after = consent.session_now(&session).await;
     assert_eq!(after["status"], "completed");
 
     let forged = consent
@@ -343,8 +348,7 @@ async fn a_declined_consent_fails_the_session_with_the_reason_and_saves_nothing(
         .await;
     assert_eq!(page.status(), StatusCode::BAD_REQUEST);
     assert!(page.text().await.unwrap().contains("declined"));
-    let path = format!("/v1/connect-sessions/{}", session["id"].as_str().unwrap());
-    let (_, failed) = consent.app().send(Method::GET, &path, None).await;
+    let failed = consent.session_now(&session).await;
     assert_eq!(failed["status"], "failed");
     assert!(failed["error"].as_str().unwrap().contains("declined"));
     assert!(failed.get("credential_id").is_none());
@@ -447,20 +451,13 @@ async fn no_token_reaches_the_page_the_store_in_clear_or_a_connect_session_answe
     consent: Consent,
 ) {
     let session = consent.start(&consent.body("sealed")).await;
-    let screen = consent
-        .browser
-        .get(session["authorization_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let back = screen.headers()["location"].to_str().unwrap().to_string();
+    let back = consent.screen(&session).await;
     let code = value(&query_of(&back), "code").unwrap().to_string();
     let state = value(&query_of(&back), "state").unwrap().to_string();
     let page = consent.browser.get(&back).send().await.unwrap();
     let headers = format!("{:?}", page.headers());
     let html = page.text().await.unwrap();
-    let path = format!("/v1/connect-sessions/{}", session["id"].as_str().unwrap());
-    let (_, view) = consent.app().send(Method::GET, &path, None).await;
+    let view = consent.session_now(&session).await;
     let id = view["credential_id"].as_str().unwrap();
     let (_, token) = consent.token(&consent.app().address, id, json!({})).await;
     let access = token["access_token"].as_str().unwrap().to_string();
@@ -599,14 +596,7 @@ async fn reconnecting_a_revoked_credential_keeps_its_id_and_its_data_sources_wor
         .consent(session["authorization_url"].as_str().unwrap())
         .await;
     assert_eq!(page.status(), StatusCode::OK);
-    let (_, done) = consent
-        .app()
-        .send(
-            Method::GET,
-            &format!("/v1/connect-sessions/{}", session["id"].as_str().unwrap()),
-            None,
-        )
-        .await;
+    let done = consent.session_now(&session).await;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["credential_id"], id.as_str());
 
@@ -830,22 +820,15 @@ async fn an_expired_session_is_reported_expired_and_its_late_callback_saves_noth
     consent: Consent,
 ) {
     let session = consent.start(&consent.body("too late")).await;
-    let screen = consent
-        .browser
-        .get(session["authorization_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let back = screen.headers()["location"].to_str().unwrap().to_string();
+    let back = consent.screen(&session).await;
     consent.app().expire_connect_sessions().await;
-    let path = format!("/v1/connect-sessions/{}", session["id"].as_str().unwrap());
-    let (_, expired) = consent.app().send(Method::GET, &path, None).await;
+    let expired = consent.session_now(&session).await;
     assert_eq!(expired["status"], "expired");
 
     let late = consent.browser.get(&back).send().await.unwrap();
     assert_eq!(late.status(), StatusCode::BAD_REQUEST);
     assert!(late.text().await.unwrap().contains("expired"));
-    let (_, failed) = consent.app().send(Method::GET, &path, None).await;
+    let failed = consent.session_now(&session).await;
     assert_eq!(failed["status"], "failed");
     assert!(failed["error"].as_str().unwrap().contains("expired"));
     let (_, list) = consent

@@ -116,33 +116,7 @@ macro_rules! impl_connect_sessions {
                 if claimed != 1 {
                     return Err($crate::StoreError::NotFound);
                 }
-                let row = sqlx::query_as(
-                    "INSERT INTO credentials \
-                     (id, org_id, connector, auth_method, name, description, config, secret_ct, \
-                      secret_nonce, wrapped_dek, kek_id, status, status_detail, identity, \
-                      validated_at, version, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                             1, $16, $16) \
-                     RETURNING *",
-                )
-                .bind(c.id)
-                .bind(c.org_id)
-                .bind(&c.connector)
-                .bind(auth_method)
-                .bind(&c.name)
-                .bind(&c.description)
-                .bind(sqlx::types::Json(&c.config))
-                .bind(&c.secret_ct)
-                .bind(&c.secret_nonce)
-                .bind(&c.wrapped_dek)
-                .bind(&c.kek_id)
-                .bind(c.status.as_str())
-                .bind(&c.status_detail)
-                .bind(c.identity.as_ref().map(sqlx::types::Json))
-                .bind(c.validated_at)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+                let row = Self::insert_credential_row(&mut tx, c, auth_method).await?;
                 sqlx::query(
                     "INSERT INTO credential_tokens \
                      (credential_id, token_ct, nonce, token_type, expires_at, obtained_at, \

@@ -8,20 +8,37 @@ macro_rules! impl_credentials {
                 c: &$crate::NewCredential,
                 audit: &$crate::NewAuditEvent,
             ) -> Result<$crate::Credential, $crate::StoreError> {
-                let now = $crate::now();
                 let mut tx = self.pool.begin().await?;
-                let row = sqlx::query_as(
+                let row = Self::insert_credential_row(
+                    &mut tx,
+                    c,
+                    "client_credentials",
+                )
+                .await?;
+                Self::insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(row)
+            }
+
+            /// The one `INSERT` of a credential, inside the caller's transaction.
+            pub(crate) async fn insert_credential_row(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                c: &$crate::NewCredential,
+                auth_method: &str,
+            ) -> Result<$crate::Credential, $crate::StoreError> {
+                Ok(sqlx::query_as(
                     "INSERT INTO credentials \
-                     (id, org_id, connector, name, description, config, secret_ct, secret_nonce, \
-                      wrapped_dek, kek_id, status, status_detail, identity, validated_at, \
-                      version, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                             1, $15, $15) \
+                     (id, org_id, connector, auth_method, name, description, config, secret_ct, \
+                      secret_nonce, wrapped_dek, kek_id, status, status_detail, identity, \
+                      validated_at, version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                             1, $16, $16) \
                      RETURNING *",
                 )
                 .bind(c.id)
                 .bind(c.org_id)
                 .bind(&c.connector)
+                .bind(auth_method)
                 .bind(&c.name)
                 .bind(&c.description)
                 .bind(sqlx::types::Json(&c.config))
@@ -33,12 +50,9 @@ macro_rules! impl_credentials {
                 .bind(&c.status_detail)
                 .bind(c.identity.as_ref().map(sqlx::types::Json))
                 .bind(c.validated_at)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                Self::insert_audit(&mut tx, audit).await?;
-                tx.commit().await?;
-                Ok(row)
+                .bind($crate::now())
+                .fetch_one(&mut **tx)
+                .await?)
             }
 
             pub(crate) async fn get_credential(
