@@ -12,6 +12,7 @@ mod floods;
 mod freshness;
 mod hostile_input;
 mod looker_oauth;
+mod migrations;
 mod observability;
 mod openapi;
 mod rotation;
