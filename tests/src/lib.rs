@@ -242,7 +242,11 @@ impl TestApp {
         for _ in 0..50 {
             found = self
                 .store
-                .list_audit_events(org_id, latch_store::Page::first(1000))
+                .list_audit_events(
+                    org_id,
+                    &latch_store::AuditFilter::default(),
+                    latch_store::Page::first(1000),
+                )
                 .await
                 .unwrap()
                 .into_iter()
@@ -268,7 +272,7 @@ impl TestApp {
             .len();
         let events = self
             .store
-            .list_audit_events(self.org_id, all)
+            .list_audit_events(self.org_id, &latch_store::AuditFilter::default(), all)
             .await
             .unwrap()
             .len();

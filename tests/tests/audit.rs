@@ -7,6 +7,9 @@ use serde_json::{Value, json};
 on_both_backends!(TestApp:
     create_update_and_delete_each_record_one_event_without_the_secret,
     audit_events_page_with_a_cursor,
+    audit_events_are_filtered_by_action_and_target_and_listed_newest_first_when_asked,
+    an_unknown_action_or_order_is_refused_naming_the_parameter,
+    the_calling_key_can_read_its_own_scopes,
 );
 
 async fn events(app: &TestApp, query: &str) -> Value {
@@ -84,4 +87,95 @@ async fn audit_events_page_with_a_cursor(app: TestApp) {
     let total = first["items"].as_array().unwrap().len() + rest["items"].as_array().unwrap().len();
     let everything = events(&app, "?limit=200").await;
     assert_eq!(total, everything["items"].as_array().unwrap().len());
+}
+
+async fn audit_events_are_filtered_by_action_and_target_and_listed_newest_first_when_asked(
+    app: TestApp,
+) {
+    let first = app.create_credential("first", &unique_secret()).await;
+    let second = app.create_credential("second", &unique_secret()).await;
+    let first_id = first["id"].as_str().unwrap();
+    let response = app
+        .admin(Method::DELETE, &format!("/v1/credentials/{first_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+
+    let created = events(&app, "?action=credential.created").await;
+    let actions: Vec<&str> = created["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["credential.created", "credential.created"]);
+
+    let about_first = events(
+        &app,
+        &format!("?target_type=credential&target_id={first_id}"),
+    )
+    .await;
+    let actions: Vec<&str> = about_first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["credential.created", "credential.deleted"]);
+
+    // Newest first, one at a time: the cursor moves back in time.
+    let newest = events(&app, "?action=credential.created&order=newest&limit=1").await;
+    assert_eq!(newest["items"][0]["target_id"], second["id"]);
+    let cursor = newest["next_cursor"].as_str().unwrap();
+    let older = events(
+        &app,
+        &format!("?action=credential.created&order=newest&limit=1&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(older["items"][0]["target_id"], first["id"]);
+    assert!(older["next_cursor"].is_null());
+}
+
+async fn an_unknown_action_or_order_is_refused_naming_the_parameter(app: TestApp) {
+    for (query, field) in [
+        ("?action=credential.stolen", "action"),
+        ("?order=sideways", "order"),
+        ("?target_id=", "target_id"),
+    ] {
+        let response = app
+            .admin(Method::GET, &format!("/v1/audit-events{query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+}
+
+async fn the_calling_key_can_read_its_own_scopes(app: TestApp) {
+    let (status, me) = app.send(Method::GET, "/v1/me", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["scopes"], json!(["admin"]));
+    assert_eq!(me["organization_id"], app.org_id.to_string());
+    let (status, created) = app
+        .send(
+            Method::POST,
+            "/v1/api-keys",
+            Some(&json!({"name": "reader", "scopes": ["credentials:read"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let response = app
+        .with_key(created["key"].as_str().unwrap(), Method::GET, "/v1/me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let me: Value = response.json().await.unwrap();
+    assert_eq!(me["scopes"], json!(["credentials:read"]));
+    assert_eq!(me["key_id"], created["id"]);
+    let anonymous = app.anonymous(Method::GET, "/v1/me").send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
 }

@@ -138,6 +138,7 @@ const DOCUMENTED: &[&str] = &[
     "POST /v1/api-keys",
     "GET /v1/api-keys",
     "DELETE /v1/api-keys/{id}",
+    "GET /v1/me",
     "GET /v1/audit-events",
     "POST /v1/data-sources",
     "GET /v1/data-sources",

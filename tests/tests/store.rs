@@ -68,7 +68,11 @@ fn credential(org_id: Uuid, name: &str) -> NewCredential {
 
 async fn events(store: &dyn Store, org_id: Uuid) -> Vec<String> {
     store
-        .list_audit_events(org_id, Page::first(100))
+        .list_audit_events(
+            org_id,
+            &latch_store::AuditFilter::default(),
+            Page::first(100),
+        )
         .await
         .unwrap()
         .into_iter()
@@ -435,12 +439,17 @@ async fn audit_events_are_listed_per_organization_in_order(db: TestDatabase) {
     store.record_audit_event(&anonymous).await.unwrap();
 
     let page = store
-        .list_audit_events(acme.id, Page::first(2))
+        .list_audit_events(
+            acme.id,
+            &latch_store::AuditFilter::default(),
+            Page::first(2),
+        )
         .await
         .unwrap();
     let rest = store
         .list_audit_events(
             acme.id,
+            &latch_store::AuditFilter::default(),
             Page {
                 after: Some(page[1].id),
                 limit: 10,

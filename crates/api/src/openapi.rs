@@ -39,6 +39,7 @@ use crate::{responses, routes};
         routes::api_keys::create,
         routes::api_keys::list,
         routes::api_keys::revoke,
+        routes::api_keys::me,
         routes::audit::list,
         routes::data_sources::sources::create,
         routes::data_sources::sources::list,
@@ -55,7 +56,7 @@ use crate::{responses, routes};
         routes::data_sources::destinations::create_job_key,
         routes::data_sources::destinations::token,
     ),
-    components(responses(
+    components(schemas(routes::audit::AuditOrder), responses(
         responses::BadRequest,
         responses::Unauthenticated,
         responses::Forbidden,

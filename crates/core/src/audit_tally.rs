@@ -302,7 +302,11 @@ mod tests {
         }
         tally.flush().await;
         let events = store
-            .list_audit_events(org.id, latch_store::Page::first(10))
+            .list_audit_events(
+                org.id,
+                &latch_store::AuditFilter::default(),
+                latch_store::Page::first(10),
+            )
             .await
             .unwrap();
         let count_of = |action: &str| -> u64 {

@@ -305,6 +305,7 @@ pub trait Store: Send + Sync + 'static {
     async fn list_audit_events(
         &self,
         org_id: Uuid,
+        filter: &AuditFilter,
         page: Page,
     ) -> Result<Vec<AuditEvent>, StoreError>;
 }

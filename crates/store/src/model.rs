@@ -234,6 +234,16 @@ impl Page {
     }
 }
 
+/// Which audit events to list, and in which order.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    /// Newest first (a page's cursor then moves back in time).
+    pub newest_first: bool,
+}
+
 /// An audit event to record. `detail` never holds a secret or a token.
 #[derive(Debug, Clone)]
 pub struct NewAuditEvent {

@@ -433,9 +433,10 @@ macro_rules! impl_store {
             async fn list_audit_events(
                 &self,
                 org_id: uuid::Uuid,
+                filter: &$crate::AuditFilter,
                 page: $crate::Page,
             ) -> Result<Vec<$crate::AuditEvent>, $crate::StoreError> {
-                Self::list_audit_events(self, org_id, page).await
+                Self::list_audit_events(self, org_id, filter, page).await
             }
         }
 

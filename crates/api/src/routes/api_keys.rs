@@ -7,7 +7,9 @@ use uuid::Uuid;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::responses::{BadRequest, BodyRefused, InvalidFields, NotFound, ScopeRefused};
+use crate::responses::{
+    BadRequest, BodyRefused, InvalidFields, KeyRefused, NotFound, ScopeRefused,
+};
 use crate::state::AppState;
 use latch_core::api_keys::{self, ApiKeyView, CreateApiKeyRequest, CreatedApiKey};
 use latch_core::callers::Scope;
@@ -95,4 +97,39 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     api_keys::revoke_api_key(&state, &caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The key a request was made with, as the console needs it: what it may do.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "key_id": "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20",
+    "organization_id": "019a8f0e-4a6b-7c2d-8e3f-5a4b3c2d1e0f",
+    "scopes": ["credentials:read", "credentials:write"]
+}))]
+pub struct WhoAmI {
+    pub key_id: Uuid,
+    pub organization_id: Uuid,
+    pub scopes: Vec<Scope>,
+    /// A job key's data source or destination: the only token route it may call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_source_id: Option<Uuid>,
+}
+
+/// Who is calling: the key's id, organization and scopes (`admin` holds every scope).
+#[utoipa::path(get, path = "/v1/me", tag = "api-keys",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The calling key", body = WhoAmI,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        KeyRefused,
+    ))]
+pub async fn me(Authenticated(caller): Authenticated) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(WhoAmI {
+            key_id: caller.key_id,
+            organization_id: caller.org_id,
+            scopes: caller.scopes.to_vec(),
+            data_source_id: caller.data_source_id,
+        })
 }

@@ -27,6 +27,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(resource("/v1/credentials/{id}/token").route(web::post().to(tokens::issue)))
         .configure(data_sources::sources::configure_token)
         .configure(data_sources::destinations::configure_token)
+        .service(resource("/v1/me").route(web::get().to(api_keys::me)))
         .service(resource("/v1/connectors").route(web::get().to(connectors::list)))
         .service(resource("/v1/connectors/{id}").route(web::get().to(connectors::get)))
         .service(

@@ -22,7 +22,7 @@ pub struct Looker;
 const CONFIG_FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "api_host_url",
-        title: "API host URL",
+        title: "API Host URL",
         help: "The address of your Looker instance, such as https://acme.cloud.looker.com. \
                Older instances answer on port 19999: include it when yours does.",
         kind: FieldKind::HostUrl,
@@ -43,7 +43,7 @@ const CONFIG_FIELDS: &[FieldSpec] = &[
 
 const SECRET_FIELDS: &[FieldSpec] = &[FieldSpec {
     name: "client_secret",
-    title: "Client secret",
+    title: "Client Secret",
     help: "The client secret shown once when the API key was created. Latch encrypts it \
            and never shows it again.",
     kind: FieldKind::Secret,
@@ -367,5 +367,20 @@ mod tests {
         let schema = latch_connector::section_schema(Looker.secret_fields());
         assert_eq!(schema["properties"]["client_secret"]["writeOnly"], true);
         assert_eq!(schema["properties"]["client_secret"]["maxLength"], 1024);
+    }
+
+    #[test]
+    fn the_forms_label_their_fields_as_lookers_own_screens_do() {
+        let config = latch_connector::section_schema(Looker.config_fields());
+        let secrets = latch_connector::section_schema(Looker.secret_fields());
+        assert_eq!(
+            config["properties"]["api_host_url"]["title"],
+            "API Host URL"
+        );
+        assert_eq!(config["properties"]["client_id"]["title"], "Client ID");
+        assert_eq!(
+            secrets["properties"]["client_secret"]["title"],
+            "Client Secret"
+        );
     }
 }

@@ -496,7 +496,7 @@ pub async fn update_credential(
         return Err(CoreError::Validation(vec![FieldError::new(
             field,
             "an OAuth credential's settings change only by connecting it again, which asks \
-             for a new consent",
+             for a new consent: send them to POST /v1/credentials/{id}/reconnect",
         )]));
     }
 

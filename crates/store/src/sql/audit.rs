@@ -41,17 +41,29 @@ macro_rules! impl_audit {
             pub(crate) async fn list_audit_events(
                 &self,
                 org_id: uuid::Uuid,
+                filter: &$crate::AuditFilter,
                 page: $crate::Page,
             ) -> Result<Vec<$crate::AuditEvent>, $crate::StoreError> {
-                Ok(sqlx::query_as(
-                    "SELECT * FROM audit_events WHERE org_id = $1 AND ($2 IS NULL OR id > $2) \
-                     ORDER BY id LIMIT $3",
-                )
-                .bind(org_id)
-                .bind(page.after)
-                .bind(page.limit)
-                .fetch_all(&self.pool)
-                .await?)
+                let sql = if filter.newest_first {
+                    "SELECT * FROM audit_events WHERE org_id = $1 \
+                     AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR target_type = $3) \
+                     AND ($4 IS NULL OR target_id = $4) AND ($5 IS NULL OR id < $5) \
+                     ORDER BY id DESC LIMIT $6"
+                } else {
+                    "SELECT * FROM audit_events WHERE org_id = $1 \
+                     AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR target_type = $3) \
+                     AND ($4 IS NULL OR target_id = $4) AND ($5 IS NULL OR id > $5) \
+                     ORDER BY id LIMIT $6"
+                };
+                Ok(sqlx::query_as(sql)
+                    .bind(org_id)
+                    .bind(&filter.action)
+                    .bind(&filter.target_type)
+                    .bind(&filter.target_id)
+                    .bind(page.after)
+                    .bind(page.limit)
+                    .fetch_all(&self.pool)
+                    .await?)
             }
         }
     };
