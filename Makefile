@@ -31,9 +31,16 @@ test:
 		skipped=1; \
 		echo "!!!!! SKIPPED postgres: no server on 127.0.0.1:5432 and LATCH_TEST_POSTGRES_URL unset !!!!!"; \
 	fi; \
+	if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		browser_skipped=1; \
+		echo "!!!!! SKIPPED browser: install Debian's chromium and chromium-driver for the console suite !!!!!"; \
+	fi; \
 	$(CARGO) test --workspace; status=$$?; \
 	if [ -n "$$skipped" ]; then \
 		echo "!!!!! SKIPPED postgres: only SQLite was tested !!!!!"; \
+	fi; \
+	if [ -n "$$browser_skipped" ]; then \
+		echo "!!!!! SKIPPED browser: the console was not tested in a browser !!!!!"; \
 	fi; \
 	exit $$status
 

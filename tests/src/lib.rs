@@ -1,6 +1,7 @@
 //! Fixtures for Latch's end-to-end suites: a fresh database per test on SQLite or
 //! PostgreSQL, the real server on port 0, an HTTP client, and every log line captured.
 
+pub mod browser;
 mod database;
 mod logs;
 pub mod mock_looker;

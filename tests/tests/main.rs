@@ -5,6 +5,7 @@ mod audit;
 mod authentication;
 mod bad_input;
 mod connect_sessions;
+mod console;
 mod credentials;
 mod data_sources;
 mod egress;

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod console;
 pub mod entity_tags;
 pub mod error;
 pub mod extract;

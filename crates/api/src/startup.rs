@@ -128,6 +128,7 @@ impl Application {
                 .wrap(from_fn(observe))
                 .configure(routes::configure)
                 .configure(crate::openapi::configure_docs)
+                .configure(crate::console::configure)
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)

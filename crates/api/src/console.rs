@@ -1,0 +1,122 @@
+//! The console: plain HTML, CSS and a JavaScript module embedded in the binary. The page is
+//! served at `/`; its assets at `/console/` under names that carry a hash of their content,
+//! so they can be cached for a year and a new build is never served stale.
+
+use std::sync::LazyLock;
+
+use actix_web::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
+use actix_web::{HttpResponse, HttpResponseBuilder, web};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+/// No inline script or style, nothing from elsewhere, never in a frame.
+const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+                      img-src 'self'; connect-src 'self'; form-action 'self'; \
+                      base-uri 'none'; frame-ancestors 'none'";
+
+struct Asset {
+    name: String,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+impl Asset {
+    fn new(stem: &str, extension: &str, content_type: &'static str, body: &'static str) -> Self {
+        let digest = Sha256::digest(body.as_bytes());
+        let hash: String = digest[..6]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        Self {
+            name: format!("{stem}.{hash}.{extension}"),
+            content_type,
+            body,
+        }
+    }
+}
+
+struct Console {
+    page: String,
+    assets: [Asset; 2],
+}
+
+static CONSOLE: LazyLock<Console> = LazyLock::new(|| {
+    let script = Asset::new(
+        "app",
+        "js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/app.js"),
+    );
+    let style = Asset::new(
+        "app",
+        "css",
+        "text/css; charset=utf-8",
+        include_str!("../console/app.css"),
+    );
+    let page = include_str!("../console/index.html")
+        .replace("{{js}}", &script.name)
+        .replace("{{css}}", &style.name);
+    Console {
+        page,
+        assets: [script, style],
+    }
+});
+
+fn secured(mut response: HttpResponseBuilder) -> HttpResponseBuilder {
+    response
+        .insert_header((CONTENT_SECURITY_POLICY, POLICY))
+        .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((REFERRER_POLICY, "no-referrer"))
+        .insert_header((X_FRAME_OPTIONS, "DENY"));
+    response
+}
+
+/// `GET /`: the console's page, never cached (it names the current assets).
+pub async fn page() -> HttpResponse {
+    secured(HttpResponse::Ok())
+        .content_type("text/html; charset=utf-8")
+        .insert_header((CACHE_CONTROL, "no-cache"))
+        .body(CONSOLE.page.as_str())
+}
+
+/// `GET /console/{name}`: an asset by its hashed name, cached for a year.
+pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let asset = CONSOLE
+        .assets
+        .iter()
+        .find(|asset| asset.name == *name)
+        .ok_or_else(|| ApiError::NotFound(format!("no console asset {name}")))?;
+    Ok(secured(HttpResponse::Ok())
+        .content_type(asset.content_type)
+        .insert_header((CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(asset.body))
+}
+
+/// Registers the console's routes.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/").route(web::get().to(page)))
+        .service(web::resource("/console/{name}").route(web::get().to(asset)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_names_each_asset_by_a_hash_of_its_content() {
+        let console = &*CONSOLE;
+        for asset in &console.assets {
+            assert!(console.page.contains(&format!("/console/{}", asset.name)));
+            let hash = asset.name.split('.').nth(1).unwrap();
+            assert_eq!(hash.len(), 12);
+            assert!(hash.bytes().all(|byte| byte.is_ascii_hexdigit()));
+        }
+        assert!(!console.page.contains("{{"));
+        assert!(!console.page.contains("<script>"), "no inline script");
+    }
+}

@@ -1,0 +1,267 @@
+//! Headless Chromium driven through chromedriver's WebDriver protocol (plain JSON over
+//! HTTP on 127.0.0.1), finding controls by their visible labels as a person would.
+//!
+//! Without Debian's `chromium` and `chromium-driver` the browser suites are skipped, unless
+//! `LATCH_REQUIRE_BROWSER=1` (CI), which makes a missing browser a failure.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The key WebDriver answers an element reference under.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// How long a control may take to appear.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct Browser {
+    driver: Child,
+    http: reqwest::Client,
+    session: String,
+}
+
+impl Browser {
+    /// A new headless browser, or `None` (after saying so) when none is installed.
+    pub async fn start() -> Option<Self> {
+        let installed =
+            std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
+        if !installed {
+            assert!(
+                std::env::var("LATCH_REQUIRE_BROWSER").is_err(),
+                "LATCH_REQUIRE_BROWSER is set but {CHROMIUM} or {CHROMEDRIVER} is missing"
+            );
+            eprintln!("SKIPPED browser: {CHROMIUM} or {CHROMEDRIVER} is not installed");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // A process group of its own, so that the browsers it starts go with it.
+        let driver = Command::new(CHROMEDRIVER)
+            .process_group(0)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,1000",
+                         "--disable-crash-reporter", "--disable-breakpad"]
+            }
+        }}});
+        let started = Instant::now();
+        let session = loop {
+            match http
+                .post(format!("{base}/session"))
+                .json(&capabilities)
+                .send()
+                .await
+            {
+                Ok(response) => {
+                    let answer: Value = response.json().await.unwrap();
+                    break answer["value"]["sessionId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no browser session: {answer}"))
+                        .to_string();
+                }
+                Err(_) if started.elapsed() < PATIENCE => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("chromedriver does not answer: {error}"),
+            }
+        };
+        Some(Self {
+            driver,
+            http,
+            session: format!("{base}/session/{session}"),
+        })
+    }
+
+    async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.session));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer: Value = request.send().await.unwrap().json().await.unwrap();
+        answer["value"].clone()
+    }
+
+    /// Closes the browser the way WebDriver asks, so that it leaves no process behind.
+    pub async fn quit(self) {
+        self.command(reqwest::Method::DELETE, "", None).await;
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.command(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
+    }
+
+    /// The first element matching `xpath`, waiting for it to appear.
+    pub async fn find(&self, xpath: &str) -> String {
+        let started = Instant::now();
+        loop {
+            if let Some(id) = self.try_find(xpath).await {
+                return id;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "nothing matches {xpath}; the page says: {}",
+                self.page_text().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn try_find(&self, xpath: &str) -> Option<String> {
+        let found = self
+            .command(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "xpath", "value": xpath})),
+            )
+            .await;
+        found[ELEMENT].as_str().map(str::to_string)
+    }
+
+    /// The control a visible label names.
+    pub async fn labelled(&self, label: &str) -> String {
+        let label = self
+            .find(&format!("//label[normalize-space(.)={}]", literal(label)))
+            .await;
+        let target = self
+            .command(
+                reqwest::Method::GET,
+                &format!("/element/{label}/attribute/for"),
+                None,
+            )
+            .await;
+        let id = target
+            .as_str()
+            .unwrap_or_else(|| panic!("label without `for`"));
+        self.find(&format!("//*[@id={}]", literal(id))).await
+    }
+
+    /// Types `text` into the control labelled `label`, replacing what it held.
+    pub async fn fill(&self, label: &str, text: &str) {
+        let field = self.labelled(label).await;
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{field}/clear"),
+            Some(json!({})),
+        )
+        .await;
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{field}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    /// Clicks the button whose text is `text`.
+    pub async fn press(&self, text: &str) {
+        let button = self
+            .find(&format!("//button[normalize-space(.)={}]", literal(text)))
+            .await;
+        self.click(&button).await;
+    }
+
+    pub async fn click(&self, element: &str) {
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    pub async fn attribute(&self, element: &str, name: &str) -> Option<String> {
+        self.command(
+            reqwest::Method::GET,
+            &format!("/element/{element}/attribute/{name}"),
+            None,
+        )
+        .await
+        .as_str()
+        .map(str::to_string)
+    }
+
+    /// The value a control holds now.
+    pub async fn value_of(&self, element: &str) -> String {
+        self.command(
+            reqwest::Method::GET,
+            &format!("/element/{element}/property/value"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    /// Runs a script in the page; its result.
+    pub async fn script(&self, script: &str) -> Value {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// All the text the page shows.
+    pub async fn page_text(&self) -> String {
+        self.script("return document.body.innerText;")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Waits until the page shows `text`.
+    pub async fn wait_for_text(&self, text: &str) {
+        let started = Instant::now();
+        while !self.page_text().await.contains(text) {
+            assert!(
+                started.elapsed() < PATIENCE,
+                "the page never said {text:?}; it says: {}",
+                self.page_text().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The whole document as HTML, for searching what must not be in it.
+    pub async fn html(&self) -> String {
+        self.script("return document.documentElement.outerHTML;")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.driver.wait();
+    }
+}
+
+/// An XPath string literal for `text` (which holds no double quote here).
+fn literal(text: &str) -> String {
+    assert!(!text.contains('"'), "{text}");
+    format!("\"{text}\"")
+}

@@ -1,0 +1,173 @@
+//! The console in a real browser (headless Chromium), against a real `latch serve` process
+//! and mock-looker, driven by the labels a person reads; every result is checked through the
+//! REST API too.
+
+use latch_tests::browser::Browser;
+use latch_tests::{Replica, TestApp, WithMock, on_both_backends};
+use reqwest::Method;
+
+on_both_backends!(
+    WithMock:
+        a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_creates_a_data_source;
+    TestApp:
+        the_console_is_served_under_a_strict_policy_with_assets_cached_by_content,
+);
+
+const SERVER: &str = env!("CARGO_BIN_EXE_latch-server");
+
+async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_creates_a_data_source(
+    fixture: WithMock,
+) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = Replica::spawn(
+        std::path::Path::new(SERVER),
+        &fixture.app.db.url,
+        latch_vault::ExposeSecret::expose_secret(&fixture.app.master_key),
+    )
+    .await;
+    let secret = fixture.mock.config().client_secret;
+
+    browser.goto(&format!("{}/", server.address)).await;
+    browser.fill("API key", "latch_wrong_key").await;
+    browser.press("Sign in").await;
+    browser.wait_for_text("API key").await;
+    browser.fill("API key", &fixture.app.admin_key).await;
+    browser.press("Sign in").await;
+    browser.wait_for_text("Credentials").await;
+    assert_eq!(
+        browser
+            .script("return sessionStorage.getItem('latch.api_key');")
+            .await,
+        fixture.app.admin_key.as_str()
+    );
+    assert!(
+        browser
+            .script("return localStorage.length === 0 && document.cookie === '';")
+            .await
+            .as_bool()
+            .unwrap()
+    );
+
+    browser.press("Data sources").await;
+    browser.press("New data source").await;
+    browser.press("Looker").await;
+    browser.wait_for_text("Authenticate").await;
+    browser.press("Add Credential").await;
+    browser.fill("Credential Name", "Looker production").await;
+    browser
+        .fill("Credential Description", "Nightly exports")
+        .await;
+    browser.fill("API Host URL", &fixture.mock.url).await;
+    browser
+        .fill("Client ID", &fixture.mock.config().client_id)
+        .await;
+
+    // A refused secret: the overlay says why and nothing is saved.
+    browser.fill("Client Secret", "not-the-secret").await;
+    browser.press("Save").await;
+    browser.wait_for_text("refused").await;
+    let (_, none) = fixture.app.send(Method::GET, "/v1/credentials", None).await;
+    assert!(none["items"].as_array().unwrap().is_empty());
+
+    // Test, then Save with the right one.
+    browser.fill("Client Secret", &secret).await;
+    browser.press("Test").await;
+    browser.wait_for_text("valid: logged in").await;
+    browser.press("Save").await;
+    let tile = browser
+        .find("//button[contains(@class,'tile')][.//h3[normalize-space(.)='Looker production']]")
+        .await;
+    assert_eq!(
+        browser.attribute(&tile, "aria-pressed").await.as_deref(),
+        Some("true"),
+        "the new tile is selected"
+    );
+    assert!(
+        !browser.html().await.contains(&secret),
+        "the secret stays in the page"
+    );
+    let (_, saved) = fixture.app.send(Method::GET, "/v1/credentials", None).await;
+    assert_eq!(saved["items"][0]["name"], "Looker production");
+    assert_eq!(saved["items"][0]["status"], "valid");
+    let credential_id = saved["items"][0]["id"].as_str().unwrap().to_string();
+
+    browser.fill("Data source name", "Usage exports").await;
+    browser.press("Create").await;
+    browser
+        .wait_for_text("uses the credential Looker production")
+        .await;
+    let (_, sources) = fixture
+        .app
+        .send(Method::GET, "/v1/data-sources", None)
+        .await;
+    assert_eq!(sources["items"][0]["name"], "Usage exports");
+    assert_eq!(sources["items"][0]["credential_id"], credential_id.as_str());
+
+    browser.press("Sign out").await;
+    browser.wait_for_text("Sign in").await;
+    assert!(
+        browser
+            .script("return sessionStorage.getItem('latch.api_key');")
+            .await
+            .is_null()
+    );
+    browser.quit().await;
+}
+
+async fn the_console_is_served_under_a_strict_policy_with_assets_cached_by_content(app: TestApp) {
+    let page = app.anonymous(Method::GET, "/").send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    let policy = headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for part in [
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "default-src 'none'",
+    ] {
+        assert!(policy.contains(part), "{policy}");
+    }
+    assert!(!policy.contains("unsafe"), "{policy}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["cache-control"], "no-cache");
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("<script>"), "no inline script");
+    let script = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    assert!(
+        script.starts_with("/console/app.") && script.ends_with(".js"),
+        "{script}"
+    );
+
+    let asset = app.anonymous(Method::GET, &script).send().await.unwrap();
+    assert_eq!(asset.status(), 200);
+    assert_eq!(
+        asset.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        asset.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(asset.headers().contains_key("content-security-policy"));
+    let stale = app
+        .anonymous(Method::GET, "/console/app.000000000000.js")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 404);
+    // The API reference stays where it was.
+    let docs = app.anonymous(Method::GET, "/docs/").send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+}
