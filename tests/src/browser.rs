@@ -102,6 +102,43 @@ impl Browser {
         self.command(reqwest::Method::DELETE, "", None).await;
     }
 
+    /// The handles of the open windows, the first one first.
+    pub async fn windows(&self) -> Vec<String> {
+        self.command(reqwest::Method::GET, "/window/handles", None)
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|handle| handle.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Waits for a window besides `known` to open; its handle.
+    pub async fn new_window(&self, known: &[String]) -> String {
+        let started = Instant::now();
+        loop {
+            if let Some(handle) = self
+                .windows()
+                .await
+                .into_iter()
+                .find(|handle| !known.contains(handle))
+            {
+                return handle;
+            }
+            assert!(started.elapsed() < PATIENCE, "no window opened");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn switch_to(&self, handle: &str) {
+        self.command(
+            reqwest::Method::POST,
+            "/window",
+            Some(json!({"handle": handle})),
+        )
+        .await;
+    }
+
     pub async fn goto(&self, url: &str) {
         self.command(reqwest::Method::POST, "/url", Some(json!({"url": url})))
             .await;
@@ -132,6 +169,34 @@ impl Browser {
             )
             .await;
         found[ELEMENT].as_str().map(str::to_string)
+    }
+
+    /// Waits until nothing matches `xpath` (an overlay closed, say).
+    pub async fn wait_gone(&self, xpath: &str) {
+        let started = Instant::now();
+        while self.try_find(xpath).await.is_some() {
+            assert!(started.elapsed() < PATIENCE, "{xpath} never went away");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until `element` has left the page (the part holding it was drawn again).
+    pub async fn wait_stale(&self, element: &str) {
+        let started = Instant::now();
+        loop {
+            let answer = self
+                .command(
+                    reqwest::Method::GET,
+                    &format!("/element/{element}/enabled"),
+                    None,
+                )
+                .await;
+            if answer["error"].as_str() == Some("stale element reference") {
+                return;
+            }
+            assert!(started.elapsed() < PATIENCE, "{element} stayed on the page");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// The control a visible label names.
@@ -240,6 +305,26 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Saves what the browser shows as `{name}.png` in `LATCH_CONSOLE_SCREENSHOTS`, when that
+    /// folder is set (to refresh `docs/console/`).
+    pub async fn screenshot(&self, name: &str) {
+        let Ok(folder) = std::env::var("LATCH_CONSOLE_SCREENSHOTS") else {
+            return;
+        };
+        use base64::Engine;
+        let encoded = self
+            .command(reqwest::Method::GET, "/screenshot", None)
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().unwrap())
+            .unwrap();
+        std::fs::write(
+            std::path::Path::new(&folder).join(format!("{name}.png")),
+            png,
+        )
+        .unwrap();
     }
 
     /// The whole document as HTML, for searching what must not be in it.

@@ -8,7 +8,8 @@ use reqwest::Method;
 
 on_both_backends!(
     WithMock:
-        a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_creates_a_data_source;
+        a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_creates_a_data_source,
+        a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay;
     TestApp:
         the_console_is_served_under_a_strict_policy_with_assets_cached_by_content,
 );
@@ -30,6 +31,8 @@ async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_crea
     let secret = fixture.mock.config().client_secret;
 
     browser.goto(&format!("{}/", server.address)).await;
+    browser.wait_for_text("API key").await;
+    browser.screenshot("sign-in").await;
     browser.fill("API key", "latch_wrong_key").await;
     browser.press("Sign in").await;
     browser.wait_for_text("API key").await;
@@ -68,6 +71,7 @@ async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_crea
     browser.fill("Client Secret", "not-the-secret").await;
     browser.press("Save").await;
     browser.wait_for_text("refused").await;
+    browser.screenshot("add-credential-refused").await;
     let (_, none) = fixture.app.send(Method::GET, "/v1/credentials", None).await;
     assert!(none["items"].as_array().unwrap().is_empty());
 
@@ -84,6 +88,7 @@ async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_crea
         Some("true"),
         "the new tile is selected"
     );
+    browser.screenshot("authenticate").await;
     assert!(
         !browser.html().await.contains(&secret),
         "the secret stays in the page"
@@ -104,6 +109,52 @@ async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_crea
         .await;
     assert_eq!(sources["items"][0]["name"], "Usage exports");
     assert_eq!(sources["items"][0]["credential_id"], credential_id.as_str());
+
+    // The credential's own actions: test it again, rotate its secret, rename it.
+    browser.press("Credentials").await;
+    let actions = "//div[@aria-label='Actions for Looker production']";
+    let again = browser
+        .find(&format!(
+            "{actions}/button[normalize-space(.)='Test again']"
+        ))
+        .await;
+    browser.click(&again).await;
+    browser.wait_stale(&again).await;
+    let rotate = browser
+        .find(&format!(
+            "{actions}/button[normalize-space(.)='Rotate secret']"
+        ))
+        .await;
+    browser.click(&rotate).await;
+    browser.fill("Client Secret", &secret).await;
+    browser.press("Save").await;
+    browser.wait_gone("//dialog").await;
+    browser.screenshot("credentials").await;
+    let (_, tested) = fixture
+        .app
+        .send(
+            Method::GET,
+            &format!("/v1/credentials/{credential_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(tested["status"], "valid");
+    assert!(tested["version"].as_i64().unwrap() >= 3, "{tested}");
+    assert!(!browser.html().await.contains(&secret));
+
+    // A credential in use cannot be deleted; the console says what uses it, with a link.
+    let delete = browser
+        .find("//div[@aria-label='Actions for Looker production']/button[normalize-space(.)='Delete']")
+        .await;
+    browser.click(&delete).await;
+    browser.wait_for_text("Data source Usage exports").await;
+    let (_, still) = fixture.app.send(Method::GET, "/v1/credentials", None).await;
+    assert_eq!(still["items"].as_array().unwrap().len(), 1);
+    let link = browser
+        .find("//a[normalize-space(.)='Data source Usage exports']")
+        .await;
+    browser.click(&link).await;
+    browser.wait_for_text("New data source").await;
 
     browser.press("Sign out").await;
     browser.wait_for_text("Sign in").await;
@@ -170,4 +221,56 @@ async fn the_console_is_served_under_a_strict_policy_with_assets_cached_by_conte
     // The API reference stays where it was.
     let docs = app.anonymous(Method::GET, "/docs/").send().await.unwrap();
     assert_eq!(docs.status(), 200);
+}
+
+async fn a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay(
+    fixture: WithMock,
+) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = Replica::spawn(
+        std::path::Path::new(SERVER),
+        &fixture.app.db.url,
+        latch_vault::ExposeSecret::expose_secret(&fixture.app.master_key),
+    )
+    .await;
+    fixture.mock.register_oauth_app(
+        "latch-console",
+        &format!("{}/v1/oauth/callback", server.address),
+    );
+    browser.goto(&format!("{}/", server.address)).await;
+    browser.fill("API key", &fixture.app.admin_key).await;
+    browser.press("Sign in").await;
+    browser.press("Data sources").await;
+    browser.press("New data source").await;
+    browser.press("Looker").await;
+    browser.press("Add Credential").await;
+    browser.fill("Credential Name", "Looker by consent").await;
+    let consent = browser.labelled("Consent in Looker").await;
+    browser.click(&consent).await;
+    browser.fill("API Host URL", &fixture.mock.url).await;
+    browser.fill("Web Host URL", &fixture.mock.url).await;
+    browser.fill("Client ID", "latch-console").await;
+    let console = browser.windows().await;
+    browser.press("Connect with Looker").await;
+
+    // Looker's consent screen opens in a popup; the person allows.
+    let popup = browser.new_window(&console).await;
+    browser.switch_to(&popup).await;
+    browser.press("Allow").await;
+    // The console closes the popup once the session has completed.
+    browser.switch_to(&console[0]).await;
+
+    let tile = browser
+        .find("//button[contains(@class,'tile')][.//h3[normalize-space(.)='Looker by consent']]")
+        .await;
+    assert_eq!(
+        browser.attribute(&tile, "aria-pressed").await.as_deref(),
+        Some("true")
+    );
+    let (_, saved) = fixture.app.send(Method::GET, "/v1/credentials", None).await;
+    assert_eq!(saved["items"][0]["auth_method"], "oauth_authorization_code");
+    assert_eq!(saved["items"][0]["status"], "valid");
+    browser.quit().await;
 }

@@ -193,11 +193,154 @@ async function showCredentials() {
   main.replaceChildren(el("h1", { text: "Credentials" }), error, list);
   try {
     const page = await api("GET", "/v1/credentials?limit=200");
-    list.replaceChildren(...page.items.map((credential) => el("li", {}, credentialTile(credential))));
+    list.replaceChildren(
+      ...page.items.map((credential) => el("li", {}, credentialTile(credential), credentialActions(credential, error))),
+    );
     if (!page.items.length) list.replaceChildren(el("li", { text: "No credentials yet." }));
   } catch (problem) {
     showError(error, problem);
   }
+}
+
+function credentialActions(credential, error) {
+  if (!can("credentials:write")) return null;
+  const path = `/v1/credentials/${credential.id}`;
+  const run = (action) => async () => {
+    error.textContent = "";
+    try {
+      await action();
+      await showCredentials();
+    } catch (problem) {
+      showError(error, problem);
+      if (problem.body && problem.body.used_by) {
+        error.append(
+          el(
+            "ul",
+            {},
+            ...problem.body.used_by.map((user) =>
+              el(
+                "li",
+                {},
+                el("a", {
+                  href: "#",
+                  text: `${user.kind === "source" ? "Data source" : "Data destination"} ${user.name}`,
+                  onclick: (event) => {
+                    event.preventDefault();
+                    go(sections.find((section) => section.name === (user.kind === "source" ? "Data sources" : "Data destinations")));
+                  },
+                }),
+              ),
+            ),
+          ),
+        );
+      }
+    }
+  };
+  const oauth = credential.auth_method === "oauth_authorization_code";
+  return el(
+    "div",
+    { class: "actions", role: "group", "aria-label": `Actions for ${credential.name}` },
+    el("button", { type: "button", text: "Test again", onclick: run(() => api("POST", `${path}/validate`)) }),
+    oauth
+      ? el("button", { type: "button", text: "Reconnect", onclick: run(() => reconnect(credential)) })
+      : el("button", { type: "button", text: "Rotate secret", onclick: () => rotateSecret(credential) }),
+    el("button", { type: "button", text: "Edit", onclick: () => editCredential(credential) }),
+    el("button", { type: "button", text: "Delete", onclick: run(() => api("DELETE", path)) }),
+  );
+}
+
+/// A small overlay with labelled fields; `submit` gets their values.
+function overlay(title, fields, submitText, submit) {
+  const error = alertBox();
+  const dialog = el(
+    "dialog",
+    { "aria-label": title },
+    el(
+      "form",
+      { method: "dialog", onsubmit: (event) => event.preventDefault() },
+      el("h2", { text: title }),
+      ...fields.map(fieldBlock),
+      error,
+      el(
+        "div",
+        { class: "actions" },
+        el("button", {
+          type: "button",
+          class: "primary",
+          text: submitText,
+          onclick: async () => {
+            error.textContent = "";
+            for (const field of fields) field.error.textContent = "";
+            try {
+              await submit();
+              close();
+              await showCredentials();
+            } catch (problem) {
+              const listed = (problem.body && problem.body.errors) || [];
+              for (const item of listed) {
+                const field = fields.find((candidate) => candidate.path === item.field);
+                if (field) field.error.textContent = item.message;
+              }
+              showError(error, problem);
+            }
+          },
+        }),
+        el("button", { type: "button", text: "Cancel", onclick: () => close() }),
+      ),
+    ),
+  );
+  const close = () => {
+    for (const field of fields) field.input.value = "";
+    dialog.close();
+    dialog.remove();
+  };
+  document.body.append(dialog);
+  dialog.showModal();
+  fields[0].input.focus();
+}
+
+async function rotateSecret(credential) {
+  const connector = await api("GET", `/v1/connectors/${encodeURIComponent(credential.connector)}`);
+  const fields = schemaFields(connector.secrets_schema, "secrets", true);
+  overlay(`Rotate the secret of ${credential.name}`, fields, "Save", () => {
+    const secrets = {};
+    for (const field of fields) if (field.input.value) secrets[field.name] = field.input.value;
+    return api("PATCH", `/v1/credentials/${credential.id}`, { secrets });
+  });
+}
+
+function editCredential(credential) {
+  const name = el("input", { id: uid("edit-name"), required: true, maxlength: 128 });
+  const description = el("textarea", { id: uid("edit-description"), maxlength: 1000, rows: 2 });
+  name.value = credential.name;
+  description.value = credential.description || "";
+  const fields = [
+    { path: "name", input: name, label: "Credential Name", error: el("p", { class: "field-error" }) },
+    { path: "description", input: description, label: "Credential Description", error: el("p", { class: "field-error" }) },
+  ];
+  overlay(`Edit ${credential.name}`, fields, "Save", () =>
+    api("PATCH", `/v1/credentials/${credential.id}`, { name: name.value.trim(), description: description.value.trim() }),
+  );
+}
+
+/// Runs a connect session in a popup and waits for its end; the session as it ended.
+async function consent(path, request) {
+  const session = await api("POST", path, request);
+  const popup = window.open(session.authorization_url, "latch-consent", "popup,width=640,height=720");
+  if (!popup) window.location.assign(session.authorization_url);
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const now = await api("GET", `/v1/connect-sessions/${session.id}`);
+    if (now.status !== "pending") {
+      if (popup && !popup.closed) popup.close();
+      return now;
+    }
+  }
+}
+
+async function reconnect(credential) {
+  const ended = await consent(`/v1/credentials/${credential.id}/reconnect`, {});
+  if (ended.status !== "completed") throw new Problem(400, { detail: `Not reconnected: ${ended.error || ended.status}.` });
 }
 
 // The Authenticate screen: a connector's credentials as tiles, and Add Credential.
@@ -314,6 +457,50 @@ function addCredential(connector, onsaved) {
   ];
   const outcome = el("div", { class: "outcome", role: "status" });
   const error = alertBox();
+  const oauth = (connector.auth_methods || []).find((method) => method.id === "oauth_authorization_code");
+  const oauthFields = oauth ? schemaFields(oauth.config_schema, "config", false) : [];
+  // The two ways to make one, when the connector offers consent: only the chosen way's
+  // fields are in the form.
+  const [nameField, descriptionField, ...keyFields] = fields;
+  const keyBlocks = keyFields.map(fieldBlock);
+  const keyActions = el(
+    "div",
+    { class: "actions" },
+    el("button", { type: "button", text: "Test", onclick: () => test() }),
+    el("button", { type: "button", class: "primary", text: "Save", onclick: () => save() }),
+    el("button", { type: "button", text: "Cancel", onclick: () => close() }),
+  );
+  const oauthBlocks = oauthFields.map(fieldBlock);
+  const oauthActions = el(
+    "div",
+    { class: "actions" },
+    el("button", { type: "button", class: "primary", text: `Connect with ${connector.name}`, onclick: () => connect() }),
+    el("button", { type: "button", text: "Cancel", onclick: () => close() }),
+  );
+  const methodFields = el("div", {}, ...keyBlocks, outcome, error, keyActions);
+  const choose = (byConsent) => {
+    clearErrors();
+    if (byConsent) methodFields.replaceChildren(...oauthBlocks, outcome, error, oauthActions);
+    else methodFields.replaceChildren(...keyBlocks, outcome, error, keyActions);
+  };
+  const radio = (text, checked, byConsent) => {
+    const id = uid("method");
+    return el(
+      "div",
+      {},
+      el("input", { type: "radio", name: "method", id, checked, onchange: () => choose(byConsent) }),
+      el("label", { for: id, text, class: "inline" }),
+    );
+  };
+  const methods = oauth
+    ? el(
+        "fieldset",
+        {},
+        el("legend", { text: "How Latch signs in" }),
+        radio("API key (client ID and secret)", true, false),
+        radio(`Consent in ${connector.name}`, false, true),
+      )
+    : null;
   const dialog = el(
     "dialog",
     { "aria-labelledby": "add-credential-title" },
@@ -321,18 +508,40 @@ function addCredential(connector, onsaved) {
       "form",
       { method: "dialog", onsubmit: (event) => event.preventDefault() },
       el("h2", { id: "add-credential-title", text: `Add Credential: ${connector.name}` }),
-      ...fields.map(fieldBlock),
-      outcome,
-      error,
-      el(
-        "div",
-        { class: "actions" },
-        el("button", { type: "button", text: "Test", onclick: () => test() }),
-        el("button", { type: "button", class: "primary", text: "Save", onclick: () => save() }),
-        el("button", { type: "button", text: "Cancel", onclick: () => close() }),
-      ),
+      fieldBlock(nameField),
+      fieldBlock(descriptionField),
+      methods,
+      methodFields,
     ),
   );
+  async function connect() {
+    clearErrors();
+    for (const field of oauthFields) field.error.textContent = "";
+    const request = { connector: connector.id, auth_method: "oauth_authorization_code", config: {} };
+    if (nameInput.value.trim()) request.name = nameInput.value.trim();
+    if (descriptionInput.value.trim()) request.description = descriptionInput.value.trim();
+    for (const field of oauthFields) if (field.input.value.trim()) request.config[field.name] = field.input.value.trim();
+    try {
+      outcome.textContent = `Waiting for the consent in ${connector.name}…`;
+      const ended = await consent("/v1/connect-sessions", request);
+      if (ended.status !== "completed") {
+        outcome.textContent = "";
+        error.textContent = `Not connected: ${ended.error || ended.status}.`;
+        return;
+      }
+      const created = await api("GET", `/v1/credentials/${ended.credential_id}`);
+      close();
+      await onsaved(created);
+    } catch (problem) {
+      outcome.textContent = "";
+      const listed = (problem.body && problem.body.errors) || [];
+      for (const item of listed) {
+        const field = item.field === "name" ? fields[0] : oauthFields.find((candidate) => candidate.path === item.field);
+        if (field) field.error.textContent = item.message;
+      }
+      showError(error, problem);
+    }
+  }
 
   const body = () => {
     const request = { connector: connector.id, config: {}, secrets: {} };
@@ -365,8 +574,7 @@ function addCredential(connector, onsaved) {
         placed += 1;
       }
     }
-    const why = problem.body && problem.body.outcome ? ` (${problem.body.outcome.status})` : "";
-    if (placed < listed.length || !listed.length) error.textContent = problem.message + why;
+    if (placed < listed.length || !listed.length) error.textContent = problem.message;
   };
   const forgetSecrets = () => {
     for (const field of fields) if (field.section === "secrets") field.input.value = "";
