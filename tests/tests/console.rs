@@ -110,6 +110,28 @@ async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_crea
     assert_eq!(sources["items"][0]["name"], "Usage exports");
     assert_eq!(sources["items"][0]["credential_id"], credential_id.as_str());
 
+    // A job key for the new source, shown once, that gets the source's token.
+    browser.press("Create job key").await;
+    browser.wait_for_text("shown once").await;
+    let key = browser
+        .script("return document.querySelector('output').textContent;")
+        .await;
+    let key = key.as_str().unwrap();
+    assert!(key.starts_with("latch_"), "{key}");
+    let job = fixture
+        .app
+        .client
+        .post(format!(
+            "{}/v1/data-sources/{}/token",
+            fixture.app.address,
+            sources["items"][0]["id"].as_str().unwrap()
+        ))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(job.status(), 200, "the job key gets its source's token");
+
     // The credential's own actions: test it again, rotate its secret, rename it.
     browser.press("Credentials").await;
     let actions = "//div[@aria-label='Actions for Looker production']";
@@ -156,6 +178,15 @@ async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_crea
     browser.click(&link).await;
     browser.wait_for_text("New data source").await;
 
+    // The audit trail, newest first, filtered by action.
+    browser.press("Audit").await;
+    browser.fill("Action", "credential.created").await;
+    browser.press("Filter").await;
+    browser
+        .wait_gone("//td[normalize-space(.)='data_source.created']")
+        .await;
+    browser.wait_for_text("credential.created").await;
+
     browser.press("Sign out").await;
     browser.wait_for_text("Sign in").await;
     assert!(
@@ -164,6 +195,32 @@ async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_crea
             .await
             .is_null()
     );
+
+    // A key that may only read is offered nothing it may not do.
+    let (status, reader) = fixture
+        .app
+        .send(
+            Method::POST,
+            "/v1/api-keys",
+            Some(&serde_json::json!({"name": "reader", "scopes": ["credentials:read"]})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    browser
+        .fill("API key", reader["key"].as_str().unwrap())
+        .await;
+    browser.press("Sign in").await;
+    browser.wait_for_text("Looker production").await;
+    let page = browser.page_text().await;
+    for absent in ["Audit", "Delete", "Rotate secret", "Add Credential"] {
+        assert!(
+            !page.contains(absent),
+            "{absent} offered to a reader: {page}"
+        );
+    }
+    browser.press("Data sources").await;
+    browser.wait_for_text("Usage exports").await;
+    assert!(!browser.page_text().await.contains("New data source"));
     browser.quit().await;
 }
 

@@ -742,21 +742,38 @@ function showCreated(kind, source, credential) {
 async function showAudit() {
   const error = alertBox();
   const rows = el("tbody");
+  const action = el("input", { id: uid("audit-action"), placeholder: "credential.created" });
+  const target = el("input", { id: uid("audit-target"), placeholder: "an id" });
+  const load = async () => {
+    error.textContent = "";
+    const query = new URLSearchParams({ order: "newest", limit: "100" });
+    if (action.value.trim()) query.set("action", action.value.trim());
+    if (target.value.trim()) query.set("target_id", target.value.trim());
+    try {
+      const page = await api("GET", `/v1/audit-events?${query}`);
+      rows.replaceChildren(
+        ...page.items.map((event) =>
+          el("tr", {}, el("td", { text: when(event.at) }), el("td", { text: event.action }), el("td", { text: `${event.target_type} ${event.target_id || ""}` }), el("td", { text: event.outcome })),
+        ),
+      );
+    } catch (problem) {
+      rows.replaceChildren();
+      showError(error, problem);
+    }
+  };
   main.replaceChildren(
     el("h1", { text: "Audit" }),
+    el(
+      "form",
+      { class: "filters", onsubmit: (event) => { event.preventDefault(); load(); } },
+      el("div", { class: "field" }, el("label", { for: action.id, text: "Action" }), action),
+      el("div", { class: "field" }, el("label", { for: target.id, text: "Target" }), target),
+      el("button", { type: "submit", text: "Filter" }),
+    ),
     error,
     el("table", {}, el("thead", {}, el("tr", {}, ...["When", "Action", "Target", "Outcome"].map((text) => el("th", { text })))), rows),
   );
-  try {
-    const page = await api("GET", "/v1/audit-events?order=newest&limit=100");
-    rows.replaceChildren(
-      ...page.items.map((event) =>
-        el("tr", {}, el("td", { text: when(event.at) }), el("td", { text: event.action }), el("td", { text: `${event.target_type} ${event.target_id || ""}` }), el("td", { text: event.outcome })),
-      ),
-    );
-  } catch (problem) {
-    showError(error, problem);
-  }
+  await load();
 }
 
 // Start ---------------------------------------------------------------------------------
