@@ -134,6 +134,10 @@ async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_crea
 
     // The credential's own actions: test it again, rotate its secret, rename it.
     browser.press("Credentials").await;
+    // Tiles are grouped by connector.
+    browser
+        .find("//section[@aria-label='Looker']//h3[normalize-space(.)='Looker production']")
+        .await;
     let actions = "//div[@aria-label='Actions for Looker production']";
     let again = browser
         .find(&format!(

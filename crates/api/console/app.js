@@ -192,11 +192,37 @@ async function showCredentials() {
   const list = el("ul", { class: "tiles" });
   main.replaceChildren(el("h1", { text: "Credentials" }), error, list);
   try {
-    const page = await api("GET", "/v1/credentials?limit=200");
-    list.replaceChildren(
-      ...page.items.map((credential) => el("li", {}, credentialTile(credential), credentialActions(credential, error))),
+    const [page, connectors] = await Promise.all([
+      api("GET", "/v1/credentials?limit=200"),
+      api("GET", "/v1/connectors"),
+    ]);
+    // One group of tiles per connector.
+    const groups = connectors.items
+      .map((connector) => ({
+        connector,
+        items: page.items.filter((credential) => credential.connector === connector.id),
+      }))
+      .filter((group) => group.items.length);
+    if (!groups.length) {
+      list.replaceChildren(el("li", { text: "No credentials yet." }));
+      return;
+    }
+    list.replaceWith(
+      ...groups.map((group) =>
+        el(
+          "section",
+          { "aria-label": group.connector.name },
+          el("h2", { text: group.connector.name }),
+          el(
+            "ul",
+            { class: "tiles" },
+            ...group.items.map((credential) =>
+              el("li", {}, credentialTile(credential), credentialActions(credential, error)),
+            ),
+          ),
+        ),
+      ),
     );
-    if (!page.items.length) list.replaceChildren(el("li", { text: "No credentials yet." }));
   } catch (problem) {
     showError(error, problem);
   }

@@ -300,6 +300,7 @@ fn print_dev_banner(key: &str, port: u16) {
     println!(
         "{rule}\n  DEVELOPMENT MODE. An admin API key for organization `{DEV_ORG}` was created.\n  \
          It is shown this once:\n\n    export LATCH_KEY={key}\n\n  \
-         Then try: curl -H \"Authorization: Bearer $LATCH_KEY\" http://127.0.0.1:{port}/v1/connectors\n{rule}"
+         Open the console at http://127.0.0.1:{port}/ and sign in with that key,\n  \
+         or try: curl -H \"Authorization: Bearer $LATCH_KEY\" http://127.0.0.1:{port}/v1/connectors\n{rule}"
     );
 }
