@@ -58,6 +58,14 @@ async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_crea
     browser.press("Looker").await;
     browser.wait_for_text("Authenticate").await;
     browser.press("Add Credential").await;
+    // Saving an empty form: each problem appears next to its field.
+    browser.press("Save").await;
+    browser
+        .find("//label[normalize-space(.)='Credential Name']/following-sibling::p[@class='field-error'][normalize-space(.)='is required']")
+        .await;
+    browser
+        .find("//label[normalize-space(.)='Client Secret']/following-sibling::p[@class='field-error'][normalize-space(.)!='']")
+        .await;
     browser.fill("Credential Name", "Looker production").await;
     browser
         .fill("Credential Description", "Nightly exports")
