@@ -157,6 +157,47 @@ const DOCUMENTED: &[&str] = &[
 ];
 
 #[tokio::test]
+async fn every_405_lists_the_methods_the_document_gives_its_path() {
+    let app = app().await;
+    let spec = served_spec(&app).await;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        let mut documented: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|method| method.to_uppercase())
+            .collect();
+        documented.sort();
+        let concrete = path
+            .replace("{id}", "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20")
+            .replace(
+                "/v1/connectors/019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20",
+                "/v1/connectors/looker",
+            );
+        for method in ["TRACE", "PUT"] {
+            let response = app
+                .admin(Method::from_bytes(method.as_bytes()).unwrap(), &concrete)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 405, "{method} {path}");
+            let allow = response
+                .headers()
+                .get("allow")
+                .unwrap_or_else(|| panic!("{method} {path}: no Allow"))
+                .to_str()
+                .unwrap()
+                .to_string();
+            let mut allowed: Vec<String> = allow.split(", ").map(str::to_string).collect();
+            allowed.sort();
+            assert_eq!(allowed, documented, "{method} {path}");
+            let problem: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(problem["type"], "urn:latch:problem:method_not_allowed");
+        }
+    }
+}
+
+#[tokio::test]
 async fn shared_refusals_are_described_once_and_every_reference_resolves() {
     let app = app().await;
     let spec = served_spec(&app).await;

@@ -1,20 +1,31 @@
-//! What every route shares: a resource that answers 405 to other methods, and `If-Match`.
+//! What every route shares: a resource that answers 405 with `Allow` to other methods, and
+//! `If-Match`.
 
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 
 use crate::entity_tags::parse_if_match;
 use crate::error::ApiError;
 
-pub(crate) fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A resource answering `allow` (such as `"GET, POST"`), and 405 naming them to any other
+/// method. The OpenAPI suite holds each `allow` to the methods the document lists.
+pub(crate) fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move |request: HttpRequest| {
+        method_not_allowed(request, allow)
+    }))
 }
 
-async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed(format!(
-        "{} is not allowed on {}",
-        request.method(),
-        request.path()
-    )))
+async fn method_not_allowed(
+    request: HttpRequest,
+    allow: &'static str,
+) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        detail: format!(
+            "{} is not allowed on {}; use {allow}",
+            request.method(),
+            request.path()
+        ),
+        allow,
+    })
 }
 
 /// The `If-Match` header as a version, when sent.

@@ -200,19 +200,19 @@ macro_rules! data_source_routes {
 
             /// The token route, which jobs call: registered before every other route.
             pub fn configure_token(config: &mut web::ServiceConfig) {
-                config.service(resource($token).route(web::post().to(token)));
+                config.service(resource($token, "POST").route(web::post().to(token)));
             }
 
             pub fn configure(config: &mut web::ServiceConfig) {
                 config
-                    .service(resource($collection)
+                    .service(resource($collection, "POST, GET")
                         .route(web::post().to(create))
                         .route(web::get().to(list)))
-                    .service(resource($item)
+                    .service(resource($item, "GET, PATCH, DELETE")
                         .route(web::get().to(get))
                         .route(web::patch().to(update))
                         .route(web::delete().to(delete)))
-                    .service(resource($keys).route(web::post().to(create_job_key)));
+                    .service(resource($keys, "POST").route(web::post().to(create_job_key)));
             }
         }
     };

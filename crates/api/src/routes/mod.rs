@@ -21,45 +21,56 @@ pub fn configure(config: &mut web::ServiceConfig) {
     // text and matching a pattern with an id by regex: after the three probes (text), the
     // token routes, which jobs call all day, come before every other pattern.
     config
-        .service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/metrics").route(web::get().to(health::metrics)))
-        .service(resource("/v1/credentials/{id}/token").route(web::post().to(tokens::issue)))
+        .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
+        .service(resource("/metrics", "GET").route(web::get().to(health::metrics)))
+        .service(
+            resource("/v1/credentials/{id}/token", "POST").route(web::post().to(tokens::issue)),
+        )
         .configure(data_sources::sources::configure_token)
         .configure(data_sources::destinations::configure_token)
-        .service(resource("/v1/me").route(web::get().to(api_keys::me)))
-        .service(resource("/v1/connectors").route(web::get().to(connectors::list)))
-        .service(resource("/v1/connectors/{id}").route(web::get().to(connectors::get)))
+        .service(resource("/v1/me", "GET").route(web::get().to(api_keys::me)))
+        .service(resource("/v1/connectors", "GET").route(web::get().to(connectors::list)))
+        .service(resource("/v1/connectors/{id}", "GET").route(web::get().to(connectors::get)))
         .service(
-            resource("/v1/credentials")
+            resource("/v1/credentials", "POST, GET")
                 .route(web::post().to(credentials::create))
                 .route(web::get().to(credentials::list)),
         )
         // Before `/v1/credentials/{id}`, which would take `test` for an id.
-        .service(resource("/v1/credentials/test").route(web::post().to(credentials::test)))
+        .service(resource("/v1/credentials/test", "POST").route(web::post().to(credentials::test)))
         .service(
-            resource("/v1/credentials/{id}/validate").route(web::post().to(credentials::validate)),
+            resource("/v1/credentials/{id}/validate", "POST")
+                .route(web::post().to(credentials::validate)),
         )
         .service(
-            resource("/v1/credentials/{id}/reconnect")
+            resource("/v1/credentials/{id}/reconnect", "POST")
                 .route(web::post().to(connect_sessions::reconnect)),
         )
         .service(
-            resource("/v1/credentials/{id}")
+            resource("/v1/credentials/{id}", "GET, PATCH, DELETE")
                 .route(web::get().to(credentials::get))
                 .route(web::patch().to(credentials::update))
                 .route(web::delete().to(credentials::delete)),
         )
         .service(
-            resource("/v1/api-keys")
+            resource("/v1/api-keys", "POST, GET")
                 .route(web::post().to(api_keys::create))
                 .route(web::get().to(api_keys::list)),
         )
-        .service(resource("/v1/api-keys/{id}").route(web::delete().to(api_keys::revoke)))
-        .service(resource("/v1/audit-events").route(web::get().to(audit::list)))
-        .service(resource("/v1/connect-sessions").route(web::post().to(connect_sessions::create)))
-        .service(resource("/v1/connect-sessions/{id}").route(web::get().to(connect_sessions::get)))
-        .service(resource("/v1/oauth/callback").route(web::get().to(connect_sessions::callback)))
+        .service(resource("/v1/api-keys/{id}", "DELETE").route(web::delete().to(api_keys::revoke)))
+        .service(resource("/v1/audit-events", "GET").route(web::get().to(audit::list)))
+        .service(
+            resource("/v1/connect-sessions", "POST")
+                .route(web::post().to(connect_sessions::create)),
+        )
+        .service(
+            resource("/v1/connect-sessions/{id}", "GET")
+                .route(web::get().to(connect_sessions::get)),
+        )
+        .service(
+            resource("/v1/oauth/callback", "GET").route(web::get().to(connect_sessions::callback)),
+        )
         .configure(data_sources::sources::configure)
         .configure(data_sources::destinations::configure);
 }
