@@ -2,9 +2,10 @@
 //! against mock-looker over real HTTP: the browser's trip is followed by hand, one redirect at
 //! a time, as a browser would.
 
+use latch_connector::oauth::OAuthFlow;
 use latch_connector::pkce::Pkce;
 use latch_connector::{EgressClient, EgressPolicy, Fields, ValidationStatus};
-use latch_connector_looker::oauth::{self, OAuthGrant};
+use latch_connector_looker::oauth::{LookerOAuth, OAuthGrant};
 use latch_tests::mock_looker::oauth::Approval;
 use latch_tests::mock_looker::{Fault, MockLooker, MockLookerConfig};
 use reqwest::StatusCode;
@@ -72,8 +73,9 @@ impl Flow {
     async fn code(&self) -> (SecretString, Pkce) {
         self.mock.set_approval(Approval::Approve);
         let pkce = Pkce::generate().unwrap();
-        let url =
-            oauth::authorization_url(&self.config, REDIRECT, "the-state", &pkce.challenge).unwrap();
+        let url = LookerOAuth
+            .authorization_url(&self.config, REDIRECT, "the-state", &pkce.challenge)
+            .unwrap();
         let (status, query, _) = self.consent(&url).await;
         assert_eq!(status, StatusCode::FOUND);
         let query = query.unwrap();
@@ -85,7 +87,8 @@ impl Flow {
     }
 
     async fn exchange(&self, code: &SecretString, verifier: &SecretString) -> OAuthGrant {
-        oauth::exchange_code(&self.egress, &self.config, code, verifier, REDIRECT)
+        LookerOAuth
+            .exchange_code(&self.egress, &self.config, code, verifier, REDIRECT)
             .await
             .unwrap()
     }
@@ -102,7 +105,9 @@ fn value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
 async fn the_authorization_url_is_on_the_web_host_with_an_s256_challenge_and_cors_api_scope() {
     let flow = flow().await;
     let pkce = Pkce::generate().unwrap();
-    let url = oauth::authorization_url(&flow.config, REDIRECT, "s", &pkce.challenge).unwrap();
+    let url = LookerOAuth
+        .authorization_url(&flow.config, REDIRECT, "s", &pkce.challenge)
+        .unwrap();
     assert_eq!(url.path(), "/auth");
     assert!(url.as_str().starts_with(&flow.mock.url));
     let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
@@ -127,7 +132,9 @@ async fn a_consented_code_trades_for_tokens_that_identify_the_person_and_refresh
     let first_refresh = grant.refresh_token.expect("a refresh token");
     assert!(flow.mock.is_active(grant.access.token.expose_secret()));
 
-    let outcome = oauth::identify(&flow.egress, &flow.config, &grant.access.token).await;
+    let outcome = LookerOAuth
+        .identify(&flow.egress, &flow.config, &grant.access.token)
+        .await;
     assert_eq!(outcome.status, ValidationStatus::Valid, "{outcome:?}");
     assert!(
         outcome.detail.contains("Latch API User"),
@@ -135,7 +142,8 @@ async fn a_consented_code_trades_for_tokens_that_identify_the_person_and_refresh
         outcome.detail
     );
 
-    let refreshed = oauth::refresh(&flow.egress, &flow.config, &first_refresh, REDIRECT)
+    let refreshed = LookerOAuth
+        .refresh(&flow.egress, &flow.config, &first_refresh, REDIRECT)
         .await
         .unwrap();
     let second_refresh = refreshed.refresh_token.expect("a rotated refresh token");
@@ -153,7 +161,8 @@ async fn a_consented_code_trades_for_tokens_that_identify_the_person_and_refresh
             .refresh_token_is_live(second_refresh.expose_secret())
     );
 
-    let reused = oauth::refresh(&flow.egress, &flow.config, &first_refresh, REDIRECT)
+    let reused = LookerOAuth
+        .refresh(&flow.egress, &flow.config, &first_refresh, REDIRECT)
         .await
         .unwrap_err();
     assert_eq!(reused.status, ValidationStatus::Invalid);
@@ -167,14 +176,16 @@ async fn a_code_is_refused_with_another_verifier_and_when_used_twice() {
     let flow = flow().await;
     let (code, pkce) = flow.code().await;
     let other = Pkce::generate().unwrap();
-    let wrong = oauth::exchange_code(&flow.egress, &flow.config, &code, &other.verifier, REDIRECT)
+    let wrong = LookerOAuth
+        .exchange_code(&flow.egress, &flow.config, &code, &other.verifier, REDIRECT)
         .await
         .unwrap_err();
     assert_eq!(wrong.status, ValidationStatus::Invalid);
     assert!(wrong.detail.contains("invalid_grant"));
 
     flow.exchange(&code, &pkce.verifier).await;
-    let again = oauth::exchange_code(&flow.egress, &flow.config, &code, &pkce.verifier, REDIRECT)
+    let again = LookerOAuth
+        .exchange_code(&flow.egress, &flow.config, &code, &pkce.verifier, REDIRECT)
         .await
         .unwrap_err();
     assert_eq!(again.status, ValidationStatus::Invalid);
@@ -187,14 +198,18 @@ async fn an_unknown_app_or_an_unregistered_redirect_uri_gets_an_error_page_and_n
     flow.mock.set_approval(Approval::Approve);
     let pkce = Pkce::generate().unwrap();
     let elsewhere = "http://127.0.0.1:9/somewhere-else";
-    let url = oauth::authorization_url(&flow.config, elsewhere, "s", &pkce.challenge).unwrap();
+    let url = LookerOAuth
+        .authorization_url(&flow.config, elsewhere, "s", &pkce.challenge)
+        .unwrap();
     let response = flow.browser.get(url.as_str()).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.headers().get("location").is_none());
 
     let mut unknown = flow.config.clone();
     unknown.insert("client_id".into(), json!("not-registered"));
-    let url = oauth::authorization_url(&unknown, REDIRECT, "s", &pkce.challenge).unwrap();
+    let url = LookerOAuth
+        .authorization_url(&unknown, REDIRECT, "s", &pkce.challenge)
+        .unwrap();
     let response = flow.browser.get(url.as_str()).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.headers().get("location").is_none());
@@ -205,7 +220,9 @@ async fn a_denied_consent_comes_back_as_access_denied_with_the_state() {
     let flow = flow().await;
     flow.mock.set_approval(Approval::Deny);
     let pkce = Pkce::generate().unwrap();
-    let url = oauth::authorization_url(&flow.config, REDIRECT, "st", &pkce.challenge).unwrap();
+    let url = LookerOAuth
+        .authorization_url(&flow.config, REDIRECT, "st", &pkce.challenge)
+        .unwrap();
     let (status, query, _) = flow.consent(&url).await;
     assert_eq!(status, StatusCode::FOUND);
     let query = query.unwrap();
@@ -218,7 +235,9 @@ async fn a_denied_consent_comes_back_as_access_denied_with_the_state() {
 async fn the_consent_screen_asks_and_its_allow_button_comes_back_with_a_code() {
     let flow = flow().await;
     let pkce = Pkce::generate().unwrap();
-    let url = oauth::authorization_url(&flow.config, REDIRECT, "st", &pkce.challenge).unwrap();
+    let url = LookerOAuth
+        .authorization_url(&flow.config, REDIRECT, "st", &pkce.challenge)
+        .unwrap();
     let (status, query, page) = flow.consent(&url).await;
     assert_eq!((status, query), (StatusCode::OK, None));
     assert!(page.contains(">Allow</button>") && page.contains(">Deny</button>"));
@@ -253,14 +272,15 @@ async fn revoked_app_tokens_make_the_refresh_fail_with_invalid_grant() {
     let grant = flow.exchange(&code, &pkce.verifier).await;
     flow.mock.revoke_oauth_tokens(APP);
     assert!(!flow.mock.is_active(grant.access.token.expose_secret()));
-    let refused = oauth::refresh(
-        &flow.egress,
-        &flow.config,
-        grant.refresh_token.as_ref().unwrap(),
-        REDIRECT,
-    )
-    .await
-    .unwrap_err();
+    let refused = LookerOAuth
+        .refresh(
+            &flow.egress,
+            &flow.config,
+            grant.refresh_token.as_ref().unwrap(),
+            REDIRECT,
+        )
+        .await
+        .unwrap_err();
     assert_eq!(refused.status, ValidationStatus::Invalid);
     assert!(refused.detail.contains("reconnect"), "{}", refused.detail);
 }
@@ -271,14 +291,15 @@ async fn a_rate_limited_refresh_is_an_error_with_the_wait_not_a_refusal() {
     let (code, pkce) = flow.code().await;
     let grant = flow.exchange(&code, &pkce.verifier).await;
     flow.mock.set_fault(Fault::RateLimited);
-    let limited = oauth::refresh(
-        &flow.egress,
-        &flow.config,
-        grant.refresh_token.as_ref().unwrap(),
-        REDIRECT,
-    )
-    .await
-    .unwrap_err();
+    let limited = LookerOAuth
+        .refresh(
+            &flow.egress,
+            &flow.config,
+            grant.refresh_token.as_ref().unwrap(),
+            REDIRECT,
+        )
+        .await
+        .unwrap_err();
     assert_eq!(limited.status, ValidationStatus::Error);
     assert_eq!(limited.retry_after, Some(30));
     flow.mock.set_fault(Fault::None);
@@ -294,7 +315,9 @@ async fn the_oauth_logout_ends_the_access_and_the_refresh_token() {
     let flow = flow().await;
     let (code, pkce) = flow.code().await;
     let grant = flow.exchange(&code, &pkce.verifier).await;
-    oauth::logout(&flow.egress, &flow.config, &grant.access.token).await;
+    LookerOAuth
+        .logout(&flow.egress, &flow.config, &grant.access.token)
+        .await;
     assert!(!flow.mock.is_active(grant.access.token.expose_secret()));
     assert!(
         !flow

@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use latch_connector::oauth::OAUTH_AUTHORIZATION_CODE;
-use latch_connector::{AccessToken, EgressClient, UpstreamError, ValidationStatus};
+use latch_connector::{
+    AccessToken, Connector, EgressClient, Fields, SecretFields, UpstreamError, ValidationStatus,
+};
 use latch_store::{
     Credential, CredentialStatus, NewAuditEvent, NewToken, Store, StoreError, StoredToken, now,
 };
@@ -39,7 +41,7 @@ use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::change_feed::{ChangeFeed, Watch};
 use crate::error::CoreError;
 use crate::metrics::{Issuance, Metrics};
-use crate::secrets::Secrets;
+use crate::secrets::{Secrets, open_text, seal_text};
 use crate::slot_map::SlotMap;
 
 /// The broker's timings, all settable (tests shorten nothing: they move a clock instead).
@@ -186,6 +188,13 @@ impl CachedToken {
             source,
         }
     }
+}
+
+/// What a login sends upstream: an API key's secrets, or an OAuth grant's refresh token
+/// (`None` when the store holds none).
+enum LoginWith {
+    Secrets(SecretFields),
+    RefreshToken(Option<SecretString>),
 }
 
 /// Why the last refresh failed; requests fail fast with it until the cool-down ends.
@@ -597,9 +606,15 @@ impl TokenBroker {
             self.release(credential.id, owner).await;
             return Ok(stored.issue(Issuance::Stored));
         }
+        // What the login needs is read here, before the call: a fault in opening it is
+        // Latch's (500, logged), not the upstream's. An OAuth refresh token is read under the
+        // lease, so it is the one the last holder wrote, never an older copy.
+        let connector = self.secrets.connector_of(credential)?;
+        let config = credential.config.as_object().cloned().unwrap_or_default();
+        let with = self.login_with(credential).await?;
         let started = self.clock.instant();
         let fetched = {
-            let login = self.fetch(credential);
+            let login = self.fetch(connector, &config, &with);
             tokio::pin!(login);
             tokio::select! {
                 fetched = &mut login => fetched,
@@ -658,26 +673,11 @@ impl TokenBroker {
         let lifetime = Duration::from_secs(access.expires_in);
         let expires_at = obtained_at + chrono::Duration::from_std(lifetime).unwrap_or_default();
         let context = RecordContext::new(credential.org_id, credential.id);
-        let sealed = self
-            .secrets
-            .data_key_of(credential)?
-            .seal(
-                &context,
-                Purpose::Token,
-                access.token.expose_secret().as_bytes(),
-            )
-            .map_err(CoreError::internal)?;
+        // One data key for both: the token and, for an OAuth grant, its rotated refresh token.
+        let data_key = self.secrets.data_key_of(credential)?;
+        let sealed = seal_text(&data_key, &context, Purpose::Token, &access.token)?;
         let rotated = rotated
-            .map(|refresh| {
-                self.secrets
-                    .data_key_of(credential)?
-                    .seal(
-                        &context,
-                        Purpose::RefreshToken,
-                        refresh.expose_secret().as_bytes(),
-                    )
-                    .map_err(CoreError::internal)
-            })
+            .map(|refresh| seal_text(&data_key, &context, Purpose::RefreshToken, &refresh))
             .transpose()?;
         let row = NewToken {
             token_ct: sealed.ciphertext,
@@ -733,45 +733,43 @@ impl TokenBroker {
         fresh_enough(&cached, wish, obtained_at, Issuance::Refreshed)
     }
 
-    /// A new access token from the upstream, and a rotated refresh token when the credential
-    /// is an OAuth grant and the answer carries one. Called under the lease: an OAuth
-    /// credential's refresh token is read from the store here, so it is the one the last
-    /// holder of the lease wrote, never an older copy.
+    /// What a login of this credential sends upstream.
+    async fn login_with(&self, credential: &Credential) -> Result<LoginWith, CoreError> {
+        if credential.auth_method == OAUTH_AUTHORIZATION_CODE {
+            Ok(LoginWith::RefreshToken(
+                self.refresh_token_of(credential).await?,
+            ))
+        } else {
+            Ok(LoginWith::Secrets(self.secrets.open(credential)?))
+        }
+    }
+
+    /// A new access token from the upstream, and a rotated refresh token when the login is an
+    /// OAuth refresh and the answer carries one.
     async fn fetch(
         &self,
-        credential: &Credential,
+        connector: &dyn Connector,
+        config: &Fields,
+        with: &LoginWith,
     ) -> Result<(AccessToken, Option<SecretString>), UpstreamError> {
-        let connector = self
-            .secrets
-            .connector_of(credential)
-            .map_err(|error| UpstreamError::error(error.to_string()))?;
-        let config = credential.config.as_object().cloned().unwrap_or_default();
-        if credential.auth_method != OAUTH_AUTHORIZATION_CODE {
-            let secrets = self
-                .secrets
-                .open(credential)
-                .map_err(|error| UpstreamError::error(error.to_string()))?;
-            let access = connector
-                .fetch_token(&self.egress, &config, &secrets)
-                .await?;
-            return Ok((access, None));
-        }
-        let flow = connector
-            .oauth()
-            .ok_or_else(|| UpstreamError::error("the connector no longer offers OAuth"))?;
-        let refresh_token = self.refresh_token_of(credential).await.map_err(|error| {
-            tracing::error!(credential_id = %credential.id, %error, "could not read a refresh token");
-            UpstreamError::error("Latch could not read the credential's refresh token")
-        })?;
-        let Some(refresh_token) = refresh_token else {
-            return Err(UpstreamError::invalid(
+        match with {
+            LoginWith::Secrets(secrets) => {
+                let access = connector.fetch_token(&self.egress, config, secrets).await?;
+                Ok((access, None))
+            }
+            LoginWith::RefreshToken(None) => Err(UpstreamError::invalid(
                 "the credential holds no refresh token",
-            ));
-        };
-        let grant = flow
-            .refresh(&self.egress, &config, &refresh_token, &self.redirect_uri)
-            .await?;
-        Ok((grant.access, grant.refresh_token))
+            )),
+            LoginWith::RefreshToken(Some(refresh_token)) => {
+                let flow = connector
+                    .oauth()
+                    .ok_or_else(|| UpstreamError::error("the connector no longer offers OAuth"))?;
+                let grant = flow
+                    .refresh(&self.egress, config, refresh_token, &self.redirect_uri)
+                    .await?;
+                Ok((grant.access, grant.refresh_token))
+            }
+        }
     }
 
     /// The stored refresh token of an OAuth credential, opened.
@@ -786,17 +784,9 @@ impl TokenBroker {
             return Ok(None);
         };
         let context = RecordContext::new(credential.org_id, credential.id);
-        let plain = self
-            .secrets
-            .data_key_of(credential)?
-            .open(
-                &context,
-                Purpose::RefreshToken,
-                &Sealed { nonce, ciphertext },
-            )
-            .map_err(CoreError::internal)?;
-        let text = std::str::from_utf8(plain.expose_secret()).map_err(CoreError::internal)?;
-        Ok(Some(SecretString::from(text.to_string())))
+        let data_key = self.secrets.data_key_of(credential)?;
+        let sealed = Sealed { nonce, ciphertext };
+        open_text(&data_key, &context, Purpose::RefreshToken, &sealed).map(Some)
     }
 
     /// Renews `owner`'s lease every third of its length, for as long as the login under it
@@ -921,17 +911,13 @@ impl TokenBroker {
             return Ok(None);
         }
         let context = RecordContext::new(credential.org_id, credential.id);
-        let plain = self
-            .secrets
-            .data_key_of(credential)?
-            .open(&context, Purpose::Token, &Sealed { nonce, ciphertext })
-            .map_err(CoreError::internal)?;
-        let token = String::from_utf8(plain.expose_secret().to_vec())
-            .map_err(|_| CoreError::internal("a stored token is not text"))?;
+        let data_key = self.secrets.data_key_of(credential)?;
+        let sealed = Sealed { nonce, ciphertext };
+        let token = open_text(&data_key, &context, Purpose::Token, &sealed)?;
         Ok(Some(CachedToken {
             org_id: credential.org_id,
             basis,
-            token: SecretString::from(token),
+            token,
             expires_at,
             obtained_at,
             credential_version: credential.version,

@@ -19,7 +19,7 @@ use latch_store::{
     ConnectSession, ConnectSessionStatus, Credential, CredentialStatus, NewAuditEvent,
     NewConnectSession, NewCredential, NewGrantTokens, StoreError, now,
 };
-use latch_vault::{ExposeSecret, Purpose, RecordContext, Sealed, WrappedKey};
+use latch_vault::{DataKey, Purpose, RecordContext, Sealed, WrappedKey};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -34,7 +34,7 @@ use crate::callers::{Caller, Scope};
 use crate::error::CoreError;
 use crate::input::{field_errors, trimmed};
 use crate::latch::Latch;
-use crate::secrets::seal_secrets;
+use crate::secrets::{open_text, seal_secrets, seal_text};
 
 /// How long a person has to approve Latch once the consent URL is handed out.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(10 * 60);
@@ -87,7 +87,7 @@ pub struct CreateConnectSessionRequest {
 }
 
 /// A new connect session: send the person's browser to `authorization_url`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[schema(example = json!({
     "id": "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20",
     "status": "pending",
@@ -100,6 +100,17 @@ pub struct ConnectSessionCreated {
     pub status: &'static str,
     pub authorization_url: String,
     pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for ConnectSessionCreated {
+    // The URL carries the state, the callback's only capability.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectSessionCreated")
+            .field("id", &self.id)
+            .field("authorization_url", &"[REDACTED]")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where a connect session stands.
@@ -319,13 +330,7 @@ async fn start(
         .keyring
         .generate_data_key(&context)
         .map_err(CoreError::internal)?;
-    let sealed = data_key
-        .seal(
-            &context,
-            Purpose::Verifier,
-            pkce.verifier.expose_secret().as_bytes(),
-        )
-        .map_err(CoreError::internal)?;
+    let sealed = seal_text(&data_key, &context, Purpose::Verifier, &pkce.verifier)?;
     let expires_at = now() + chrono::Duration::from_std(SESSION_LIFETIME).unwrap_or_default();
     let new = NewConnectSession {
         id,
@@ -464,11 +469,22 @@ pub async fn reconnect_credential(
 }
 
 /// What the browser arrives with at the callback.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct CallbackQuery {
     pub state: Option<String>,
     pub code: Option<String>,
     pub error: Option<String>,
+}
+
+/// The state is the session's capability and the code trades for tokens: neither is printed.
+impl std::fmt::Debug for CallbackQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackQuery")
+            .field("state", &self.state.as_ref().map(|_| "[REDACTED]"))
+            .field("code", &self.code.as_ref().map(|_| "[REDACTED]"))
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 /// How a callback ended, for the page or the redirect.
@@ -593,14 +609,13 @@ fn printable_code(code: &str) -> String {
 }
 
 async fn fail(state: &Latch, session: &ConnectSession, reason: &str) -> CallbackOutcome {
-    let event = audit(
+    let mut event = audit(
         session.org_id,
         None,
         AuditAction::ConnectSessionFailed,
         session.id,
         json!({"reason": reason}),
     );
-    let mut event = event;
     event.outcome = AuditOutcome::Failure.into();
     if let Err(error) = state
         .store
@@ -672,23 +687,14 @@ async fn connect(
 
 fn open_verifier(state: &Latch, session: &ConnectSession) -> Result<SecretString, CoreError> {
     let context = RecordContext::new(session.org_id, session.id);
-    let wrapped = WrappedKey {
-        kek_id: session.kek_id.clone(),
-        bytes: session.wrapped_dek.clone(),
-    };
     let data_key = state
-        .keyring
-        .unwrap_data_key(&context, &wrapped)
-        .map_err(CoreError::internal)?;
+        .secrets
+        .data_key(&context, &session.kek_id, &session.wrapped_dek)?;
     let sealed = Sealed {
         nonce: session.verifier_nonce.clone(),
         ciphertext: session.verifier_ct.clone(),
     };
-    let plain = data_key
-        .open(&context, Purpose::Verifier, &sealed)
-        .map_err(CoreError::internal)?;
-    let text = std::str::from_utf8(plain.expose_secret()).map_err(CoreError::internal)?;
-    Ok(SecretString::from(text.to_string()))
+    open_text(&data_key, &context, Purpose::Verifier, &sealed)
 }
 
 async fn save(
@@ -700,19 +706,11 @@ async fn save(
 ) -> Result<Credential, String> {
     let id = Uuid::now_v7();
     let context = RecordContext::new(session.org_id, id);
-    let sealed = (|| -> Result<_, CoreError> {
-        let (data_key, wrapped) = state
-            .keyring
-            .generate_data_key(&context)
-            .map_err(CoreError::internal)?;
-        let secrets = seal_secrets(&data_key, &context, &SecretFields::new(Fields::new()))?;
-        let tokens = sealed_grant(&data_key, &context, grant)?;
-        Ok((wrapped, secrets, tokens))
-    })();
-    let (wrapped, secrets, tokens) = sealed.map_err(|error| {
+    let sealed = seal_new_credential(state, &context, grant).map_err(|error| {
         tracing::error!(%error, "could not seal a new OAuth credential");
         "Latch could not encrypt the credential".to_string()
     })?;
+    let (wrapped, secrets, tokens) = sealed;
     let at = now();
     let credential = NewCredential {
         id,
@@ -768,31 +766,33 @@ async fn save(
     }
 }
 
+/// A new credential's data key, its (empty) secrets and its grant, sealed.
+fn seal_new_credential(
+    state: &Latch,
+    context: &RecordContext,
+    grant: &OAuthGrant,
+) -> Result<(WrappedKey, Sealed, NewGrantTokens), CoreError> {
+    let (data_key, wrapped) = state
+        .keyring
+        .generate_data_key(context)
+        .map_err(CoreError::internal)?;
+    let secrets = seal_secrets(&data_key, context, &SecretFields::new(Fields::new()))?;
+    let tokens = sealed_grant(&data_key, context, grant)?;
+    Ok((wrapped, secrets, tokens))
+}
+
 /// Seals a grant's tokens under a credential's data key.
 fn sealed_grant(
-    data_key: &latch_vault::DataKey,
+    data_key: &DataKey,
     context: &RecordContext,
     grant: &OAuthGrant,
 ) -> Result<NewGrantTokens, CoreError> {
-    let token = data_key
-        .seal(
-            context,
-            Purpose::Token,
-            grant.access.token.expose_secret().as_bytes(),
-        )
-        .map_err(CoreError::internal)?;
+    let token = seal_text(data_key, context, Purpose::Token, &grant.access.token)?;
     let refresh = grant
         .refresh_token
         .as_ref()
-        .map(|refresh| {
-            data_key.seal(
-                context,
-                Purpose::RefreshToken,
-                refresh.expose_secret().as_bytes(),
-            )
-        })
-        .transpose()
-        .map_err(CoreError::internal)?;
+        .map(|refresh| seal_text(data_key, context, Purpose::RefreshToken, refresh))
+        .transpose()?;
     Ok(NewGrantTokens {
         token_ct: token.ciphertext,
         nonce: token.nonce,
@@ -870,5 +870,29 @@ async fn save_reconnect(
             tracing::error!(%error, "could not save a reconnected grant");
             Err("Latch could not save the credential".into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neither_the_state_nor_the_code_is_printed_by_debug() {
+        let query = CallbackQuery {
+            state: Some("state-capability-123".into()),
+            code: Some("code-that-trades-456".into()),
+            error: None,
+        };
+        let printed = format!("{query:?}");
+        assert!(!printed.contains("state-capability-123"), "{printed}");
+        assert!(!printed.contains("code-that-trades-456"), "{printed}");
+        let created = ConnectSessionCreated {
+            id: Uuid::now_v7(),
+            status: "pending",
+            authorization_url: "https://looker.example/auth?state=state-capability-123".into(),
+            expires_at: now(),
+        };
+        assert!(!format!("{created:?}").contains("state-capability-123"));
     }
 }

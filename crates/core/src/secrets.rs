@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use latch_connector::{Connector, Fields, SecretFields};
 use latch_store::Credential;
-use latch_vault::{DataKey, ExposeSecret, Keyring, Purpose, RecordContext, Sealed, WrappedKey};
+use latch_vault::{
+    DataKey, ExposeSecret, Keyring, Purpose, RecordContext, Sealed, SecretString, WrappedKey,
+};
 use zeroize::Zeroizing;
 
 use crate::catalogue::Catalogue;
@@ -40,12 +42,22 @@ impl Secrets {
     /// The credential's own data key, unwrapped by the keyring.
     pub fn data_key_of(&self, credential: &Credential) -> Result<DataKey, CoreError> {
         let context = RecordContext::new(credential.org_id, credential.id);
+        self.data_key(&context, &credential.kek_id, &credential.wrapped_dek)
+    }
+
+    /// A record's data key (a credential's, a connect session's), unwrapped by the keyring.
+    pub fn data_key(
+        &self,
+        context: &RecordContext,
+        kek_id: &str,
+        wrapped: &[u8],
+    ) -> Result<DataKey, CoreError> {
         let wrapped = WrappedKey {
-            kek_id: credential.kek_id.clone(),
-            bytes: credential.wrapped_dek.clone(),
+            kek_id: kek_id.to_string(),
+            bytes: wrapped.to_vec(),
         };
         self.keyring
-            .unwrap_data_key(&context, &wrapped)
+            .unwrap_data_key(context, &wrapped)
             .map_err(CoreError::internal)
     }
 
@@ -84,4 +96,31 @@ pub fn seal_secrets(
     data_key
         .seal(context, Purpose::Secret, &plaintext)
         .map_err(CoreError::internal)
+}
+
+/// Seals a secret text (a token, a refresh token, a PKCE verifier) for its purpose.
+pub fn seal_text(
+    data_key: &DataKey,
+    context: &RecordContext,
+    purpose: Purpose,
+    text: &SecretString,
+) -> Result<Sealed, CoreError> {
+    data_key
+        .seal(context, purpose, text.expose_secret().as_bytes())
+        .map_err(CoreError::internal)
+}
+
+/// Opens what [`seal_text`] sealed.
+pub fn open_text(
+    data_key: &DataKey,
+    context: &RecordContext,
+    purpose: Purpose,
+    sealed: &Sealed,
+) -> Result<SecretString, CoreError> {
+    let plain = data_key
+        .open(context, purpose, sealed)
+        .map_err(CoreError::internal)?;
+    let text = std::str::from_utf8(plain.expose_secret())
+        .map_err(|_| CoreError::internal("a sealed text is not UTF-8"))?;
+    Ok(SecretString::from(text.to_string()))
 }

@@ -80,7 +80,6 @@ pub struct AuditQuery {
 
 /// The order of the audit trail.
 #[derive(ToSchema)]
-#[allow(dead_code)]
 pub enum AuditOrder {
     #[schema(rename = "oldest")]
     Oldest,
@@ -109,9 +108,9 @@ impl AuditQuery {
                     .to_string(),
             ),
         };
-        let newest_first = match self.order.as_deref() {
-            None | Some("oldest") => false,
-            Some("newest") => true,
+        let order = match self.order.as_deref() {
+            None | Some("oldest") => AuditOrder::Oldest,
+            Some("newest") => AuditOrder::Newest,
             Some(_) => return Err(field_problem("order", "expected `oldest` or `newest`")),
         };
         let bounded = |name: &str, value: &Option<String>, max: usize| match value {
@@ -125,7 +124,7 @@ impl AuditQuery {
             action,
             target_type: bounded("target_type", &self.target_type, 64)?,
             target_id: bounded("target_id", &self.target_id, 128)?,
-            newest_first,
+            newest_first: matches!(order, AuditOrder::Newest),
         })
     }
 }

@@ -88,6 +88,7 @@ impl OAuthFlow for LookerOAuth {
         }
     }
 
+    /// `{ui_host_url}/auth?...` with an S256 challenge.
     fn authorization_url(
         &self,
         config: &Fields,
@@ -95,7 +96,23 @@ impl OAuthFlow for LookerOAuth {
         state: &str,
         code_challenge: &str,
     ) -> Result<Url, UpstreamError> {
-        authorization_url(config, redirect_uri, state, code_challenge)
+        let mut url = config
+            .get("ui_host_url")
+            .and_then(Value::as_str)
+            .and_then(|host| Url::parse(host).ok())
+            .ok_or_else(|| UpstreamError::error("the credential has no valid web host URL"))?;
+        url.set_path("/auth");
+        url.set_fragment(None);
+        url.query_pairs_mut()
+            .clear()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client_id(config))
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("scope", SCOPE)
+            .append_pair("state", state)
+            .append_pair("code_challenge", code_challenge)
+            .append_pair("code_challenge_method", "S256");
+        Ok(url)
     }
 
     async fn exchange_code(
@@ -106,7 +123,15 @@ impl OAuthFlow for LookerOAuth {
         verifier: &SecretString,
         redirect_uri: &str,
     ) -> Result<OAuthGrant, UpstreamError> {
-        exchange_code(egress, config, code, verifier, redirect_uri).await
+        let api = LookerApi::new(egress, config)?;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.expose_secret()),
+            ("code_verifier", verifier.expose_secret()),
+            ("client_id", client_id(config)),
+            ("redirect_uri", redirect_uri),
+        ];
+        token_call(&api, &form, "the code exchange").await
     }
 
     async fn refresh(
@@ -116,114 +141,46 @@ impl OAuthFlow for LookerOAuth {
         refresh_token: &SecretString,
         redirect_uri: &str,
     ) -> Result<OAuthGrant, UpstreamError> {
-        refresh(egress, config, refresh_token, redirect_uri).await
+        let api = LookerApi::new(egress, config)?;
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose_secret()),
+            ("client_id", client_id(config)),
+            ("redirect_uri", redirect_uri),
+        ];
+        token_call(&api, &form, "the token refresh").await
     }
 
+    /// As a validation outcome: what a saved credential records.
     async fn identify(
         &self,
         egress: &EgressClient,
         config: &Fields,
         token: &SecretString,
     ) -> ValidationOutcome {
-        identify(egress, config, token).await
+        let api = match LookerApi::new(egress, config) {
+            Ok(api) => api,
+            Err(error) => return error.into_outcome(),
+        };
+        match api.me(token).await {
+            Ok(identity) => {
+                let who = crate::display_name(&identity);
+                ValidationOutcome::valid(format!("connected to {} as {who}", api.host), identity)
+            }
+            Err(error) => error.into_outcome(),
+        }
     }
 
+    /// `DELETE /api/logout`: the access token and the refresh token that came with it.
     async fn logout(&self, egress: &EgressClient, config: &Fields, token: &SecretString) {
-        logout(egress, config, token).await
+        if let Ok(api) = LookerApi::new(egress, config) {
+            api.logout_at("/api/logout", token).await;
+        }
     }
 }
 
 /// The scope Looker's API grants to OAuth client apps.
 pub const SCOPE: &str = "cors_api";
-
-/// The consent URL a browser is sent to: `{ui_host_url}/auth?...` with an S256 challenge.
-pub fn authorization_url(
-    config: &Fields,
-    redirect_uri: &str,
-    state: &str,
-    code_challenge: &str,
-) -> Result<Url, UpstreamError> {
-    let mut url = config
-        .get("ui_host_url")
-        .and_then(Value::as_str)
-        .and_then(|host| Url::parse(host).ok())
-        .ok_or_else(|| UpstreamError::error("the credential has no valid web host URL"))?;
-    url.set_path("/auth");
-    url.set_fragment(None);
-    url.query_pairs_mut()
-        .clear()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id(config))
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("scope", SCOPE)
-        .append_pair("state", state)
-        .append_pair("code_challenge", code_challenge)
-        .append_pair("code_challenge_method", "S256");
-    Ok(url)
-}
-
-/// Trades an authorization code and its verifier for tokens.
-pub async fn exchange_code(
-    egress: &EgressClient,
-    config: &Fields,
-    code: &SecretString,
-    verifier: &SecretString,
-    redirect_uri: &str,
-) -> Result<OAuthGrant, UpstreamError> {
-    let api = LookerApi::new(egress, config)?;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.expose_secret()),
-        ("code_verifier", verifier.expose_secret()),
-        ("client_id", client_id(config)),
-        ("redirect_uri", redirect_uri),
-    ];
-    token_call(&api, &form, "the code exchange").await
-}
-
-/// A new access token from a refresh token.
-pub async fn refresh(
-    egress: &EgressClient,
-    config: &Fields,
-    refresh_token: &SecretString,
-    redirect_uri: &str,
-) -> Result<OAuthGrant, UpstreamError> {
-    let api = LookerApi::new(egress, config)?;
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token.expose_secret()),
-        ("client_id", client_id(config)),
-        ("redirect_uri", redirect_uri),
-    ];
-    token_call(&api, &form, "the token refresh").await
-}
-
-/// Who an access token acts for, as a validation outcome (what a saved credential records).
-pub async fn identify(
-    egress: &EgressClient,
-    config: &Fields,
-    token: &SecretString,
-) -> ValidationOutcome {
-    let api = match LookerApi::new(egress, config) {
-        Ok(api) => api,
-        Err(error) => return error.into_outcome(),
-    };
-    match api.me(token).await {
-        Ok(identity) => {
-            let who = crate::display_name(&identity);
-            ValidationOutcome::valid(format!("connected to {} as {who}", api.host), identity)
-        }
-        Err(error) => error.into_outcome(),
-    }
-}
-
-/// Ends an OAuth session upstream: the access token and the refresh token that came with it.
-/// Best effort, like the API key logout.
-pub async fn logout(egress: &EgressClient, config: &Fields, token: &SecretString) {
-    if let Ok(api) = LookerApi::new(egress, config) {
-        api.logout_at("/api/logout", token).await;
-    }
-}
 
 fn client_id(config: &Fields) -> &str {
     config
