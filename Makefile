@@ -4,7 +4,7 @@ CARGO ?= cargo
 # The PostgreSQL server `make test` uses when one answers on 127.0.0.1:5432.
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run mock-looker test bench openapi lint fmt
+.PHONY: run mock-looker test contract bench openapi lint fmt
 
 ## Start Latch on ./data/latch.db (SQLite) with a generated development master key.
 ## For the demo it may call plain http on 127.0.0.0/8, where mock-looker listens; set
@@ -43,6 +43,12 @@ test:
 		echo "!!!!! SKIPPED browser: the console was not tested in a browser !!!!!"; \
 	fi; \
 	exit $$status
+
+## schemathesis (pinned in tests/contract/requirements.txt, in .venv/contract) against a fresh
+## server on SQLite with mock-looker, configured by schemathesis.toml; in a loopback-only
+## network namespace (root). Skips loudly without Python; LATCH_REQUIRE_CONTRACT=1 fails instead.
+contract:
+	tests/contract/run
 
 ## Throughput and latency of the token hot path against /healthz, refresh storms on one and
 ## two replicas, server memory: a Markdown report (docs/benchmarks.md keeps the latest).

@@ -34,6 +34,27 @@ impl Replica {
         workers: usize,
         extra: &[(&str, &str)],
     ) -> Self {
+        Self::spawn_with_stderr(
+            binary,
+            database_url,
+            master_key,
+            workers,
+            extra,
+            Stdio::inherit(),
+        )
+        .await
+    }
+
+    /// As [`Replica::spawn_with_env`], its log (stderr) sent to `stderr`, a file to read
+    /// afterwards.
+    pub async fn spawn_with_stderr(
+        binary: &Path,
+        database_url: &str,
+        master_key: &str,
+        workers: usize,
+        extra: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -50,7 +71,7 @@ impl Replica {
             .env("LATCH_LOG", "warn")
             .envs(extra.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("the replica starts");
         let replica = Self {

@@ -295,3 +295,112 @@ async fn the_document_lists_exactly_the_operations_the_server_answers() {
         assert!(!body.contains("no route"), "{operation}: {body}");
     }
 }
+
+#[tokio::test]
+async fn operation_ids_are_unique_and_every_link_names_an_operation_and_its_parameters() {
+    let app = app().await;
+    let spec = served_spec(&app).await;
+    let mut parameters_of = std::collections::HashMap::new();
+    for item in spec["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            let id = operation["operationId"].as_str().unwrap().to_string();
+            let names: Vec<String> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|parameter| parameter["name"].as_str().unwrap().to_string())
+                .collect();
+            assert!(
+                parameters_of.insert(id.clone(), names).is_none(),
+                "operationId {id} is used twice"
+            );
+        }
+    }
+    let mut links = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for operation in item.as_object().unwrap().values() {
+            for response in operation["responses"].as_object().unwrap().values() {
+                for (name, link) in response["links"].as_object().into_iter().flatten() {
+                    links += 1;
+                    let target = link["operationId"].as_str().unwrap();
+                    let names = parameters_of
+                        .get(target)
+                        .unwrap_or_else(|| panic!("{path}: link {name} to unknown {target}"));
+                    for parameter in link["parameters"].as_object().unwrap().keys() {
+                        assert!(names.contains(parameter), "{path}: {name} sets {parameter}");
+                    }
+                }
+            }
+        }
+    }
+    // Credentials, sources, destinations, API keys and connect sessions: created and listed.
+    let created = &spec["paths"]["/v1/data-sources"]["post"]["responses"]["201"]["links"];
+    for target in [
+        "get_data_source",
+        "update_data_source",
+        "delete_data_source",
+        "create_job_key_for_data_source",
+        "issue_token_for_data_source",
+    ] {
+        assert_eq!(created[target]["parameters"]["id"], "$response.body#/id");
+    }
+    assert!(links > 30, "{links} links");
+}
+
+#[tokio::test]
+async fn each_connectors_sections_are_described_from_its_own_fields() {
+    let app = app().await;
+    let spec = served_spec(&app).await;
+    let looker: Value = app
+        .admin(Method::GET, "/v1/connectors/looker")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &spec["components"]["schemas"];
+    assert_eq!(schemas["looker.config"], looker["config_schema"]);
+    assert_eq!(schemas["looker.secrets"], looker["secrets_schema"]);
+    let oauth = looker["auth_methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|method| method["id"] == "oauth_authorization_code")
+        .unwrap();
+    assert_eq!(
+        schemas["looker.oauth_authorization_code.config"],
+        oauth["config_schema"]
+    );
+    for request in ["CreateCredentialRequest", "TestCredentialRequest"] {
+        let schema = &schemas[request];
+        assert_eq!(schema["discriminator"]["propertyName"], "connector");
+        let member = format!("#/components/schemas/{request}.looker");
+        assert_eq!(schema["discriminator"]["mapping"]["looker"], member);
+        let looker_member = &schemas[format!("{request}.looker")];
+        assert_eq!(
+            looker_member["properties"]["config"]["$ref"],
+            "#/components/schemas/looker.config"
+        );
+        assert_eq!(
+            looker_member["properties"]["connector"]["enum"][0],
+            "looker"
+        );
+    }
+    // Names and descriptions say what the server refuses; cursors and If-Match their form.
+    let name = &schemas["CreateApiKeyRequest"]["properties"]["name"];
+    assert!(name["pattern"].as_str().unwrap().starts_with('^'));
+    assert_eq!(
+        schemas["CreateApiKeyRequest"]["properties"]["scopes"]["minItems"],
+        1
+    );
+    let delete = &spec["paths"]["/v1/credentials/{id}"]["delete"];
+    let if_match = delete["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|parameter| parameter["name"] == "If-Match")
+        .unwrap();
+    assert!(if_match["schema"]["pattern"].is_string());
+    assert!(delete["responses"]["409"].is_object());
+}

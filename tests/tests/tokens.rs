@@ -401,7 +401,16 @@ async fn token_requests_are_checked_like_any_other(fixture: WithMock) {
     let response = app.admin(Method::POST, &path).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
+    // So does a JSON `null`, which the document allows for an optional body.
+    let response = app
+        .admin(Method::POST, &path)
+        .json(&Value::Null)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     for (body, status, field) in [
+        (json!([]), 400, "body"),
         (json!({"min_ttl_seconds": 3001}), 422, "min_ttl_seconds"),
         (json!({"min_ttl_seconds": -1}), 422, "min_ttl_seconds"),
         (json!({"min_ttl": 5}), 400, "min_ttl"),

@@ -20,7 +20,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// fields and wrong types refused with the field's path.
 pub struct JsonBody<T>(pub T);
 
-/// Like [`JsonBody`], but an empty body (of any content type) stands for `T::default()`.
+/// Like [`JsonBody`], but an empty body (of any content type) or a JSON `null` stands for
+/// `T::default()`: the document describes such a body as absent, `null` or an object.
 pub struct OptionalJsonBody<T>(pub T);
 
 type Extracting<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
@@ -48,8 +49,12 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T
     type Future = Extracting<Self>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let reading = read_json::<T>(request, payload);
-        Box::pin(async move { Ok(OptionalJsonBody(reading.await?.unwrap_or_default())) })
+        let reading = read_json::<Option<T>>(request, payload);
+        Box::pin(async move {
+            Ok(OptionalJsonBody(
+                reading.await?.flatten().unwrap_or_default(),
+            ))
+        })
     }
 }
 

@@ -1,5 +1,9 @@
 //! The OpenAPI document, generated from the route and schema annotations.
 
+mod exact;
+
+use self::exact::Exact;
+
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -68,7 +72,7 @@ use crate::{responses, routes};
         responses::TooManyFailures,
         responses::UpstreamUnavailable,
     )),
-    modifiers(&BearerApiKey),
+    modifiers(&BearerApiKey, &Exact),
     tags(
         (name = "credentials", description = "Saved connector credentials"),
         (name = "tokens", description = "Fresh upstream access tokens for jobs"),

@@ -80,7 +80,7 @@ pub struct CreateApiKeyRequest {
         required(message = "is required"),
         length(min = 1, message = "must name at least one scope")
     )]
-    #[schema(value_type = Vec<Scope>, required = true, nullable = false)]
+    #[schema(value_type = Vec<Scope>, required = true, nullable = false, min_items = 1)]
     pub scopes: Option<Vec<Scope>>,
 }
 

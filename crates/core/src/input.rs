@@ -44,6 +44,64 @@ fn unprintable(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// White space as `str::trim` removes it (Unicode `White_Space`).
+macro_rules! white {
+    () => {
+        r"[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    };
+}
+
+/// A character [`printable`] accepts.
+macro_rules! printable_class {
+    () => {
+        r"[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]"
+    };
+}
+
+/// A character [`printable`] accepts that is not white space.
+macro_rules! visible {
+    () => {
+        r"[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202A-\u202F\u205F\u2066-\u2069\u3000]"
+    };
+}
+
+/// The document's pattern for a name: what the server accepts once it has trimmed the white
+/// space around it (`W*`): something visible (`N`), and between the first and the last
+/// visible character nothing [`printable`] refuses (`P*`). Character sets are spelled out:
+/// every regex dialect reads `\uXXXX` alike, not so `\s` or `\p{..}`.
+pub const NAME_PATTERN: &str = concat!(
+    "^",
+    white!(),
+    "*",
+    visible!(),
+    "(?:",
+    printable_class!(),
+    "*",
+    visible!(),
+    ")?",
+    white!(),
+    "*$"
+);
+
+/// The document's pattern for a description: as a name's, and it may be empty.
+pub const DESCRIPTION_PATTERN: &str = concat!(
+    "^",
+    white!(),
+    "*(?:",
+    visible!(),
+    "(?:",
+    printable_class!(),
+    "*",
+    visible!(),
+    ")?)?",
+    white!(),
+    "*$"
+);
+
+/// The document's pattern for a `cursor`: a `next_cursor` this server returns (an id's 16
+/// bytes in unpadded base64url, whose last character carries 2 bits).
+pub const CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]{21}[AQgw]$";
+
 /// validator's errors as field errors, sorted by field for a stable order.
 pub fn field_errors(result: Result<(), ValidationErrors>) -> Vec<FieldError> {
     let Err(errors) = result else {
@@ -163,5 +221,56 @@ mod tests {
         assert!(page(None, Some("%%%")).is_err());
         assert!(page(Some("0"), None).is_err());
         assert!(page(Some("201"), None).is_err());
+    }
+
+    /// What the server accepts as a name: trimmed, not empty, printable.
+    fn name_accepted(text: &str) -> bool {
+        let trimmed = text.trim();
+        !trimmed.is_empty() && printable(trimmed).is_ok()
+    }
+
+    #[test]
+    fn the_documented_name_and_description_patterns_accept_exactly_what_the_server_does() {
+        let name = regex::Regex::new(NAME_PATTERN).unwrap();
+        let description = regex::Regex::new(DESCRIPTION_PATTERN).unwrap();
+        let characters = (0..=0x3100u32)
+            .chain([0xFEFF, 0x1F511])
+            .filter_map(char::from_u32);
+        for c in characters {
+            for text in [c.to_string(), format!("a{c}"), format!("{c}{c}")] {
+                assert_eq!(name.is_match(&text), name_accepted(&text), "name {text:?}");
+                assert_eq!(
+                    description.is_match(&text),
+                    printable(text.trim()).is_ok(),
+                    "description {text:?}"
+                );
+            }
+        }
+        assert!(!name.is_match(""));
+        assert!(description.is_match(""));
+    }
+
+    #[test]
+    fn the_documented_cursor_pattern_accepts_exactly_the_cursors_that_decode() {
+        let pattern = regex::Regex::new(CURSOR_PATTERN).unwrap();
+        let id = URL_SAFE_NO_PAD.encode(Uuid::now_v7().as_bytes());
+        assert!(pattern.is_match(&id));
+        let stem = &id[..21];
+        for last in URL_SAFE_NO_PAD
+            .encode((0..=255u8).collect::<Vec<u8>>())
+            .chars()
+            .chain(['=', '.', '~'])
+        {
+            let cursor = format!("{stem}{last}");
+            assert_eq!(
+                pattern.is_match(&cursor),
+                decode_cursor(&cursor).is_ok(),
+                "{cursor}"
+            );
+        }
+        for cursor in ["", "short", &format!("{id}A"), &id[1..]] {
+            assert!(!pattern.is_match(cursor));
+            assert!(decode_cursor(cursor).is_err(), "{cursor}");
+        }
     }
 }

@@ -37,7 +37,7 @@ pub struct TokenRequest {
     #[schema(default = false)]
     pub force_refresh: Option<bool>,
     /// The token the upstream refused, as this API handed it out. Implies `force_refresh`.
-    #[schema(max_length = 4096, write_only)]
+    #[schema(min_length = 1, max_length = 4096, write_only)]
     pub rejected_token: Option<String>,
 }
 

@@ -33,7 +33,7 @@ pub struct PageQuery {
 }
 
 /// Creates an API key. The key is in this response only.
-#[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys",
+#[utoipa::path(post, path = "/v1/api-keys", operation_id = "create_api_key", tag = "api-keys",
     security(("api_key" = ["admin"])),
     request_body(content = CreateApiKeyRequest, content_type = "application/json"),
     responses(
@@ -55,7 +55,7 @@ pub async fn create(
 }
 
 /// Lists the organization's API keys (never the keys themselves).
-#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys",
+#[utoipa::path(get, path = "/v1/api-keys", operation_id = "list_api_keys", tag = "api-keys",
     security(("api_key" = ["admin"])),
     params(PageQuery),
     responses(
@@ -82,7 +82,7 @@ pub async fn list(
 }
 
 /// Revokes an API key at once.
-#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys",
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", operation_id = "revoke_api_key", tag = "api-keys",
     security(("api_key" = ["admin"])),
     params(("id" = Uuid, Path, description = "API key id")),
     responses(
@@ -116,7 +116,7 @@ pub struct WhoAmI {
 }
 
 /// Who is calling: the key's id, organization and scopes (`admin` holds every scope).
-#[utoipa::path(get, path = "/v1/me", tag = "api-keys",
+#[utoipa::path(get, path = "/v1/me", operation_id = "who_am_i", tag = "api-keys",
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The calling key", body = WhoAmI,

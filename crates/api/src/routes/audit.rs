@@ -131,7 +131,7 @@ impl AuditQuery {
 
 /// The organization's audit trail, oldest first unless `order=newest`, filtered by action
 /// and target when asked.
-#[utoipa::path(get, path = "/v1/audit-events", tag = "audit",
+#[utoipa::path(get, path = "/v1/audit-events", operation_id = "list_audit_events", tag = "audit",
     security(("api_key" = ["admin"])),
     params(AuditQuery),
     responses(

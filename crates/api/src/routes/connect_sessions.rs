@@ -21,7 +21,7 @@ use latch_core::connect_sessions::{
 /// `{LATCH_PUBLIC_URL}/v1/oauth/callback`, where Latch saves the credential. Register that
 /// callback as the OAuth client app's redirect URI. Follow the session with
 /// `GET /v1/connect-sessions/{id}`; it expires after 10 minutes.
-#[utoipa::path(post, path = "/v1/connect-sessions", tag = "credentials",
+#[utoipa::path(post, path = "/v1/connect-sessions", operation_id = "create_connect_session", tag = "credentials",
     security(("api_key" = ["credentials:write"])),
     request_body(content = CreateConnectSessionRequest, content_type = "application/json"),
     responses(
@@ -49,7 +49,7 @@ pub async fn create(
 /// the grant), or to change its settings: a `config` sent here takes effect only when the new
 /// consent completes. Completing the session replaces the credential's tokens; everything that
 /// selects it keeps working.
-#[utoipa::path(post, path = "/v1/credentials/{id}/reconnect", tag = "credentials",
+#[utoipa::path(post, path = "/v1/credentials/{id}/reconnect", operation_id = "reconnect_credential", tag = "credentials",
     security(("api_key" = ["credentials:write"])),
     params(("id" = Uuid, Path, description = "Credential id")),
     request_body(content = Option<ReconnectRequest>, content_type = "application/json",
@@ -78,7 +78,7 @@ pub async fn reconnect(
 
 /// Where a connect session stands: `pending`, `completed` (with the credential's id),
 /// `failed` (with why) or `expired`.
-#[utoipa::path(get, path = "/v1/connect-sessions/{id}", tag = "credentials",
+#[utoipa::path(get, path = "/v1/connect-sessions/{id}", operation_id = "get_connect_session", tag = "credentials",
     security(("api_key" = ["credentials:read"])),
     params(("id" = Uuid, Path, description = "Connect session id")),
     responses(
@@ -102,7 +102,7 @@ pub async fn get(
 /// `connect_session` and `status` added to its query). A denied consent, an unknown, reused
 /// or expired state, or a failed code exchange: 400 with a page saying why (or 303 to
 /// `return_to` with `status=failed`); nothing is saved.
-#[utoipa::path(get, path = "/v1/oauth/callback", tag = "credentials",
+#[utoipa::path(get, path = "/v1/oauth/callback", operation_id = "oauth_callback", tag = "credentials",
     params(
         ("state" = Option<String>, Query, description = "The session's state, as sent in the consent URL"),
         ("code" = Option<String>, Query, description = "The authorization code, on approval"),

@@ -79,7 +79,7 @@ pub struct ConnectorList {
 }
 
 /// The connectors credentials can be saved for.
-#[utoipa::path(get, path = "/v1/connectors", tag = "connectors",
+#[utoipa::path(get, path = "/v1/connectors", operation_id = "list_connectors", tag = "connectors",
     security(("api_key" = [])),
     responses(
         (status = 200, description = "Every connector", body = ConnectorList),
@@ -92,7 +92,7 @@ pub async fn list(state: web::Data<AppState>, _: Authenticated) -> HttpResponse 
 }
 
 /// One connector, with its form schemas.
-#[utoipa::path(get, path = "/v1/connectors/{id}", tag = "connectors",
+#[utoipa::path(get, path = "/v1/connectors/{id}", operation_id = "get_connector", tag = "connectors",
     security(("api_key" = [])),
     params(("id" = String, Path, description = "Connector id", example = "looker")),
     responses(

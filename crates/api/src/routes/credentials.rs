@@ -41,7 +41,7 @@ fn credential_response(
 /// credential it accepts is saved, as `status: valid` with the identity it logs in as. Any
 /// other outcome is refused with 422 and the outcome in the problem body; nothing is stored.
 /// With `?validate=false` the credential is saved untested, as `status: unverified`.
-#[utoipa::path(post, path = "/v1/credentials", tag = "credentials",
+#[utoipa::path(post, path = "/v1/credentials", operation_id = "create_credential", tag = "credentials",
     security(("api_key" = ["credentials:write"])),
     params(ValidateQuery),
     request_body(content = CreateCredentialRequest, content_type = "application/json"),
@@ -69,7 +69,7 @@ pub async fn create(
 }
 
 /// Lists credentials, oldest first: what the "Authenticate" screen shows.
-#[utoipa::path(get, path = "/v1/credentials", tag = "credentials",
+#[utoipa::path(get, path = "/v1/credentials", operation_id = "list_credentials", tag = "credentials",
     security(("api_key" = ["credentials:read"])),
     params(ListCredentialsQuery),
     responses(
@@ -87,7 +87,7 @@ pub async fn list(
 }
 
 /// Reads one credential (never its secrets).
-#[utoipa::path(get, path = "/v1/credentials/{id}", tag = "credentials",
+#[utoipa::path(get, path = "/v1/credentials/{id}", operation_id = "get_credential", tag = "credentials",
     security(("api_key" = ["credentials:read"])),
     params(("id" = Uuid, Path, description = "Credential id")),
     responses(
@@ -116,7 +116,7 @@ pub async fn get(
 /// A stored secret is only sent to the host it was saved for: a change of a config field the
 /// connector's schema marks `x-binds-secret` (Looker: `api_host_url`) must carry `secrets`
 /// too, or it is refused with 422 naming each secret field, before any upstream call.
-#[utoipa::path(patch, path = "/v1/credentials/{id}", tag = "credentials",
+#[utoipa::path(patch, path = "/v1/credentials/{id}", operation_id = "update_credential", tag = "credentials",
     security(("api_key" = ["credentials:write"])),
     params(("id" = Uuid, Path, description = "Credential id"),
            ("If-Match" = Option<String>, Header, description = "The ETag last read, such as `\"3\"`"),
@@ -149,7 +149,7 @@ pub async fn update(
 }
 
 /// Deletes a credential and its encrypted secret.
-#[utoipa::path(delete, path = "/v1/credentials/{id}", tag = "credentials",
+#[utoipa::path(delete, path = "/v1/credentials/{id}", operation_id = "delete_credential", tag = "credentials",
     security(("api_key" = ["credentials:write"])),
     params(("id" = Uuid, Path, description = "Credential id"),
            ("If-Match" = Option<String>, Header, description = "Delete only at this version")),
@@ -158,6 +158,7 @@ pub async fn update(
         (status = 400, response = BadRequest),
         ScopeRefused,
         (status = 404, response = NotFound),
+        (status = 409, description = "Data sources or destinations use it (`in_use`): `used_by` lists them; point them to another credential or delete them first", body = Problem, content_type = "application/problem+json"),
         (status = 412, response = PreconditionFailed),
     ))]
 pub async fn delete(
@@ -175,7 +176,7 @@ pub async fn delete(
 ///
 /// `status`, `status_detail`, `identity` and `validated_at` are updated whatever the outcome:
 /// a credential Looker now refuses becomes `invalid`.
-#[utoipa::path(post, path = "/v1/credentials/{id}/validate", tag = "credentials",
+#[utoipa::path(post, path = "/v1/credentials/{id}/validate", operation_id = "validate_credential", tag = "credentials",
     security(("api_key" = ["credentials:write"])),
     params(("id" = Uuid, Path, description = "Credential id")),
     responses(
@@ -196,7 +197,7 @@ pub async fn validate(
 }
 
 /// Tests an unsaved credential by a login (the form's "Test" button). Nothing is stored.
-#[utoipa::path(post, path = "/v1/credentials/test", tag = "credentials",
+#[utoipa::path(post, path = "/v1/credentials/test", operation_id = "test_credential", tag = "credentials",
     security(("api_key" = ["credentials:write"])),
     request_body(content = TestCredentialRequest, content_type = "application/json"),
     responses(

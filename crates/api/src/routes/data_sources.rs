@@ -3,7 +3,7 @@
 
 macro_rules! data_source_routes {
     (
-        $module:ident, $kind:expr, $tag:literal,
+        $module:ident, $kind:expr, $tag:literal, $singular:literal, $plural:literal,
         $collection:literal, $item:literal, $keys:literal, $token:literal
     ) => {
         pub mod $module {
@@ -36,7 +36,7 @@ macro_rules! data_source_routes {
             }
 
             /// Creates one that uses a saved credential of its connector.
-            #[utoipa::path(post, path = $collection, tag = $tag,
+            #[utoipa::path(post, path = $collection, operation_id = concat!("create_", $singular), tag = $tag,
                 security(("api_key" = ["credentials:write"])),
                 request_body(content = CreateDataSourceRequest, content_type = "application/json"),
                 responses(
@@ -59,7 +59,7 @@ macro_rules! data_source_routes {
             }
 
             /// Lists them, oldest first.
-            #[utoipa::path(get, path = $collection, tag = $tag,
+            #[utoipa::path(get, path = $collection, operation_id = concat!("list_", $plural), tag = $tag,
                 security(("api_key" = ["credentials:read"])),
                 params(ListDataSourcesQuery),
                 responses(
@@ -77,7 +77,7 @@ macro_rules! data_source_routes {
             }
 
             /// Reads one.
-            #[utoipa::path(get, path = $item, tag = $tag,
+            #[utoipa::path(get, path = $item, operation_id = concat!("get_", $singular), tag = $tag,
                 security(("api_key" = ["credentials:read"])),
                 params(("id" = Uuid, Path, description = "Its id")),
                 responses(
@@ -95,7 +95,7 @@ macro_rules! data_source_routes {
             }
 
             /// Renames, describes, reconfigures or re-points one to another credential.
-            #[utoipa::path(patch, path = $item, tag = $tag,
+            #[utoipa::path(patch, path = $item, operation_id = concat!("update_", $singular), tag = $tag,
                 security(("api_key" = ["credentials:write"])),
                 params(("id" = Uuid, Path, description = "Its id"),
                        ("If-Match" = Option<String>, Header, description = "The ETag last read")),
@@ -122,7 +122,7 @@ macro_rules! data_source_routes {
             }
 
             /// Deletes one and revokes its job keys.
-            #[utoipa::path(delete, path = $item, tag = $tag,
+            #[utoipa::path(delete, path = $item, operation_id = concat!("delete_", $singular), tag = $tag,
                 security(("api_key" = ["credentials:write"])),
                 params(("id" = Uuid, Path, description = "Its id"),
                        ("If-Match" = Option<String>, Header, description = "Delete only at this version")),
@@ -145,7 +145,7 @@ macro_rules! data_source_routes {
             }
 
             /// Creates a job key: scope `tokens:issue`, good only for this one's token route.
-            #[utoipa::path(post, path = $keys, tag = $tag,
+            #[utoipa::path(post, path = $keys, operation_id = concat!("create_job_key_for_", $singular), tag = $tag,
                 security(("api_key" = ["admin"])),
                 params(("id" = Uuid, Path, description = "Its id")),
                 request_body(content = Option<CreateJobKeyRequest>, content_type = "application/json",
@@ -173,7 +173,7 @@ macro_rules! data_source_routes {
             /// A fresh upstream token of the credential it uses now, for its jobs.
             ///
             /// A job key made for another one is answered 404, as if this one did not exist.
-            #[utoipa::path(post, path = $token, tag = $tag,
+            #[utoipa::path(post, path = $token, operation_id = concat!("issue_token_for_", $singular), tag = $tag,
                 security(("api_key" = ["tokens:issue"])),
                 params(("id" = Uuid, Path, description = "Its id")),
                 request_body(content = Option<TokenRequest>, content_type = "application/json",
@@ -222,6 +222,8 @@ data_source_routes!(
     sources,
     DataSourceKind::Source,
     "data-sources",
+    "data_source",
+    "data_sources",
     "/v1/data-sources",
     "/v1/data-sources/{id}",
     "/v1/data-sources/{id}/job-keys",
@@ -232,6 +234,8 @@ data_source_routes!(
     destinations,
     DataSourceKind::Destination,
     "data-destinations",
+    "data_destination",
+    "data_destinations",
     "/v1/data-destinations",
     "/v1/data-destinations/{id}",
     "/v1/data-destinations/{id}/job-keys",

@@ -22,7 +22,7 @@ pub struct Readiness {
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations",
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations",
     responses((status = 200, description = "The process is alive", body = Health)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
@@ -31,7 +31,7 @@ pub async fn healthz() -> HttpResponse {
 /// Metrics in the OpenMetrics text format, which Prometheus scrapes: token requests by
 /// outcome, cache hits and misses, upstream logins and their latency, refresh failures,
 /// audit records counted when their queue was full.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "OpenMetrics text exposition 1.0.0",
         body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -41,7 +41,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Readiness: the store answers and the keyring is loaded.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = Readiness),
         (status = 503, description = "The store does not answer", body = Readiness),

@@ -15,7 +15,7 @@ use latch_core::tokens::{self, TokenRequest, TokenResponse};
 /// expiry; however many jobs ask at once, on however many replicas, the upstream sees one
 /// login. When the upstream cannot be reached, a token that still lives is returned (with
 /// its true `expires_at`) rather than failing the job.
-#[utoipa::path(post, path = "/v1/credentials/{id}/token", tag = "tokens",
+#[utoipa::path(post, path = "/v1/credentials/{id}/token", operation_id = "issue_credential_token", tag = "tokens",
     security(("api_key" = ["tokens:issue"])),
     params(("id" = Uuid, Path, description = "Credential id")),
     request_body(content = Option<TokenRequest>, content_type = "application/json",

@@ -59,6 +59,7 @@ pub fn section_schema(fields: &[FieldSpec]) -> Value {
             "description": spec.help,
             "minLength": 1,
             "maxLength": spec.max_len,
+            "pattern": field_pattern(spec.kind),
         });
         match spec.kind {
             FieldKind::Text => {
@@ -66,7 +67,6 @@ pub fn section_schema(fields: &[FieldSpec]) -> Value {
             }
             FieldKind::HostUrl => {
                 property["format"] = json!("uri");
-                property["pattern"] = json!("^https?://");
                 property["examples"] = json!([spec.example]);
             }
             FieldKind::Secret => {
@@ -86,6 +86,28 @@ pub fn section_schema(fields: &[FieldSpec]) -> Value {
         "additionalProperties": false,
     })
 }
+
+/// White space that `str::trim` removes and that is not a control character.
+const SPACES: &str = r"\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+/// Control characters (`char::is_control`).
+const CONTROLS: &str = r"\u0000-\u001F\u007F-\u009F";
+
+/// The pattern of a field's value, as [`check_text`] checks it: something besides white
+/// space, no control characters except in a secret, and a host URL in its common form (an
+/// `https://` host name, a port, a path). A host URL the pattern leaves out may still be
+/// accepted: an IP address, or `http://` where the server allows it (local mock servers).
+pub fn field_pattern(kind: FieldKind) -> String {
+    match kind {
+        FieldKind::Secret => format!("[^{SPACES}\\u0009-\\u000D\\u0085]"),
+        FieldKind::Text => format!("^[^{CONTROLS}]*[^{CONTROLS}{SPACES}][^{CONTROLS}]*$"),
+        FieldKind::HostUrl => format!(
+            "^[{SPACES}]*https://{LABEL}(?:\\.{LABEL})*(?::[0-9]{{1,4}})?(?:/[A-Za-z0-9._~/-]*)?[{SPACES}]*$"
+        ),
+    }
+}
+
+/// A host name's label that no URL parser reads as part of an IP address.
+const LABEL: &str = "[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 
 /// Checks one section against its field list: an object, every field present, a non-empty
 /// string within its length, no unknown fields, URLs well formed. Collects every problem.
@@ -370,5 +392,57 @@ mod tests {
         let moved = check(json!({"host": "https://b.example", "token": "t"}), false).unwrap();
         assert!(rebound_fields(SPECS, &stored, &same).is_empty());
         assert_eq!(rebound_fields(SPECS, &stored, &moved), ["host"]);
+    }
+
+    #[test]
+    fn each_field_pattern_accepts_what_the_field_check_accepts() {
+        let policy = ValidationPolicy {
+            allow_http_hosts: false,
+        };
+        let samples = [
+            "x",
+            " x ",
+            "a b",
+            " ",
+            "\u{3000}",
+            "\t",
+            "\tx",
+            "x\n",
+            "a\u{0}b",
+            "\u{85}",
+            "\u{200B}",
+            "https://acme.cloud.looker.com",
+            " https://acme.cloud.looker.com:443/api ",
+            "https://a.b-c.example/x/y_z.~",
+            "http://acme.example",
+            "https://",
+            "https://acme.example?x=1",
+            "https://user@acme.example",
+            "ftp://acme.example",
+            "https://acme .example",
+        ];
+        for kind in [FieldKind::Text, FieldKind::Secret, FieldKind::HostUrl] {
+            let pattern = regex::Regex::new(&field_pattern(kind)).unwrap();
+            let spec = FieldSpec {
+                name: "f",
+                title: "F",
+                help: "",
+                kind,
+                max_len: 100,
+                example: "",
+                binds_secret: false,
+            };
+            for text in samples {
+                let accepted = check_text(&spec, text, policy).is_ok();
+                if pattern.is_match(text) {
+                    assert!(accepted, "{kind:?} {text:?} matches but is refused");
+                } else if kind != FieldKind::HostUrl {
+                    assert!(
+                        !accepted,
+                        "{kind:?} {text:?} is accepted but does not match"
+                    );
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,281 @@
+//! What the document says beyond what the Rust types say, so that it is exactly as loose
+//! and as strict as the server: the patterns of names, descriptions, cursors and `If-Match`;
+//! each connector's `config` and `secrets` as a `oneOf` generated from its own field list;
+//! and `links` from a created record to the operations on it.
+//!
+//! Each rule is written once for its whole class (every request's `name`, every `cursor`
+//! parameter, every collection that creates records), on the document as JSON.
+
+use latch_connector::oauth::OAUTH_AUTHORIZATION_CODE;
+use latch_connector::{Connector, section_schema};
+use latch_core::catalogue::Catalogue;
+use latch_core::input::{CURSOR_PATTERN, DESCRIPTION_PATTERN, NAME_PATTERN};
+use serde_json::{Map, Value, json};
+use utoipa::Modify;
+
+/// `If-Match`: one strong entity tag as this server gives them, or `*`.
+const IF_MATCH_PATTERN: &str = r#"^(\*|"[0-9]{1,18}")$"#;
+
+pub struct Exact;
+
+impl Modify for Exact {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut document = serde_json::to_value(&*openapi).expect("the document is JSON");
+        text_patterns(&mut document);
+        parameter_patterns(&mut document);
+        connector_ids(&mut document, &Catalogue::builtin());
+        connector_schemas(&mut document, &Catalogue::builtin());
+        links(&mut document);
+        *openapi = serde_json::from_value(document).expect("the document reads back");
+    }
+}
+
+/// Every request's `name` and `description`, as the server trims and checks them.
+fn text_patterns(document: &mut Value) {
+    let Some(schemas) = document["components"]["schemas"].as_object_mut() else {
+        return;
+    };
+    for (name, schema) in schemas.iter_mut() {
+        if !name.ends_with("Request") {
+            continue;
+        }
+        let Some(properties) = schema.get_mut("properties") else {
+            continue;
+        };
+        if let Some(property) = properties.get_mut("name") {
+            property["pattern"] = json!(NAME_PATTERN);
+        }
+        if let Some(property) = properties.get_mut("description") {
+            property["pattern"] = json!(DESCRIPTION_PATTERN);
+        }
+    }
+}
+
+/// Every `cursor` query parameter and every `If-Match` header.
+fn parameter_patterns(document: &mut Value) {
+    for operation in operations_mut(document) {
+        let Some(parameters) = operation["parameters"].as_array_mut() else {
+            continue;
+        };
+        for parameter in parameters {
+            let pattern = match (parameter["in"].as_str(), parameter["name"].as_str()) {
+                (Some("query"), Some("cursor")) => CURSOR_PATTERN,
+                (Some("header"), Some("If-Match")) => IF_MATCH_PATTERN,
+                _ => continue,
+            };
+            parameter["schema"] = json!({"type": "string", "pattern": pattern});
+        }
+    }
+}
+
+/// Every `connector` a request names (a body's field, a query's filter): one of the
+/// catalogue's ids.
+fn connector_ids(document: &mut Value, catalogue: &Catalogue) {
+    let ids: Vec<&str> = catalogue.all().map(|connector| connector.id()).collect();
+    for operation in operations_mut(document) {
+        for parameter in operation["parameters"].as_array_mut().into_iter().flatten() {
+            if parameter["in"] == "query" && parameter["name"] == "connector" {
+                parameter["schema"] = json!({"type": "string", "enum": ids});
+            }
+        }
+    }
+    let Some(schemas) = document["components"]["schemas"].as_object_mut() else {
+        return;
+    };
+    for (name, schema) in schemas.iter_mut() {
+        if let Some(property) = schema
+            .get_mut("properties")
+            .and_then(|properties| properties.get_mut("connector"))
+            && name.ends_with("Request")
+        {
+            property["enum"] = json!(ids);
+        }
+    }
+}
+
+/// The request bodies that carry a connector's sections become a `oneOf` with one member per
+/// connector, told apart by `connector`; the sections themselves are components generated
+/// from each connector's field list, as `GET /v1/connectors/{id}` shows them.
+fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
+    let schemas = document["components"]["schemas"]
+        .as_object_mut()
+        .expect("the document has schemas");
+    for connector in catalogue.all() {
+        for (name, schema) in sections(connector) {
+            schemas.insert(name, schema);
+        }
+    }
+    for (request, with_secrets) in [
+        ("CreateCredentialRequest", true),
+        ("TestCredentialRequest", true),
+        ("CreateConnectSessionRequest", false),
+    ] {
+        let general = schemas[request].clone();
+        let mut members = Vec::new();
+        let mut mapping = Map::new();
+        for connector in catalogue.all() {
+            let id = connector.id();
+            let mut member = general.clone();
+            let properties = &mut member["properties"];
+            properties["connector"] = json!({"type": "string", "enum": [id]});
+            if with_secrets {
+                properties["config"] = reference(&format!("{id}.config"));
+                properties["secrets"] = reference(&format!("{id}.secrets"));
+            } else if connector.oauth().is_some() {
+                properties["auth_method"] =
+                    json!({"type": "string", "enum": [OAUTH_AUTHORIZATION_CODE]});
+                properties["config"] =
+                    reference(&format!("{id}.{OAUTH_AUTHORIZATION_CODE}.config"));
+            } else {
+                continue;
+            }
+            if let Some(object) = member.as_object_mut() {
+                object.remove("example");
+                object.remove("description");
+            }
+            let member_name = format!("{request}.{id}");
+            mapping.insert(id.to_string(), json!(component(&member_name)));
+            members.push(reference(&member_name));
+            schemas.insert(member_name, member);
+        }
+        let mut combined = json!({
+            "oneOf": members,
+            "discriminator": {"propertyName": "connector", "mapping": mapping},
+        });
+        for keyword in ["description", "example"] {
+            if let Some(value) = general.get(keyword) {
+                combined[keyword] = value.clone();
+            }
+        }
+        schemas.insert(request.to_string(), combined);
+    }
+    // A change sends some of the stored credential's settings and, to rotate, its secrets
+    // whole: the sections of any connector's client credentials, settings not required.
+    let update = &mut schemas["UpdateCredentialRequest"]["properties"];
+    update["config"] = nullable_any_of(catalogue, |id| {
+        let mut partial = sections_of(catalogue, id, "config");
+        if let Some(object) = partial.as_object_mut() {
+            object.remove("required");
+        }
+        partial
+    });
+    update["secrets"] = nullable_any_of(catalogue, |id| reference(&format!("{id}.secrets")));
+}
+
+/// The section components of one connector: `{id}.config`, `{id}.secrets` and, with OAuth,
+/// `{id}.oauth_authorization_code.config`.
+fn sections(connector: &dyn Connector) -> Vec<(String, Value)> {
+    let id = connector.id();
+    let mut sections = vec![
+        (
+            format!("{id}.config"),
+            section_schema(connector.config_fields()),
+        ),
+        (
+            format!("{id}.secrets"),
+            section_schema(connector.secret_fields()),
+        ),
+    ];
+    if let Some(flow) = connector.oauth() {
+        sections.push((
+            format!("{id}.{OAUTH_AUTHORIZATION_CODE}.config"),
+            section_schema(flow.config_fields()),
+        ));
+    }
+    sections
+}
+
+fn sections_of(catalogue: &Catalogue, id: &str, section: &str) -> Value {
+    let connector = catalogue.get(id).expect("a connector of the catalogue");
+    match section {
+        "config" => section_schema(connector.config_fields()),
+        _ => section_schema(connector.secret_fields()),
+    }
+}
+
+fn nullable_any_of(catalogue: &Catalogue, member: impl Fn(&str) -> Value) -> Value {
+    let members: Vec<Value> = std::iter::once(json!({"type": "null"}))
+        .chain(catalogue.all().map(|connector| member(connector.id())))
+        .collect();
+    json!({"anyOf": members})
+}
+
+fn component(name: &str) -> String {
+    format!("#/components/schemas/{name}")
+}
+
+fn reference(name: &str) -> Value {
+    json!({"$ref": component(name)})
+}
+
+/// A created record links to every operation on it: a `POST` to a collection answering 201
+/// links to each operation of `{collection}/{id}` and of the paths below it (a data source
+/// to its token and job keys), and a list to the reading of its first item.
+fn links(document: &mut Value) {
+    let paths: Vec<(String, Vec<(String, String)>)> = document["paths"]
+        .as_object()
+        .map(|paths| {
+            paths
+                .iter()
+                .map(|(path, item)| (path.clone(), operation_ids(item)))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (collection, _) in &paths {
+        let prefix = format!("{collection}/{{id}}");
+        let targets: Vec<&(String, String)> = paths
+            .iter()
+            .filter(|(path, _)| path == &prefix || path.starts_with(&format!("{prefix}/")))
+            .flat_map(|(_, operations)| operations)
+            .collect();
+        if targets.is_empty() {
+            continue;
+        }
+        let item = &mut document["paths"][collection.as_str()];
+        for (method, status, id_at) in [
+            ("post", "201", "$response.body#/id"),
+            ("get", "200", "$response.body#/items/0/id"),
+        ] {
+            let Some(response) = item
+                .get_mut(method)
+                .and_then(|operation| operation["responses"].get_mut(status))
+            else {
+                continue;
+            };
+            let mut links = Map::new();
+            for (_, operation_id) in &targets {
+                links.insert(
+                    operation_id.clone(),
+                    json!({"operationId": operation_id, "parameters": {"id": id_at}}),
+                );
+            }
+            response["links"] = Value::Object(links);
+        }
+    }
+}
+
+/// `(method, operationId)` of each operation of a path.
+fn operation_ids(item: &Value) -> Vec<(String, String)> {
+    item.as_object()
+        .map(|methods| {
+            methods
+                .iter()
+                .filter_map(|(method, operation)| {
+                    Some((
+                        method.clone(),
+                        operation["operationId"].as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn operations_mut(document: &mut Value) -> impl Iterator<Item = &mut Value> {
+    document["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|methods| methods.values_mut())
+}
