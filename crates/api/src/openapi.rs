@@ -114,12 +114,13 @@ pub fn spec_json() -> String {
     json
 }
 
-/// Serves the spec at `/openapi.json` and Swagger UI at `/docs`.
-pub fn configure_docs(config: &mut actix_web::web::ServiceConfig) {
+/// Serves `document` (built once, before the workers start) at `/openapi.json` and Swagger
+/// UI at `/docs`.
+pub fn configure_docs(
+    config: &mut actix_web::web::ServiceConfig,
+    document: utoipa::openapi::OpenApi,
+) {
     config
         .service(actix_web::web::redirect("/docs", "/docs/"))
-        .service(
-            utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
-                .url("/openapi.json", ApiDoc::openapi()),
-        );
+        .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document));
 }

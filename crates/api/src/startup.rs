@@ -115,6 +115,7 @@ impl Application {
         latch.follow_changes();
         let state = web::Data::from(latch);
         let shared = state.clone();
+        let document = <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())
@@ -127,7 +128,7 @@ impl Application {
                 )
                 .wrap(from_fn(observe))
                 .configure(routes::configure)
-                .configure(crate::openapi::configure_docs)
+                .configure(|config| crate::openapi::configure_docs(config, document.clone()))
                 .configure(crate::console::configure)
                 .default_service(web::to(routes::not_found))
         })

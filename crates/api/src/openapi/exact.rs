@@ -152,14 +152,16 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
     // A change sends some of the stored credential's settings and, to rotate, its secrets
     // whole: the sections of any connector's client credentials, settings not required.
     let update = &mut schemas["UpdateCredentialRequest"]["properties"];
-    update["config"] = nullable_any_of(catalogue, |id| {
-        let mut partial = sections_of(catalogue, id, "config");
+    update["config"] = nullable_any_of(catalogue, |connector| {
+        let mut partial = section_schema(connector.config_fields());
         if let Some(object) = partial.as_object_mut() {
             object.remove("required");
         }
         partial
     });
-    update["secrets"] = nullable_any_of(catalogue, |id| reference(&format!("{id}.secrets")));
+    update["secrets"] = nullable_any_of(catalogue, |connector| {
+        reference(&format!("{}.secrets", connector.id()))
+    });
 }
 
 /// The section components of one connector: `{id}.config`, `{id}.secrets` and, with OAuth,
@@ -185,17 +187,10 @@ fn sections(connector: &dyn Connector) -> Vec<(String, Value)> {
     sections
 }
 
-fn sections_of(catalogue: &Catalogue, id: &str, section: &str) -> Value {
-    let connector = catalogue.get(id).expect("a connector of the catalogue");
-    match section {
-        "config" => section_schema(connector.config_fields()),
-        _ => section_schema(connector.secret_fields()),
-    }
-}
-
-fn nullable_any_of(catalogue: &Catalogue, member: impl Fn(&str) -> Value) -> Value {
+/// `null`, or one of the members made for each connector.
+fn nullable_any_of(catalogue: &Catalogue, member: impl Fn(&dyn Connector) -> Value) -> Value {
     let members: Vec<Value> = std::iter::once(json!({"type": "null"}))
-        .chain(catalogue.all().map(|connector| member(connector.id())))
+        .chain(catalogue.all().map(member))
         .collect();
     json!({"anyOf": members})
 }
