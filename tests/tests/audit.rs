@@ -142,6 +142,7 @@ async fn an_unknown_action_or_order_is_refused_naming_the_parameter(app: TestApp
         ("?action=credential.stolen", "action"),
         ("?order=sideways", "order"),
         ("?target_id=", "target_id"),
+        (&format!("?target_type={}", "é".repeat(65)), "target_type"),
     ] {
         let response = app
             .admin(Method::GET, &format!("/v1/audit-events{query}"))
@@ -152,6 +153,16 @@ async fn an_unknown_action_or_order_is_refused_naming_the_parameter(app: TestApp
         let problem: Value = response.json().await.unwrap();
         assert_eq!(problem["errors"][0]["field"], field, "{problem}");
     }
+    // The limits count characters, as the document's maxLength does, not bytes.
+    let response = app
+        .admin(
+            Method::GET,
+            &format!("/v1/audit-events?target_type={}", "é".repeat(64)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
 }
 
 async fn the_calling_key_can_read_its_own_scopes(app: TestApp) {

@@ -9,6 +9,7 @@ on_both_backends!(TestApp:
     a_wrong_or_missing_content_type_is_415,
     a_body_over_64_kib_is_413,
     an_empty_body_is_400,
+    a_body_that_is_not_a_json_object_is_400_naming_body,
     an_unknown_field_is_400_naming_it,
     an_unknown_config_field_is_422_naming_it,
     a_value_of_the_wrong_type_is_400_naming_the_field_without_echoing_it,
@@ -104,6 +105,27 @@ async fn malformed_json_is_400(app: TestApp) {
             .contains("not valid JSON")
     );
     refused(&app, Some("application/json"), b"[1, 2".to_vec(), 400).await;
+}
+
+async fn a_body_that_is_not_a_json_object_is_400_naming_body(app: TestApp) {
+    let credential = valid();
+    // The fields' values in the order the request type declares them: serde alone would
+    // read this array as the object.
+    let as_array = json!([
+        credential["name"],
+        null,
+        credential["connector"],
+        credential["config"],
+        credential["secrets"]
+    ]);
+    for body in [as_array, json!("Looker prod"), json!(42), json!(true)] {
+        let problem = refused_json(&app, body.clone(), 400).await;
+        assert_eq!(fields(&problem), ["body"], "{body}: {problem}");
+        assert!(
+            !problem.to_string().contains("s3cr3t"),
+            "the secret is not echoed: {problem}"
+        );
+    }
 }
 
 async fn a_wrong_or_missing_content_type_is_415(app: TestApp) {

@@ -18,7 +18,8 @@ on_both_backends!(
         sources_are_listed_by_connector_and_credential_and_paged,
         source_config_must_be_a_small_json_object,
         every_change_of_a_source_is_audited,
-        another_org_gets_404_on_every_source_route;
+        another_org_gets_404_on_every_source_route,
+        a_sources_id_names_nothing_on_the_destinations_routes;
     WithMock:
         a_job_key_gets_its_sources_token_and_nothing_else,
         revoking_a_job_key_or_deleting_its_source_takes_effect_at_once,
@@ -340,6 +341,17 @@ async fn sources_are_listed_by_connector_and_credential_and_paged(app: TestApp) 
     .await;
     assert_eq!(status, 400);
     assert_eq!(problem["errors"][0]["field"], "credential_id");
+    for collection in ["/v1/data-sources", "/v1/data-destinations"] {
+        let (status, problem) = admin(
+            &app,
+            Method::GET,
+            &format!("{collection}?connector=tableau"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 400, "{collection}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], "connector");
+    }
 }
 
 async fn source_config_must_be_a_small_json_object(app: TestApp) {
@@ -422,6 +434,28 @@ async fn another_org_gets_404_on_every_source_route(app: TestApp) {
         let (status, problem) = send(&app, &intruder, method.clone(), &route, body).await;
         assert_eq!(status, 404, "{method} {route}: {problem}");
     }
+}
+
+async fn a_sources_id_names_nothing_on_the_destinations_routes(app: TestApp) {
+    let credential = app.create_credential("c", "s").await;
+    let source = create(&app, "/v1/data-sources", "exports", &credential["id"]).await;
+    let id = source["id"].as_str().unwrap();
+    let on_destinations = format!("/v1/data-destinations/{id}");
+    for (method, body) in [
+        (Method::GET, None),
+        (Method::PATCH, Some(json!({"name": "moved"}))),
+        (Method::DELETE, None),
+    ] {
+        let (status, problem) = admin(&app, method.clone(), &on_destinations, body).await;
+        assert_eq!(status, 404, "{method} {on_destinations}: {problem}");
+        assert!(
+            !problem.to_string().contains("version"),
+            "{method}: the other kind's version is not told: {problem}"
+        );
+    }
+    let (status, still) = admin(&app, Method::GET, &format!("/v1/data-sources/{id}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(still["name"], "exports");
 }
 
 /// A credential the mock accepts, a source using it and a job key for that source.

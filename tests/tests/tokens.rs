@@ -409,10 +409,20 @@ async fn token_requests_are_checked_like_any_other(fixture: WithMock) {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    // JSON Schema's `integer` includes `249.0`: it is the whole number it writes.
+    let response = app
+        .admin(Method::POST, &path)
+        .json(&json!({"min_ttl_seconds": 249.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     for (body, status, field) in [
         (json!([]), 400, "body"),
         (json!({"min_ttl_seconds": 3001}), 422, "min_ttl_seconds"),
         (json!({"min_ttl_seconds": -1}), 422, "min_ttl_seconds"),
+        (json!({"min_ttl_seconds": 1e300}), 422, "min_ttl_seconds"),
+        (json!({"min_ttl_seconds": 249.5}), 400, "min_ttl_seconds"),
         (json!({"min_ttl": 5}), 400, "min_ttl"),
     ] {
         let response = app

@@ -430,7 +430,7 @@ function schemaFields(schema, section, secret) {
     const input = el("input", {
       id,
       name,
-      type: secret || property.writeOnly ? "password" : property.format === "uri" ? "url" : "text",
+      type: secret || property.writeOnly ? "password" : String(property.pattern || "").includes("https://") ? "url" : "text",
       autocomplete: secret || property.writeOnly ? "new-password" : "off",
       required: required.includes(name),
       maxlength: property.maxLength,

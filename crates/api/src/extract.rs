@@ -89,11 +89,24 @@ fn read_json<T: DeserializeOwned + 'static>(
             return Ok(None);
         }
         content_type?;
-        let parsed = parse_json(&body);
+        let parsed = if object_or_null(&body) {
+            parse_json(&body)
+        } else {
+            Err(field_problem("body", "must be a JSON object"))
+        };
         // The body may hold a secret: do not leave it in freed memory.
         body.fill(0);
         parsed.map(Some)
     })
+}
+
+/// Whether the JSON text starts as an object or `null` does. Every body here is an object;
+/// without this, serde would also fill a struct from an array of its fields in order.
+fn object_or_null(body: &[u8]) -> bool {
+    matches!(
+        body.iter().find(|byte| !byte.is_ascii_whitespace()),
+        Some(b'{' | b'n')
+    )
 }
 
 fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {

@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the route and schema annotations.
 
-mod exact;
+pub(crate) mod exact;
 
 use self::exact::Exact;
 

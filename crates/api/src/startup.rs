@@ -115,7 +115,8 @@ impl Application {
         latch.follow_changes();
         let state = web::Data::from(latch);
         let shared = state.clone();
-        let document = <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi();
+        let mut document = <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi();
+        crate::openapi::exact::for_deployment(&mut document, &state.oauth.allowed_origins);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use latch_connector::{Connector, FieldError};
 
+use crate::error::CoreError;
+
 #[derive(Clone)]
 pub struct Catalogue {
     connectors: Vec<Arc<dyn Connector>>,
@@ -40,6 +42,18 @@ impl Catalogue {
             ));
         }
         found
+    }
+
+    /// Checks a list's `connector` filter: a name the catalogue does not hold is a 400, not
+    /// an empty page that looks like "none yet".
+    pub fn check_filter(&self, id: Option<&str>) -> Result<(), CoreError> {
+        match id {
+            Some(id) if self.get(id).is_none() => Err(CoreError::bad_request(
+                "connector",
+                format!("is not a known connector; expected one of {}", self.ids()),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// A connector to move into a background task.

@@ -80,7 +80,8 @@ pub struct CreateConnectSessionRequest {
     pub config: Option<Value>,
     /// Where the browser is sent back to (303) once the consent is done: an address on
     /// Latch's own origin or one of `LATCH_CONSOLE_ORIGINS`. Without it, the callback shows
-    /// a page saying what happened.
+    /// a page saying what happened. The document a server serves at `/openapi.json` gives
+    /// these origins as this field's `pattern`.
     #[serde(default, deserialize_with = "trimmed")]
     #[schema(max_length = 2048)]
     pub return_to: Option<String>,
@@ -210,14 +211,7 @@ fn checked_return_to(
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
     let text = return_to.filter(|text| !text.is_empty())?;
-    let allowed = Url::parse(&text).ok().filter(|url| {
-        matches!(url.scheme(), "http" | "https")
-            && text.len() <= 2048
-            && state
-                .oauth
-                .allowed_origins
-                .contains(&url.origin().ascii_serialization())
-    });
+    let allowed = url_on_origins(&text, &state.oauth.allowed_origins);
     if allowed.is_none() {
         errors.push(FieldError::new(
             "return_to",
@@ -225,6 +219,15 @@ fn checked_return_to(
         ));
     }
     allowed.map(|url| url.to_string())
+}
+
+/// `text` as a URL when it is an http(s) address on one of `origins`.
+fn url_on_origins(text: &str, origins: &[String]) -> Option<Url> {
+    Url::parse(text).ok().filter(|url| {
+        matches!(url.scheme(), "http" | "https")
+            && text.chars().count() <= 2048
+            && origins.contains(&url.origin().ascii_serialization())
+    })
 }
 
 /// Starts a consent: stores the session and answers the URL to send the browser to.
@@ -876,6 +879,45 @@ async fn save_reconnect(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::url_on_origins_pattern;
+
+    #[test]
+    fn the_documented_return_to_pattern_matches_only_what_the_server_accepts() {
+        let origins = vec![
+            "http://127.0.0.1:8080".to_string(),
+            "https://console.example.com".to_string(),
+        ];
+        let pattern = regex::Regex::new(&url_on_origins_pattern(&origins)).unwrap();
+        let accepted = [
+            "https://console.example.com",
+            "https://console.example.com/credentials?view=tiles#new",
+            " http://127.0.0.1:8080/console/\u{3000}",
+            "",
+            "   ",
+        ];
+        for text in accepted {
+            assert!(pattern.is_match(text), "{text:?} matches");
+            let trimmed = text.trim();
+            assert!(
+                trimmed.is_empty() || url_on_origins(trimmed, &origins).is_some(),
+                "{text:?} is accepted"
+            );
+        }
+        let refused = [
+            "https://console.example.com.evil.test/",
+            "https://console.example.com@evil.test/",
+            "https://evil.test/?https://console.example.com",
+            "http://console.example.com/",
+            "http://127.0.0.1:8081/",
+            "http://127.0.0.1:8080 /",
+            "/relative/path",
+            "javascript:alert(1)",
+        ];
+        for text in refused {
+            assert!(!pattern.is_match(text), "{text:?} does not match");
+            assert!(url_on_origins(text.trim(), &origins).is_none(), "{text:?}");
+        }
+    }
 
     #[test]
     fn neither_the_state_nor_the_code_is_printed_by_debug() {

@@ -20,6 +20,26 @@ pub fn trimmed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Stri
     Ok(Option::<String>::deserialize(deserializer)?.map(|text| text.trim().to_string()))
 }
 
+/// Deserialises an optional whole number written as JSON writes numbers: `600`, and also
+/// `600.0` or `6e2`, which JSON Schema's `integer` includes. A fraction is refused; a number
+/// beyond `i64` becomes the nearest `i64`, so the range check names it out of range.
+pub fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Some(whole) = number.as_i64() {
+        return Ok(Some(whole));
+    }
+    if number.is_u64() {
+        return Ok(Some(i64::MAX));
+    }
+    match number.as_f64() {
+        // `as` saturates at the ends of i64, which is what the range check needs.
+        Some(value) if value.fract() == 0.0 => Ok(Some(value as i64)),
+        _ => Err(serde::de::Error::custom("expected a whole number")),
+    }
+}
+
 /// Refuses text a person cannot see or that changes how the text around it reads: control
 /// characters (C0, DEL, C1, NUL included) and the bidirectional overrides and isolates
 /// (U+202A to U+202E, U+2066 to U+2069), which can make a name display as another.
@@ -82,6 +102,36 @@ pub const NAME_PATTERN: &str = concat!(
     white!(),
     "*$"
 );
+
+/// The document's pattern for an address on one of `origins` (as `Origin::ascii_serialization`
+/// writes them), with white space around it as `trimmed` removes it; white space alone reads
+/// as absent. The server parses the URL and compares origins, so it also accepts spellings
+/// this leaves out (an explicit default port, upper-case letters); nothing it refuses
+/// matches.
+pub fn url_on_origins_pattern(origins: &[String]) -> String {
+    let origins = origins
+        .iter()
+        .map(|origin| regex_escape(origin))
+        .collect::<Vec<_>>()
+        .join("|");
+    format!(
+        "^{white}*(?:(?:{origins})(?:[/?#]{visible}*)?)?{white}*$",
+        white = white!(),
+        visible = r"[^\u0000-\u0020\u007F-\u00A0]",
+    )
+}
+
+/// `text` with every character a regular expression reads as syntax escaped.
+fn regex_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if r"\^$.|?*+()[]{}".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
 
 /// The document's pattern for a description: as a name's, and it may be empty.
 pub const DESCRIPTION_PATTERN: &str = concat!(
@@ -180,6 +230,46 @@ pub fn one_more(page: Page) -> Page {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Seconds {
+        #[serde(default, deserialize_with = "whole_number")]
+        seconds: Option<i64>,
+    }
+
+    fn seconds(json: &str) -> Result<Option<i64>, String> {
+        serde_json::from_str::<Seconds>(json)
+            .map(|parsed| parsed.seconds)
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn whole_numbers_are_read_however_json_writes_them() {
+        assert_eq!(seconds(r#"{"seconds": 249}"#), Ok(Some(249)));
+        assert_eq!(seconds(r#"{"seconds": 249.0}"#), Ok(Some(249)));
+        assert_eq!(seconds(r#"{"seconds": 2.49e2}"#), Ok(Some(249)));
+        assert_eq!(seconds(r#"{"seconds": -3}"#), Ok(Some(-3)));
+        assert_eq!(seconds(r#"{"seconds": null}"#), Ok(None));
+        assert_eq!(seconds("{}"), Ok(None));
+    }
+
+    #[test]
+    fn numbers_beyond_i64_saturate_so_range_checks_refuse_them() {
+        assert_eq!(
+            seconds(r#"{"seconds": 18446744073709551615}"#),
+            Ok(Some(i64::MAX))
+        );
+        assert_eq!(seconds(r#"{"seconds": 1e300}"#), Ok(Some(i64::MAX)));
+        assert_eq!(seconds(r#"{"seconds": -1e300}"#), Ok(Some(i64::MIN)));
+    }
+
+    #[test]
+    fn fractions_and_other_types_are_not_whole_numbers() {
+        let fraction = seconds(r#"{"seconds": 249.5}"#).unwrap_err();
+        assert!(fraction.contains("expected a whole number"), "{fraction}");
+        assert!(seconds(r#"{"seconds": "249"}"#).is_err());
+        assert!(seconds(r#"{"seconds": true}"#).is_err());
+    }
 
     #[test]
     fn control_and_bidirectional_override_characters_are_not_printable() {

@@ -12,6 +12,7 @@ use crate::audit_tally::IssuanceRecord;
 use crate::broker::{TokenWish, token_digest};
 use crate::callers::{Caller, Scope};
 use crate::error::CoreError;
+use crate::input::whole_number;
 use crate::latch::Latch;
 use crate::metrics::Issuance;
 
@@ -27,6 +28,7 @@ const MAX_REJECTED_TOKEN_LEN: usize = 4096;
 #[schema(example = json!({"min_ttl_seconds": 600}))]
 pub struct TokenRequest {
     /// The token returned has at least this many seconds left (0 to 3000, default 300).
+    #[serde(default, deserialize_with = "whole_number")]
     #[schema(minimum = 0, maximum = 3000, default = 300)]
     pub min_ttl_seconds: Option<i64>,
     /// The upstream refused the job's token (401): do not hand that one out again. With

@@ -447,16 +447,20 @@ macro_rules! impl_store {
                 table: &'static str,
                 org_id: uuid::Uuid,
                 id: uuid::Uuid,
+                kind: Option<$crate::DataSourceKind>,
             ) -> $crate::StoreError {
-                let current: Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(
-                    sqlx::AssertSqlSafe(format!(
-                        "SELECT version FROM {table} WHERE org_id = $1 AND id = $2"
-                    )),
-                )
-                .bind(org_id)
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await;
+                // A data source's id on the destinations' routes (or the reverse) names
+                // nothing there: 404, never the other kind's version.
+                let kind_clause = if kind.is_some() { " AND kind = $3" } else { "" };
+                let sql = format!(
+                    "SELECT version FROM {table} WHERE org_id = $1 AND id = $2{kind_clause}"
+                );
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(org_id).bind(id);
+                if let Some(kind) = kind {
+                    query = query.bind(kind.as_str());
+                }
+                let current: Result<Option<(i64,)>, sqlx::Error> =
+                    query.fetch_optional(&self.pool).await;
                 match current {
                     Ok(Some((current,))) => $crate::StoreError::VersionMismatch { current },
                     Ok(None) => $crate::StoreError::NotFound,

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use latch_tests::Replica;
+use latch_tests::mock_looker::oauth::Approval;
 use latch_tests::mock_looker::{MockLooker, MockLookerConfig};
 use latch_vault::{ExposeSecret, MasterKey};
 use serde_json::{Value, json};
@@ -54,7 +55,15 @@ async fn main() -> ExitCode {
         &database_url,
         master.expose_secret(),
         2,
-        &[("LATCH_LOG", "info")],
+        // A deployment whose console lives where the document's examples say it does, and
+        // without the limit on failed authentications per address: schemathesis sends
+        // thousands of requests with wrong keys from one address, and each must get the 401
+        // it tests for, not the 429 that would slow a guesser down (tested end to end).
+        &[
+            ("LATCH_LOG", "info"),
+            ("LATCH_CONSOLE_ORIGINS", "https://console.example.com"),
+            ("LATCH_AUTH_FAILURES_PER_MINUTE", "0"),
+        ],
         Stdio::from(log),
     )
     .await;
@@ -141,6 +150,7 @@ struct Seed {
     spare_destination: String,
     spare_api_key: String,
     connect_session: String,
+    oauth_credential: String,
 }
 
 impl Seed {
@@ -212,6 +222,8 @@ impl Seed {
                 }),
             )
             .await;
+        mock.set_approval(Approval::Approve);
+        let oauth_credential = client.connected(&mock.url).await;
         Self {
             key: key.to_string(),
             looker_url: mock.url.clone(),
@@ -225,6 +237,7 @@ impl Seed {
             spare_destination,
             spare_api_key,
             connect_session,
+            oauth_credential,
         }
     }
 
@@ -244,6 +257,7 @@ impl Seed {
             ("LATCH_CONTRACT_SPARE_DESTINATION", &self.spare_destination),
             ("LATCH_CONTRACT_SPARE_API_KEY", &self.spare_api_key),
             ("LATCH_CONTRACT_CONNECT_SESSION", &self.connect_session),
+            ("LATCH_CONTRACT_OAUTH_CREDENTIAL", &self.oauth_credential),
         ]
     }
 }
@@ -255,8 +269,65 @@ struct Client {
 }
 
 impl Client {
-    /// POSTs `body` and returns the new record's id; anything but 201 stops the run.
-    async fn create(&self, path: &str, body: Value) -> String {
+    /// An OAuth credential made as a person makes one: a connect session, mock-looker's
+    /// consent screen (which approves), and the callback it sends the browser back to.
+    async fn connected(&self, looker_url: &str) -> String {
+        let started = self
+            .post(
+                "/v1/connect-sessions",
+                json!({
+                    "name": "contract connected credential",
+                    "connector": "looker",
+                    "auth_method": "oauth_authorization_code",
+                    "config": {
+                        "api_host_url": looker_url,
+                        "ui_host_url": looker_url,
+                        "client_id": OAUTH_CLIENT,
+                    },
+                }),
+            )
+            .await;
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client");
+        let authorization_url = started["authorization_url"].as_str().expect("a URL");
+        let screen = browser
+            .get(authorization_url)
+            .send()
+            .await
+            .expect("the consent screen answers");
+        let back = screen
+            .headers()
+            .get("location")
+            .and_then(|location| location.to_str().ok())
+            .expect("the consent sends the browser back")
+            .to_string();
+        let page = browser
+            .get(back)
+            .send()
+            .await
+            .expect("the callback answers");
+        assert_eq!(page.status(), 200, "the consent completes");
+        let id = started["id"].as_str().expect("an id");
+        let session: Value = self
+            .http
+            .get(format!("{}/v1/connect-sessions/{id}", self.address))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("the server answers")
+            .json()
+            .await
+            .expect("a JSON answer");
+        session["credential_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no credential from the consent: {session}"))
+            .to_string()
+    }
+
+    /// POSTs `body` and returns the created record; anything but 201 stops the run.
+    async fn post(&self, path: &str, body: Value) -> Value {
         let response = self
             .http
             .post(format!("{}{path}", self.address))
@@ -268,6 +339,12 @@ impl Client {
         let status = response.status();
         let created: Value = response.json().await.expect("a JSON answer");
         assert_eq!(status, 201, "seeding {path}: {created}");
+        created
+    }
+
+    /// POSTs `body` and returns the new record's id.
+    async fn create(&self, path: &str, body: Value) -> String {
+        let created = self.post(path, body).await;
         created["id"]
             .as_str()
             .or_else(|| created["key_id"].as_str())

@@ -9,7 +9,9 @@
 use latch_connector::oauth::OAUTH_AUTHORIZATION_CODE;
 use latch_connector::{Connector, section_schema};
 use latch_core::catalogue::Catalogue;
-use latch_core::input::{CURSOR_PATTERN, DESCRIPTION_PATTERN, NAME_PATTERN};
+use latch_core::input::{
+    CURSOR_PATTERN, DESCRIPTION_PATTERN, NAME_PATTERN, url_on_origins_pattern,
+};
 use serde_json::{Map, Value, json};
 use utoipa::Modify;
 
@@ -28,6 +30,21 @@ impl Modify for Exact {
         links(&mut document);
         *openapi = serde_json::from_value(document).expect("the document reads back");
     }
+}
+
+/// The document one server serves: `return_to` may only name its own origin or one of its
+/// console origins, which a document written for every deployment cannot list.
+pub fn for_deployment(openapi: &mut utoipa::openapi::OpenApi, allowed_origins: &[String]) {
+    let mut document = serde_json::to_value(&*openapi).expect("the document is JSON");
+    let pattern = url_on_origins_pattern(allowed_origins);
+    if let Some(schemas) = document["components"]["schemas"].as_object_mut() {
+        for schema in schemas.values_mut() {
+            if let Some(property) = schema.pointer_mut("/properties/return_to") {
+                property["pattern"] = json!(pattern);
+            }
+        }
+    }
+    *openapi = serde_json::from_value(document).expect("the document reads back");
 }
 
 /// Every request's `name` and `description`, as the server trims and checks them.
@@ -153,15 +170,33 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
     // whole: the sections of any connector's client credentials, settings not required.
     let update = &mut schemas["UpdateCredentialRequest"]["properties"];
     update["config"] = nullable_any_of(catalogue, |connector| {
-        let mut partial = section_schema(connector.config_fields());
-        if let Some(object) = partial.as_object_mut() {
-            object.remove("required");
-        }
-        partial
+        without_required(section_schema(connector.config_fields()))
     });
     update["secrets"] = nullable_any_of(catalogue, |connector| {
         reference(&format!("{}.secrets", connector.id()))
     });
+    // A reconnect changes some of the OAuth settings: those of any connector with OAuth.
+    let oauth_members: Vec<Value> = catalogue
+        .all()
+        .filter_map(|connector| connector.oauth())
+        .map(|flow| without_required(section_schema(flow.config_fields())))
+        .collect();
+    let mut config = json!({"anyOf": [{"type": "null"}]});
+    config["anyOf"]
+        .as_array_mut()
+        .expect("an array")
+        .extend(oauth_members);
+    config["description"] =
+        schemas["ReconnectRequest"]["properties"]["config"]["description"].clone();
+    schemas["ReconnectRequest"]["properties"]["config"] = config;
+}
+
+/// A section whose fields may each be left out.
+fn without_required(mut section: Value) -> Value {
+    if let Some(object) = section.as_object_mut() {
+        object.remove("required");
+    }
+    section
 }
 
 /// The section components of one connector: `{id}.config`, `{id}.secrets` and, with OAuth,

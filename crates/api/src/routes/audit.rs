@@ -114,7 +114,7 @@ impl AuditQuery {
             Some(_) => return Err(field_problem("order", "expected `oldest` or `newest`")),
         };
         let bounded = |name: &str, value: &Option<String>, max: usize| match value {
-            Some(text) if text.is_empty() || text.len() > max => Err(field_problem(
+            Some(text) if text.is_empty() || text.chars().count() > max => Err(field_problem(
                 name,
                 &format!("must be 1 to {max} characters"),
             )),

@@ -17,7 +17,7 @@ use crate::state::AppState;
     "name": "Looker",
     "description": "Google Looker business intelligence, through its API 4.0 with an API key (client ID and client secret).",
     "docs_url": "https://cloud.google.com/looker/docs/api-auth",
-    "config_schema": {"type": "object", "required": ["api_host_url", "client_id"], "properties": {"api_host_url": {"type": "string", "format": "uri", "title": "API Host URL"}}},
+    "config_schema": {"type": "object", "required": ["api_host_url", "client_id"], "properties": {"api_host_url": {"type": "string", "title": "API Host URL"}}},
     "secrets_schema": {"type": "object", "required": ["client_secret"], "properties": {"client_secret": {"type": "string", "writeOnly": true, "title": "Client Secret"}}}
 }))]
 pub struct ConnectorView {

@@ -66,7 +66,9 @@ pub fn section_schema(fields: &[FieldSpec]) -> Value {
                 property["examples"] = json!([spec.example]);
             }
             FieldKind::HostUrl => {
-                property["format"] = json!("uri");
+                // Not `format: uri`: the value is trimmed before it is read, so a URL with
+                // surrounding spaces is accepted, which `uri` would call invalid. The pattern
+                // says what is accepted (and forms know a URL field by it).
                 property["examples"] = json!([spec.example]);
             }
             FieldKind::Secret => {
@@ -375,7 +377,13 @@ mod tests {
         let schema = section_schema(SPECS);
         assert_eq!(schema["required"], json!(["host", "token"]));
         assert_eq!(schema["properties"]["token"]["writeOnly"], true);
-        assert_eq!(schema["properties"]["host"]["format"], "uri");
+        assert!(schema["properties"]["host"].get("format").is_none());
+        assert!(
+            schema["properties"]["host"]["pattern"]
+                .as_str()
+                .unwrap()
+                .contains("https://")
+        );
         assert_eq!(schema["properties"]["host"]["title"], "Host");
         assert_eq!(schema["properties"]["host"]["x-binds-secret"], true);
         assert!(

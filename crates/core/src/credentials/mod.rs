@@ -419,17 +419,7 @@ pub async fn list_credentials(
 ) -> Result<CredentialList, CoreError> {
     caller.require(Scope::CredentialsRead)?;
     let page: Page = crate::input::page(query.limit.as_deref(), query.cursor.as_deref())?;
-    if let Some(connector) = &query.connector
-        && state.catalogue.get(connector).is_none()
-    {
-        return Err(CoreError::bad_request(
-            "connector",
-            format!(
-                "is not a known connector; expected one of {}",
-                state.catalogue.ids()
-            ),
-        ));
-    }
+    state.catalogue.check_filter(query.connector.as_deref())?;
     let status = query
         .status
         .as_deref()

@@ -226,6 +226,7 @@ pub async fn list_data_sources(
 ) -> Result<DataSourceList, CoreError> {
     caller.require(Scope::CredentialsRead)?;
     let page = crate::input::page(query.limit.as_deref(), query.cursor.as_deref())?;
+    state.catalogue.check_filter(query.connector.as_deref())?;
     let credential_id = query
         .credential_id
         .as_deref()

@@ -123,7 +123,7 @@ macro_rules! impl_credentials {
                 .await?;
                 let Some(updated) = updated else {
                     drop(tx);
-                    return Err(self.missing_or_moved_on("credentials", org_id, id).await);
+                    return Err(self.missing_or_moved_on("credentials", org_id, id, None).await);
                 };
                 Self::record_change(&mut tx, $crate::ChangeSubject::Credential, &id.to_string())
                     .await?;
@@ -152,7 +152,7 @@ macro_rules! impl_credentials {
                 .rows_affected();
                 if deleted == 0 {
                     drop(tx);
-                    return Err(self.missing_or_moved_on("credentials", org_id, id).await);
+                    return Err(self.missing_or_moved_on("credentials", org_id, id, None).await);
                 }
                 Self::record_change(&mut tx, $crate::ChangeSubject::Credential, &id.to_string())
                     .await?;

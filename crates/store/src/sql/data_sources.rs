@@ -119,7 +119,7 @@ macro_rules! impl_data_sources {
                 .await?;
                 let Some(updated) = updated else {
                     drop(tx);
-                    return Err(self.missing_or_moved_on("data_sources", org_id, id).await);
+                    return Err(self.missing_or_moved_on("data_sources", org_id, id, Some(kind)).await);
                 };
                 Self::record_change(&mut tx, $crate::ChangeSubject::DataSource, &id.to_string())
                     .await?;
@@ -150,7 +150,7 @@ macro_rules! impl_data_sources {
                 .rows_affected();
                 if deleted == 0 {
                     drop(tx);
-                    return Err(self.missing_or_moved_on("data_sources", org_id, id).await);
+                    return Err(self.missing_or_moved_on("data_sources", org_id, id, Some(kind)).await);
                 }
                 let revoked: Vec<(String,)> = sqlx::query_as(
                     "UPDATE api_keys SET revoked_at = $3 \
