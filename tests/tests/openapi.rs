@@ -373,6 +373,14 @@ async fn operation_ids_are_unique_and_every_link_names_an_operation_and_its_para
     ] {
         assert_eq!(created[target]["parameters"]["id"], "$response.body#/id");
     }
+    // A credential created by POST is one of client ID and secret: it is never reconnected,
+    // while one listed may have been made by consent.
+    let credentials = &spec["paths"]["/v1/credentials"];
+    let created = &credentials["post"]["responses"]["201"]["links"];
+    assert!(created["update_credential"].is_object());
+    assert!(created["reconnect_credential"].is_null(), "{created}");
+    let listed = &credentials["get"]["responses"]["200"]["links"];
+    assert!(listed["reconnect_credential"].is_object(), "{listed}");
     assert!(links > 30, "{links} links");
 }
 

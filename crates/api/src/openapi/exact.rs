@@ -238,6 +238,10 @@ fn reference(name: &str) -> Value {
     json!({"$ref": component(name)})
 }
 
+/// Operations that never apply to what the collection's `POST` creates: a reconnect renews a
+/// credential made by consent (the callback makes those), never one of client ID and secret.
+const NOT_FOR_CREATED: [&str; 1] = ["reconnect_credential"];
+
 /// A created record links to every operation on it: a `POST` to a collection answering 201
 /// links to each operation of `{collection}/{id}` and of the paths below it (a data source
 /// to its token and job keys), and a list to the reading of its first item.
@@ -274,6 +278,9 @@ fn links(document: &mut Value) {
             };
             let mut links = Map::new();
             for (_, operation_id) in &targets {
+                if method == "post" && NOT_FOR_CREATED.contains(&operation_id.as_str()) {
+                    continue;
+                }
                 links.insert(
                     operation_id.clone(),
                     json!({"operationId": operation_id, "parameters": {"id": id_at}}),
