@@ -169,26 +169,18 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
     // A change sends some of the stored credential's settings and, to rotate, its secrets
     // whole: the sections of any connector's client credentials, settings not required.
     let update = &mut schemas["UpdateCredentialRequest"]["properties"];
-    update["config"] = nullable_any_of(catalogue, |connector| {
-        without_required(section_schema(connector.config_fields()))
+    update["config"] = nullable_any_of(catalogue, &update["config"], |connector| {
+        Some(without_required(section_schema(connector.config_fields())))
     });
-    update["secrets"] = nullable_any_of(catalogue, |connector| {
-        reference(&format!("{}.secrets", connector.id()))
+    update["secrets"] = nullable_any_of(catalogue, &update["secrets"], |connector| {
+        Some(reference(&format!("{}.secrets", connector.id())))
     });
     // A reconnect changes some of the OAuth settings: those of any connector with OAuth.
-    let oauth_members: Vec<Value> = catalogue
-        .all()
-        .filter_map(|connector| connector.oauth())
-        .map(|flow| without_required(section_schema(flow.config_fields())))
-        .collect();
-    let mut config = json!({"anyOf": [{"type": "null"}]});
-    config["anyOf"]
-        .as_array_mut()
-        .expect("an array")
-        .extend(oauth_members);
-    config["description"] =
-        schemas["ReconnectRequest"]["properties"]["config"]["description"].clone();
-    schemas["ReconnectRequest"]["properties"]["config"] = config;
+    let reconnect = &mut schemas["ReconnectRequest"]["properties"];
+    reconnect["config"] = nullable_any_of(catalogue, &reconnect["config"], |connector| {
+        let flow = connector.oauth()?;
+        Some(without_required(section_schema(flow.config_fields())))
+    });
 }
 
 /// A section whose fields may each be left out.
@@ -222,12 +214,21 @@ fn sections(connector: &dyn Connector) -> Vec<(String, Value)> {
     sections
 }
 
-/// `null`, or one of the members made for each connector.
-fn nullable_any_of(catalogue: &Catalogue, member: impl Fn(&dyn Connector) -> Value) -> Value {
+/// `null`, or one of the members made for the connectors that have one; the description
+/// of the property it replaces is kept.
+fn nullable_any_of(
+    catalogue: &Catalogue,
+    replaced: &Value,
+    member: impl Fn(&dyn Connector) -> Option<Value>,
+) -> Value {
     let members: Vec<Value> = std::iter::once(json!({"type": "null"}))
-        .chain(catalogue.all().map(member))
+        .chain(catalogue.all().filter_map(member))
         .collect();
-    json!({"anyOf": members})
+    let mut property = json!({"anyOf": members});
+    if let Some(description) = replaced.get("description") {
+        property["description"] = description.clone();
+    }
+    property
 }
 
 fn component(name: &str) -> String {
