@@ -20,7 +20,8 @@ mock-looker:
 	$(CARGO) run -p latch-tests --bin mock-looker -- --listen 127.0.0.1:19999 \
 		--oauth-app latch-local=http://127.0.0.1:8080/v1/oauth/callback
 
-## Every test, on SQLite and (when a server answers or LATCH_TEST_POSTGRES_URL is set) PostgreSQL.
+## Every test, on SQLite and (when a server answers or LATCH_TEST_POSTGRES_URL is set) PostgreSQL,
+## then the contract run (`make contract`).
 test:
 	@if [ -n "$$LATCH_TEST_POSTGRES_URL" ]; then \
 		echo "postgres: tests use LATCH_TEST_POSTGRES_URL"; \
@@ -36,6 +37,7 @@ test:
 		echo "!!!!! SKIPPED browser: install Debian's chromium and chromium-driver for the console suite !!!!!"; \
 	fi; \
 	$(CARGO) test --workspace; status=$$?; \
+	tests/contract/run || status=1; \
 	if [ -n "$$skipped" ]; then \
 		echo "!!!!! SKIPPED postgres: only SQLite was tested !!!!!"; \
 	fi; \
@@ -46,7 +48,8 @@ test:
 
 ## schemathesis (pinned in tests/contract/requirements.txt, in .venv/contract) against a fresh
 ## server on SQLite with mock-looker, configured by schemathesis.toml; in a loopback-only
-## network namespace (root). Skips loudly without Python; LATCH_REQUIRE_CONTRACT=1 fails instead.
+## network namespace (root). Skips loudly without Python or root; LATCH_REQUIRE_CONTRACT=1
+## (CI) fails instead.
 contract:
 	tests/contract/run
 

@@ -3,9 +3,12 @@
 
 pub mod browser;
 mod database;
+pub mod dns_catch_all;
 mod logs;
 pub mod mock_looker;
 mod replica;
+pub mod stored;
+pub mod tls_front;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -10,7 +10,7 @@ pub mod oauth;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
@@ -87,6 +87,8 @@ struct State {
     config: Mutex<MockLookerConfig>,
     fault: Mutex<Fault>,
     tokens: Mutex<HashSet<String>>,
+    /// Every client ID and secret logs in (see [`MockLooker::accept_any_api_key`]).
+    any_api_key: AtomicBool,
     login_attempts: AtomicU64,
     logins: AtomicU64,
     logouts: AtomicU64,
@@ -187,9 +189,12 @@ async fn login(state: web::Data<State>, request: HttpRequest, body: web::Bytes) 
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let field = |name: &str| form.get(name).or_else(|| query.get(name)).cloned();
     let config = state.config.lock().unwrap().clone();
-    if field("client_id").as_deref() != Some(config.client_id.as_str())
-        || field("client_secret").as_deref() != Some(config.client_secret.as_str())
-    {
+    let (client_id, client_secret) = (field("client_id"), field("client_secret"));
+    let configured = client_id.as_deref() == Some(config.client_id.as_str())
+        && client_secret.as_deref() == Some(config.client_secret.as_str());
+    let any =
+        client_id.is_some() && client_secret.is_some() && state.any_api_key.load(Ordering::SeqCst);
+    if !configured && !any {
         return not_found();
     }
     let token = format!("mock-token-{}", Uuid::new_v4().simple());
@@ -261,6 +266,7 @@ impl MockLooker {
             config: Mutex::new(config),
             fault: Mutex::new(fault),
             tokens: Mutex::new(HashSet::new()),
+            any_api_key: AtomicBool::new(false),
             login_attempts: AtomicU64::new(0),
             logins: AtomicU64::new(0),
             logouts: AtomicU64::new(0),
@@ -314,6 +320,13 @@ impl MockLooker {
     /// From now on, accept this client secret (rotation upstream).
     pub fn set_client_secret(&self, secret: &str) {
         self.state.config.lock().unwrap().client_secret = secret.to_string();
+    }
+
+    /// From now on, log in every client ID and secret: a world in which whatever API key a
+    /// request carries is one Looker knows (the contract run, where whether Looker accepts a
+    /// key is not what is tested).
+    pub fn accept_any_api_key(&self) {
+        self.state.any_api_key.store(true, Ordering::SeqCst);
     }
 
     pub fn set_expires_in(&self, seconds: u64) {

@@ -70,7 +70,7 @@ pub struct CreateConnectSessionRequest {
     )]
     #[schema(max_length = 1000)]
     pub description: Option<String>,
-    #[schema(value_type = String, required = true, nullable = false, example = "looker")]
+    #[schema(value_type = String, required = true, nullable = false)]
     pub connector: Option<String>,
     /// `oauth_authorization_code`.
     #[schema(value_type = String, required = true, nullable = false, example = "oauth_authorization_code")]

@@ -85,23 +85,39 @@ macro_rules! visible {
     };
 }
 
-/// The document's pattern for a name: what the server accepts once it has trimmed the white
-/// space around it (`W*`): something visible (`N`), and between the first and the last
-/// visible character nothing [`printable`] refuses (`P*`). Character sets are spelled out:
-/// every regex dialect reads `\uXXXX` alike, not so `\s` or `\p{..}`.
-pub const NAME_PATTERN: &str = concat!(
-    "^",
-    white!(),
-    "*",
-    visible!(),
-    "(?:",
-    printable_class!(),
-    "*",
-    visible!(),
-    ")?",
-    white!(),
-    "*$"
-);
+/// The document's pattern for a name of at most `max_chars` characters: what the server
+/// accepts once it has trimmed the white space around it (`W*`): something visible (`V`), and
+/// between the first and the last visible character nothing [`printable`] refuses (`P`).
+/// The length is counted after trimming, as the server counts it, so it lives in the pattern
+/// (`maxLength` would count the white space too). Character sets are spelled out: every regex
+/// dialect reads `\uXXXX` alike, not so `\s` or `\p{..}`.
+pub fn name_pattern(max_chars: usize) -> String {
+    format!(
+        "^{white}*{trimmed}{white}*$",
+        white = white!(),
+        trimmed = trimmed_text(max_chars),
+    )
+}
+
+/// The document's pattern for a description of at most `max_chars` characters: as a name's,
+/// and it may be empty.
+pub fn description_pattern(max_chars: usize) -> String {
+    format!(
+        "^{white}*(?:{trimmed})?{white}*$",
+        white = white!(),
+        trimmed = trimmed_text(max_chars),
+    )
+}
+
+/// One to `max_chars` characters that start and end with a visible one.
+fn trimmed_text(max_chars: usize) -> String {
+    format!(
+        "{visible}(?:{printable}{{0,{inner}}}{visible})?",
+        visible = visible!(),
+        printable = printable_class!(),
+        inner = max_chars.saturating_sub(2),
+    )
+}
 
 /// The document's pattern for an address on one of `origins` (as `Origin::ascii_serialization`
 /// writes them), with white space around it as `trimmed` removes it; white space alone reads
@@ -132,21 +148,6 @@ fn regex_escape(text: &str) -> String {
     }
     escaped
 }
-
-/// The document's pattern for a description: as a name's, and it may be empty.
-pub const DESCRIPTION_PATTERN: &str = concat!(
-    "^",
-    white!(),
-    "*(?:",
-    visible!(),
-    "(?:",
-    printable_class!(),
-    "*",
-    visible!(),
-    ")?)?",
-    white!(),
-    "*$"
-);
 
 /// The document's pattern for a `cursor`: a `next_cursor` this server returns (an id's 16
 /// bytes in unpadded base64url, whose last character carries 2 bits).
@@ -313,31 +314,72 @@ mod tests {
         assert!(page(Some("201"), None).is_err());
     }
 
-    /// What the server accepts as a name: trimmed, not empty, printable.
-    fn name_accepted(text: &str) -> bool {
-        let trimmed = text.trim();
-        !trimmed.is_empty() && printable(trimmed).is_ok()
+    /// Whether the server accepts `text` as the `name` or `description` of a request that
+    /// changes a credential: the real deserialisation (trimming) and validation.
+    fn accepted(field: &str, text: &str) -> bool {
+        use validator::Validate;
+        let request: crate::credentials::UpdateCredentialRequest =
+            serde_json::from_value(serde_json::json!({ field: text })).unwrap();
+        match request.validate() {
+            Ok(()) => true,
+            Err(errors) => !errors.field_errors().contains_key(field),
+        }
     }
 
     #[test]
     fn the_documented_name_and_description_patterns_accept_exactly_what_the_server_does() {
-        let name = regex::Regex::new(NAME_PATTERN).unwrap();
-        let description = regex::Regex::new(DESCRIPTION_PATTERN).unwrap();
+        let name = regex::Regex::new(&name_pattern(128)).unwrap();
+        let description = regex::Regex::new(&description_pattern(1000)).unwrap();
         let characters = (0..=0x3100u32)
             .chain([0xFEFF, 0x1F511])
             .filter_map(char::from_u32);
         for c in characters {
             for text in [c.to_string(), format!("a{c}"), format!("{c}{c}")] {
-                assert_eq!(name.is_match(&text), name_accepted(&text), "name {text:?}");
+                assert_eq!(
+                    name.is_match(&text),
+                    accepted("name", &text),
+                    "name {text:?}"
+                );
                 assert_eq!(
                     description.is_match(&text),
-                    printable(text.trim()).is_ok(),
+                    accepted("description", &text),
                     "description {text:?}"
                 );
             }
         }
         assert!(!name.is_match(""));
         assert!(description.is_match(""));
+    }
+
+    #[test]
+    fn the_documented_lengths_count_characters_after_trimming_as_the_server_does() {
+        let name = regex::Regex::new(&name_pattern(128)).unwrap();
+        let description = regex::Regex::new(&description_pattern(1000)).unwrap();
+        let visible = |count: usize| "\u{1F511}".repeat(count);
+        let samples = [
+            visible(1),
+            visible(128),
+            visible(129),
+            format!("\n\n{}  ", visible(128)),
+            format!(" {} ", visible(129)),
+            format!("a{}a", " ".repeat(126)),
+            format!("a{}a", " ".repeat(127)),
+            visible(1000),
+            format!("\t{}\u{3000}", visible(1000)),
+            visible(1001),
+        ];
+        for text in &samples {
+            assert_eq!(name.is_match(text), accepted("name", text), "name {text:?}");
+            assert_eq!(
+                description.is_match(text),
+                accepted("description", text),
+                "description {text:?}"
+            );
+        }
+        assert!(name.is_match(&format!("\n\n{}\n", visible(128))));
+        assert!(!name.is_match(&visible(129)));
+        assert!(description.is_match(&format!(" {} ", visible(1000))));
+        assert!(!description.is_match(&visible(1001)));
     }
 
     #[test]

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use latch_store::{CredentialStatus, NewAuditEvent, NewCredential};
 use latch_tests::mock_looker::{MockLooker, MockLookerConfig};
+use latch_tests::stored::{StoredCredential, store_credential};
 use latch_tests::{Backend, Replica, TestDatabase};
-use latch_vault::{ExposeSecret, Kek, Keyring, MasterKey, Purpose, RecordContext};
+use latch_vault::{ExposeSecret, Kek, Keyring, MasterKey};
 use serde_json::{Value, json};
 
 const CONNECTIONS: usize = 64;
@@ -382,38 +382,14 @@ async fn fill(server: &Server, count: usize, writers: usize) {
             let (store, keyring) = (store.clone(), keyring.clone());
             tokio::spawn(async move {
                 for n in (writer..count).step_by(writers) {
-                    let id = uuid::Uuid::now_v7();
-                    let context = RecordContext::new(org.id, id);
-                    let (data_key, wrapped) = keyring.generate_data_key(&context).unwrap();
-                    let sealed = data_key
-                        .seal(&context, Purpose::Secret, br#"{"client_secret":"s"}"#)
-                        .unwrap();
-                    let new = NewCredential {
-                        id,
+                    let credential = StoredCredential {
+                        id: uuid::Uuid::now_v7(),
                         org_id: org.id,
-                        connector: "looker".into(),
                         name: format!("filler {n}"),
-                        description: None,
                         config: json!({"api_host_url": "https://acme.cloud.looker.com", "client_id": "x"}),
-                        secret_ct: sealed.ciphertext,
-                        secret_nonce: sealed.nonce,
-                        wrapped_dek: wrapped.bytes,
-                        kek_id: wrapped.kek_id,
-                        status: CredentialStatus::Unverified,
-                        status_detail: None,
-                        identity: None,
-                        validated_at: None,
+                        secrets: &json!({"client_secret": "s"}),
                     };
-                    let event = NewAuditEvent {
-                        org_id: Some(org.id),
-                        actor_key_id: None,
-                        action: "credential.created".into(),
-                        target_type: "credential".into(),
-                        target_id: Some(id.to_string()),
-                        outcome: "success".into(),
-                        detail: json!({}),
-                    };
-                    store.insert_credential(&new, &event).await.unwrap();
+                    store_credential(store.as_ref(), &keyring, credential).await;
                 }
             })
         })

@@ -6,20 +6,34 @@
 //! runs `st run` with that configuration and then reads the server's log: a run passes only
 //! when schemathesis reports no failure and the server answered no request with a 500.
 //!
+//! The document's examples and schemathesis' boundary values are sent as written, so the
+//! run's world accepts whatever a schema-valid request names: every host name resolves to
+//! this machine ([`DnsCatchAll`]), where a TLS front ([`TlsFront`], whose authority the server
+//! trusts through `SSL_CERT_FILE`) answers on the Looker ports as mock-looker, which logs in
+//! any API key; and the credentials whose ids the data source examples select exist.
+//! (Whether Looker accepts a key, or a host answers, is Looker's and the network's answer, not
+//! the document's: refusals and unreachable hosts are tested end to end.)
+//!
 //! latch-contract --st PATH_TO_ST
 //! (`tests/contract/run` builds the virtual environment and runs this in a network namespace
-//! that has only loopback, so no generated host name or address can reach past this machine.)
+//! that has only loopback, so no request can reach past this machine, and in a mount
+//! namespace whose `/etc/resolv.conf` names the DNS server this starts on 127.0.0.1.)
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use clap::Parser;
 use latch_tests::Replica;
+use latch_tests::dns_catch_all::DnsCatchAll;
 use latch_tests::mock_looker::oauth::Approval;
 use latch_tests::mock_looker::{MockLooker, MockLookerConfig};
-use latch_vault::{ExposeSecret, MasterKey};
+use latch_tests::stored::{StoredCredential, store_credential};
+use latch_tests::tls_front::TlsFront;
+use latch_vault::{ExposeSecret, Kek, Keyring, MasterKey};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 #[derive(Parser)]
 #[command(about = "Schemathesis against a fresh Latch server with mock-looker")]
@@ -35,6 +49,19 @@ struct Args {
 /// The OAuth client app registered in mock-looker for the server's callback.
 const OAUTH_CLIENT: &str = "latch-contract";
 
+/// What the document's examples name (`crates/core`'s request types) that must exist.
+mod examples {
+    /// The Looker host and API key of the credential examples.
+    pub const LOOKER_URL: &str = "https://acme.cloud.looker.com";
+    pub const CLIENT_ID: &str = "AbCdEfGh12345678";
+    pub const CLIENT_SECRET: &str = "s3cr3t-from-looker";
+    /// The credentials the data source and destination examples select.
+    pub const CREDENTIAL_IDS: [&str; 2] = [
+        "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20",
+        "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b21",
+    ];
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
@@ -46,9 +73,33 @@ async fn main() -> ExitCode {
         .expect("its own path")
         .with_file_name("latch-server");
 
-    let key = admin_key(&binary, &database_url);
+    let local = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let _dns = DnsCatchAll::start(local(53)).await;
+    if let Err(problem) = every_name_is_local().await {
+        eprintln!(
+            "latch-contract: {problem}; run it through tests/contract/run (`make contract`), \
+             whose namespace sends name lookups to the DNS server this starts"
+        );
+        return ExitCode::FAILURE;
+    }
+    let key = admin_key(&binary, &database_url, "contract");
+    // The credential made by consent lives in an organization of its own, which only the
+    // reconnect operation's key reaches: the other operations (deletions among them) cannot
+    // see it, so it is still there to reconnect when the stateful phase comes.
+    let consent_key = admin_key(&binary, &database_url, "contract-consent");
     let mock = MockLooker::start(MockLookerConfig::default()).await;
+    mock.accept_any_api_key();
+    let mock_address: SocketAddr = mock
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("mock-looker's address");
+    let ports = latch_connector::egress::DEFAULT_PORTS.map(local);
+    let front = TlsFront::start(&ports, mock_address).await;
+    let authority = workdir.path().join("authority.pem");
+    std::fs::write(&authority, &front.authority_pem).expect("the authority's certificate");
     let master = MasterKey::generate().expect("a master key").to_base64();
+    store_example_credentials(&database_url, master.expose_secret()).await;
     let log = std::fs::File::create(&log_path).expect("the log file");
     let server = Replica::spawn_with_stderr(
         &binary,
@@ -58,11 +109,13 @@ async fn main() -> ExitCode {
         // A deployment whose console lives where the document's examples say it does, and
         // without the limit on failed authentications per address: schemathesis sends
         // thousands of requests with wrong keys from one address, and each must get the 401
-        // it tests for, not the 429 that would slow a guesser down (tested end to end).
+        // it tests for, not the 429 that would slow a guesser down (tested end to end). It
+        // trusts the run's own certificate authority, and only that one.
         &[
             ("LATCH_LOG", "info"),
             ("LATCH_CONSOLE_ORIGINS", "https://console.example.com"),
             ("LATCH_AUTH_FAILURES_PER_MINUTE", "0"),
+            ("SSL_CERT_FILE", authority.to_str().expect("a UTF-8 path")),
         ],
         Stdio::from(log),
     )
@@ -72,7 +125,7 @@ async fn main() -> ExitCode {
         &format!("{}/v1/oauth/callback", server.address),
     );
 
-    let seed = Seed::create(&server.address, &key, &mock).await;
+    let seed = Seed::create(&server.address, &key, &consent_key, &mock).await;
     let status = Command::new(&args.st)
         .arg("run")
         .arg(format!("{}/openapi.json", server.address))
@@ -117,9 +170,54 @@ fn server_errors(log: &str) -> Vec<&str> {
         .collect()
 }
 
-fn admin_key(binary: &Path, database_url: &str) -> String {
+/// `Err` unless any name resolves to this machine, as in `tests/contract/run`'s namespace:
+/// nothing may go anywhere else.
+async fn every_name_is_local() -> Result<(), String> {
+    for host in ["acme.cloud.looker.com", "a"] {
+        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, 443))
+            .await
+            .map_err(|error| format!("{host} does not resolve ({error})"))?
+            .collect();
+        if addresses.is_empty() || addresses.iter().any(|address| !address.ip().is_loopback()) {
+            return Err(format!(
+                "{host} resolves to {addresses:?}, not to this machine"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The credentials whose ids the data source examples name, stored as the server stores them
+/// (an id cannot be chosen through the API), with the examples' host and API key.
+async fn store_example_credentials(database_url: &str, master_key: &str) {
+    let store = latch_store::connect(database_url)
+        .await
+        .expect("the database opens");
+    let org = store
+        .find_organization("contract")
+        .await
+        .expect("the store answers")
+        .expect("the organization of the admin key");
+    let master = MasterKey::from_base64(&master_key.to_string().into()).expect("the master key");
+    let keyring = Keyring::new(Kek::new("kek-1", master));
+    for (n, id) in examples::CREDENTIAL_IDS.into_iter().enumerate() {
+        let credential = StoredCredential {
+            id: Uuid::parse_str(id).expect("a UUID"),
+            org_id: org.id,
+            name: format!("example credential {n}"),
+            config: json!({
+                "api_host_url": examples::LOOKER_URL,
+                "client_id": examples::CLIENT_ID,
+            }),
+            secrets: &json!({"client_secret": examples::CLIENT_SECRET}),
+        };
+        store_credential(store.as_ref(), &keyring, credential).await;
+    }
+}
+
+fn admin_key(binary: &Path, database_url: &str, org: &str) -> String {
     let output = Command::new(binary)
-        .args(["api-key", "create", "--org", "contract", "--scope", "admin"])
+        .args(["api-key", "create", "--org", org, "--scope", "admin"])
         .args(["--name", "schemathesis"])
         .env("LATCH_DATABASE_URL", database_url)
         .env("LATCH_LOG", "warn")
@@ -139,6 +237,7 @@ fn admin_key(binary: &Path, database_url: &str) -> String {
 /// The records schemathesis is given the ids of.
 struct Seed {
     key: String,
+    consent_key: String,
     looker_url: String,
     client_id: String,
     client_secret: String,
@@ -151,21 +250,26 @@ struct Seed {
     spare_api_key: String,
     connect_session: String,
     oauth_credential: String,
+    consent_destination: String,
 }
 
 impl Seed {
-    async fn create(address: &str, key: &str, mock: &MockLooker) -> Self {
+    async fn create(address: &str, key: &str, consent_key: &str, mock: &MockLooker) -> Self {
         let client = Client {
             http: reqwest::Client::new(),
             address: address.to_string(),
             key: key.to_string(),
+        };
+        let consent_client = Client {
+            key: consent_key.to_string(),
+            ..client.clone()
         };
         let config = mock.config();
         let credential_body = |name: &str| {
             json!({
                 "name": name,
                 "connector": "looker",
-                "config": {"api_host_url": mock.url, "client_id": config.client_id},
+                "config": {"api_host_url": examples::LOOKER_URL, "client_id": config.client_id},
                 "secrets": {"client_secret": config.client_secret},
             })
         };
@@ -223,10 +327,23 @@ impl Seed {
             )
             .await;
         mock.set_approval(Approval::Approve);
-        let oauth_credential = client.connected(&mock.url).await;
+        let oauth_credential = consent_client.connected(&mock.url).await;
+        let consent_destination = consent_client
+            .create(
+                "/v1/data-destinations",
+                json!({
+                    "name": "contract consent destination",
+                    "connector": "looker",
+                    "credential_id": oauth_credential,
+                }),
+            )
+            .await;
         Self {
             key: key.to_string(),
-            looker_url: mock.url.clone(),
+            consent_key: consent_key.to_string(),
+            // Where the examples' Looker is: a URL the document's pattern accepts (mock-looker's
+            // own is plain http, which only this deployment allows).
+            looker_url: examples::LOOKER_URL.to_string(),
             client_id: config.client_id,
             client_secret: config.client_secret,
             credential,
@@ -238,6 +355,7 @@ impl Seed {
             spare_api_key,
             connect_session,
             oauth_credential,
+            consent_destination,
         }
     }
 
@@ -245,6 +363,7 @@ impl Seed {
     fn environment(&self) -> Vec<(&'static str, &str)> {
         vec![
             ("LATCH_CONTRACT_KEY", &self.key),
+            ("LATCH_CONTRACT_CONSENT_KEY", &self.consent_key),
             ("LATCH_CONTRACT_LOOKER_URL", &self.looker_url),
             ("LATCH_CONTRACT_CLIENT_ID", &self.client_id),
             ("LATCH_CONTRACT_CLIENT_SECRET", &self.client_secret),
@@ -258,10 +377,15 @@ impl Seed {
             ("LATCH_CONTRACT_SPARE_API_KEY", &self.spare_api_key),
             ("LATCH_CONTRACT_CONNECT_SESSION", &self.connect_session),
             ("LATCH_CONTRACT_OAUTH_CREDENTIAL", &self.oauth_credential),
+            (
+                "LATCH_CONTRACT_CONSENT_DESTINATION",
+                &self.consent_destination,
+            ),
         ]
     }
 }
 
+#[derive(Clone)]
 struct Client {
     http: reqwest::Client,
     address: String,

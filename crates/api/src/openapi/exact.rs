@@ -10,7 +10,7 @@ use latch_connector::oauth::OAUTH_AUTHORIZATION_CODE;
 use latch_connector::{Connector, section_schema};
 use latch_core::catalogue::Catalogue;
 use latch_core::input::{
-    CURSOR_PATTERN, DESCRIPTION_PATTERN, NAME_PATTERN, url_on_origins_pattern,
+    CURSOR_PATTERN, description_pattern, name_pattern, url_on_origins_pattern,
 };
 use serde_json::{Map, Value, json};
 use utoipa::Modify;
@@ -27,6 +27,8 @@ impl Modify for Exact {
         parameter_patterns(&mut document);
         connector_ids(&mut document, &Catalogue::builtin());
         connector_schemas(&mut document, &Catalogue::builtin());
+        source_configs(&mut document);
+        changes_name_a_field(&mut document);
         links(&mut document);
         *openapi = serde_json::from_value(document).expect("the document reads back");
     }
@@ -47,11 +49,23 @@ pub fn for_deployment(openapi: &mut utoipa::openapi::OpenApi, allowed_origins: &
     *openapi = serde_json::from_value(document).expect("the document reads back");
 }
 
-/// Every request's `name` and `description`, as the server trims and checks them.
+/// A JSON value with no NUL character in any string or key: what a text column stores.
+const JSON_WITHOUT_NUL: &str = "JsonWithoutNul";
+/// A string without NUL.
+const WITHOUT_NUL: &str = "^[^\\u0000]*$";
+
+/// A text pattern for a length limit.
+type PatternOfLength = fn(usize) -> String;
+
+/// Every request's `name` and `description`, as the server trims and checks them. The
+/// server counts a text's length once it has trimmed it, which `minLength`/`maxLength` cannot
+/// say (they count the white space around it too): the length moves into the pattern.
 fn text_patterns(document: &mut Value) {
     let Some(schemas) = document["components"]["schemas"].as_object_mut() else {
         return;
     };
+    let fields: [(&str, PatternOfLength); 2] =
+        [("name", name_pattern), ("description", description_pattern)];
     for (name, schema) in schemas.iter_mut() {
         if !name.ends_with("Request") {
             continue;
@@ -59,11 +73,28 @@ fn text_patterns(document: &mut Value) {
         let Some(properties) = schema.get_mut("properties") else {
             continue;
         };
-        if let Some(property) = properties.get_mut("name") {
-            property["pattern"] = json!(NAME_PATTERN);
-        }
-        if let Some(property) = properties.get_mut("description") {
-            property["pattern"] = json!(DESCRIPTION_PATTERN);
+        for (field, pattern) in fields {
+            let Some(property) = properties.get_mut(field).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let max = property
+                .remove("maxLength")
+                .and_then(|max| max.as_u64())
+                .unwrap_or_else(|| panic!("{name}.{field} declares its maxLength"));
+            property.remove("minLength");
+            property.insert("pattern".into(), json!(pattern(max as usize)));
+            let said = property
+                .get("description")
+                .and_then(Value::as_str)
+                .map(|text| format!("{text} "))
+                .unwrap_or_default();
+            property.insert(
+                "description".into(),
+                json!(format!(
+                    "{said}At most {max} characters, not counting the white space around it, \
+                     which is trimmed."
+                )),
+            );
         }
     }
 }
@@ -181,6 +212,108 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
         let flow = connector.oauth()?;
         Some(without_required(section_schema(flow.config_fields())))
     });
+}
+
+/// A change (`Update...Request`) must send at least one of its fields, and `null` reads as
+/// not sent: the request's object, and any one of its properties present with a value.
+fn changes_name_a_field(document: &mut Value) {
+    let Some(schemas) = document["components"]["schemas"].as_object_mut() else {
+        return;
+    };
+    for (name, schema) in schemas.iter_mut() {
+        if !(name.starts_with("Update") && name.ends_with("Request")) {
+            continue;
+        }
+        let Some(object) = schema.as_object_mut() else {
+            continue;
+        };
+        let mut outer = Map::new();
+        for keyword in ["description", "example"] {
+            if let Some(value) = object.remove(keyword) {
+                outer.insert(keyword.into(), value);
+            }
+        }
+        let any_sent: Vec<Value> = object
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(field, property)| {
+                json!({
+                    "type": "object",
+                    "required": [field],
+                    "properties": {field: not_null(property)},
+                })
+            })
+            .collect();
+        outer.insert(
+            "allOf".into(),
+            json!([Value::Object(object.clone()), {"anyOf": any_sent}]),
+        );
+        *schema = Value::Object(outer);
+    }
+}
+
+/// `property` without its `null`: the types it lists but `null`, or the members of its
+/// `anyOf` but `{"type": "null"}`.
+fn not_null(property: &Value) -> Value {
+    if let Some(members) = property.get("anyOf").and_then(Value::as_array) {
+        let members: Vec<&Value> = members
+            .iter()
+            .filter(|member| **member != json!({"type": "null"}))
+            .collect();
+        return json!({"anyOf": members});
+    }
+    let types: Vec<&Value> = match &property["type"] {
+        Value::Array(types) => types.iter().filter(|kind| *kind != "null").collect(),
+        single => vec![single],
+    };
+    match types.as_slice() {
+        [single] => json!({"type": single}),
+        several => json!({"type": several}),
+    }
+}
+
+/// A data source's or destination's own `config`: any JSON object the database can store,
+/// which is one without NUL in its strings and keys (PostgreSQL's text and JSON refuse it).
+/// `null` or absent when creating means `{}`, when changing means "unchanged".
+fn source_configs(document: &mut Value) {
+    let schemas = document["components"]["schemas"]
+        .as_object_mut()
+        .expect("the document has schemas");
+    schemas.insert(
+        JSON_WITHOUT_NUL.into(),
+        json!({
+            "description": "Any JSON value without a NUL character in its strings and keys.",
+            "anyOf": [
+                {"type": ["null", "boolean", "number"]},
+                {"type": "string", "pattern": WITHOUT_NUL},
+                {"type": "array", "items": reference(JSON_WITHOUT_NUL)},
+                {
+                    "type": "object",
+                    "propertyNames": {"type": "string", "pattern": WITHOUT_NUL},
+                    "additionalProperties": reference(JSON_WITHOUT_NUL),
+                },
+            ],
+        }),
+    );
+    for request in ["CreateDataSourceRequest", "UpdateDataSourceRequest"] {
+        let Some(config) = schemas
+            .get_mut(request)
+            .and_then(|schema| schema.pointer_mut("/properties/config"))
+        else {
+            continue;
+        };
+        let mut exact = json!({
+            "type": ["object", "null"],
+            "propertyNames": {"type": "string", "pattern": WITHOUT_NUL},
+            "additionalProperties": reference(JSON_WITHOUT_NUL),
+        });
+        if let Some(description) = config.get("description") {
+            exact["description"] = description.clone();
+        }
+        *config = exact;
+    }
 }
 
 /// A section whose fields may each be left out.

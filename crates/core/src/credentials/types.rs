@@ -37,7 +37,7 @@ pub struct CreateCredentialRequest {
     #[schema(max_length = 1000)]
     pub description: Option<String>,
     /// A connector id from `GET /v1/connectors`.
-    #[schema(value_type = String, required = true, nullable = false, example = "looker")]
+    #[schema(value_type = String, required = true, nullable = false)]
     pub connector: Option<String>,
     /// The connector's `config_schema`.
     #[schema(value_type = Object, required = true, nullable = false)]
@@ -51,9 +51,15 @@ pub struct CreateCredentialRequest {
 /// the stored secrets whole (rotation). `description: ""` clears the description. A change of
 /// a config field marked `x-binds-secret` in the connector's schema (Looker: `api_host_url`)
 /// needs `secrets` in the same request: a stored secret is only sent where it was saved for.
+/// The example rotates to another API key (client ID and secret) of the same Looker user. A
+/// credential made by consent (`oauth_authorization_code`) refuses `config` and `secrets` with
+/// 422: its settings change only through `POST /v1/credentials/{id}/reconnect`.
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"secrets": {"client_secret": "rotated-s3cr3t"}}))]
+#[schema(example = json!({
+    "config": {"client_id": "HiJkLmNo87654321"},
+    "secrets": {"client_secret": "rotated-s3cr3t"}
+}))]
 pub struct UpdateCredentialRequest {
     #[serde(default, deserialize_with = "trimmed")]
     #[validate(
@@ -89,7 +95,7 @@ pub struct TestCredentialRequest {
     pub name: Option<Value>,
     #[schema(ignore)]
     pub description: Option<Value>,
-    #[schema(value_type = String, required = true, nullable = false, example = "looker")]
+    #[schema(value_type = String, required = true, nullable = false)]
     pub connector: Option<String>,
     #[schema(value_type = Object, required = true, nullable = false)]
     pub config: Option<Value>,

@@ -36,13 +36,13 @@ pub struct CreateDataSourceRequest {
     )]
     #[schema(max_length = 1000)]
     pub description: Option<String>,
-    #[schema(value_type = String, required = true, nullable = false, example = "looker")]
+    #[schema(value_type = String, required = true, nullable = false)]
     pub connector: Option<String>,
     /// A saved credential of the same connector, from `GET /v1/credentials?connector=...`.
     #[schema(value_type = Uuid, required = true, nullable = false)]
     pub credential_id: Option<Uuid>,
     /// Settings of the source itself (a JSON object, at most 16 KiB). Defaults to `{}`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, required = false)]
     pub config: Option<Value>,
 }
 
