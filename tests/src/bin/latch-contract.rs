@@ -49,18 +49,10 @@ struct Args {
 /// The OAuth client app registered in mock-looker for the server's callback.
 const OAUTH_CLIENT: &str = "latch-contract";
 
-/// What the document's examples name (`crates/core`'s request types) that must exist.
-mod examples {
-    /// The Looker host and API key of the credential examples.
-    pub const LOOKER_URL: &str = "https://acme.cloud.looker.com";
-    pub const CLIENT_ID: &str = "AbCdEfGh12345678";
-    pub const CLIENT_SECRET: &str = "s3cr3t-from-looker";
-    /// The credentials the data source and destination examples select.
-    pub const CREDENTIAL_IDS: [&str; 2] = [
-        "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20",
-        "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b21",
-    ];
-}
+/// The Looker host and API key of the credentials stored for the document's examples.
+const EXAMPLE_LOOKER_URL: &str = "https://acme.cloud.looker.com";
+const EXAMPLE_CLIENT_ID: &str = "AbCdEfGh12345678";
+const EXAMPLE_CLIENT_SECRET: &str = "s3cr3t-from-looker";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -99,7 +91,8 @@ async fn main() -> ExitCode {
     let authority = workdir.path().join("authority.pem");
     std::fs::write(&authority, &front.authority_pem).expect("the authority's certificate");
     let master = MasterKey::generate().expect("a master key").to_base64();
-    store_example_credentials(&database_url, master.expose_secret()).await;
+    let example_ids = example_credential_ids(&args.project);
+    store_example_credentials(&database_url, master.expose_secret(), &example_ids).await;
     let log = std::fs::File::create(&log_path).expect("the log file");
     let server = Replica::spawn_with_stderr(
         &binary,
@@ -187,9 +180,29 @@ async fn every_name_is_local() -> Result<(), String> {
     Ok(())
 }
 
-/// The credentials whose ids the data source examples name, stored as the server stores them
-/// (an id cannot be chosen through the API), with the examples' host and API key.
-async fn store_example_credentials(database_url: &str, master_key: &str) {
+/// The credential ids the document's request examples select (`credential_id`): the examples
+/// are accepted only where those credentials exist.
+fn example_credential_ids(project: &Path) -> Vec<Uuid> {
+    let path = project.join("openapi/openapi.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let document: Value = serde_json::from_str(&text).expect("the document is JSON");
+    let mut ids: Vec<Uuid> = document["components"]["schemas"]
+        .as_object()
+        .expect("the document has schemas")
+        .values()
+        .filter_map(|schema| schema["example"]["credential_id"].as_str())
+        .map(|id| Uuid::parse_str(id).expect("an example id is a UUID"))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert!(!ids.is_empty(), "the examples select no credential");
+    ids
+}
+
+/// The credentials the examples select, stored as the server stores them (an id cannot be
+/// chosen through the API).
+async fn store_example_credentials(database_url: &str, master_key: &str, ids: &[Uuid]) {
     let store = latch_store::connect(database_url)
         .await
         .expect("the database opens");
@@ -200,16 +213,13 @@ async fn store_example_credentials(database_url: &str, master_key: &str) {
         .expect("the organization of the admin key");
     let master = MasterKey::from_base64(&master_key.to_string().into()).expect("the master key");
     let keyring = Keyring::new(Kek::new("kek-1", master));
-    for (n, id) in examples::CREDENTIAL_IDS.into_iter().enumerate() {
+    for (n, id) in ids.iter().enumerate() {
         let credential = StoredCredential {
-            id: Uuid::parse_str(id).expect("a UUID"),
+            id: *id,
             org_id: org.id,
             name: format!("example credential {n}"),
-            config: json!({
-                "api_host_url": examples::LOOKER_URL,
-                "client_id": examples::CLIENT_ID,
-            }),
-            secrets: &json!({"client_secret": examples::CLIENT_SECRET}),
+            config: json!({"api_host_url": EXAMPLE_LOOKER_URL, "client_id": EXAMPLE_CLIENT_ID}),
+            secrets: &json!({"client_secret": EXAMPLE_CLIENT_SECRET}),
         };
         store_credential(store.as_ref(), &keyring, credential).await;
     }
@@ -269,7 +279,7 @@ impl Seed {
             json!({
                 "name": name,
                 "connector": "looker",
-                "config": {"api_host_url": examples::LOOKER_URL, "client_id": config.client_id},
+                "config": {"api_host_url": EXAMPLE_LOOKER_URL, "client_id": config.client_id},
                 "secrets": {"client_secret": config.client_secret},
             })
         };
@@ -343,7 +353,7 @@ impl Seed {
             consent_key: consent_key.to_string(),
             // Where the examples' Looker is: a URL the document's pattern accepts (mock-looker's
             // own is plain http, which only this deployment allows).
-            looker_url: examples::LOOKER_URL.to_string(),
+            looker_url: EXAMPLE_LOOKER_URL.to_string(),
             client_id: config.client_id,
             client_secret: config.client_secret,
             credential,
