@@ -111,11 +111,14 @@ pub fn description_pattern(max_chars: usize) -> String {
 
 /// One to `max_chars` characters that start and end with a visible one.
 fn trimmed_text(max_chars: usize) -> String {
+    if max_chars < 2 {
+        return visible!().to_string();
+    }
     format!(
         "{visible}(?:{printable}{{0,{inner}}}{visible})?",
         visible = visible!(),
         printable = printable_class!(),
-        inner = max_chars.saturating_sub(2),
+        inner = max_chars - 2,
     )
 }
 
@@ -380,6 +383,8 @@ mod tests {
         assert!(!name.is_match(&visible(129)));
         assert!(description.is_match(&format!(" {} ", visible(1000))));
         assert!(!description.is_match(&visible(1001)));
+        let one = regex::Regex::new(&name_pattern(1)).unwrap();
+        assert!(one.is_match(" a ") && !one.is_match("ab"));
     }
 
     #[test]

@@ -49,11 +49,6 @@ pub fn for_deployment(openapi: &mut utoipa::openapi::OpenApi, allowed_origins: &
     *openapi = serde_json::from_value(document).expect("the document reads back");
 }
 
-/// A JSON value with no NUL character in any string or key: what a text column stores.
-const JSON_WITHOUT_NUL: &str = "JsonWithoutNul";
-/// A string without NUL.
-const WITHOUT_NUL: &str = "^[^\\u0000]*$";
-
 /// A text pattern for a length limit.
 type PatternOfLength = fn(usize) -> String;
 
@@ -273,6 +268,11 @@ fn not_null(property: &Value) -> Value {
         several => json!({"type": several}),
     }
 }
+
+/// A JSON value with no NUL character in any string or key: what a text column stores.
+const JSON_WITHOUT_NUL: &str = "JsonWithoutNul";
+/// A string without NUL.
+const WITHOUT_NUL: &str = "^[^\\u0000]*$";
 
 /// A data source's or destination's own `config`: any JSON object the database can store,
 /// which is one without NUL in its strings and keys (PostgreSQL's text and JSON refuse it).
