@@ -709,11 +709,11 @@ async fn save(
 ) -> Result<Credential, String> {
     let id = Uuid::now_v7();
     let context = RecordContext::new(session.org_id, id);
-    let sealed = seal_new_credential(state, &context, grant).map_err(|error| {
-        tracing::error!(%error, "could not seal a new OAuth credential");
-        "Latch could not encrypt the credential".to_string()
-    })?;
-    let (wrapped, secrets, tokens) = sealed;
+    let (wrapped, secrets, tokens) =
+        seal_new_credential(state, &context, grant).map_err(|error| {
+            tracing::error!(%error, "could not seal a new OAuth credential");
+            "Latch could not encrypt the credential".to_string()
+        })?;
     let at = now();
     let credential = NewCredential {
         id,

@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use latch_connector::FieldError;
+use latch_connector::{CONTROL_CHARS, FieldError, SPACE_CHARS};
 use latch_store::Page;
 use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
@@ -64,25 +64,23 @@ fn unprintable(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// The bidirectional overrides and isolates [`printable`] refuses, as the inside of a
+/// character class.
+const BIDI_CHARS: &str = r"\u202A-\u202E\u2066-\u2069";
+
 /// White space as `str::trim` removes it (Unicode `White_Space`).
-macro_rules! white {
-    () => {
-        r"[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
-    };
+fn white() -> String {
+    format!(r"[\u0009-\u000D\u0085{SPACE_CHARS}]")
 }
 
 /// A character [`printable`] accepts.
-macro_rules! printable_class {
-    () => {
-        r"[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]"
-    };
+fn printable_class() -> String {
+    format!("[^{CONTROL_CHARS}{BIDI_CHARS}]")
 }
 
 /// A character [`printable`] accepts that is not white space.
-macro_rules! visible {
-    () => {
-        r"[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202A-\u202F\u205F\u2066-\u2069\u3000]"
-    };
+fn visible() -> String {
+    format!("[^{CONTROL_CHARS}{SPACE_CHARS}{BIDI_CHARS}]")
 }
 
 /// The document's pattern for a name of at most `max_chars` characters: what the server
@@ -94,7 +92,7 @@ macro_rules! visible {
 pub fn name_pattern(max_chars: usize) -> String {
     format!(
         "^{white}*{trimmed}{white}*$",
-        white = white!(),
+        white = white(),
         trimmed = trimmed_text(max_chars),
     )
 }
@@ -104,7 +102,7 @@ pub fn name_pattern(max_chars: usize) -> String {
 pub fn description_pattern(max_chars: usize) -> String {
     format!(
         "^{white}*(?:{trimmed})?{white}*$",
-        white = white!(),
+        white = white(),
         trimmed = trimmed_text(max_chars),
     )
 }
@@ -112,12 +110,12 @@ pub fn description_pattern(max_chars: usize) -> String {
 /// One to `max_chars` characters that start and end with a visible one.
 fn trimmed_text(max_chars: usize) -> String {
     if max_chars < 2 {
-        return visible!().to_string();
+        return visible();
     }
     format!(
         "{visible}(?:{printable}{{0,{inner}}}{visible})?",
-        visible = visible!(),
-        printable = printable_class!(),
+        visible = visible(),
+        printable = printable_class(),
         inner = max_chars - 2,
     )
 }
@@ -135,7 +133,7 @@ pub fn url_on_origins_pattern(origins: &[String]) -> String {
         .join("|");
     format!(
         "^{white}*(?:(?:{origins})(?:[/?#]{visible}*)?)?{white}*$",
-        white = white!(),
+        white = white(),
         visible = r"[^\u0000-\u0020\u007F-\u00A0]",
     )
 }

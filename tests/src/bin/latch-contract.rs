@@ -1,8 +1,8 @@
 //! `make contract`: schemathesis against a fresh `latch serve` on SQLite with mock-looker.
 //!
-//! Seeds what the operations need real ids for (a credential in use and a spare one, a data
-//! source and a destination with spares, an API key to revoke, a pending connect session),
-//! hands their ids to schemathesis through the environment that `schemathesis.toml` reads,
+//! Seeds what the operations need real ids for (a credential in use, the credential made by
+//! consent and a destination over it), hands their ids to schemathesis through the
+//! environment that `schemathesis.toml` reads,
 //! runs `st run` with that configuration and then reads the server's log: a run passes only
 //! when schemathesis reports no failure and the server answered no request with a 500.
 //!
@@ -244,7 +244,8 @@ fn admin_key(binary: &Path, database_url: &str, org: &str) -> String {
         .to_string()
 }
 
-/// The records schemathesis is given the ids of.
+/// What schemathesis is given through the environment: keys, the Looker it may name, and
+/// the ids of records it cannot make itself.
 struct Seed {
     key: String,
     consent_key: String,
@@ -252,18 +253,14 @@ struct Seed {
     client_id: String,
     client_secret: String,
     credential: String,
-    spare_credential: String,
-    source: String,
-    spare_source: String,
-    destination: String,
-    spare_destination: String,
-    spare_api_key: String,
-    connect_session: String,
     oauth_credential: String,
     consent_destination: String,
 }
 
 impl Seed {
+    /// A credential with a source and a destination over it, so that every list holds a
+    /// record from the first request on; and, in the consent organization, the credential
+    /// made by consent and a destination over it.
     async fn create(address: &str, key: &str, consent_key: &str, mock: &MockLooker) -> Self {
         let client = Client {
             http: reqwest::Client::new(),
@@ -275,67 +272,24 @@ impl Seed {
             ..client.clone()
         };
         let config = mock.config();
-        let credential_body = |name: &str| {
-            json!({
-                "name": name,
-                "connector": "looker",
-                "config": {"api_host_url": EXAMPLE_LOOKER_URL, "client_id": config.client_id},
-                "secrets": {"client_secret": config.client_secret},
-            })
-        };
         let credential = client
-            .create("/v1/credentials", credential_body("contract credential"))
-            .await;
-        let spare_credential = client
             .create(
                 "/v1/credentials",
-                credential_body("contract spare credential"),
-            )
-            .await;
-        let data_source = |name: &str| {
-            json!({
-                "name": name,
-                "connector": "looker",
-                "credential_id": credential,
-                "config": {},
-            })
-        };
-        let source = client
-            .create("/v1/data-sources", data_source("contract source"))
-            .await;
-        let spare_source = client
-            .create("/v1/data-sources", data_source("contract spare source"))
-            .await;
-        let destination = client
-            .create("/v1/data-destinations", data_source("contract destination"))
-            .await;
-        let spare_destination = client
-            .create(
-                "/v1/data-destinations",
-                data_source("contract spare destination"),
-            )
-            .await;
-        let spare_api_key = client
-            .create(
-                "/v1/api-keys",
-                json!({"name": "contract spare key", "scopes": ["credentials:read"]}),
-            )
-            .await;
-        let connect_session = client
-            .create(
-                "/v1/connect-sessions",
                 json!({
-                    "name": "contract oauth credential",
+                    "name": "contract credential",
                     "connector": "looker",
-                    "auth_method": "oauth_authorization_code",
-                    "config": {
-                        "api_host_url": mock.url,
-                        "ui_host_url": mock.url,
-                        "client_id": OAUTH_CLIENT,
-                    },
+                    "config": {"api_host_url": EXAMPLE_LOOKER_URL, "client_id": config.client_id},
+                    "secrets": {"client_secret": config.client_secret},
                 }),
             )
             .await;
+        for (collection, name) in [
+            ("/v1/data-sources", "contract source"),
+            ("/v1/data-destinations", "contract destination"),
+        ] {
+            let over = json!({"name": name, "connector": "looker", "credential_id": credential});
+            client.create(collection, over).await;
+        }
         mock.set_approval(Approval::Approve);
         let oauth_credential = consent_client.connected(&mock.url).await;
         let consent_destination = consent_client
@@ -357,13 +311,6 @@ impl Seed {
             client_id: config.client_id,
             client_secret: config.client_secret,
             credential,
-            spare_credential,
-            source,
-            spare_source,
-            destination,
-            spare_destination,
-            spare_api_key,
-            connect_session,
             oauth_credential,
             consent_destination,
         }
@@ -379,13 +326,6 @@ impl Seed {
             ("LATCH_CONTRACT_CLIENT_SECRET", &self.client_secret),
             ("LATCH_CONTRACT_OAUTH_CLIENT", OAUTH_CLIENT),
             ("LATCH_CONTRACT_CREDENTIAL", &self.credential),
-            ("LATCH_CONTRACT_SPARE_CREDENTIAL", &self.spare_credential),
-            ("LATCH_CONTRACT_SOURCE", &self.source),
-            ("LATCH_CONTRACT_SPARE_SOURCE", &self.spare_source),
-            ("LATCH_CONTRACT_DESTINATION", &self.destination),
-            ("LATCH_CONTRACT_SPARE_DESTINATION", &self.spare_destination),
-            ("LATCH_CONTRACT_SPARE_API_KEY", &self.spare_api_key),
-            ("LATCH_CONTRACT_CONNECT_SESSION", &self.connect_session),
             ("LATCH_CONTRACT_OAUTH_CREDENTIAL", &self.oauth_credential),
             (
                 "LATCH_CONTRACT_CONSENT_DESTINATION",

@@ -89,10 +89,11 @@ pub fn section_schema(fields: &[FieldSpec]) -> Value {
     })
 }
 
-/// White space that `str::trim` removes and that is not a control character.
-const SPACES: &str = r"\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
-/// Control characters (`char::is_control`).
-const CONTROLS: &str = r"\u0000-\u001F\u007F-\u009F";
+/// White space that `str::trim` removes and that is not a control character, as the inside
+/// of a regular expression's character class (every dialect reads `\uXXXX` alike).
+pub const SPACE_CHARS: &str = r"\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+/// Control characters (`char::is_control`), as the inside of a character class.
+pub const CONTROL_CHARS: &str = r"\u0000-\u001F\u007F-\u009F";
 
 /// The pattern of a field's value, as [`check_text`] checks it: something besides white
 /// space, no control characters except in a secret, and a host URL in its common form (an
@@ -100,10 +101,12 @@ const CONTROLS: &str = r"\u0000-\u001F\u007F-\u009F";
 /// accepted: an IP address, or `http://` where the server allows it (local mock servers).
 pub fn field_pattern(kind: FieldKind) -> String {
     match kind {
-        FieldKind::Secret => format!("[^{SPACES}\\u0009-\\u000D\\u0085]"),
-        FieldKind::Text => format!("^[^{CONTROLS}]*[^{CONTROLS}{SPACES}][^{CONTROLS}]*$"),
+        FieldKind::Secret => format!("[^{SPACE_CHARS}\\u0009-\\u000D\\u0085]"),
+        FieldKind::Text => {
+            format!("^[^{CONTROL_CHARS}]*[^{CONTROL_CHARS}{SPACE_CHARS}][^{CONTROL_CHARS}]*$")
+        }
         FieldKind::HostUrl => format!(
-            "^[{SPACES}]*https://{LABEL}(?:\\.{LABEL})*(?::[0-9]{{1,4}})?(?:/[A-Za-z0-9._~/-]*)?[{SPACES}]*$"
+            "^[{SPACE_CHARS}]*https://{LABEL}(?:\\.{LABEL})*(?::[0-9]{{1,4}})?(?:/[A-Za-z0-9._~/-]*)?[{SPACE_CHARS}]*$"
         ),
     }
 }

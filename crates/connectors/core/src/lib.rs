@@ -16,8 +16,8 @@ use secrecy::SecretString;
 pub use address::blocked_reason;
 pub use egress::{EgressClient, EgressError, EgressPolicy, UpstreamResponse};
 pub use fields::{
-    FieldError, FieldKind, FieldSpec, Fields, check_section, first_nul, rebound_fields,
-    section_schema,
+    CONTROL_CHARS, FieldError, FieldKind, FieldSpec, Fields, SPACE_CHARS, check_section, first_nul,
+    rebound_fields, section_schema,
 };
 pub use outcome::{AccessToken, UpstreamError, ValidationOutcome, ValidationStatus};
 pub use secret_fields::SecretFields;
