@@ -76,6 +76,38 @@ fn postgres_server_url() -> Option<String> {
     }
 }
 
+impl TestDatabase {
+    /// The tables of the migrated schema that have a column named `column`.
+    pub async fn tables_with_column(&self, column: &str) -> std::collections::BTreeSet<String> {
+        use sqlx::Connection;
+        let rows: Vec<(String,)> = match self.backend {
+            Backend::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query_as(
+                    "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) p \
+                     WHERE m.type = 'table' AND p.name = $1",
+                )
+                .bind(column)
+                .fetch_all(&mut connection)
+                .await
+                .unwrap()
+            }
+            Backend::Postgres => {
+                let mut connection = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query_as(
+                    "SELECT table_name::text FROM information_schema.columns \
+                     WHERE table_schema = 'public' AND column_name = $1",
+                )
+                .bind(column)
+                .fetch_all(&mut connection)
+                .await
+                .unwrap()
+            }
+        };
+        rows.into_iter().map(|(table,)| table).collect()
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Some((server, name)) = self.postgres.take() else {

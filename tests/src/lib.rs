@@ -320,14 +320,45 @@ impl TestApp {
     /// Moves the expiry of every connect session a minute into the past, as if its ten
     /// minutes had gone by.
     pub async fn expire_connect_sessions(&self) {
-        use sqlx::Connection;
         let past = chrono::Utc::now() - chrono::Duration::minutes(1);
-        let sql = "UPDATE connect_sessions SET expires_at = $1";
+        self.set_time("UPDATE connect_sessions SET expires_at = $1", past)
+            .await;
+    }
+
+    /// Makes every pending session claimed two minutes ago, as if the callback that claimed
+    /// it had died while trading the code.
+    pub async fn strand_connect_session_claims(&self) {
+        let past = chrono::Utc::now() - chrono::Duration::minutes(2);
+        self.set_time(
+            "UPDATE connect_sessions SET claimed_at = $1 WHERE status = 'pending'",
+            past,
+        )
+        .await;
+    }
+
+    /// Runs `sql` behind the server's back.
+    pub async fn run_sql(&self, sql: &'static str) {
+        use sqlx::Connection;
+        match self.db.backend {
+            Backend::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(&self.db.url).await.unwrap();
+                sqlx::query(sql).execute(&mut connection).await.unwrap();
+            }
+            Backend::Postgres => {
+                let mut connection = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
+                sqlx::query(sql).execute(&mut connection).await.unwrap();
+            }
+        }
+    }
+
+    /// Runs `sql`, which sets a time to `$1`, behind the server's back.
+    async fn set_time(&self, sql: &'static str, at: chrono::DateTime<chrono::Utc>) {
+        use sqlx::Connection;
         match self.db.backend {
             Backend::Sqlite => {
                 let mut connection = sqlx::SqliteConnection::connect(&self.db.url).await.unwrap();
                 sqlx::query(sql)
-                    .bind(past)
+                    .bind(at)
                     .execute(&mut connection)
                     .await
                     .unwrap();
@@ -335,7 +366,7 @@ impl TestApp {
             Backend::Postgres => {
                 let mut connection = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
                 sqlx::query(sql)
-                    .bind(past)
+                    .bind(at)
                     .execute(&mut connection)
                     .await
                     .unwrap();

@@ -49,6 +49,8 @@ pub struct MockLookerConfig {
     pub client_secret: String,
     pub expires_in: u64,
     pub latency: Duration,
+    /// The API user's `display_name`, as `GET /api/4.0/user` answers it.
+    pub display_name: String,
 }
 
 impl Default for MockLookerConfig {
@@ -58,6 +60,7 @@ impl Default for MockLookerConfig {
             client_secret: "mock-client-secret".into(),
             expires_in: 3600,
             latency: Duration::ZERO,
+            display_name: "Latch API User".into(),
         }
     }
 }
@@ -216,9 +219,10 @@ async fn user(state: web::Data<State>, request: HttpRequest) -> HttpResponse {
     if state.bearer(&request).is_none() {
         return requires_authentication();
     }
+    let display_name = state.config.lock().unwrap().display_name.clone();
     HttpResponse::Ok().json(json!({
         "id": "42",
-        "display_name": "Latch API User",
+        "display_name": display_name,
         "email": "latch-api@example.com",
     }))
 }
@@ -331,6 +335,11 @@ impl MockLooker {
 
     pub fn set_expires_in(&self, seconds: u64) {
         self.state.config.lock().unwrap().expires_in = seconds;
+    }
+
+    /// From now on, the API user is called this (whatever it holds).
+    pub fn set_display_name(&self, name: &str) {
+        self.state.config.lock().unwrap().display_name = name.to_string();
     }
 
     pub fn set_latency(&self, latency: Duration) {

@@ -33,15 +33,15 @@ on_both_backends!(
         return_to_may_point_at_a_console_origin_the_operator_allowed,
 );
 
-const APP: &str = "latch-oauth-test";
+pub(crate) const APP: &str = "latch-oauth-test";
 
-struct Consent {
-    fixture: WithMock,
-    browser: reqwest::Client,
+pub(crate) struct Consent {
+    pub(crate) fixture: WithMock,
+    pub(crate) browser: reqwest::Client,
 }
 
 impl Consent {
-    async fn create(backend: latch_tests::Backend) -> Option<Self> {
+    pub(crate) async fn create(backend: latch_tests::Backend) -> Option<Self> {
         let fixture = WithMock::create(backend).await?;
         let redirect = format!("{}/v1/oauth/callback", fixture.app.address);
         fixture.mock.register_oauth_app(APP, &redirect);
@@ -53,11 +53,11 @@ impl Consent {
         Some(Self { fixture, browser })
     }
 
-    fn app(&self) -> &TestApp {
+    pub(crate) fn app(&self) -> &TestApp {
         &self.fixture.app
     }
 
-    fn body(&self, name: &str) -> Value {
+    pub(crate) fn body(&self, name: &str) -> Value {
         json!({
             "name": name,
             "connector": "looker",
@@ -71,7 +71,7 @@ impl Consent {
     }
 
     /// Starts a session; its answer.
-    async fn start(&self, body: &Value) -> Value {
+    pub(crate) async fn start(&self, body: &Value) -> Value {
         let (status, answer) = self
             .app()
             .send(Method::POST, "/v1/connect-sessions", Some(body))
@@ -81,7 +81,7 @@ impl Consent {
     }
 
     /// A session as `GET /v1/connect-sessions/{id}` shows it now.
-    async fn session_now(&self, session: &Value) -> Value {
+    pub(crate) async fn session_now(&self, session: &Value) -> Value {
         let path = format!("/v1/connect-sessions/{}", session["id"].as_str().unwrap());
         let (status, view) = self.app().send(Method::GET, &path, None).await;
         assert_eq!(status, 200, "{view}");
@@ -89,7 +89,7 @@ impl Consent {
     }
 
     /// The consent screen's answer: where it sends the browser back to.
-    async fn back_from(&self, authorization_url: &str) -> String {
+    pub(crate) async fn back_from(&self, authorization_url: &str) -> String {
         let screen = self.browser.get(authorization_url).send().await.unwrap();
         assert_eq!(screen.status(), StatusCode::FOUND);
         let back = screen.headers()["location"].to_str().unwrap().to_string();
@@ -101,19 +101,19 @@ impl Consent {
     }
 
     /// The consent screen of a started session: where it sends the browser back to.
-    async fn screen(&self, session: &Value) -> String {
+    pub(crate) async fn screen(&self, session: &Value) -> String {
         self.back_from(session["authorization_url"].as_str().unwrap())
             .await
     }
 
     /// The browser's trip: the consent screen, then wherever it sends the browser back to.
-    async fn consent(&self, authorization_url: &str) -> reqwest::Response {
+    pub(crate) async fn consent(&self, authorization_url: &str) -> reqwest::Response {
         let back = self.back_from(authorization_url).await;
         self.browser.get(back).send().await.unwrap()
     }
 
     /// A credential made by consent; its id.
-    async fn connected(&self, name: &str) -> String {
+    pub(crate) async fn connected(&self, name: &str) -> String {
         let session = self.start(&self.body(name)).await;
         let page = self
             .consent(session["authorization_url"].as_str().unwrap())
@@ -123,7 +123,7 @@ impl Consent {
         session["credential_id"].as_str().unwrap().to_string()
     }
 
-    async fn token(&self, address: &str, id: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn token(&self, address: &str, id: &str, body: Value) -> (u16, Value) {
         let response = self
             .app()
             .client

@@ -12,6 +12,7 @@ on_both_backends!(
         a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay;
     TestApp:
         the_console_is_served_under_a_strict_policy_with_assets_cached_by_content,
+        the_api_reference_renders_in_a_browser_under_its_policy,
 );
 
 const SERVER: &str = env!("CARGO_BIN_EXE_latch-server");
@@ -290,6 +291,25 @@ async fn the_console_is_served_under_a_strict_policy_with_assets_cached_by_conte
     // The API reference stays where it was.
     let docs = app.anonymous(Method::GET, "/docs/").send().await.unwrap();
     assert_eq!(docs.status(), 200);
+}
+
+async fn the_api_reference_renders_in_a_browser_under_its_policy(app: TestApp) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    browser.goto(&app.url("/docs/")).await;
+    // Swagger UI's script ran, fetched the document and drew its operations.
+    browser
+        .find("//*[contains(@class,'opblock-summary-path')][@data-path='/v1/credentials']")
+        .await;
+    let styled = browser
+        .script(
+            "return getComputedStyle(document.querySelector('.swagger-ui .opblock')).borderStyle;",
+        )
+        .await;
+    assert_eq!(styled, "solid", "Swagger UI's stylesheet applied");
+    browser.screenshot("api-reference").await;
+    browser.quit().await;
 }
 
 async fn a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay(

@@ -32,7 +32,8 @@ on_both_backends!(
         a_missing_scope_is_recorded_as_authorization_denied,
         asking_for_another_organizations_id_is_recorded_for_both_organizations;
     Strict:
-        failing_attempts_past_the_limit_get_429_and_a_valid_key_still_gets_through,
+        failing_attempts_past_the_limit_get_429_and_a_key_that_authenticated_before_gets_through,
+        an_address_over_its_limit_is_refused_before_any_store_read,
 );
 
 async fn three_hundred_bad_keys_with_a_real_prefix_make_a_handful_of_rows_in_its_org(app: TestApp) {
@@ -71,17 +72,31 @@ async fn three_hundred_bad_keys_with_a_real_prefix_make_a_handful_of_rows_in_its
     assert_eq!(counted(&events), 300, "every attempt is counted");
     assert!(events.len() <= 5, "{} rows for 300 attempts", events.len());
     for event in &events {
-        assert_eq!(event.detail["reason"], "wrong secret");
+        // Past the limit, attempts are refused unread and told to the org the prefix named.
+        assert!(
+            ["wrong secret", "address over its failure limit"]
+                .contains(&event.detail["reason"].as_str().unwrap()),
+            "{event:?}"
+        );
         assert_eq!(event.detail["key_prefix"], &key[..18]);
         assert_eq!(event.detail["client_address"], "127.0.0.1");
     }
     assert!(app.row_counts().await.1 - before <= 5);
 }
 
-async fn failing_attempts_past_the_limit_get_429_and_a_valid_key_still_gets_through(
+async fn failing_attempts_past_the_limit_get_429_and_a_key_that_authenticated_before_gets_through(
     strict: Strict,
 ) {
     let app = &strict.0;
+    let (_, earlier) = app.org_with_key("acme", &[Scope::CredentialsRead]).await;
+    for key in [&app.admin_key, &earlier] {
+        let response = app
+            .with_key(key, Method::GET, "/v1/credentials")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
     let bad = format!("latch_{}_{}", "A".repeat(12), "B".repeat(32));
     for _ in 0..5 {
         let response = app
@@ -106,20 +121,79 @@ async fn failing_attempts_past_the_limit_get_429_and_a_valid_key_still_gets_thro
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["type"], "urn:latch:problem:too_many_requests");
 
-    // The same address with a valid key, and a key that authenticated before, get through.
+    // The same address with keys that authenticated before gets through.
+    for key in [&app.admin_key, &earlier] {
+        let response = app
+            .with_key(key, Method::GET, "/v1/credentials")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+}
+
+async fn an_address_over_its_limit_is_refused_before_any_store_read(strict: Strict) {
+    let app = &strict.0;
+    let (_, key) = app.org_with_key("acme", &[Scope::CredentialsRead]).await;
     let response = app
-        .admin(Method::GET, "/v1/credentials")
+        .with_key(&key, Method::GET, "/v1/credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the key authenticated once");
+    let forged = |n: usize| format!("{}_{:0>32}", &key[..18], n);
+    for n in 0..6 {
+        let response = app
+            .with_key(&forged(n), Method::GET, "/v1/credentials")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), if n < 5 { 401 } else { 429 });
+    }
+    let (_, unseen) = app.org_with_key("acme", &[Scope::CredentialsRead]).await;
+
+    // With the keys table gone, any read of it would be a 500: none happens.
+    app.run_sql("ALTER TABLE api_keys RENAME TO api_keys_away")
+        .await;
+    for n in 6..56 {
+        let response = app
+            .with_key(&forged(n), Method::GET, "/v1/credentials")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 429, "attempt {n}");
+    }
+    // A key this server verified before is answered from memory.
+    let response = app
+        .with_key(&key, Method::GET, "/v1/credentials")
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let (_, fresh) = app.org_with_key("acme", &[Scope::CredentialsRead]).await;
+    // A valid key never seen here waits out the minute like a guess, unread.
     let response = app
-        .with_key(&fresh, Method::GET, "/v1/credentials")
+        .with_key(&unseen, Method::GET, "/v1/credentials")
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 429);
+    app.run_sql("ALTER TABLE api_keys_away RENAME TO api_keys")
+        .await;
+
+    let events = app
+        .audit_events_eventually(app.org_id, "authentication.failed", |found| {
+            counted(found) == 56
+        })
+        .await;
+    let unread: u64 = events
+        .iter()
+        .filter(|event| event.detail["reason"] == "address over its failure limit")
+        .filter_map(|event| event.detail["count"].as_u64())
+        .sum();
+    assert_eq!(
+        unread, 50,
+        "refusals without a read still reach the key's org"
+    );
 }
 
 async fn a_missing_scope_is_recorded_as_authorization_denied(app: TestApp) {

@@ -66,6 +66,21 @@ async fn swagger_ui_is_served_from_the_binary_at_docs() {
     let page = app.anonymous(Method::GET, "/docs").send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.url().path().ends_with("/docs/"));
+    // The console's origin keeps its key in sessionStorage: the reference gets a policy too.
+    let headers = page.headers().clone();
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(directive), "{policy}");
+    }
+    assert!(!policy.contains("script-src 'self' 'unsafe"), "{policy}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
     assert!(page.text().await.unwrap().contains("swagger-ui"));
     let initializer = app
         .anonymous(Method::GET, "/docs/swagger-initializer.js")
@@ -76,6 +91,10 @@ async fn swagger_ui_is_served_from_the_binary_at_docs() {
         .await
         .unwrap();
     assert!(initializer.contains("/openapi.json"));
+    assert!(
+        initializer.contains(r#""validatorUrl": "none""#),
+        "no badge from elsewhere: {initializer}"
+    );
     let css = app
         .anonymous(Method::GET, "/docs/swagger-ui.css")
         .send()

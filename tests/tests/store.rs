@@ -3,7 +3,8 @@
 use chrono::Duration;
 use latch_store::{
     Change, ChangeSubject, CredentialFilter, CredentialStatus, KeyringEntry, NewApiKey,
-    NewAuditEvent, NewCredential, NewToken, OwnedTable, Page, Rewrapped, Store, StoreError, now,
+    NewAuditEvent, NewConnectSession, NewCredential, NewToken, OwnedTable, Page, Rewrapped,
+    SealedTable, Store, StoreError, now,
 };
 use latch_tests::{TestDatabase, on_both_backends};
 use serde_json::json;
@@ -23,6 +24,8 @@ on_both_backends!(TestDatabase:
     keyring_entries_round_trip_and_a_duplicate_id_conflicts,
     a_keyring_rotates_once_however_many_try,
     rewrapped_keys_are_written_only_where_the_row_still_holds_what_was_read,
+    every_table_holding_a_wrapped_data_key_is_one_a_rotation_moves,
+    a_connect_sessions_data_key_is_counted_and_rewrapped_like_a_credentials,
     the_owner_of_an_id_is_found_in_any_organization,
     audit_events_are_listed_per_organization_in_order,
     a_token_lease_has_one_holder_until_it_lapses,
@@ -673,12 +676,12 @@ async fn rewrapped_keys_are_written_only_where_the_row_still_holds_what_was_read
     assert_eq!(usage, [("kek-1".to_string(), 5)]);
 
     let first = store
-        .wrapped_keys_not_under("kek-2", None, 3)
+        .wrapped_keys_not_under(SealedTable::Credentials, "kek-2", None, 3)
         .await
         .unwrap();
     assert_eq!(first.iter().map(|row| row.id).collect::<Vec<_>>(), ids[..3]);
     let rest = store
-        .wrapped_keys_not_under("kek-2", Some(ids[2]), 3)
+        .wrapped_keys_not_under(SealedTable::Credentials, "kek-2", Some(ids[2]), 3)
         .await
         .unwrap();
     assert_eq!(rest.len(), 2);
@@ -706,11 +709,90 @@ async fn rewrapped_keys_are_written_only_where_the_row_still_holds_what_was_read
     assert_eq!(moved.version, 1, "a rewrap is no change a client sees");
     assert_eq!(
         store
-            .wrapped_keys_not_under("kek-2", None, 10)
+            .wrapped_keys_not_under(SealedTable::Credentials, "kek-2", None, 10)
             .await
             .unwrap()
             .len(),
         3
+    );
+}
+
+async fn every_table_holding_a_wrapped_data_key_is_one_a_rotation_moves(db: TestDatabase) {
+    let _migrated = open(&db).await;
+    let in_schema = db.tables_with_column("wrapped_dek").await;
+    let rotated: std::collections::BTreeSet<String> = SealedTable::ALL
+        .iter()
+        .map(|table| table.name().to_string())
+        .collect();
+    assert_eq!(
+        in_schema, rotated,
+        "a new sealed table joins SealedTable::ALL"
+    );
+}
+
+async fn a_connect_sessions_data_key_is_counted_and_rewrapped_like_a_credentials(db: TestDatabase) {
+    let store = open(&db).await;
+    let org = store.ensure_organization("acme").await.unwrap();
+    store
+        .insert_credential(
+            &credential(org.id, "c"),
+            &event(org.id, "credential.created"),
+        )
+        .await
+        .unwrap();
+    let session = NewConnectSession {
+        id: Uuid::now_v7(),
+        org_id: org.id,
+        connector: "looker".into(),
+        auth_method: "oauth_authorization_code".into(),
+        name: "pending consent".into(),
+        description: None,
+        config: json!({}),
+        return_to: None,
+        state_hash: vec![7; 32],
+        verifier_ct: vec![1, 2, 3],
+        verifier_nonce: vec![4; 24],
+        wrapped_dek: vec![5; 72],
+        kek_id: "kek-1".into(),
+        credential_id: None,
+        expires_at: now() + Duration::minutes(10),
+    };
+    store
+        .insert_connect_session(&session, 100, &event(org.id, "connect_session.created"))
+        .await
+        .unwrap();
+    assert_eq!(store.kek_usage().await.unwrap(), [("kek-1".to_string(), 2)]);
+
+    let rows = store
+        .wrapped_keys_not_under(SealedTable::ConnectSessions, "kek-2", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].id, rows[0].table),
+        (session.id, SealedTable::ConnectSessions)
+    );
+    let batch: Vec<Rewrapped> = rows
+        .into_iter()
+        .map(|row| Rewrapped {
+            old: row,
+            kek_id: "kek-2".into(),
+            wrapped_dek: vec![9; 72],
+        })
+        .collect();
+    assert_eq!(store.rewrap_keys(&batch).await.unwrap(), 1);
+    assert_eq!(
+        store.kek_usage().await.unwrap(),
+        [("kek-1".to_string(), 1), ("kek-2".to_string(), 1)]
+    );
+    let moved = store
+        .get_connect_session(org.id, session.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (moved.kek_id.as_str(), moved.wrapped_dek),
+        ("kek-2", vec![9; 72])
     );
 }
 

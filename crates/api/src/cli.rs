@@ -106,6 +106,32 @@ struct ServeArgs {
         default_value_t = 10
     )]
     forced_refresh_interval_seconds: u64,
+    /// Seconds a client has to send a request's whole body; a slower one gets 408 and its
+    /// connection is closed.
+    #[arg(
+        long,
+        env = "LATCH_BODY_TIMEOUT_SECONDS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    body_timeout_seconds: u64,
+    /// Pending connect sessions (consents not yet given) an organization may have at once;
+    /// past it, starting one answers 429 until one expires or completes.
+    #[arg(
+        long,
+        env = "LATCH_PENDING_CONNECT_SESSIONS_PER_ORG",
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pending_connect_sessions_per_org: u32,
+    /// Days a connect session is kept after it expired (the audit trail keeps its history).
+    #[arg(
+        long,
+        env = "LATCH_CONNECT_SESSION_RETENTION_DAYS",
+        default_value_t = 7,
+        value_parser = clap::value_parser!(u64).range(1..=3650)
+    )]
+    connect_session_retention_days: u64,
     /// Development mode: generate ./data/master.key when no master key is set, create the
     /// `default` organization and print an admin key on first start.
     #[arg(long)]
@@ -280,6 +306,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         limits: Limits {
             auth_failures_per_minute: args.auth_failures_per_minute,
             forced_refresh_interval: Duration::from_secs(args.forced_refresh_interval_seconds),
+            body_timeout: Duration::from_secs(args.body_timeout_seconds),
+            pending_connect_sessions: args.pending_connect_sessions_per_org,
+            connect_session_retention: Duration::from_secs(
+                args.connect_session_retention_days * 24 * 3600,
+            ),
         },
         public_url: args.public_url,
         console_origins: args.console_origins,

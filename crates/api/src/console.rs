@@ -4,14 +4,12 @@
 
 use std::sync::LazyLock;
 
-use actix_web::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
-};
+use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpResponse, HttpResponseBuilder, web};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::page_headers::secure_page;
 
 /// No inline script or style, nothing from elsewhere, never in a frame.
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -67,11 +65,7 @@ static CONSOLE: LazyLock<Console> = LazyLock::new(|| {
 });
 
 fn secured(mut response: HttpResponseBuilder) -> HttpResponseBuilder {
-    response
-        .insert_header((CONTENT_SECURITY_POLICY, POLICY))
-        .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((REFERRER_POLICY, "no-referrer"))
-        .insert_header((X_FRAME_OPTIONS, "DENY"));
+    secure_page(&mut response, POLICY);
     response
 }
 

@@ -87,6 +87,9 @@ pub enum ApiError {
     PreconditionFailed(String),
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The body did not arrive in time; the connection is closed.
+    #[error("the request body did not arrive within {seconds} seconds")]
+    BodyTimeout { seconds: u64 },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{} field(s) are not valid", .0.len())]
@@ -128,6 +131,7 @@ impl ApiError {
             ApiError::InUse { .. } => "in_use",
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::BodyTimeout { .. } => "request_timeout",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Validation(_) => "validation_failed",
             ApiError::CredentialRejected(_) => "credential_rejected",
@@ -186,6 +190,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) | ApiError::InUse { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::CredentialRejected(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -220,6 +225,10 @@ impl ResponseError for ApiError {
         }
         if let ApiError::MethodNotAllowed { allow, .. } = self {
             response.insert_header((header::ALLOW, *allow));
+        }
+        if let ApiError::BodyTimeout { .. } = self {
+            // The rest of the body may still trickle in: the connection is not reused.
+            response.force_close();
         }
         if let ApiError::Unauthorized { invalid_token, .. } = self {
             response.insert_header((

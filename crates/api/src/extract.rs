@@ -2,12 +2,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::web::BytesMut;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use latch_connector::FieldError;
 use serde::de::DeserializeOwned;
 
@@ -15,6 +16,13 @@ use crate::error::ApiError;
 
 /// Bodies larger than this are refused with 413 before they are parsed.
 pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// How long a client has to send a whole body by default (`LATCH_BODY_TIMEOUT_SECONDS`).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The deadline for a request's body, registered as app data at start-up.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
 
 /// A JSON request body: `application/json` only, at most [`BODY_LIMIT`] bytes, unknown
 /// fields and wrong types refused with the field's path.
@@ -69,13 +77,31 @@ fn read_json<T: DeserializeOwned + 'static>(
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<usize>().ok());
+    let timeout = request
+        .app_data::<BodyTimeout>()
+        .map_or(BODY_TIMEOUT, |timeout| timeout.0);
     let mut payload = payload.take();
     Box::pin(async move {
         if declared_length.is_some_and(|length| length > BODY_LIMIT) {
             return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
         }
         let mut body = BytesMut::with_capacity(declared_length.unwrap_or(0));
-        while let Some(chunk) = payload.next().await {
+        // A body that has arrived whole (nearly every one) is read without arming a timer;
+        // the deadline starts when the client first keeps it waiting.
+        let mut deadline = None;
+        loop {
+            let next = match payload.next().now_or_never() {
+                Some(next) => next,
+                None => {
+                    let at = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + timeout);
+                    tokio::time::timeout_at(at, payload.next())
+                        .await
+                        .map_err(|_| ApiError::BodyTimeout {
+                            seconds: timeout.as_secs(),
+                        })?
+                }
+            };
+            let Some(chunk) = next else { break };
             let chunk = chunk.map_err(|error| ApiError::BadRequest {
                 detail: format!("the request body could not be read: {error}"),
                 errors: Vec::new(),

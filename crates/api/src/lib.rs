@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod keyring_setup;
 pub mod openapi;
+mod page_headers;
 pub mod refusals;
 pub mod responses;
 pub mod rotation;

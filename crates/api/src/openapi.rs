@@ -67,6 +67,7 @@ use crate::{responses, routes};
         responses::NotFound,
         responses::PreconditionFailed,
         responses::PayloadTooLarge,
+        responses::RequestTimeout,
         responses::UnsupportedMediaType,
         responses::InvalidFields,
         responses::TooManyFailures,
@@ -112,15 +113,4 @@ pub fn spec_json() -> String {
         .expect("the OpenAPI document serialises");
     json.push('\n');
     json
-}
-
-/// Serves `document` (built once, before the workers start) at `/openapi.json` and Swagger
-/// UI at `/docs`.
-pub fn configure_docs(
-    config: &mut actix_web::web::ServiceConfig,
-    document: utoipa::openapi::OpenApi,
-) {
-    config
-        .service(actix_web::web::redirect("/docs", "/docs/"))
-        .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document));
 }

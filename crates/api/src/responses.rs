@@ -58,6 +58,14 @@ pub struct PreconditionFailed(pub Problem);
 )]
 pub struct PayloadTooLarge(pub Problem);
 
+/// 408: the body's deadline.
+#[derive(ToResponse)]
+#[response(
+    description = "The body did not arrive within `LATCH_BODY_TIMEOUT_SECONDS` (default 10); the connection is closed",
+    content_type = "application/problem+json"
+)]
+pub struct RequestTimeout(pub Problem);
+
 /// 415: only JSON is read.
 #[derive(ToResponse)]
 #[response(
@@ -118,6 +126,8 @@ pub enum ScopeRefused {
 pub enum BodyRefused {
     #[response(status = 400)]
     BadRequest(#[ref_response] BadRequest),
+    #[response(status = 408)]
+    RequestTimeout(#[ref_response] RequestTimeout),
     #[response(status = 413)]
     PayloadTooLarge(#[ref_response] PayloadTooLarge),
     #[response(status = 415)]

@@ -1,6 +1,9 @@
 //! Moving data keys to the active KEK (`latch rewrap`) and showing which KEK wraps how many
 //! (`latch keys`).
 //!
+//! Every table that holds a wrapped data key ([`SealedTable`]: credentials, and connect
+//! sessions for their PKCE verifiers) is moved and counted alike.
+//!
 //! A rewrap reads the data keys not under the active KEK in batches, by id, unwraps each with
 //! the KEK it names and wraps the same data key under the active one; each batch is one
 //! transaction, and a row is written only if it still holds what was read. Secrets and tokens
@@ -11,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use latch_store::{Rewrapped, Store};
+use latch_store::{Rewrapped, SealedTable, Store};
 use latch_vault::{Keyring, RecordContext, WrappedKey};
 
 /// The data keys per KEK, as `(kek_id, count)`.
@@ -43,44 +46,46 @@ pub async fn rewrap(
         before: store.kek_usage().await.map_err(text)?,
         ..RewrapReport::default()
     };
-    let mut after = None;
     let mut batches = 0;
-    loop {
-        if max_batches.is_some_and(|max| batches >= max) {
-            break;
-        }
-        let rows = store
-            .wrapped_keys_not_under(&active, after, batch_size)
-            .await
-            .map_err(text)?;
-        let Some(last) = rows.last() else {
-            break;
-        };
-        after = Some(last.id);
-        let mut batch = Vec::with_capacity(rows.len());
-        for row in rows {
-            let context = RecordContext::new(row.org_id, row.id);
-            let wrapped = WrappedKey {
-                kek_id: row.kek_id.clone(),
-                bytes: row.wrapped_dek.clone(),
+    for table in SealedTable::ALL {
+        let mut after = None;
+        loop {
+            if max_batches.is_some_and(|max| batches >= max) {
+                break;
+            }
+            let rows = store
+                .wrapped_keys_not_under(table, &active, after, batch_size)
+                .await
+                .map_err(text)?;
+            let Some(last) = rows.last() else {
+                break;
             };
-            match keyring.rewrap(&context, &wrapped) {
-                Ok(moved) => batch.push(Rewrapped {
-                    old: row,
-                    kek_id: moved.kek_id,
-                    wrapped_dek: moved.bytes,
-                }),
-                Err(error) => {
-                    tracing::error!(credential_id = %row.id, kek_id = %row.kek_id, %error, "a data key did not open; left as it is");
-                    report.failed += 1;
+            after = Some(last.id);
+            let mut batch = Vec::with_capacity(rows.len());
+            for row in rows {
+                let context = RecordContext::new(row.org_id, row.id);
+                let wrapped = WrappedKey {
+                    kek_id: row.kek_id.clone(),
+                    bytes: row.wrapped_dek.clone(),
+                };
+                match keyring.rewrap(&context, &wrapped) {
+                    Ok(moved) => batch.push(Rewrapped {
+                        old: row,
+                        kek_id: moved.kek_id,
+                        wrapped_dek: moved.bytes,
+                    }),
+                    Err(error) => {
+                        tracing::error!(table = row.table.name(), id = %row.id, kek_id = %row.kek_id, %error, "a data key did not open; left as it is");
+                        report.failed += 1;
+                    }
                 }
             }
+            let written = store.rewrap_keys(&batch).await.map_err(text)?;
+            report.rewrapped += written;
+            report.skipped += batch.len() as u64 - written;
+            batches += 1;
+            progress(report.rewrapped);
         }
-        let written = store.rewrap_keys(&batch).await.map_err(text)?;
-        report.rewrapped += written;
-        report.skipped += batch.len() as u64 - written;
-        batches += 1;
-        progress(report.rewrapped);
     }
     report.after = store.kek_usage().await.map_err(text)?;
     Ok(report)

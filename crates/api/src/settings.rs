@@ -131,6 +131,12 @@ pub struct Limits {
     /// A forced refresh that does not name the rejected token logs in at most once per
     /// credential in this interval.
     pub forced_refresh_interval: Duration,
+    /// How long a client has to send a request's whole body.
+    pub body_timeout: Duration,
+    /// Pending connect sessions an organization may have at once; past it, 429.
+    pub pending_connect_sessions: u32,
+    /// How long a connect session is kept after it expired.
+    pub connect_session_retention: Duration,
 }
 
 impl Default for Limits {
@@ -138,6 +144,9 @@ impl Default for Limits {
         Self {
             auth_failures_per_minute: 30,
             forced_refresh_interval: latch_core::broker::FORCED_REFRESH_INTERVAL,
+            body_timeout: crate::extract::BODY_TIMEOUT,
+            pending_connect_sessions: latch_core::oauth_settings::PENDING_SESSIONS_PER_ORG,
+            connect_session_retention: latch_core::oauth_settings::SESSION_RETENTION,
         }
     }
 }

@@ -23,7 +23,7 @@ use latch_core::latch::LatchConfig;
 use latch_core::oauth_settings::OAuthSettings;
 
 use crate::error::ApiError;
-use crate::extract::field_problem;
+use crate::extract::{BodyTimeout, field_problem};
 use crate::keyring_setup::{KeyringError, open_keyring};
 use crate::refusals::note_refusal;
 use crate::routes;
@@ -97,10 +97,14 @@ impl Application {
                 ..BrokerConfig::default()
             },
             auth_failures_per_minute: settings.limits.auth_failures_per_minute,
-            oauth: OAuthSettings::new(
-                &public_url(settings.public_url.as_ref(), &settings.listen_addr, port)?,
-                &settings.console_origins,
-            ),
+            oauth: OAuthSettings {
+                pending_sessions_per_org: settings.limits.pending_connect_sessions,
+                session_retention: settings.limits.connect_session_retention,
+                ..OAuthSettings::new(
+                    &public_url(settings.public_url.as_ref(), &settings.listen_addr, port)?,
+                    &settings.console_origins,
+                )
+            },
         };
         let latch = AppState::new(
             store,
@@ -113,13 +117,18 @@ impl Application {
         .await?;
         let latch = Arc::new(latch);
         latch.follow_changes();
+        latch_core::housekeeping::start(&latch);
         let state = web::Data::from(latch);
         let shared = state.clone();
         let mut document = <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi();
         crate::openapi::exact::for_deployment(&mut document, &state.oauth.allowed_origins);
+        let document =
+            web::Bytes::from(document.to_json().expect("the OpenAPI document serialises"));
+        let body_timeout = settings.limits.body_timeout;
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())
+                .app_data(BodyTimeout(body_timeout))
                 .app_data(web::PathConfig::default().error_handler(|_, request| {
                     ApiError::NotFound(format!("no resource at {}", request.path())).into()
                 }))
@@ -129,7 +138,7 @@ impl Application {
                 )
                 .wrap(from_fn(observe))
                 .configure(routes::configure)
-                .configure(|config| crate::openapi::configure_docs(config, document.clone()))
+                .configure(|config| routes::docs::configure(config, document.clone()))
                 .configure(crate::console::configure)
                 .default_service(web::to(routes::not_found))
         })

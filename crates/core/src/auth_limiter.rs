@@ -1,15 +1,19 @@
 //! Slows down key guessing: after a number of failed authentications in a minute from one
 //! address, further *failing* attempts from it are answered 429 with `Retry-After`.
 //!
-//! Only failures are counted and only failures are refused, so a request with a valid key is
-//! never refused, whatever its address. Counting happens in memory, per replica, on the
-//! failure path only: nothing on the hot path and no database write. IPv6 callers are counted
+//! Only failures are counted. An address over its limit is refused before any store read, so
+//! a flood costs no query; only a key this replica has already verified (held in memory) still
+//! gets through from it, and a valid key never seen here waits out the minute like a guess.
+//! Counting happens in memory, per replica, on the failure path only: nothing on the hot path
+//! and no database write. IPv6 callers are counted
 //! per /64, the smallest block one subscriber is usually given.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use uuid::Uuid;
 
 const WINDOW: Duration = Duration::from_secs(60);
 /// Windows kept at the most; past it, lapsed ones are swept, and then the oldest.
@@ -23,6 +27,16 @@ struct Window {
 pub struct FailureLimiter {
     per_minute: u32,
     windows: Mutex<HashMap<IpAddr, Window>>,
+    /// Whose key a prefix named when a failure read it from the store, so that failures
+    /// refused without a read are still told to that organisation.
+    owners: Mutex<HashMap<String, KeyOwner>>,
+}
+
+/// The organisation and key a key prefix belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyOwner {
+    pub org_id: Uuid,
+    pub key_id: Uuid,
 }
 
 impl FailureLimiter {
@@ -31,7 +45,35 @@ impl FailureLimiter {
         Self {
             per_minute,
             windows: Mutex::new(HashMap::new()),
+            owners: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Notes that `prefix` is the prefix of `owner`'s key, as a store read found.
+    pub fn note_owner(&self, prefix: &str, owner: KeyOwner) {
+        let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        if owners.len() >= MAX_TRACKED && !owners.contains_key(prefix) {
+            owners.clear();
+        }
+        owners.insert(prefix.to_string(), owner);
+    }
+
+    /// Whose key `prefix` named, when a failure found out before.
+    pub fn owner_of(&self, prefix: &str) -> Option<KeyOwner> {
+        let owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        owners.get(prefix).copied()
+    }
+
+    /// `Some(seconds)` when `client` is over its limit at `at` and should wait that long;
+    /// counts nothing.
+    pub fn over_limit(&self, client: IpAddr, at: Instant) -> Option<u64> {
+        if self.per_minute == 0 {
+            return None;
+        }
+        let windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let window = windows.get(&block_of(client))?;
+        let left = WINDOW.checked_sub(at.duration_since(window.started))?;
+        (window.failures > self.per_minute && !left.is_zero()).then(|| left.as_secs().max(1))
     }
 
     /// Counts a failure from `client` at `at`; `Some(seconds)` when the address is over its
@@ -108,8 +150,11 @@ mod tests {
         assert_eq!(limiter.failed(ip("192.0.2.7"), later), Some(15));
         // Another address has its own count.
         assert_eq!(limiter.failed(ip("192.0.2.8"), later), None);
+        assert_eq!(limiter.over_limit(ip("192.0.2.7"), later), Some(15));
+        assert_eq!(limiter.over_limit(ip("192.0.2.8"), later), None);
         // A new minute starts a new count.
         let next_minute = start + Duration::from_secs(61);
+        assert_eq!(limiter.over_limit(ip("192.0.2.7"), next_minute), None);
         assert_eq!(limiter.failed(ip("192.0.2.7"), next_minute), None);
     }
 
@@ -122,6 +167,38 @@ mod tests {
         assert_eq!(limiter.failed(ip("2001:db8:1:3::1"), at), None);
         assert_eq!(limiter.failed(ip("::ffff:192.0.2.1"), at), None);
         assert!(limiter.failed(ip("192.0.2.1"), at).is_some());
+    }
+
+    #[test]
+    fn an_address_at_its_limit_is_not_yet_over_it() {
+        let limiter = FailureLimiter::new(2);
+        let at = Instant::now();
+        assert_eq!(limiter.over_limit(ip("192.0.2.7"), at), None, "never seen");
+        limiter.failed(ip("192.0.2.7"), at);
+        limiter.failed(ip("192.0.2.7"), at);
+        assert_eq!(
+            limiter.over_limit(ip("192.0.2.7"), at),
+            None,
+            "two are allowed"
+        );
+        limiter.failed(ip("192.0.2.7"), at);
+        assert_eq!(limiter.over_limit(ip("192.0.2.7"), at), Some(60));
+    }
+
+    #[test]
+    fn a_prefix_keeps_the_owner_a_store_read_found_and_the_table_stays_bounded() {
+        let limiter = FailureLimiter::new(5);
+        let owner = KeyOwner {
+            org_id: Uuid::now_v7(),
+            key_id: Uuid::now_v7(),
+        };
+        assert_eq!(limiter.owner_of("latch_AAAA"), None);
+        limiter.note_owner("latch_AAAA", owner);
+        assert_eq!(limiter.owner_of("latch_AAAA"), Some(owner));
+        for n in 0..MAX_TRACKED + 10 {
+            limiter.note_owner(&format!("latch_{n}"), owner);
+        }
+        assert!(limiter.owners.lock().unwrap().len() <= MAX_TRACKED);
     }
 
     #[test]

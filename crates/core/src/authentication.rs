@@ -5,20 +5,42 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::audit_tally::RefusalRecord;
 use crate::audit_vocabulary::AuditAction;
-use crate::callers::{AuthFailure, Caller, authenticate};
+use crate::auth_limiter::KeyOwner;
+use crate::callers::{AuthFailure, Caller, authenticate, presented_prefix, remembered};
 use crate::error::CoreError;
 use crate::latch::Latch;
 
-/// The caller a presented key belongs to; `client` is the address it came from.
+/// The caller a presented key belongs to; `client` is the address it came from. An address
+/// over its failure limit is answered from memory alone: a key this replica verified before
+/// gets through, anything else is refused without a store read.
 pub async fn authenticate_caller(
     latch: &Latch,
     presented: &SecretString,
     client: Option<IpAddr>,
 ) -> Result<Caller, CoreError> {
+    if let Some(client) = client
+        && latch
+            .auth_failures
+            .over_limit(client, Instant::now())
+            .is_some()
+    {
+        if let Some(caller) = remembered(&latch.keys, presented) {
+            return Ok(caller);
+        }
+        let prefix = presented_prefix(presented.expose_secret());
+        let owner = prefix.and_then(|prefix| latch.auth_failures.owner_of(prefix));
+        let failure = AuthFailure {
+            org_id: owner.map(|owner| owner.org_id),
+            key_id: owner.map(|owner| owner.key_id),
+            prefix: prefix.map(str::to_string),
+            reason: "address over its failure limit",
+        };
+        return Err(refused(latch, Some(client), failure));
+    }
     match authenticate(latch.store.as_ref(), &latch.keys, presented).await? {
         Ok(caller) => Ok(caller),
         Err(failure) => Err(refused(latch, client, failure)),
@@ -26,6 +48,13 @@ pub async fn authenticate_caller(
 }
 
 fn refused(latch: &Latch, client: Option<IpAddr>, failure: AuthFailure) -> CoreError {
+    if let (Some(prefix), Some(org_id), Some(key_id)) =
+        (&failure.prefix, failure.org_id, failure.key_id)
+    {
+        latch
+            .auth_failures
+            .note_owner(prefix, KeyOwner { org_id, key_id });
+    }
     tracing::warn!(
         key_prefix = failure.prefix.as_deref().unwrap_or("-"),
         reason = failure.reason,

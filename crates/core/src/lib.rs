@@ -17,6 +17,7 @@ pub mod connect_sessions;
 pub mod credentials;
 pub mod data_sources;
 pub mod error;
+pub mod housekeeping;
 pub mod input;
 pub mod latch;
 pub mod metrics;

@@ -2,6 +2,8 @@
 //! send the browser back to. Apart from the connect sessions so that the shared state can
 //! hold it without depending on them.
 
+use std::time::Duration;
+
 use url::Url;
 
 /// The path of the callback on Latch's public address.
@@ -14,7 +16,16 @@ pub struct OAuthSettings {
     pub redirect_uri: String,
     /// Origins `return_to` may point at: the public address's, and the console's.
     pub allowed_origins: Vec<String>,
+    /// Pending (unexpired) connect sessions an organization may have at once.
+    pub pending_sessions_per_org: u32,
+    /// How long a connect session is kept after it expired.
+    pub session_retention: Duration,
 }
+
+/// Pending connect sessions per organization by default.
+pub const PENDING_SESSIONS_PER_ORG: u32 = 100;
+/// How long connect sessions are kept after they expired, by default: seven days.
+pub const SESSION_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl OAuthSettings {
     /// From Latch's public address (`LATCH_PUBLIC_URL`) and extra console origins.
@@ -33,6 +44,8 @@ impl OAuthSettings {
         Self {
             redirect_uri: redirect.to_string(),
             allowed_origins,
+            pending_sessions_per_org: PENDING_SESSIONS_PER_ORG,
+            session_retention: SESSION_RETENTION,
         }
     }
 }

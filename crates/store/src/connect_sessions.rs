@@ -65,6 +65,8 @@ pub struct ConnectSession {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// When a callback claimed the session to trade its code; `None` until then.
+    pub claimed_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for ConnectSession {

@@ -13,6 +13,11 @@ pub enum StoreError {
     /// A row still refers to the one being deleted or changed.
     #[error("the record is still referred to")]
     InUse,
+    /// A limit on pending records was reached; one frees up at `retry_at`.
+    #[error("too many pending records")]
+    LimitReached {
+        retry_at: chrono::DateTime<chrono::Utc>,
+    },
     /// Text the database cannot hold (PostgreSQL refuses NUL characters in text and JSON).
     #[error("a text value holds a character the database cannot store")]
     UnstorableText,

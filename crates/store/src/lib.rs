@@ -77,11 +77,12 @@ pub trait Store: Send + Sync + 'static {
     /// (nothing changed) when `retire` is no longer the active entry or `new`'s id is taken:
     /// another replica rotated first.
     async fn rotate_keyring(&self, retire: &str, new: &KeyringEntry) -> Result<bool, StoreError>;
-    /// How many data keys each KEK wraps.
+    /// How many data keys each KEK wraps, in every [`SealedTable`].
     async fn kek_usage(&self) -> Result<Vec<(String, i64)>, StoreError>;
-    /// Up to `limit` wrapped data keys not under `kek_id`, by id after `after`.
+    /// Up to `limit` wrapped data keys of `table` not under `kek_id`, by id after `after`.
     async fn wrapped_keys_not_under(
         &self,
+        table: SealedTable,
         kek_id: &str,
         after: Option<Uuid>,
         limit: i64,
@@ -202,11 +203,20 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<String>, StoreError>;
 
     // Connect sessions
+    /// Refused with `LimitReached` (naming when the first pending one expires) while the
+    /// organization has `max_pending` pending, unexpired sessions.
     async fn insert_connect_session(
         &self,
         session: &NewConnectSession,
+        max_pending: i64,
         audit: &NewAuditEvent,
     ) -> Result<ConnectSession, StoreError>;
+    /// Deletes the sessions that expired before `expired_before` (every session ends by its
+    /// expiry; the audit trail keeps their history); how many.
+    async fn prune_connect_sessions(
+        &self,
+        expired_before: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
     async fn get_connect_session(
         &self,
         org_id: Uuid,
@@ -216,14 +226,19 @@ pub trait Store: Send + Sync + 'static {
         &self,
         state_hash: &[u8],
     ) -> Result<Option<ConnectSession>, StoreError>;
-    /// Marks a pending session failed with the reason; `false` when it was not pending.
+    /// Claims a pending, unexpired and unclaimed session for the callback that trades its
+    /// code; `false` when another got there first (or it is no longer pending).
+    async fn claim_connect_session(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Marks a pending session failed with the reason, unless a callback claimed it after
+    /// `claimed_before`; `false` when it was not failed.
     async fn fail_connect_session(
         &self,
         id: Uuid,
         error: &str,
+        claimed_before: DateTime<Utc>,
         audit: &NewAuditEvent,
     ) -> Result<bool, StoreError>;
-    /// In one transaction: claims the session (only while pending and unexpired, else
+    /// In one transaction: completes the session (only while pending and claimed, else
     /// `NotFound`), saves the credential with `auth_method`, and its first tokens.
     async fn complete_connect_session(
         &self,
@@ -234,7 +249,7 @@ pub trait Store: Send + Sync + 'static {
         audit: &NewAuditEvent,
     ) -> Result<Credential, StoreError>;
 
-    /// In one transaction: claims the session (only while pending and unexpired, else
+    /// In one transaction: completes the session (only while pending and claimed, else
     /// `NotFound`), gives the OAuth credential its new config and status `valid`, and replaces
     /// its grant (access and refresh token) whole, dropping any lease on it.
     #[allow(clippy::too_many_arguments)]

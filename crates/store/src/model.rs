@@ -30,9 +30,32 @@ pub struct KeyringEntry {
     pub kdf_params: Option<String>,
 }
 
+/// A table whose rows hold a wrapped data key (`wrapped_dek`, `kek_id`): what a rotation
+/// moves and counts. A test holds this list to the schema, so a new one is not forgotten.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum SealedTable {
+    #[default]
+    Credentials,
+    ConnectSessions,
+}
+
+impl SealedTable {
+    pub const ALL: [SealedTable; 2] = [SealedTable::Credentials, SealedTable::ConnectSessions];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SealedTable::Credentials => "credentials",
+            SealedTable::ConnectSessions => "connect_sessions",
+        }
+    }
+}
+
 /// A record's wrapped data key, as a rotation reads and rewrites it.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct WrappedKeyRow {
+    /// The table the row is in.
+    #[sqlx(skip)]
+    pub table: SealedTable,
     pub id: Uuid,
     pub org_id: Uuid,
     pub kek_id: String,

@@ -114,11 +114,12 @@ macro_rules! impl_store {
 
             async fn wrapped_keys_not_under(
                 &self,
+                table: $crate::SealedTable,
                 kek_id: &str,
                 after: Option<uuid::Uuid>,
                 limit: i64,
             ) -> Result<Vec<$crate::WrappedKeyRow>, $crate::StoreError> {
-                Self::wrapped_keys_not_under(self, kek_id, after, limit).await
+                Self::wrapped_keys_not_under(self, table, kek_id, after, limit).await
             }
 
             async fn rewrap_keys(
@@ -279,9 +280,17 @@ macro_rules! impl_store {
             async fn insert_connect_session(
                 &self,
                 session: &$crate::NewConnectSession,
+                max_pending: i64,
                 audit: &$crate::NewAuditEvent,
             ) -> Result<$crate::ConnectSession, $crate::StoreError> {
-                Self::insert_connect_session(self, session, audit).await
+                Self::insert_connect_session(self, session, max_pending, audit).await
+            }
+
+            async fn prune_connect_sessions(
+                &self,
+                expired_before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::StoreError> {
+                Self::prune_connect_sessions(self, expired_before).await
             }
 
             async fn get_connect_session(
@@ -299,13 +308,22 @@ macro_rules! impl_store {
                 Self::connect_session_by_state(self, state_hash).await
             }
 
+            async fn claim_connect_session(
+                &self,
+                id: uuid::Uuid,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::StoreError> {
+                Self::claim_connect_session(self, id, at).await
+            }
+
             async fn fail_connect_session(
                 &self,
                 id: uuid::Uuid,
                 error: &str,
+                claimed_before: chrono::DateTime<chrono::Utc>,
                 audit: &$crate::NewAuditEvent,
             ) -> Result<bool, $crate::StoreError> {
-                Self::fail_connect_session(self, id, error, audit).await
+                Self::fail_connect_session(self, id, error, claimed_before, audit).await
             }
 
             async fn complete_connect_session(

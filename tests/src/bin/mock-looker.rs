@@ -76,6 +76,7 @@ async fn main() -> std::io::Result<()> {
         client_secret: args.client_secret,
         expires_in: args.expires_in,
         latency: Duration::from_millis(args.latency_ms),
+        ..MockLookerConfig::default()
     };
     let mock = MockLooker::start_on(&args.listen, config, fault).await?;
     for (client_guid, redirect_uri) in &args.oauth_app {

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::Authenticated;
+use crate::auth::{Admin, Authenticated, Authorized};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::responses::{
@@ -45,7 +45,7 @@ pub struct PageQuery {
     ))]
 pub async fn create(
     state: web::Data<AppState>,
-    Authenticated(caller): Authenticated,
+    Authorized(caller, _): Authorized<Admin>,
     body: JsonBody<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let created = api_keys::create_api_key(state.store.as_ref(), &caller, body.0).await?;

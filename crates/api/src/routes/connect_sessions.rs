@@ -1,17 +1,16 @@
-use actix_web::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-};
+use actix_web::http::header::{CACHE_CONTROL, LOCATION, REFERRER_POLICY};
 use actix_web::{HttpResponse, web};
 use uuid::Uuid;
 
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, Authorized, CredentialsWrite};
 use crate::error::{ApiError, Problem};
 use crate::extract::{JsonBody, OptionalJsonBody};
+use crate::page_headers::secure_page;
 use crate::responses::{BodyRefused, InvalidFields, NotFound, ScopeRefused};
 use crate::state::AppState;
 use latch_core::connect_sessions::{
-    self, CallbackQuery, ConnectSessionCreated, ConnectSessionView, CreateConnectSessionRequest,
-    ReconnectRequest,
+    self, CallbackEnd, CallbackQuery, ConnectSessionCreated, ConnectSessionView,
+    CreateConnectSessionRequest, ReconnectRequest,
 };
 
 /// Starts a connection by consent (OAuth authorization code with PKCE).
@@ -33,7 +32,7 @@ use latch_core::connect_sessions::{
     ))]
 pub async fn create(
     state: web::Data<AppState>,
-    Authenticated(caller): Authenticated,
+    Authorized(caller, _): Authorized<CredentialsWrite>,
     body: JsonBody<CreateConnectSessionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let created = connect_sessions::create_connect_session(&state, &caller, body.0).await?;
@@ -65,7 +64,7 @@ pub async fn create(
     ))]
 pub async fn reconnect(
     state: web::Data<AppState>,
-    Authenticated(caller): Authenticated,
+    Authorized(caller, _): Authorized<CredentialsWrite>,
     id: web::Path<Uuid>,
     body: OptionalJsonBody<ReconnectRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -99,7 +98,9 @@ pub async fn get(
 /// the capability, good once.
 ///
 /// Completed: a page saying what was connected, or 303 to the session's `return_to` (with
-/// `connect_session` and `status` added to its query). A denied consent, an unknown, reused
+/// `connect_session` and `status` added to its query). The same callback arriving again while
+/// the first is still trading the code (a double click, a browser's retry) waits for it and
+/// answers the same, or 202 with a page saying the connection is being completed. A denied consent, an unknown, reused
 /// or expired state, or a failed code exchange: 400 with a page saying why (or 303 to
 /// `return_to` with `status=failed`); nothing is saved.
 #[utoipa::path(get, path = "/v1/oauth/callback", operation_id = "oauth_callback", tag = "credentials",
@@ -110,6 +111,7 @@ pub async fn get(
     ),
     responses(
         (status = 200, description = "Connected: a page saying as whom", content_type = "text/html"),
+        (status = 202, description = "Another request with the same state is completing the connection: a page saying so", content_type = "text/html"),
         (status = 303, description = "Back to the session's `return_to`",
             headers(("Location" = String, description = "`return_to` with `connect_session` and `status`"))),
         (status = 400, description = "Not connected: a page saying why", content_type = "text/html"),
@@ -126,21 +128,18 @@ pub async fn callback(
             .insert_header((REFERRER_POLICY, "no-referrer"))
             .finish();
     }
-    let (mut response, title) = if outcome.completed {
-        (HttpResponse::Ok(), "Connected")
-    } else {
-        (HttpResponse::BadRequest(), "Not connected")
+    let (mut response, title) = match outcome.end {
+        CallbackEnd::Connected => (HttpResponse::Ok(), "Connected"),
+        CallbackEnd::InProgress => (HttpResponse::Accepted(), "Connecting"),
+        CallbackEnd::Refused => (HttpResponse::BadRequest(), "Not connected"),
     };
-    response
-        .content_type("text/html; charset=utf-8")
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .insert_header((REFERRER_POLICY, "no-referrer"))
-        .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((
-            CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-        ))
-        .body(page(title, &outcome.message))
+    secure_page(
+        &mut response,
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    )
+    .content_type("text/html; charset=utf-8")
+    .insert_header((CACHE_CONTROL, "no-store"))
+    .body(page(title, &outcome.message))
 }
 
 fn page(title: &str, message: &str) -> String {

@@ -5,7 +5,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::common::if_match;
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, Authorized, CredentialsWrite};
 use crate::entity_tags::etag;
 use crate::error::{ApiError, OutcomeView, Problem};
 use crate::extract::JsonBody;
@@ -56,7 +56,7 @@ fn credential_response(
     ))]
 pub async fn create(
     state: web::Data<AppState>,
-    Authenticated(caller): Authenticated,
+    Authorized(caller, _): Authorized<CredentialsWrite>,
     query: web::Query<ValidateQuery>,
     body: JsonBody<CreateCredentialRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -134,7 +134,7 @@ pub async fn get(
     ))]
 pub async fn update(
     state: web::Data<AppState>,
-    Authenticated(caller): Authenticated,
+    Authorized(caller, _): Authorized<CredentialsWrite>,
     request: HttpRequest,
     id: web::Path<Uuid>,
     query: web::Query<ValidateQuery>,
@@ -208,7 +208,7 @@ pub async fn validate(
     ))]
 pub async fn test(
     state: web::Data<AppState>,
-    Authenticated(caller): Authenticated,
+    Authorized(caller, _): Authorized<CredentialsWrite>,
     body: JsonBody<TestCredentialRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let outcome = credentials::test_credential(&state, &caller, body.0).await?;

@@ -13,7 +13,7 @@ macro_rules! data_source_routes {
             use uuid::Uuid;
 
             use latch_core::api_keys::CreatedApiKey;
-            use crate::auth::Authenticated;
+            use crate::auth::{Admin, Authenticated, Authorized, CredentialsWrite};
             use latch_core::data_sources::{
                 self, CreateDataSourceRequest, CreateJobKeyRequest, DataSourceList,
                 DataSourceView, ListDataSourcesQuery, UpdateDataSourceRequest,
@@ -49,7 +49,7 @@ macro_rules! data_source_routes {
                 ))]
             pub async fn create(
                 state: web::Data<AppState>,
-                Authenticated(caller): Authenticated,
+                Authorized(caller, _): Authorized<CredentialsWrite>,
                 body: JsonBody<CreateDataSourceRequest>,
             ) -> Result<HttpResponse, ApiError> {
                 let view = data_sources::create_data_source(&state, &caller, KIND, body.0).await?;
@@ -111,7 +111,7 @@ macro_rules! data_source_routes {
                 ))]
             pub async fn update(
                 state: web::Data<AppState>,
-                Authenticated(caller): Authenticated,
+                Authorized(caller, _): Authorized<CredentialsWrite>,
                 request: HttpRequest,
                 id: web::Path<Uuid>,
                 body: JsonBody<UpdateDataSourceRequest>,
@@ -160,7 +160,7 @@ macro_rules! data_source_routes {
                 ))]
             pub async fn create_job_key(
                 state: web::Data<AppState>,
-                Authenticated(caller): Authenticated,
+                Authorized(caller, _): Authorized<Admin>,
                 id: web::Path<Uuid>,
                 body: OptionalJsonBody<CreateJobKeyRequest>,
             ) -> Result<HttpResponse, ApiError> {

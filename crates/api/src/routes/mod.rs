@@ -7,6 +7,7 @@ pub mod connect_sessions;
 pub mod connectors;
 pub mod credentials;
 pub mod data_sources;
+pub mod docs;
 pub mod health;
 pub mod tokens;
 

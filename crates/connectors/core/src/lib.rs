@@ -9,6 +9,7 @@ pub mod oauth;
 mod outcome;
 pub mod pkce;
 mod secret_fields;
+pub mod upstream_text;
 
 use async_trait::async_trait;
 use secrecy::SecretString;

@@ -4,6 +4,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 
 use crate::egress::EgressError;
+use crate::upstream_text::{MAX_DETAIL_CHARS, clean_identity, clean_text};
 
 /// How a test login ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,11 +44,13 @@ pub struct ValidationOutcome {
 }
 
 impl ValidationOutcome {
+    /// A login that worked; `detail` and `identity` are cleaned of what the upstream could
+    /// hide or enlarge in them.
     pub fn valid(detail: impl Into<String>, identity: Value) -> Self {
         Self {
             status: ValidationStatus::Valid,
-            detail: detail.into(),
-            identity: Some(identity),
+            detail: clean_text(&detail.into(), MAX_DETAIL_CHARS),
+            identity: Some(clean_identity(identity)),
             retry_after: None,
             blocked: false,
         }
@@ -90,10 +93,11 @@ impl UpstreamError {
         Self::new(ValidationStatus::Error, detail)
     }
 
+    /// A refusal; `detail` (which may quote the upstream) is cleaned and capped.
     fn new(status: ValidationStatus, detail: impl Into<String>) -> Self {
         Self {
             status,
-            detail: detail.into(),
+            detail: clean_text(&detail.into(), MAX_DETAIL_CHARS),
             retry_after: None,
             blocked: false,
         }
@@ -127,10 +131,8 @@ impl UpstreamError {
             EgressError::Other(reason) => format!("the call to {host} failed ({reason})"),
         };
         Self {
-            status: ValidationStatus::Unreachable,
-            detail,
-            retry_after: None,
             blocked,
+            ..Self::new(ValidationStatus::Unreachable, detail)
         }
     }
 

@@ -6,9 +6,32 @@ macro_rules! impl_connect_sessions {
             pub(crate) async fn insert_connect_session(
                 &self,
                 s: &$crate::NewConnectSession,
+                max_pending: i64,
                 audit: &$crate::NewAuditEvent,
             ) -> Result<$crate::ConnectSession, $crate::StoreError> {
+                let now = $crate::now();
                 let mut tx = self.pool.begin().await?;
+                // Writing the organization's row first makes concurrent starts in one
+                // organization take turns (a row lock in PostgreSQL, the write lock in
+                // SQLite), so the count below is exact.
+                sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+                    .bind(s.org_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let (pending, first_expiry): (i64, Option<chrono::DateTime<chrono::Utc>>) =
+                    sqlx::query_as(
+                        "SELECT COUNT(*), MIN(expires_at) FROM connect_sessions \
+                         WHERE org_id = $1 AND status = 'pending' AND expires_at > $2",
+                    )
+                    .bind(s.org_id)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if pending >= max_pending {
+                    return Err($crate::StoreError::LimitReached {
+                        retry_at: first_expiry.unwrap_or(now),
+                    });
+                }
                 let row = sqlx::query_as(
                     "INSERT INTO connect_sessions \
                      (id, org_id, connector, auth_method, name, description, config, return_to, \
@@ -32,13 +55,24 @@ macro_rules! impl_connect_sessions {
                 .bind(&s.wrapped_dek)
                 .bind(&s.kek_id)
                 .bind(s.credential_id)
-                .bind($crate::now())
+                .bind(now)
                 .bind(s.expires_at)
                 .fetch_one(&mut *tx)
                 .await?;
                 Self::insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(row)
+            }
+
+            pub(crate) async fn prune_connect_sessions(
+                &self,
+                expired_before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::StoreError> {
+                Ok(sqlx::query("DELETE FROM connect_sessions WHERE expires_at < $1")
+                    .bind(expired_before)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
             }
 
             pub(crate) async fn get_connect_session(
@@ -67,20 +101,41 @@ macro_rules! impl_connect_sessions {
                 )
             }
 
+            pub(crate) async fn claim_connect_session(
+                &self,
+                id: uuid::Uuid,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE connect_sessions SET claimed_at = $2 \
+                     WHERE id = $1 AND status = 'pending' AND claimed_at IS NULL \
+                     AND expires_at > $2",
+                )
+                .bind(id)
+                .bind(at)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
             pub(crate) async fn fail_connect_session(
                 &self,
                 id: uuid::Uuid,
                 error: &str,
+                claimed_before: chrono::DateTime<chrono::Utc>,
                 audit: &$crate::NewAuditEvent,
             ) -> Result<bool, $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let failed = sqlx::query(
                     "UPDATE connect_sessions SET status = 'failed', error = $2, finished_at = $3 \
-                     WHERE id = $1 AND status = 'pending'",
+                     WHERE id = $1 AND status = 'pending' \
+                     AND (claimed_at IS NULL OR claimed_at <= $4)",
                 )
                 .bind(id)
                 .bind(error)
                 .bind($crate::now())
+                .bind(claimed_before)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
@@ -102,10 +157,12 @@ macro_rules! impl_connect_sessions {
             ) -> Result<$crate::Credential, $crate::StoreError> {
                 let now = $crate::now();
                 let mut tx = self.pool.begin().await?;
-                // Only a pending session completes, once: a replayed callback finds it done.
+                // Only a claimed session still pending completes, once: a replayed callback
+                // finds it done, and one whose stale claim was failed meanwhile stays failed.
                 let claimed = sqlx::query(
                     "UPDATE connect_sessions SET status = 'completed', credential_id = $2, \
-                     finished_at = $3 WHERE id = $1 AND status = 'pending' AND expires_at > $3",
+                     finished_at = $3 WHERE id = $1 AND status = 'pending' \
+                     AND claimed_at IS NOT NULL",
                 )
                 .bind(session_id)
                 .bind(c.id)
@@ -154,7 +211,7 @@ macro_rules! impl_connect_sessions {
                 let mut tx = self.pool.begin().await?;
                 let claimed = sqlx::query(
                     "UPDATE connect_sessions SET status = 'completed', finished_at = $2 \
-                     WHERE id = $1 AND status = 'pending' AND expires_at > $2",
+                     WHERE id = $1 AND status = 'pending' AND claimed_at IS NOT NULL",
                 )
                 .bind(session_id)
                 .bind(now)

@@ -87,28 +87,39 @@ macro_rules! impl_organizations {
             }
 
             pub(crate) async fn kek_usage(&self) -> Result<Vec<(String, i64)>, $crate::StoreError> {
-                Ok(sqlx::query_as(
-                    "SELECT kek_id, COUNT(*) FROM credentials GROUP BY kek_id ORDER BY kek_id",
-                )
+                let every_key = $crate::SealedTable::ALL
+                    .map(|table| format!("SELECT kek_id FROM {}", table.name()))
+                    .join(" UNION ALL ");
+                Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT kek_id, COUNT(*) FROM ({every_key}) AS sealed \
+                     GROUP BY kek_id ORDER BY kek_id"
+                )))
                 .fetch_all(&self.pool)
                 .await?)
             }
 
             pub(crate) async fn wrapped_keys_not_under(
                 &self,
+                table: $crate::SealedTable,
                 kek_id: &str,
                 after: Option<uuid::Uuid>,
                 limit: i64,
             ) -> Result<Vec<$crate::WrappedKeyRow>, $crate::StoreError> {
-                Ok(sqlx::query_as(
-                    "SELECT id, org_id, kek_id, wrapped_dek FROM credentials \
-                     WHERE kek_id <> $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
-                )
-                .bind(kek_id)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?)
+                let mut rows: Vec<$crate::WrappedKeyRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT id, org_id, kek_id, wrapped_dek FROM {} \
+                         WHERE kek_id <> $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+                        table.name()
+                    )))
+                    .bind(kek_id)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                for row in &mut rows {
+                    row.table = table;
+                }
+                Ok(rows)
             }
 
             pub(crate) async fn rewrap_keys(
@@ -119,10 +130,11 @@ macro_rules! impl_organizations {
                 let mut written = 0;
                 for row in rewrapped {
                     // No version bump: nothing a client sees changes, and cached tokens stay.
-                    written += sqlx::query(
-                        "UPDATE credentials SET kek_id = $1, wrapped_dek = $2 \
+                    written += sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE {} SET kek_id = $1, wrapped_dek = $2 \
                          WHERE id = $3 AND kek_id = $4 AND wrapped_dek = $5",
-                    )
+                        row.old.table.name()
+                    )))
                     .bind(&row.kek_id)
                     .bind(&row.wrapped_dek)
                     .bind(row.old.id)

@@ -1,0 +1,550 @@
+//! The end of a consent: the browser comes back with the state and a code, which Latch trades
+//! for tokens and saves as a credential (or as a reconnected credential's new grant).
+//!
+//! A session is claimed in the store before its code is traded, so of several identical
+//! callbacks (a double click, a browser's retry) exactly one makes the exchange; the others
+//! are told the connection is being completed and touch nothing.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use latch_connector::oauth::{OAUTH_AUTHORIZATION_CODE, OAuthGrant};
+use latch_connector::{Fields, SecretFields, ValidationStatus};
+use latch_store::{
+    ConnectSession, ConnectSessionStatus, Credential, CredentialStatus, NewAuditEvent,
+    NewCredential, NewGrantTokens, StoreError, now,
+};
+use latch_vault::{DataKey, Purpose, RecordContext, Sealed, WrappedKey};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use url::Url;
+use uuid::Uuid;
+
+use super::{audit, state_hash};
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
+use crate::error::CoreError;
+use crate::latch::Latch;
+use crate::secrets::{open_text, seal_secrets, seal_text};
+
+/// How long a claimed session may take to trade its code and save the credential: the code
+/// exchange and the identity call (each within the egress client's 15 s), a logout when the
+/// identity fails, and the save. A claim older than this belongs to a callback that died.
+pub const CLAIM_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a duplicate callback waits for the one that claimed the session, so that the
+/// page a double click leaves in the browser says how the connection ended.
+const DUPLICATE_WAIT: Duration = Duration::from_secs(20);
+const DUPLICATE_POLL: Duration = Duration::from_millis(100);
+
+/// What the browser arrives with at the callback.
+#[derive(Default, Deserialize)]
+pub struct CallbackQuery {
+    pub state: Option<String>,
+    pub code: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The state is the session's capability and the code trades for tokens: neither is printed.
+impl std::fmt::Debug for CallbackQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackQuery")
+            .field("state", &self.state.as_ref().map(|_| "[REDACTED]"))
+            .field("code", &self.code.as_ref().map(|_| "[REDACTED]"))
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+/// How a callback ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackEnd {
+    /// The credential was saved (or reconnected).
+    Connected,
+    /// Another callback of the same session is completing it.
+    InProgress,
+    /// Nothing was saved.
+    Refused,
+}
+
+/// How a callback ended, for the page or the redirect.
+#[derive(Debug)]
+pub struct CallbackOutcome {
+    pub end: CallbackEnd,
+    /// What happened, for people; holds no token.
+    pub message: String,
+    /// Where to send the browser (303), when the session asked to go back somewhere.
+    pub return_to: Option<Url>,
+}
+
+impl CallbackOutcome {
+    fn refused(message: impl Into<String>, session: Option<&ConnectSession>) -> Self {
+        Self {
+            end: CallbackEnd::Refused,
+            message: message.into(),
+            return_to: session.and_then(|session| back_to(session, "failed")),
+        }
+    }
+}
+
+fn back_to(session: &ConnectSession, status: &str) -> Option<Url> {
+    let mut url = Url::parse(session.return_to.as_deref()?).ok()?;
+    url.query_pairs_mut()
+        .append_pair("connect_session", &session.id.to_string())
+        .append_pair("status", status);
+    Some(url)
+}
+
+/// The end of the browser's trip: trade the code, save the credential, close the session.
+/// Anything else (an unknown, reused or expired state, a refusal, a failed exchange) leaves
+/// nothing saved and says why.
+pub async fn complete_callback(state: &Latch, query: CallbackQuery) -> CallbackOutcome {
+    let Some(sent_state) = query
+        .state
+        .filter(|text| !text.is_empty() && text.len() <= 512)
+    else {
+        return CallbackOutcome::refused(
+            "The callback carries no state: start the connection again.",
+            None,
+        );
+    };
+    let session = match state
+        .store
+        .connect_session_by_state(&state_hash(&sent_state))
+        .await
+    {
+        Ok(Some(session)) => session,
+        Ok(None) => {
+            return CallbackOutcome::refused(
+                "This link is unknown: start the connection again.",
+                None,
+            );
+        }
+        Err(error) => {
+            tracing::error!(%error, "could not read a connect session");
+            return CallbackOutcome::refused("Latch could not read the session; try again.", None);
+        }
+    };
+    if session.status != ConnectSessionStatus::Pending {
+        // A replay changes nothing, whichever way the session ended.
+        return CallbackOutcome::refused(
+            "This link was already used: start the connection again.",
+            None,
+        );
+    }
+    let at = now();
+    if session.claimed_at.is_some_and(|claimed| stale(claimed, at)) {
+        return fail(
+            state,
+            &session,
+            "the completion of the consent was interrupted",
+            stale_before(at),
+        )
+        .await;
+    }
+    if session.claimed_at.is_none() && session.expires_at <= at {
+        return fail(
+            state,
+            &session,
+            "the session expired before the consent came back",
+            stale_before(at),
+        )
+        .await;
+    }
+    // One callback trades the code; identical ones (a double click, a retry) wait for it.
+    match state.store.claim_connect_session(session.id, at).await {
+        Ok(true) => {}
+        Ok(false) => return outcome_of_claim(state, &session).await,
+        Err(error) => {
+            tracing::error!(%error, "could not claim a connect session");
+            return CallbackOutcome::refused("Latch could not read the session; try again.", None);
+        }
+    }
+    // From here on this callback holds the claim: every way out completes or fails it.
+    if let Some(error) = query.error {
+        let reason = if error == "access_denied" {
+            "the consent was declined".to_string()
+        } else {
+            format!("the upstream answered `{}`", printable_code(&error))
+        };
+        return fail(state, &session, &reason, now()).await;
+    }
+    let Some(code) = query
+        .code
+        .filter(|code| !code.is_empty() && code.len() <= 2048)
+    else {
+        return fail(
+            state,
+            &session,
+            "the callback carries no authorization code",
+            now(),
+        )
+        .await;
+    };
+    let code = SecretString::from(code);
+    match connect(state, &session, &code).await {
+        Ok(credential) => connected(&session, &credential),
+        Err(reason) => fail(state, &session, &reason, now()).await,
+    }
+}
+
+/// The page (or the way back) of a session whose credential was saved.
+fn connected(session: &ConnectSession, credential: &Credential) -> CallbackOutcome {
+    CallbackOutcome {
+        end: CallbackEnd::Connected,
+        message: format!(
+            "{} is connected as {}; you can close this window.",
+            credential.name,
+            credential
+                .identity
+                .as_ref()
+                .and_then(|identity| identity["display_name"]
+                    .as_str()
+                    .or(identity["email"].as_str()))
+                .unwrap_or("the approving user")
+        ),
+        return_to: back_to(session, "completed"),
+    }
+}
+
+/// Whether a claim made at `claimed` has outlived the exchange's time-out at `at`.
+pub(super) fn stale(claimed: DateTime<Utc>, at: DateTime<Utc>) -> bool {
+    claimed <= stale_before(at)
+}
+
+/// Claims made at or before this instant have outlived the exchange's time-out.
+fn stale_before(at: DateTime<Utc>) -> DateTime<Utc> {
+    at - chrono::Duration::from_std(CLAIM_TIMEOUT).unwrap_or_default()
+}
+
+/// What a duplicate callback answers: it waits (touching nothing) for the callback that
+/// claimed the session, then says how the connection ended, or that it is still being
+/// completed.
+async fn outcome_of_claim(state: &Latch, session: &ConnectSession) -> CallbackOutcome {
+    let deadline = tokio::time::Instant::now() + DUPLICATE_WAIT;
+    loop {
+        let now_seen = match state
+            .store
+            .get_connect_session(session.org_id, session.id)
+            .await
+        {
+            Ok(Some(now_seen)) => now_seen,
+            Ok(None) => break,
+            Err(error) => {
+                tracing::error!(%error, "could not read a connect session");
+                break;
+            }
+        };
+        match (now_seen.status, now_seen.credential_id) {
+            (ConnectSessionStatus::Completed, Some(credential_id)) => {
+                if let Ok(Some(credential)) = state
+                    .store
+                    .get_credential(now_seen.org_id, credential_id)
+                    .await
+                {
+                    return connected(&now_seen, &credential);
+                }
+                break;
+            }
+            (ConnectSessionStatus::Completed, None) => break,
+            (ConnectSessionStatus::Failed, _) => {
+                return CallbackOutcome::refused(
+                    format!(
+                        "The connection failed: {}. Nothing was saved.",
+                        now_seen.error.as_deref().unwrap_or("no reason was kept")
+                    ),
+                    Some(&now_seen),
+                );
+            }
+            (ConnectSessionStatus::Pending, _) => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(DUPLICATE_POLL).await;
+    }
+    CallbackOutcome {
+        end: CallbackEnd::InProgress,
+        message: "This connection is being completed: follow it where you started it.".into(),
+        return_to: None,
+    }
+}
+
+/// An OAuth error code as sent, kept to what such codes are made of.
+fn printable_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect()
+}
+
+/// Fails the session with `reason`, unless a callback claimed it after `claimed_before`.
+async fn fail(
+    state: &Latch,
+    session: &ConnectSession,
+    reason: &str,
+    claimed_before: DateTime<Utc>,
+) -> CallbackOutcome {
+    let mut event = audit(
+        session.org_id,
+        None,
+        AuditAction::ConnectSessionFailed,
+        session.id,
+        json!({"reason": reason}),
+    );
+    event.outcome = AuditOutcome::Failure.into();
+    if let Err(error) = state
+        .store
+        .fail_connect_session(session.id, reason, claimed_before, &event)
+        .await
+    {
+        tracing::error!(%error, "could not mark a connect session failed");
+    }
+    CallbackOutcome::refused(
+        format!("The connection failed: {reason}. Nothing was saved."),
+        Some(session),
+    )
+}
+
+/// Trades the code, reads the identity and saves the credential with its tokens.
+async fn connect(
+    state: &Latch,
+    session: &ConnectSession,
+    code: &SecretString,
+) -> Result<Credential, String> {
+    let connector = state
+        .catalogue
+        .get(&session.connector)
+        .ok_or("the connector is no longer offered")?;
+    let flow = connector
+        .oauth()
+        .ok_or("the connector no longer offers OAuth")?;
+    let config: Fields = session.config.as_object().cloned().unwrap_or_default();
+    let verifier = open_verifier(state, session).map_err(|_| "the session could not be opened")?;
+    let grant = flow
+        .exchange_code(
+            &state.egress,
+            &config,
+            code,
+            &verifier,
+            &state.oauth.redirect_uri,
+        )
+        .await
+        .map_err(|error| error.detail)?;
+    let outcome = flow
+        .identify(&state.egress, &config, &grant.access.token)
+        .await;
+    if outcome.status != ValidationStatus::Valid {
+        flow.logout(&state.egress, &config, &grant.access.token)
+            .await;
+        return Err(outcome.detail);
+    }
+    let saved = match session.credential_id {
+        Some(credential_id) => {
+            save_reconnect(
+                state,
+                session,
+                credential_id,
+                &grant,
+                &outcome.detail,
+                outcome.identity,
+            )
+            .await
+        }
+        None => save(state, session, &grant, &outcome.detail, outcome.identity).await,
+    };
+    if saved.is_err() {
+        // Nothing keeps these tokens: end the grant rather than leave it open upstream.
+        flow.logout(&state.egress, &config, &grant.access.token)
+            .await;
+    }
+    saved
+}
+
+fn open_verifier(state: &Latch, session: &ConnectSession) -> Result<SecretString, CoreError> {
+    let context = RecordContext::new(session.org_id, session.id);
+    let data_key = state
+        .secrets
+        .data_key(&context, &session.kek_id, &session.wrapped_dek)?;
+    let sealed = Sealed {
+        nonce: session.verifier_nonce.clone(),
+        ciphertext: session.verifier_ct.clone(),
+    };
+    open_text(&data_key, &context, Purpose::Verifier, &sealed)
+}
+
+async fn save(
+    state: &Latch,
+    session: &ConnectSession,
+    grant: &OAuthGrant,
+    detail: &str,
+    identity: Option<Value>,
+) -> Result<Credential, String> {
+    let id = Uuid::now_v7();
+    let context = RecordContext::new(session.org_id, id);
+    let (wrapped, secrets, tokens) =
+        seal_new_credential(state, &context, grant).map_err(|error| {
+            tracing::error!(%error, "could not seal a new OAuth credential");
+            "Latch could not encrypt the credential".to_string()
+        })?;
+    let at = now();
+    let credential = NewCredential {
+        id,
+        org_id: session.org_id,
+        connector: session.connector.clone(),
+        name: session.name.clone(),
+        description: session.description.clone(),
+        config: session.config.clone(),
+        secret_ct: secrets.ciphertext,
+        secret_nonce: secrets.nonce,
+        wrapped_dek: wrapped.bytes,
+        kek_id: wrapped.kek_id,
+        status: CredentialStatus::Valid,
+        status_detail: Some(detail.to_string()),
+        identity,
+        validated_at: Some(at),
+    };
+    let event = NewAuditEvent {
+        org_id: Some(session.org_id),
+        actor_key_id: None,
+        action: AuditAction::CredentialCreated.into(),
+        target_type: "credential".into(),
+        target_id: Some(id.to_string()),
+        outcome: AuditOutcome::Success.into(),
+        detail: json!({
+            "name": session.name,
+            "connector": session.connector,
+            "auth_method": OAUTH_AUTHORIZATION_CODE,
+            "connect_session": session.id,
+        }),
+    };
+    match state
+        .store
+        .complete_connect_session(
+            session.id,
+            &credential,
+            OAUTH_AUTHORIZATION_CODE,
+            &tokens,
+            &event,
+        )
+        .await
+    {
+        Ok(credential) => Ok(credential),
+        Err(StoreError::Conflict) => Err(format!(
+            "a credential named \"{}\" already exists in this organization",
+            session.name
+        )),
+        Err(StoreError::NotFound) => Err("the session was already used or has expired".into()),
+        Err(error) => {
+            tracing::error!(%error, "could not save an OAuth credential");
+            Err("Latch could not save the credential".into())
+        }
+    }
+}
+
+/// A new credential's data key, its (empty) secrets and its grant, sealed.
+fn seal_new_credential(
+    state: &Latch,
+    context: &RecordContext,
+    grant: &OAuthGrant,
+) -> Result<(WrappedKey, Sealed, NewGrantTokens), CoreError> {
+    let (data_key, wrapped) = state
+        .keyring
+        .generate_data_key(context)
+        .map_err(CoreError::internal)?;
+    let secrets = seal_secrets(&data_key, context, &SecretFields::new(Fields::new()))?;
+    let tokens = sealed_grant(&data_key, context, grant)?;
+    Ok((wrapped, secrets, tokens))
+}
+
+/// Seals a grant's tokens under a credential's data key.
+fn sealed_grant(
+    data_key: &DataKey,
+    context: &RecordContext,
+    grant: &OAuthGrant,
+) -> Result<NewGrantTokens, CoreError> {
+    let token = seal_text(data_key, context, Purpose::Token, &grant.access.token)?;
+    let refresh = grant
+        .refresh_token
+        .as_ref()
+        .map(|refresh| seal_text(data_key, context, Purpose::RefreshToken, refresh))
+        .transpose()?;
+    Ok(NewGrantTokens {
+        token_ct: token.ciphertext,
+        nonce: token.nonce,
+        token_type: grant.access.token_type.clone(),
+        expires_at: now()
+            + chrono::Duration::from_std(Duration::from_secs(grant.access.expires_in))
+                .unwrap_or_default(),
+        refresh_ct: refresh.as_ref().map(|sealed| sealed.ciphertext.clone()),
+        refresh_nonce: refresh.map(|sealed| sealed.nonce),
+    })
+}
+
+/// Gives an existing OAuth credential the new grant (and the session's config).
+async fn save_reconnect(
+    state: &Latch,
+    session: &ConnectSession,
+    credential_id: Uuid,
+    grant: &OAuthGrant,
+    detail: &str,
+    identity: Option<Value>,
+) -> Result<Credential, String> {
+    let credential = match state
+        .store
+        .get_credential(session.org_id, credential_id)
+        .await
+    {
+        Ok(Some(credential)) => credential,
+        Ok(None) => return Err("the credential was deleted meanwhile".into()),
+        Err(error) => {
+            tracing::error!(%error, "could not read a credential to reconnect");
+            return Err("Latch could not read the credential".into());
+        }
+    };
+    let context = RecordContext::new(credential.org_id, credential.id);
+    let tokens = state
+        .secrets
+        .data_key_of(&credential)
+        .and_then(|data_key| sealed_grant(&data_key, &context, grant))
+        .map_err(|error| {
+            tracing::error!(%error, "could not seal a reconnected grant");
+            "Latch could not encrypt the credential's tokens".to_string()
+        })?;
+    let event = NewAuditEvent {
+        org_id: Some(session.org_id),
+        actor_key_id: None,
+        action: AuditAction::CredentialUpdated.into(),
+        target_type: "credential".into(),
+        target_id: Some(credential.id.to_string()),
+        outcome: AuditOutcome::Success.into(),
+        detail: json!({"reconnected": true, "connect_session": session.id}),
+    };
+    match state
+        .store
+        .complete_reconnect(
+            session.id,
+            session.org_id,
+            credential.id,
+            &session.config,
+            detail,
+            identity.as_ref(),
+            &tokens,
+            &event,
+        )
+        .await
+    {
+        Ok(updated) => {
+            // This replica's cached token belongs to the old grant.
+            state.broker.forget(credential.id);
+            Ok(updated)
+        }
+        Err(StoreError::NotFound) => {
+            Err("the session was already used, or the credential was deleted meanwhile".into())
+        }
+        Err(error) => {
+            tracing::error!(%error, "could not save a reconnected grant");
+            Err("Latch could not save the credential".into())
+        }
+    }
+}
