@@ -14,11 +14,11 @@ run:
 	LATCH_ALLOW_HTTP_HOSTS="$${LATCH_ALLOW_HTTP_HOSTS-true}" \
 	$(CARGO) run -p latch-api --bin latch -- serve --dev
 
-## A stand-in Looker on http://127.0.0.1:19999 (client id mock-client-id, secret mock-client-secret),
-## with the OAuth client app `latch-local` registered for `make run`'s callback.
+## A stand-in Looker on http://127.0.0.1:19999 (client id mock-client-id, secret mock-client-secret).
+## OAuth client apps are registered at run time by its admin call, as in Looker
+## (POST /api/4.0/oauth_client_apps/{client_guid}): see the README's OAuth tour.
 mock-looker:
-	$(CARGO) run -p latch-tests --bin mock-looker -- --listen 127.0.0.1:19999 \
-		--oauth-app latch-local=http://127.0.0.1:8080/v1/oauth/callback
+	$(CARGO) run -p latch-tests --bin mock-looker -- --listen 127.0.0.1:19999
 
 ## Every test, on SQLite and (when a server answers or LATCH_TEST_POSTGRES_URL is set) PostgreSQL,
 ## then the contract run (`make contract`).

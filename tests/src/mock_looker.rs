@@ -301,6 +301,10 @@ impl MockLooker {
                     web::post().to(oauth::register_app),
                 )
                 .route(
+                    "/api/4.0/oauth_client_apps/{client_guid}",
+                    web::patch().to(oauth::register_app),
+                )
+                .route(
                     "/api/4.0/oauth_client_apps/{client_guid}/tokens",
                     web::delete().to(oauth::invalidate_tokens),
                 )

@@ -49,6 +49,7 @@ pub async fn store_credential(
         status_detail: None,
         identity: None,
         validated_at: None,
+        oauth_app_id: None,
     };
     let event = NewAuditEvent {
         org_id: Some(credential.org_id),

@@ -30,22 +30,43 @@ on_both_backends!(
         sessions_long_expired_are_deleted_and_their_history_stays_in_the_audit,
 );
 
-fn body(name: &str) -> Value {
-    json!({
-        "name": name,
-        "connector": "looker",
-        "auth_method": "oauth_authorization_code",
-        "config": {
-            "api_host_url": "http://127.0.0.1:9",
-            "ui_host_url": "http://127.0.0.1:9",
-            "client_id": "latch-limits",
-        },
-    })
+/// The OAuth app of the organization of the admin `key`, registered on first use; its id. Starting a session
+/// calls no upstream, so the app's hosts need not answer.
+async fn app_of(app: &TestApp, key: &str) -> String {
+    let listed: Value = app
+        .with_key(key, Method::GET, "/v1/oauth-apps")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    if let Some(id) = listed["items"][0]["id"].as_str() {
+        return id.to_string();
+    }
+    let response = app
+        .with_key(key, Method::POST, "/v1/oauth-apps")
+        .json(&json!({
+            "name": "limits",
+            "connector": "looker",
+            "config": {
+                "api_host_url": "http://127.0.0.1:9",
+                "ui_host_url": "http://127.0.0.1:9",
+                "client_id": "latch-limits",
+            },
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    created["id"].as_str().unwrap().to_string()
 }
 
 async fn start(app: &TestApp, key: &str, name: &str) -> reqwest::Response {
+    let oauth_app = app_of(app, key).await;
     app.with_key(key, Method::POST, "/v1/connect-sessions")
-        .json(&body(name))
+        .json(&json!({"name": name, "oauth_app_id": oauth_app}))
         .send()
         .await
         .unwrap()

@@ -38,19 +38,24 @@ pub(crate) const APP: &str = "latch-oauth-test";
 pub(crate) struct Consent {
     pub(crate) fixture: WithMock,
     pub(crate) browser: reqwest::Client,
+    /// The OAuth app of the test's organization, registered at mock-looker for its client.
+    pub(crate) app_id: String,
 }
 
 impl Consent {
     pub(crate) async fn create(backend: latch_tests::Backend) -> Option<Self> {
         let fixture = WithMock::create(backend).await?;
-        let redirect = format!("{}/v1/oauth/callback", fixture.app.address);
-        fixture.mock.register_oauth_app(APP, &redirect);
         fixture.mock.set_approval(Approval::Approve);
         let browser = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Some(Self { fixture, browser })
+        let app = register_app(&fixture, "Looker", APP).await;
+        Some(Self {
+            fixture,
+            browser,
+            app_id: app["id"].as_str().unwrap().to_string(),
+        })
     }
 
     pub(crate) fn app(&self) -> &TestApp {
@@ -58,16 +63,7 @@ impl Consent {
     }
 
     pub(crate) fn body(&self, name: &str) -> Value {
-        json!({
-            "name": name,
-            "connector": "looker",
-            "auth_method": "oauth_authorization_code",
-            "config": {
-                "api_host_url": self.fixture.mock.url,
-                "ui_host_url": self.fixture.mock.url,
-                "client_id": APP,
-            },
-        })
+        json!({"name": name, "oauth_app_id": self.app_id})
     }
 
     /// Starts a session; its answer.
@@ -137,6 +133,32 @@ impl Consent {
     }
 }
 
+/// Registers an OAuth app for mock-looker's client `client_id` in the test's organization, and
+/// its redirect URI at mock-looker, as the two admins would; the app.
+pub(crate) async fn register_app(fixture: &WithMock, name: &str, client_id: &str) -> Value {
+    let (status, app) = fixture
+        .app
+        .send(
+            Method::POST,
+            "/v1/oauth-apps",
+            Some(&json!({
+                "name": name,
+                "connector": "looker",
+                "config": {
+                    "api_host_url": fixture.mock.url,
+                    "ui_host_url": fixture.mock.url,
+                    "client_id": client_id,
+                },
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{app}");
+    fixture
+        .mock
+        .register_oauth_app(client_id, app["redirect_uri"].as_str().unwrap());
+    app
+}
+
 fn query_of(url: &str) -> Vec<(String, String)> {
     Url::parse(url)
         .unwrap()
@@ -165,7 +187,14 @@ async fn a_consent_saves_a_valid_credential_with_its_identity_and_its_token_serv
     assert_eq!(value(&query, "code_challenge_method"), Some("S256"));
     assert_eq!(
         value(&query, "redirect_uri"),
-        Some(format!("{}/v1/oauth/callback", consent.app().address).as_str())
+        Some(
+            format!(
+                "{}/v1/oauth/callback/{}",
+                consent.app().address,
+                consent.app_id
+            )
+            .as_str()
+        )
     );
     // 256 random bits, base64url.
     assert!(value(&query, "state").unwrap().len() >= 43);
@@ -314,19 +343,29 @@ async fn a_replayed_callback_changes_nothing_and_an_unknown_state_saves_nothing(
 
     let forged = consent
         .browser
-        .get(
-            consent
-                .app()
-                .url("/v1/oauth/callback?code=mock-code-x&state=forged-state"),
-        )
+        .get(consent.app().url(&format!(
+            "/v1/oauth/callback/{}?code=mock-code-x&state={}",
+            consent.app_id,
+            "f".repeat(43)
+        )))
         .send()
         .await
         .unwrap();
-    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
-    assert!(forged.text().await.unwrap().contains("unknown"));
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+    assert!(
+        forged
+            .text()
+            .await
+            .unwrap()
+            .contains("not one Latch issued")
+    );
     let missing = consent
         .browser
-        .get(consent.app().url("/v1/oauth/callback"))
+        .get(
+            consent
+                .app()
+                .url(&format!("/v1/oauth/callback/{}", consent.app_id)),
+        )
         .send()
         .await
         .unwrap();
@@ -478,9 +517,14 @@ async fn no_token_reaches_the_page_the_store_in_clear_or_a_connect_session_answe
 
 async fn bad_connect_session_requests_name_their_fields(consent: Consent) {
     let cases = [
+        (json!({}), vec!["name", "oauth_app_id"]),
         (
-            json!({}),
-            vec!["auth_method", "config", "connector", "name"],
+            json!({"name": "x", "oauth_app_id": consent.app_id, "connector": "looker"}),
+            vec!["oauth_app_id"],
+        ),
+        (
+            json!({"name": "x", "connector": "looker", "auth_method": "oauth_authorization_code"}),
+            vec!["config"],
         ),
         (
             json!({"name": "x", "connector": "looker", "auth_method": "client_credentials", "config": {}}),
@@ -521,6 +565,17 @@ async fn bad_connect_session_requests_name_their_fields(consent: Consent) {
         )
         .await;
     assert_eq!(status, 404);
+    // An app of no organization, or of another, is as missing as any other id.
+    let (status, problem) = consent
+        .app()
+        .send(
+            Method::POST,
+            "/v1/connect-sessions",
+            Some(&json!({"name": "x", "oauth_app_id": "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20"})),
+        )
+        .await;
+    assert_eq!(status, 404, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("oauth_app_id"));
 }
 
 async fn an_oauth_credentials_settings_cannot_be_patched(consent: Consent) {
@@ -625,16 +680,13 @@ async fn a_reconnect_with_new_settings_changes_nothing_until_the_consent_complet
 ) {
     let id = consent.connected("moving").await;
     let second_app = "latch-oauth-second";
-    consent.fixture.mock.register_oauth_app(
-        second_app,
-        &format!("{}/v1/oauth/callback", consent.app().address),
-    );
+    let second = register_app(&consent.fixture, "Looker, second app", second_app).await;
     let (status, session) = consent
         .app()
         .send(
             Method::POST,
             &format!("/v1/credentials/{id}/reconnect"),
-            Some(&json!({"config": {"client_id": second_app}})),
+            Some(&json!({"oauth_app_id": second["id"]})),
         )
         .await;
     assert_eq!(status, 201, "{session}");
@@ -648,6 +700,7 @@ async fn a_reconnect_with_new_settings_changes_nothing_until_the_consent_complet
     assert_eq!(page.status(), StatusCode::OK);
     let (_, after) = consent.app().send(Method::GET, &path, None).await;
     assert_eq!(after["config"]["client_id"], second_app);
+    assert_eq!(after["oauth_app_id"], second["id"]);
     assert!(after["version"].as_i64() > before["version"].as_i64());
     // Tokens now come from the second app's grant.
     let (status, _) = consent
@@ -697,11 +750,11 @@ async fn only_a_credential_made_by_consent_can_be_reconnected(consent: Consent) 
         .send(
             Method::POST,
             &format!("/v1/credentials/{oauth}/reconnect"),
-            Some(&json!({"config": {"ui_host_url": "not a url"}})),
+            Some(&json!({"config": {"api_host_url": "https://attacker.example"}})),
         )
         .await;
     assert_eq!(status, 422, "{problem}");
-    assert_eq!(problem["errors"][0]["field"], "config.ui_host_url");
+    assert_eq!(problem["errors"][0]["field"], "config");
 }
 
 async fn deleting_a_credential_made_by_consent_ends_its_grant_upstream(consent: Consent) {

@@ -324,10 +324,29 @@ async fn a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_
         latch_vault::ExposeSecret::expose_secret(&fixture.app.master_key),
     )
     .await;
-    fixture.mock.register_oauth_app(
-        "latch-console",
-        &format!("{}/v1/oauth/callback", server.address),
-    );
+    // An admin registered the OAuth app, and Looker's admin its redirect URI.
+    let (status, app) = fixture
+        .app
+        .send(
+            Method::POST,
+            "/v1/oauth-apps",
+            Some(&serde_json::json!({
+                "name": "Looker console app",
+                "connector": "looker",
+                "config": {
+                    "api_host_url": fixture.mock.url,
+                    "ui_host_url": fixture.mock.url,
+                    "client_id": "latch-console",
+                },
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{app}");
+    let redirect = app["redirect_uri"]
+        .as_str()
+        .unwrap()
+        .replace(fixture.app.address.as_str(), server.address.as_str());
+    fixture.mock.register_oauth_app("latch-console", &redirect);
     browser.goto(&format!("{}/", server.address)).await;
     browser.fill("API key", &fixture.app.admin_key).await;
     browser.press("Sign in").await;

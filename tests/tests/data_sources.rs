@@ -669,6 +669,7 @@ async fn a_credential_of_another_connector_is_refused_on_create_and_re_point(app
         status_detail: None,
         identity: None,
         validated_at: None,
+        oauth_app_id: None,
     };
     let event = latch_store::NewAuditEvent {
         org_id: Some(app.org_id),

@@ -16,6 +16,7 @@ mod freshness;
 mod hostile_input;
 mod looker_oauth;
 mod migrations;
+mod oauth_apps;
 mod observability;
 mod openapi;
 mod rotation;

@@ -122,3 +122,279 @@ async fn the_sqlite_credentials_rebuild_keeps_every_row_and_every_reference() {
         .unwrap();
     assert_eq!(changed.status, CredentialStatus::ReauthorizationRequired);
 }
+
+/// A connection to a test database of either backend, for raw SQL before the store opens it.
+enum Raw {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+/// Runs one statement (built twice, once per backend type) on a [`Raw`] connection.
+macro_rules! run {
+    ($raw:expr, $query:expr) => {
+        match $raw {
+            Raw::Sqlite(connection) => {
+                $query.execute(&mut *connection).await.unwrap();
+            }
+            Raw::Postgres(connection) => {
+                $query.execute(&mut *connection).await.unwrap();
+            }
+        }
+    };
+}
+
+/// A database of `backend` migrated up to (not including) `version`.
+async fn migrated_before(backend: Backend, version: i64) -> Option<(TestDatabase, Raw)> {
+    let db = TestDatabase::create(backend).await?;
+    let tree = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../migrations")
+        .join(tree);
+    let mut before = sqlx::migrate::Migrator::new(folder).await.unwrap();
+    before.migrations = Cow::Owned(
+        before
+            .migrations
+            .iter()
+            .filter(|migration| migration.version < version)
+            .cloned()
+            .collect(),
+    );
+    let raw = match backend {
+        Backend::Sqlite => {
+            let options: sqlx::sqlite::SqliteConnectOptions = db.url.parse().unwrap();
+            let mut connection =
+                sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
+                    .await
+                    .unwrap();
+            before.run(&mut connection).await.unwrap();
+            Raw::Sqlite(connection)
+        }
+        Backend::Postgres => {
+            let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            before.run(&mut connection).await.unwrap();
+            Raw::Postgres(connection)
+        }
+    };
+    Some((db, raw))
+}
+
+#[tokio::test]
+async fn sqlite_oauth_credentials_and_a_pending_session_become_apps_of_their_organizations() {
+    oauth_credentials_and_a_pending_session_become_apps_of_their_organizations(Backend::Sqlite)
+        .await;
+}
+
+#[tokio::test]
+async fn postgres_oauth_credentials_and_a_pending_session_become_apps_of_their_organizations() {
+    oauth_credentials_and_a_pending_session_become_apps_of_their_organizations(Backend::Postgres)
+        .await;
+}
+
+/// Migration 0009 turns the settings of every OAuth credential (and pending session) into an
+/// app of its organization, one per distinct settings, on the shared redirect URI, and makes
+/// them name it; tokens and sessions keep what they held.
+async fn oauth_credentials_and_a_pending_session_become_apps_of_their_organizations(
+    backend: Backend,
+) {
+    let Some((db, mut raw)) = migrated_before(backend, 9).await else {
+        return;
+    };
+    let at = chrono::Utc::now();
+    let (acme, globex) = (Uuid::now_v7(), Uuid::now_v7());
+    for (org, name) in [(acme, "acme"), (globex, "globex")] {
+        run!(
+            &mut raw,
+            sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
+                .bind(org)
+                .bind(name)
+                .bind(at)
+        );
+    }
+    let settings = |host: &str, client: &str| json!({"api_host_url": host, "ui_host_url": host, "client_id": client});
+    let first = settings("https://acme.cloud.looker.com", "latch-production");
+    let second = settings("https://acme.cloud.looker.com", "latch-staging");
+    let credentials = [
+        (
+            Uuid::now_v7(),
+            acme,
+            "one",
+            &first,
+            "oauth_authorization_code",
+        ),
+        (
+            Uuid::now_v7(),
+            acme,
+            "two",
+            &first,
+            "oauth_authorization_code",
+        ),
+        (
+            Uuid::now_v7(),
+            acme,
+            "three",
+            &second,
+            "oauth_authorization_code",
+        ),
+        (
+            Uuid::now_v7(),
+            globex,
+            "theirs",
+            &first,
+            "oauth_authorization_code",
+        ),
+        (
+            Uuid::now_v7(),
+            acme,
+            "api key",
+            &first,
+            "client_credentials",
+        ),
+    ];
+    for (id, org, name, config, method) in &credentials {
+        run!(
+            &mut raw,
+            sqlx::query(
+                "INSERT INTO credentials (id, org_id, connector, name, description, config, \
+                 secret_ct, secret_nonce, wrapped_dek, kek_id, status, version, created_at, \
+                 updated_at, auth_method) VALUES ($1, $2, 'looker', $3, NULL, $4, $5, $6, $7, \
+                 'kek-1', 'valid', 1, $8, $8, $9)",
+            )
+            .bind(*id)
+            .bind(*org)
+            .bind(*name)
+            .bind(sqlx::types::Json(*config))
+            .bind(vec![1u8, 2])
+            .bind(vec![3u8; 24])
+            .bind(vec![4u8; 72])
+            .bind(at)
+            .bind(*method)
+        );
+    }
+    run!(
+        &mut raw,
+        sqlx::query(
+            "INSERT INTO credential_tokens (credential_id, token_ct, nonce, token_type, \
+             expires_at, obtained_at, credential_version, refresh_ct, refresh_nonce) \
+             VALUES ($1, $2, $3, 'Bearer', $4, $4, 1, $5, $6)",
+        )
+        .bind(credentials[0].0)
+        .bind(vec![7u8])
+        .bind(vec![8u8; 24])
+        .bind(at)
+        .bind(vec![9u8])
+        .bind(vec![10u8; 24])
+    );
+    let third = settings("https://other.cloud.looker.com", "latch-new");
+    let (pending, failed) = (Uuid::now_v7(), Uuid::now_v7());
+    for (id, config, status, hash) in [
+        (pending, &third, "pending", 1u8),
+        (failed, &second, "failed", 2u8),
+    ] {
+        run!(
+            &mut raw,
+            sqlx::query(
+                "INSERT INTO connect_sessions (id, org_id, connector, auth_method, name, config, \
+                 state_hash, verifier_ct, verifier_nonce, wrapped_dek, kek_id, status, \
+                 created_at, expires_at) VALUES ($1, $2, 'looker', 'oauth_authorization_code', \
+                 'waiting', $3, $4, $5, $6, $7, 'kek-1', $8, $9, $10)",
+            )
+            .bind(id)
+            .bind(acme)
+            .bind(sqlx::types::Json(config))
+            .bind(vec![hash; 32])
+            .bind(vec![1u8])
+            .bind(vec![2u8; 24])
+            .bind(vec![3u8; 72])
+            .bind(status)
+            .bind(at)
+            .bind(at + chrono::Duration::minutes(10))
+        );
+    }
+    match raw {
+        Raw::Sqlite(connection) => connection.close().await.unwrap(),
+        Raw::Postgres(connection) => connection.close().await.unwrap(),
+    }
+
+    // The store migrates the rest on opening.
+    let store = latch_store::connect(&db.url).await.unwrap();
+    let page = latch_store::Page::first(50);
+    let apps_of_acme = store.list_oauth_apps(acme, None, page).await.unwrap();
+    let apps_of_globex = store.list_oauth_apps(globex, None, page).await.unwrap();
+    assert_eq!(apps_of_acme.len(), 3, "{apps_of_acme:?}");
+    assert_eq!(apps_of_globex.len(), 1, "{apps_of_globex:?}");
+    assert!(
+        apps_of_acme
+            .iter()
+            .chain(&apps_of_globex)
+            .all(|app| app.shared_redirect)
+    );
+    let app_with = |apps: &[latch_store::OAuthApp], config: &serde_json::Value| {
+        apps.iter()
+            .find(|app| &app.config == config)
+            .map(|app| app.id)
+    };
+    let mut names: Vec<&str> = apps_of_acme.iter().map(|app| app.name.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "latch-new at https://other.cloud.looker.com",
+            "latch-production at https://acme.cloud.looker.com",
+            "latch-staging at https://acme.cloud.looker.com",
+        ]
+    );
+    for (id, org, _, config, method) in &credentials {
+        let credential = store.get_credential(*org, *id).await.unwrap().unwrap();
+        let apps = if *org == acme {
+            &apps_of_acme
+        } else {
+            &apps_of_globex
+        };
+        let expected = (*method == "oauth_authorization_code")
+            .then(|| app_with(apps, config))
+            .flatten();
+        assert_eq!(credential.oauth_app_id, expected, "{}", credential.name);
+        assert_eq!(credential.config, **config);
+    }
+    let token = store
+        .credential_token(credentials[0].0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (token.token_ct, token.refresh_ct),
+        (Some(vec![7]), Some(vec![9]))
+    );
+    let session = store
+        .get_connect_session(acme, pending)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.oauth_app_id, app_with(&apps_of_acme, &third));
+    let ended = store
+        .get_connect_session(acme, failed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended.oauth_app_id, None, "an ended session keeps no app");
+
+    // The references are enforced: an app credentials were made through cannot go.
+    let audit = NewAuditEvent {
+        org_id: Some(acme),
+        actor_key_id: None,
+        action: "oauth_app.deleted".into(),
+        target_type: "oauth_app".into(),
+        target_id: None,
+        outcome: "success".into(),
+        detail: json!({}),
+    };
+    let in_use = app_with(&apps_of_acme, &first).unwrap();
+    let refused = store
+        .delete_oauth_app(acme, in_use, None, &audit)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::InUse), "{refused:?}");
+}

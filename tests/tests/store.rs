@@ -3,8 +3,8 @@
 use chrono::Duration;
 use latch_store::{
     Change, ChangeSubject, CredentialFilter, CredentialStatus, KeyringEntry, NewApiKey,
-    NewAuditEvent, NewConnectSession, NewCredential, NewToken, OwnedTable, Page, Rewrapped,
-    SealedTable, Store, StoreError, now,
+    NewAuditEvent, NewConnectSession, NewCredential, NewOAuthApp, NewToken, OwnedTable, Page,
+    Rewrapped, SealedTable, Store, StoreError, now,
 };
 use latch_tests::{TestDatabase, on_both_backends};
 use serde_json::json;
@@ -66,6 +66,7 @@ fn credential(org_id: Uuid, name: &str) -> NewCredential {
         status_detail: None,
         identity: None,
         validated_at: None,
+        oauth_app_id: None,
     }
 }
 
@@ -740,6 +741,20 @@ async fn a_connect_sessions_data_key_is_counted_and_rewrapped_like_a_credentials
         )
         .await
         .unwrap();
+    let app = store
+        .insert_oauth_app(
+            &NewOAuthApp {
+                id: Uuid::now_v7(),
+                org_id: org.id,
+                connector: "looker".into(),
+                name: "app".into(),
+                description: None,
+                config: json!({}),
+            },
+            &event(org.id, "oauth_app.created"),
+        )
+        .await
+        .unwrap();
     let session = NewConnectSession {
         id: Uuid::now_v7(),
         org_id: org.id,
@@ -755,6 +770,7 @@ async fn a_connect_sessions_data_key_is_counted_and_rewrapped_like_a_credentials
         wrapped_dek: vec![5; 72],
         kek_id: "kek-1".into(),
         credential_id: None,
+        oauth_app_id: app.id,
         expires_at: now() + Duration::minutes(10),
     };
     store

@@ -111,7 +111,8 @@ fn read_json<T: DeserializeOwned + 'static>(
             }
             body.extend_from_slice(&chunk);
         }
-        if body.iter().all(u8::is_ascii_whitespace) {
+        // Only a body with no bytes is absent: white space alone is not JSON.
+        if body.is_empty() {
             return Ok(None);
         }
         content_type?;

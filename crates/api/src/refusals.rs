@@ -92,6 +92,7 @@ fn owned_table(route: &str) -> Option<OwnedTable> {
         "credentials" => Some(OwnedTable::Credentials),
         "data-sources" | "data-destinations" => Some(OwnedTable::DataSources),
         "api-keys" => Some(OwnedTable::ApiKeys),
+        "oauth-apps" => Some(OwnedTable::OAuthApps),
         _ => None,
     }
 }
@@ -101,6 +102,7 @@ fn target_type(table: OwnedTable) -> &'static str {
         OwnedTable::Credentials => "credential",
         OwnedTable::DataSources => "data_source",
         OwnedTable::ApiKeys => "api_key",
+        OwnedTable::OAuthApps => "oauth_app",
     }
 }
 

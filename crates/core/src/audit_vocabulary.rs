@@ -61,10 +61,16 @@ pub enum AuditAction {
     /// A connect session ended without a credential (denied, expired, failed exchange).
     #[serde(rename = "connect_session.failed")]
     ConnectSessionFailed,
+    #[serde(rename = "oauth_app.created")]
+    OAuthAppCreated,
+    #[serde(rename = "oauth_app.updated")]
+    OAuthAppUpdated,
+    #[serde(rename = "oauth_app.deleted")]
+    OAuthAppDeleted,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 25] = [
         AuditAction::CredentialCreated,
         AuditAction::CredentialUpdated,
         AuditAction::CredentialDeleted,
@@ -87,6 +93,9 @@ impl AuditAction {
         AuditAction::RefusalsDropped,
         AuditAction::ConnectSessionCreated,
         AuditAction::ConnectSessionFailed,
+        AuditAction::OAuthAppCreated,
+        AuditAction::OAuthAppUpdated,
+        AuditAction::OAuthAppDeleted,
     ];
 
     /// The name stored and shown (`credential.created`).
@@ -114,6 +123,9 @@ impl AuditAction {
             AuditAction::RefusalsDropped => "audit.refusals_dropped",
             AuditAction::ConnectSessionCreated => "connect_session.created",
             AuditAction::ConnectSessionFailed => "connect_session.failed",
+            AuditAction::OAuthAppCreated => "oauth_app.created",
+            AuditAction::OAuthAppUpdated => "oauth_app.updated",
+            AuditAction::OAuthAppDeleted => "oauth_app.deleted",
         }
     }
 }

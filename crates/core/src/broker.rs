@@ -41,6 +41,7 @@ use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::change_feed::{ChangeFeed, Watch};
 use crate::error::CoreError;
 use crate::metrics::{Issuance, Metrics};
+use crate::oauth_settings::app_redirect_uri;
 use crate::secrets::{Secrets, open_text, seal_text};
 use crate::slot_map::SlotMap;
 
@@ -194,7 +195,11 @@ impl CachedToken {
 /// (`None` when the store holds none).
 enum LoginWith {
     Secrets(SecretFields),
-    RefreshToken(Option<SecretString>),
+    RefreshToken {
+        token: Option<SecretString>,
+        /// The redirect URI of the credential's OAuth app, which the upstream wants again.
+        redirect_uri: String,
+    },
 }
 
 /// Why the last refresh failed; requests fail fast with it until the cool-down ends.
@@ -282,7 +287,8 @@ pub struct BrokerDeps {
     pub secrets: Secrets,
     pub egress: EgressClient,
     pub changes: Arc<ChangeFeed>,
-    /// The OAuth redirect URI, which Looker wants again with every refresh grant.
+    /// The shared OAuth redirect URI, `{public}/v1/oauth/callback`; an app's own is it and
+    /// `/{app id}`. The upstream wants the grant's redirect URI again with every refresh.
     pub redirect_uri: String,
 }
 
@@ -736,9 +742,10 @@ impl TokenBroker {
     /// What a login of this credential sends upstream.
     async fn login_with(&self, credential: &Credential) -> Result<LoginWith, CoreError> {
         if credential.auth_method == OAUTH_AUTHORIZATION_CODE {
-            Ok(LoginWith::RefreshToken(
-                self.refresh_token_of(credential).await?,
-            ))
+            Ok(LoginWith::RefreshToken {
+                token: self.refresh_token_of(credential).await?,
+                redirect_uri: self.redirect_uri_of(credential).await?,
+            })
         } else {
             Ok(LoginWith::Secrets(self.secrets.open(credential)?))
         }
@@ -757,19 +764,35 @@ impl TokenBroker {
                 let access = connector.fetch_token(&self.egress, config, secrets).await?;
                 Ok((access, None))
             }
-            LoginWith::RefreshToken(None) => Err(UpstreamError::invalid(
+            LoginWith::RefreshToken { token: None, .. } => Err(UpstreamError::invalid(
                 "the credential holds no refresh token",
             )),
-            LoginWith::RefreshToken(Some(refresh_token)) => {
+            LoginWith::RefreshToken {
+                token: Some(refresh_token),
+                redirect_uri,
+            } => {
                 let flow = connector
                     .oauth()
                     .ok_or_else(|| UpstreamError::error("the connector no longer offers OAuth"))?;
                 let grant = flow
-                    .refresh(&self.egress, config, refresh_token, &self.redirect_uri)
+                    .refresh(&self.egress, config, refresh_token, redirect_uri)
                     .await?;
                 Ok((grant.access, grant.refresh_token))
             }
         }
+    }
+
+    /// The redirect URI the credential's grant was made with: its OAuth app's own, or the
+    /// shared one for an app still on it (and for a credential without an app).
+    async fn redirect_uri_of(&self, credential: &Credential) -> Result<String, CoreError> {
+        let app = match credential.oauth_app_id {
+            Some(app_id) => self.store.get_oauth_app(credential.org_id, app_id).await?,
+            None => None,
+        };
+        Ok(match app {
+            Some(app) => app_redirect_uri(&self.redirect_uri, &app),
+            None => self.redirect_uri.clone(),
+        })
     }
 
     /// The stored refresh token of an OAuth credential, opened.

@@ -21,6 +21,7 @@ pub mod housekeeping;
 pub mod input;
 pub mod latch;
 pub mod metrics;
+pub mod oauth_apps;
 pub mod oauth_settings;
 pub mod secrets;
 pub mod slot_map;

@@ -22,6 +22,16 @@ pub struct OAuthSettings {
     pub session_retention: Duration,
 }
 
+/// The redirect URI of an OAuth app, from the shared one (`{public}/v1/oauth/callback`): its
+/// own, `{shared}/{app id}`, or the shared one for an app still on it.
+pub fn app_redirect_uri(shared: &str, app: &latch_store::OAuthApp) -> String {
+    if app.shared_redirect {
+        shared.to_string()
+    } else {
+        format!("{shared}/{}", app.id)
+    }
+}
+
 /// Pending connect sessions per organization by default.
 pub const PENDING_SESSIONS_PER_ORG: u32 = 100;
 /// How long connect sessions are kept after they expired, by default: seven days.

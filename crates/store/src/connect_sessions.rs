@@ -67,6 +67,9 @@ pub struct ConnectSession {
     pub finished_at: Option<DateTime<Utc>>,
     /// When a callback claimed the session to trade its code; `None` until then.
     pub claimed_at: Option<DateTime<Utc>>,
+    /// The OAuth app the consent goes through (`None` only for sessions that predate apps
+    /// and named settings no app took).
+    pub oauth_app_id: Option<Uuid>,
 }
 
 impl std::fmt::Debug for ConnectSession {
@@ -99,6 +102,7 @@ pub struct NewConnectSession {
     pub kek_id: String,
     /// For a reconnect: the credential whose tokens the session replaces.
     pub credential_id: Option<Uuid>,
+    pub oauth_app_id: Uuid,
     pub expires_at: DateTime<Utc>,
 }
 

@@ -8,6 +8,7 @@
 mod connect_sessions;
 mod error;
 mod model;
+mod oauth_apps;
 mod postgres;
 mod sql;
 mod sql_store;
@@ -22,6 +23,7 @@ use uuid::Uuid;
 pub use connect_sessions::*;
 pub use error::StoreError;
 pub use model::*;
+pub use oauth_apps::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -202,6 +204,47 @@ pub trait Store: Send + Sync + 'static {
         audit: &NewAuditEvent,
     ) -> Result<Vec<String>, StoreError>;
 
+    // OAuth apps
+    async fn insert_oauth_app(
+        &self,
+        app: &NewOAuthApp,
+        audit: &NewAuditEvent,
+    ) -> Result<OAuthApp, StoreError>;
+    async fn get_oauth_app(&self, org_id: Uuid, id: Uuid) -> Result<Option<OAuthApp>, StoreError>;
+    /// An app by its id alone, whatever its organization: for the callback, whose path names
+    /// the app.
+    async fn oauth_app_by_id(&self, id: Uuid) -> Result<Option<OAuthApp>, StoreError>;
+    async fn list_oauth_apps(
+        &self,
+        org_id: Uuid,
+        connector: Option<&str>,
+        page: Page,
+    ) -> Result<Vec<OAuthApp>, StoreError>;
+    /// Every organization's apps of `connector`.
+    async fn oauth_apps_of_connector(&self, connector: &str) -> Result<Vec<OAuthApp>, StoreError>;
+    /// The credentials (id, name) made through the app.
+    async fn credentials_using_oauth_app(
+        &self,
+        org_id: Uuid,
+        app_id: Uuid,
+    ) -> Result<Vec<(Uuid, String)>, StoreError>;
+    async fn update_oauth_app(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        expected_version: i64,
+        changes: &OAuthAppChanges,
+        audit: &NewAuditEvent,
+    ) -> Result<OAuthApp, StoreError>;
+    /// `InUse` while a credential was made through the app.
+    async fn delete_oauth_app(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        expected_version: Option<i64>,
+        audit: &NewAuditEvent,
+    ) -> Result<(), StoreError>;
+
     // Connect sessions
     /// Refused with `LimitReached` (naming when the first pending one expires) while the
     /// organization has `max_pending` pending, unexpired sessions.
@@ -258,6 +301,7 @@ pub trait Store: Send + Sync + 'static {
         session_id: Uuid,
         org_id: Uuid,
         credential_id: Uuid,
+        oauth_app_id: Option<Uuid>,
         config: &serde_json::Value,
         status_detail: &str,
         identity: Option<&serde_json::Value>,

@@ -173,6 +173,8 @@ pub struct Credential {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The OAuth app a credential made by consent was made through.
+    pub oauth_app_id: Option<Uuid>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -222,6 +224,8 @@ pub struct NewCredential {
     pub status_detail: Option<String>,
     pub identity: Option<Value>,
     pub validated_at: Option<DateTime<Utc>>,
+    /// For a credential made by consent: the app it was made through.
+    pub oauth_app_id: Option<Uuid>,
 }
 
 /// The mutable fields of a credential, all written at once.
@@ -344,6 +348,7 @@ pub enum OwnedTable {
     Credentials,
     DataSources,
     ApiKeys,
+    OAuthApps,
 }
 
 impl OwnedTable {
@@ -352,6 +357,7 @@ impl OwnedTable {
             OwnedTable::Credentials => "credentials",
             OwnedTable::DataSources => "data_sources",
             OwnedTable::ApiKeys => "api_keys",
+            OwnedTable::OAuthApps => "oauth_apps",
         }
     }
 }

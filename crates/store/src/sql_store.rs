@@ -15,6 +15,7 @@ macro_rules! impl_store {
         $crate::sql::audit::impl_audit!($store, $db);
         $crate::sql::changes::impl_changes!($store, $db);
         $crate::sql::connect_sessions::impl_connect_sessions!($store, $db);
+        $crate::sql::oauth_apps::impl_oauth_apps!($store, $db);
 
         impl $store {
             async fn insert_keyring(
@@ -277,6 +278,74 @@ macro_rules! impl_store {
                 Self::delete_data_source(self, org_id, kind, id, expected_version, audit).await
             }
 
+            async fn insert_oauth_app(
+                &self,
+                app: &$crate::NewOAuthApp,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<$crate::OAuthApp, $crate::StoreError> {
+                Self::insert_oauth_app(self, app, audit).await
+            }
+
+            async fn get_oauth_app(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::OAuthApp>, $crate::StoreError> {
+                Self::get_oauth_app(self, org_id, id).await
+            }
+
+            async fn oauth_app_by_id(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::OAuthApp>, $crate::StoreError> {
+                Self::oauth_app_by_id(self, id).await
+            }
+
+            async fn list_oauth_apps(
+                &self,
+                org_id: uuid::Uuid,
+                connector: Option<&str>,
+                page: $crate::Page,
+            ) -> Result<Vec<$crate::OAuthApp>, $crate::StoreError> {
+                Self::list_oauth_apps(self, org_id, connector, page).await
+            }
+
+            async fn oauth_apps_of_connector(
+                &self,
+                connector: &str,
+            ) -> Result<Vec<$crate::OAuthApp>, $crate::StoreError> {
+                Self::oauth_apps_of_connector(self, connector).await
+            }
+
+            async fn credentials_using_oauth_app(
+                &self,
+                org_id: uuid::Uuid,
+                app_id: uuid::Uuid,
+            ) -> Result<Vec<(uuid::Uuid, String)>, $crate::StoreError> {
+                Self::credentials_using_oauth_app(self, org_id, app_id).await
+            }
+
+            async fn update_oauth_app(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+                expected_version: i64,
+                changes: &$crate::OAuthAppChanges,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<$crate::OAuthApp, $crate::StoreError> {
+                Self::update_oauth_app(self, org_id, id, expected_version, changes, audit).await
+            }
+
+            async fn delete_oauth_app(
+                &self,
+                org_id: uuid::Uuid,
+                id: uuid::Uuid,
+                expected_version: Option<i64>,
+                audit: &$crate::NewAuditEvent,
+            ) -> Result<(), $crate::StoreError> {
+                Self::delete_oauth_app(self, org_id, id, expected_version, audit).await
+            }
+
             async fn insert_connect_session(
                 &self,
                 session: &$crate::NewConnectSession,
@@ -343,6 +412,7 @@ macro_rules! impl_store {
                 session_id: uuid::Uuid,
                 org_id: uuid::Uuid,
                 credential_id: uuid::Uuid,
+                oauth_app_id: Option<uuid::Uuid>,
                 config: &serde_json::Value,
                 status_detail: &str,
                 identity: Option<&serde_json::Value>,
@@ -350,8 +420,8 @@ macro_rules! impl_store {
                 audit: &$crate::NewAuditEvent,
             ) -> Result<$crate::Credential, $crate::StoreError> {
                 Self::complete_reconnect(
-                    self, session_id, org_id, credential_id, config, status_detail, identity,
-                    tokens, audit,
+                    self, session_id, org_id, credential_id, oauth_app_id, config,
+                    status_detail, identity, tokens, audit,
                 )
                 .await
             }

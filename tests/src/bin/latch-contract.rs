@@ -46,8 +46,10 @@ struct Args {
     project: PathBuf,
 }
 
-/// The OAuth client app registered in mock-looker for the server's callback.
+/// The OAuth client app registered in mock-looker for the consent organization's app.
 const OAUTH_CLIENT: &str = "latch-contract";
+/// The client of the apps the document's examples name.
+const EXAMPLE_OAUTH_CLIENT: &str = "latch-production";
 
 /// The Looker host and API key of the credentials stored for the document's examples.
 const EXAMPLE_LOOKER_URL: &str = "https://acme.cloud.looker.com";
@@ -91,8 +93,9 @@ async fn main() -> ExitCode {
     let authority = workdir.path().join("authority.pem");
     std::fs::write(&authority, &front.authority_pem).expect("the authority's certificate");
     let master = MasterKey::generate().expect("a master key").to_base64();
-    let example_ids = example_credential_ids(&args.project);
+    let example_ids = example_ids(&args.project, "credential_id");
     store_example_credentials(&database_url, master.expose_secret(), &example_ids).await;
+    store_example_apps(&database_url, &args.project).await;
     let log = std::fs::File::create(&log_path).expect("the log file");
     let server = Replica::spawn_with_stderr(
         &binary,
@@ -113,11 +116,6 @@ async fn main() -> ExitCode {
         Stdio::from(log),
     )
     .await;
-    mock.register_oauth_app(
-        OAUTH_CLIENT,
-        &format!("{}/v1/oauth/callback", server.address),
-    );
-
     let seed = Seed::create(&server.address, &key, &consent_key, &mock).await;
     let status = Command::new(&args.st)
         .arg("run")
@@ -180,9 +178,9 @@ async fn every_name_is_local() -> Result<(), String> {
     Ok(())
 }
 
-/// The credential ids the document's request examples select (`credential_id`): the examples
-/// are accepted only where those credentials exist.
-fn example_credential_ids(project: &Path) -> Vec<Uuid> {
+/// The ids the document's request examples name in `field` (`credential_id`, `oauth_app_id`):
+/// the examples are accepted only where those records exist.
+fn example_ids(project: &Path, field: &str) -> Vec<Uuid> {
     let path = project.join("openapi/openapi.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
@@ -191,13 +189,75 @@ fn example_credential_ids(project: &Path) -> Vec<Uuid> {
         .as_object()
         .expect("the document has schemas")
         .values()
-        .filter_map(|schema| schema["example"]["credential_id"].as_str())
+        .filter_map(|schema| schema["example"][field].as_str())
         .map(|id| Uuid::parse_str(id).expect("an example id is a UUID"))
         .collect();
     ids.sort();
     ids.dedup();
-    assert!(!ids.is_empty(), "the examples select no credential");
+    assert!(!ids.is_empty(), "the examples name no {field}");
     ids
+}
+
+/// The OAuth apps the examples name, stored under those ids (an id cannot be chosen through
+/// the API), for the examples' Looker and client: the reconnect's in the consent organization,
+/// where the credential it reconnects lives; the others in the admin key's.
+async fn store_example_apps(database_url: &str, project: &Path) {
+    let store = latch_store::connect(database_url)
+        .await
+        .expect("the database opens");
+    let path = project.join("openapi/openapi.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let document: Value = serde_json::from_str(&text).expect("the document is JSON");
+    let mut apps: Vec<(&str, Uuid)> = document["components"]["schemas"]
+        .as_object()
+        .expect("the document has schemas")
+        .iter()
+        .filter_map(|(schema, body)| Some((schema, body["example"]["oauth_app_id"].as_str()?)))
+        .map(|(schema, id)| {
+            let org = if schema == "ReconnectRequest" {
+                "contract-consent"
+            } else {
+                "contract"
+            };
+            (org, Uuid::parse_str(id).expect("an example id is a UUID"))
+        })
+        .collect();
+    assert!(!apps.is_empty(), "the examples name no OAuth app");
+    apps.sort();
+    apps.dedup();
+    for (n, (org, id)) in apps.iter().enumerate() {
+        let org = store
+            .find_organization(org)
+            .await
+            .expect("the store answers")
+            .expect("the organization of a key");
+        let app = latch_store::NewOAuthApp {
+            id: *id,
+            org_id: org.id,
+            connector: "looker".into(),
+            name: format!("example app {n}"),
+            description: None,
+            config: json!({
+                "api_host_url": EXAMPLE_LOOKER_URL,
+                "ui_host_url": EXAMPLE_LOOKER_URL,
+                "client_id": EXAMPLE_OAUTH_CLIENT,
+            }),
+        };
+        let event = latch_store::NewAuditEvent {
+            org_id: Some(org.id),
+            actor_key_id: None,
+            action: "oauth_app.created".into(),
+            target_type: "oauth_app".into(),
+            target_id: Some(id.to_string()),
+            outcome: "success".into(),
+            detail: json!({}),
+        };
+        store
+            .insert_oauth_app(&app, &event)
+            .await
+            .expect("an example app is stored");
+    }
 }
 
 /// The credentials the examples select, stored as the server stores them (an id cannot be
@@ -255,6 +315,9 @@ struct Seed {
     credential: String,
     oauth_credential: String,
     consent_destination: String,
+    /// The consent organization's app (for reconnects) and one of the main organization's.
+    consent_app: String,
+    app: String,
 }
 
 impl Seed {
@@ -291,7 +354,20 @@ impl Seed {
             client.create(collection, over).await;
         }
         mock.set_approval(Approval::Approve);
-        let oauth_credential = consent_client.connected(&mock.url).await;
+        let app = client
+            .app("contract app", EXAMPLE_LOOKER_URL, EXAMPLE_OAUTH_CLIENT)
+            .await;
+        let consent_app = consent_client
+            .app("consent app", &mock.url, OAUTH_CLIENT)
+            .await;
+        mock.register_oauth_app(
+            OAUTH_CLIENT,
+            consent_app["redirect_uri"]
+                .as_str()
+                .expect("a redirect URI"),
+        );
+        let consent_app = consent_app["id"].as_str().expect("an id").to_string();
+        let oauth_credential = consent_client.connected(&consent_app).await;
         let consent_destination = consent_client
             .create(
                 "/v1/data-destinations",
@@ -313,6 +389,8 @@ impl Seed {
             credential,
             oauth_credential,
             consent_destination,
+            consent_app,
+            app: app["id"].as_str().expect("an id").to_string(),
         }
     }
 
@@ -331,6 +409,8 @@ impl Seed {
                 "LATCH_CONTRACT_CONSENT_DESTINATION",
                 &self.consent_destination,
             ),
+            ("LATCH_CONTRACT_OAUTH_APP", &self.app),
+            ("LATCH_CONTRACT_CONSENT_APP", &self.consent_app),
         ]
     }
 }
@@ -345,20 +425,11 @@ struct Client {
 impl Client {
     /// An OAuth credential made as a person makes one: a connect session, mock-looker's
     /// consent screen (which approves), and the callback it sends the browser back to.
-    async fn connected(&self, looker_url: &str) -> String {
+    async fn connected(&self, app_id: &str) -> String {
         let started = self
             .post(
                 "/v1/connect-sessions",
-                json!({
-                    "name": "contract connected credential",
-                    "connector": "looker",
-                    "auth_method": "oauth_authorization_code",
-                    "config": {
-                        "api_host_url": looker_url,
-                        "ui_host_url": looker_url,
-                        "client_id": OAUTH_CLIENT,
-                    },
-                }),
+                json!({"name": "contract connected credential", "oauth_app_id": app_id}),
             )
             .await;
         let browser = reqwest::Client::builder()
@@ -398,6 +469,23 @@ impl Client {
             .as_str()
             .unwrap_or_else(|| panic!("no credential from the consent: {session}"))
             .to_string()
+    }
+
+    /// An OAuth app of the key's organization for `client_id` at `looker_url`.
+    async fn app(&self, name: &str, looker_url: &str, client_id: &str) -> Value {
+        self.post(
+            "/v1/oauth-apps",
+            json!({
+                "name": name,
+                "connector": "looker",
+                "config": {
+                    "api_host_url": looker_url,
+                    "ui_host_url": looker_url,
+                    "client_id": client_id,
+                },
+            }),
+        )
+        .await
     }
 
     /// POSTs `body` and returns the created record; anything but 201 stops the run.

@@ -308,7 +308,8 @@ pub(super) struct AppRegistration {
     redirect_uri: String,
 }
 
-/// `POST /api/4.0/oauth_client_apps/{client_guid}`: an admin registers an app.
+/// `POST /api/4.0/oauth_client_apps/{client_guid}` (register_oauth_client_app) or `PATCH`
+/// (update_oauth_client_app): an admin registers an app's one redirect URI.
 pub(super) async fn register_app(
     state: web::Data<State>,
     request: HttpRequest,

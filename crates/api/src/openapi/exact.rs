@@ -148,11 +148,7 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
             schemas.insert(name, schema);
         }
     }
-    for (request, with_secrets) in [
-        ("CreateCredentialRequest", true),
-        ("TestCredentialRequest", true),
-        ("CreateConnectSessionRequest", false),
-    ] {
+    for request in ["CreateCredentialRequest", "TestCredentialRequest"] {
         let general = schemas[request].clone();
         let mut members = Vec::new();
         let mut mapping = Map::new();
@@ -161,17 +157,8 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
             let mut member = general.clone();
             let properties = &mut member["properties"];
             properties["connector"] = json!({"type": "string", "enum": [id]});
-            if with_secrets {
-                properties["config"] = reference(&format!("{id}.config"));
-                properties["secrets"] = reference(&format!("{id}.secrets"));
-            } else if connector.oauth().is_some() {
-                properties["auth_method"] =
-                    json!({"type": "string", "enum": [OAUTH_AUTHORIZATION_CODE]});
-                properties["config"] =
-                    reference(&format!("{id}.{OAUTH_AUTHORIZATION_CODE}.config"));
-            } else {
-                continue;
-            }
+            properties["config"] = reference(&format!("{id}.config"));
+            properties["secrets"] = reference(&format!("{id}.secrets"));
             if let Some(object) = member.as_object_mut() {
                 object.remove("example");
                 object.remove("description");
@@ -201,12 +188,52 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
     update["secrets"] = nullable_any_of(catalogue, &update["secrets"], |connector| {
         Some(reference(&format!("{}.secrets", connector.id())))
     });
-    // A reconnect changes some of the OAuth settings: those of any connector with OAuth.
-    let reconnect = &mut schemas["ReconnectRequest"]["properties"];
-    reconnect["config"] = nullable_any_of(catalogue, &reconnect["config"], |connector| {
-        let flow = connector.oauth()?;
-        Some(without_required(section_schema(flow.config_fields())))
+    // An OAuth app's settings are the connector's OAuth settings: those of any connector with
+    // OAuth (all required on create, the whole section on a change).
+    let app = &mut schemas["CreateOAuthAppRequest"]["properties"];
+    app["config"] = one_of_oauth_settings(catalogue);
+    // No connector here has apps with a client secret: an empty object is all `secrets` takes.
+    app["secrets"] = no_app_secrets(&app["secrets"]);
+    let app_update = &mut schemas["UpdateOAuthAppRequest"]["properties"];
+    app_update["secrets"] = no_app_secrets(&app_update["secrets"]);
+    // Only `false` moves an app; none moves back to the shared redirect URI.
+    let shared = &mut app_update["shared_redirect_uri"];
+    shared["enum"] = json!([false, null]);
+    app_update["config"] = nullable_any_of(catalogue, &app_update["config"], |connector| {
+        connector.oauth().map(|_| {
+            reference(&format!(
+                "{}.{OAUTH_AUTHORIZATION_CODE}.config",
+                connector.id()
+            ))
+        })
     });
+}
+
+/// `secrets` of an OAuth app: an empty object (or `null`), keeping the field's description.
+fn no_app_secrets(property: &Value) -> Value {
+    let mut schema = json!({"type": ["object", "null"], "maxProperties": 0});
+    if let Some(description) = property.get("description") {
+        schema["description"] = description.clone();
+    }
+    schema
+}
+
+/// The OAuth settings of any connector that offers consent, each as its section.
+fn one_of_oauth_settings(catalogue: &Catalogue) -> Value {
+    let members: Vec<Value> = catalogue
+        .all()
+        .filter(|connector| connector.oauth().is_some())
+        .map(|connector| {
+            reference(&format!(
+                "{}.{OAUTH_AUTHORIZATION_CODE}.config",
+                connector.id()
+            ))
+        })
+        .collect();
+    match members.as_slice() {
+        [only] => only.clone(),
+        _ => json!({"oneOf": members}),
+    }
 }
 
 /// A change (`Update...Request`) must send at least one of its fields, and `null` reads as

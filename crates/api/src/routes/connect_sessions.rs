@@ -1,5 +1,5 @@
 use actix_web::http::header::{CACHE_CONTROL, LOCATION, REFERRER_POLICY};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use uuid::Uuid;
 
 use crate::auth::{Authenticated, Authorized, CredentialsWrite};
@@ -9,17 +9,18 @@ use crate::page_headers::secure_page;
 use crate::responses::{BodyRefused, InvalidFields, NotFound, ScopeRefused};
 use crate::state::AppState;
 use latch_core::connect_sessions::{
-    self, CallbackEnd, CallbackQuery, ConnectSessionCreated, ConnectSessionView,
+    self, CallbackEnd, CallbackPath, CallbackQuery, ConnectSessionCreated, ConnectSessionView,
     CreateConnectSessionRequest, ReconnectRequest,
 };
 
 /// Starts a connection by consent (OAuth authorization code with PKCE).
 ///
-/// Send the person's browser to `authorization_url`: they sign in to the upstream (Looker:
-/// its web host) and approve Latch; the upstream sends the browser back to
-/// `{LATCH_PUBLIC_URL}/v1/oauth/callback`, where Latch saves the credential. Register that
-/// callback as the OAuth client app's redirect URI. Follow the session with
-/// `GET /v1/connect-sessions/{id}`; it expires after 10 minutes.
+/// The consent goes through one of your organization's OAuth apps (`oauth_app_id`). Send the
+/// person's browser to `authorization_url`: they sign in to the upstream (Looker: its web
+/// host) and approve Latch; the upstream sends the browser back to the app's `redirect_uri`,
+/// where Latch saves the credential in your organization. Follow the session with
+/// `GET /v1/connect-sessions/{id}`; it expires after 10 minutes. An organization has at most
+/// `LATCH_PENDING_CONNECT_SESSIONS_PER_ORG` sessions pending (429 past it).
 #[utoipa::path(post, path = "/v1/connect-sessions", operation_id = "create_connect_session", tag = "credentials",
     security(("api_key" = ["credentials:write"])),
     request_body(content = CreateConnectSessionRequest, content_type = "application/json"),
@@ -28,7 +29,11 @@ use latch_core::connect_sessions::{
             headers(("Location" = String, description = "The session's URL"))),
         BodyRefused,
         ScopeRefused,
+        (status = 404, description = "`oauth_app_id` names no OAuth app of your organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The app still uses the redirect URI shared before apps, and another organization has an app for the same upstream client: an admin moves it to its own (`detail` says how)", body = Problem, content_type = "application/problem+json"),
         (status = 422, response = InvalidFields),
+        (status = 429, description = "The organization has as many connect sessions pending as it may; `Retry-After` says when the first expires", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until a pending session expires"))),
     ))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -45,21 +50,22 @@ pub async fn create(
 /// Connects an OAuth credential again: a new consent for the same credential id.
 ///
 /// Use it when the credential's status is `reauthorization_required` (the upstream revoked
-/// the grant), or to change its settings: a `config` sent here takes effect only when the new
-/// consent completes. Completing the session replaces the credential's tokens; everything that
+/// the grant), or to connect it through another OAuth app of the same connector
+/// (`oauth_app_id`), whose settings take effect only when the new consent completes. Settings
+/// are no longer sent here: they belong to the app (`config` is refused with 422). Completing the session replaces the credential's tokens; everything that
 /// selects it keeps working.
 #[utoipa::path(post, path = "/v1/credentials/{id}/reconnect", operation_id = "reconnect_credential", tag = "credentials",
     security(("api_key" = ["credentials:write"])),
     params(("id" = Uuid, Path, description = "Credential id")),
     request_body(content = Option<ReconnectRequest>, content_type = "application/json",
-        description = "Optional: new settings and where to send the browser back"),
+        description = "Optional: another app to connect through, and where to send the browser back"),
     responses(
         (status = 201, description = "Started: send the browser to `authorization_url`", body = ConnectSessionCreated,
             headers(("Location" = String, description = "The session's URL"))),
         BodyRefused,
         ScopeRefused,
-        (status = 404, response = NotFound),
-        (status = 409, description = "The credential was not made by consent: rotate its secret instead", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such credential, or `oauth_app_id` names no OAuth app of your organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The credential was not made by consent (rotate its secret instead), or its app cannot take consents on the shared redirect URI", body = Problem, content_type = "application/problem+json"),
         (status = 422, response = InvalidFields),
     ))]
 pub async fn reconnect(
@@ -94,33 +100,107 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Where the upstream sends the browser back after the consent. No API key: the `state` is
-/// the capability, good once.
+/// What the browser comes back with; `state` is required (a missing one is a 400 page).
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackParams {
+    /// The session's state, as sent in the consent URL: 43 characters of base64url.
+    #[param(min_length = 43, max_length = 512, pattern = "^[A-Za-z0-9_-]+$")]
+    pub state: String,
+    /// The authorization code, on approval.
+    pub code: Option<String>,
+    /// The upstream's OAuth error, such as `access_denied`.
+    pub error: Option<String>,
+}
+
+/// Where the upstream sends the browser back after a consent through an app: the app's
+/// `redirect_uri`. No API key: the `state` is the capability, good once.
 ///
 /// Completed: a page saying what was connected, or 303 to the session's `return_to` (with
 /// `connect_session` and `status` added to its query). The same callback arriving again while
 /// the first is still trading the code (a double click, a browser's retry) waits for it and
-/// answers the same, or 202 with a page saying the connection is being completed. A denied consent, an unknown, reused
-/// or expired state, or a failed code exchange: 400 with a page saying why (or 303 to
-/// `return_to` with `status=failed`); nothing is saved.
-#[utoipa::path(get, path = "/v1/oauth/callback", operation_id = "oauth_callback", tag = "credentials",
-    params(
-        ("state" = Option<String>, Query, description = "The session's state, as sent in the consent URL"),
-        ("code" = Option<String>, Query, description = "The authorization code, on approval"),
-        ("error" = Option<String>, Query, description = "The upstream's OAuth error, such as `access_denied`"),
-    ),
+/// answers the same, or 202 with a page saying the connection is being completed. A state that
+/// names no session of this app, or an app that does not exist: 404, a page saying the link is
+/// not one Latch issued. A denied consent, a reused or expired state, or a failed code
+/// exchange: 400 with a page saying why (or 303 to `return_to` with `status=failed`); nothing
+/// is saved.
+#[utoipa::path(get, path = "/v1/oauth/callback/{app_id}", operation_id = "oauth_callback", tag = "credentials",
+    params(("app_id" = Uuid, Path, description = "The OAuth app the consent went through"), CallbackParams),
     responses(
         (status = 200, description = "Connected: a page saying as whom", content_type = "text/html"),
         (status = 202, description = "Another request with the same state is completing the connection: a page saying so", content_type = "text/html"),
         (status = 303, description = "Back to the session's `return_to`",
             headers(("Location" = String, description = "`return_to` with `connect_session` and `status`"))),
         (status = 400, description = "Not connected: a page saying why", content_type = "text/html"),
+        (status = 404, description = "Not a link Latch issued: a page saying so", content_type = "text/html"),
     ))]
 pub async fn callback(
     state: web::Data<AppState>,
-    query: web::Query<CallbackQuery>,
+    app_id: web::Path<String>,
+    request: HttpRequest,
 ) -> HttpResponse {
-    let outcome = connect_sessions::complete_callback(&state, query.into_inner()).await;
+    // An id that is not one answers like an app that does not exist.
+    let Ok(app_id) = app_id.parse::<Uuid>() else {
+        return not_issued_page();
+    };
+    answer(&state, CallbackPath::App(app_id), &request).await
+}
+
+/// The callback every organization shared before OAuth apps, `{LATCH_PUBLIC_URL}/v1/oauth/callback`:
+/// it answers only sessions of apps made from the credentials that predate apps, and only
+/// while no other organization has an app for the same upstream client; anything else is 404.
+/// Otherwise as `GET /v1/oauth/callback/{app_id}`.
+#[utoipa::path(get, path = "/v1/oauth/callback", operation_id = "oauth_shared_callback", tag = "credentials",
+    params(CallbackParams),
+    responses(
+        (status = 200, description = "Connected: a page saying as whom", content_type = "text/html"),
+        (status = 202, description = "Another request with the same state is completing the connection: a page saying so", content_type = "text/html"),
+        (status = 303, description = "Back to the session's `return_to`",
+            headers(("Location" = String, description = "`return_to` with `connect_session` and `status`"))),
+        (status = 400, description = "Not connected: a page saying why", content_type = "text/html"),
+        (status = 404, description = "Not a link Latch issued: a page saying so", content_type = "text/html"),
+    ))]
+pub async fn shared_callback(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
+    answer(&state, CallbackPath::Shared, &request).await
+}
+
+/// The callback's query, read by hand: whatever arrives, a person's browser gets a page, never
+/// a problem document. A parameter sent twice makes the link malformed.
+fn callback_query(request: &HttpRequest) -> Option<CallbackQuery> {
+    let mut query = CallbackQuery::default();
+    for (name, value) in url::form_urlencoded::parse(request.query_string().as_bytes()) {
+        let slot = match name.as_ref() {
+            "state" => &mut query.state,
+            "code" => &mut query.code,
+            "error" => &mut query.error,
+            _ => continue,
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return None;
+        }
+    }
+    Some(query)
+}
+
+fn not_issued_page() -> HttpResponse {
+    let mut response = HttpResponse::NotFound();
+    page_response(
+        &mut response,
+        "Not a Latch link",
+        "This link is not one Latch issued: start the connection again from where you began it.",
+    )
+}
+
+async fn answer(state: &AppState, path: CallbackPath, request: &HttpRequest) -> HttpResponse {
+    let Some(query) = callback_query(request) else {
+        let mut response = HttpResponse::BadRequest();
+        return page_response(
+            &mut response,
+            "Not connected",
+            "This link is malformed: start the connection again.",
+        );
+    };
+    let outcome = connect_sessions::complete_callback(state, path, query).await;
     if let Some(target) = outcome.return_to {
         return HttpResponse::SeeOther()
             .insert_header((LOCATION, target.to_string()))
@@ -132,14 +212,19 @@ pub async fn callback(
         CallbackEnd::Connected => (HttpResponse::Ok(), "Connected"),
         CallbackEnd::InProgress => (HttpResponse::Accepted(), "Connecting"),
         CallbackEnd::Refused => (HttpResponse::BadRequest(), "Not connected"),
+        CallbackEnd::NotIssued => (HttpResponse::NotFound(), "Not a Latch link"),
     };
+    page_response(&mut response, title, &outcome.message)
+}
+
+fn page_response(response: &mut HttpResponseBuilder, title: &str, message: &str) -> HttpResponse {
     secure_page(
-        &mut response,
+        response,
         "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
     )
     .content_type("text/html; charset=utf-8")
     .insert_header((CACHE_CONTROL, "no-store"))
-    .body(page(title, &outcome.message))
+    .body(page(title, message))
 }
 
 fn page(title: &str, message: &str) -> String {

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod data_sources;
 pub mod docs;
 pub mod health;
+pub mod oauth_apps;
 pub mod tokens;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -70,7 +71,23 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::get().to(connect_sessions::get)),
         )
         .service(
-            resource("/v1/oauth/callback", "GET").route(web::get().to(connect_sessions::callback)),
+            resource("/v1/oauth-apps", "POST, GET")
+                .route(web::post().to(oauth_apps::create))
+                .route(web::get().to(oauth_apps::list)),
+        )
+        .service(
+            resource("/v1/oauth-apps/{id}", "GET, PATCH, DELETE")
+                .route(web::get().to(oauth_apps::get))
+                .route(web::patch().to(oauth_apps::update))
+                .route(web::delete().to(oauth_apps::delete)),
+        )
+        .service(
+            resource("/v1/oauth/callback", "GET")
+                .route(web::get().to(connect_sessions::shared_callback)),
+        )
+        .service(
+            resource("/v1/oauth/callback/{app_id}", "GET")
+                .route(web::get().to(connect_sessions::callback)),
         )
         .configure(data_sources::sources::configure)
         .configure(data_sources::destinations::configure);

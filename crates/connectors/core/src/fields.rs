@@ -234,6 +234,19 @@ fn check_host_url(text: &str, policy: ValidationPolicy) -> Result<Url, String> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err("must name a host".into());
     }
+    // A name a resolver can look up: labels of letters, digits and hyphens (an international
+    // name arrives as its `xn--` form). The URL parser lets through `*` and other characters
+    // no host name has.
+    if let Some(url::Host::Domain(domain)) = url.host()
+        && !domain.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+    {
+        return Err("must name a host of letters, digits and hyphens".into());
+    }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not contain a user name or password".into());
     }
@@ -249,6 +262,27 @@ fn check_host_url(text: &str, policy: ValidationPolicy) -> Result<Url, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_url_names_a_host_a_resolver_can_look_up() {
+        let policy = ValidationPolicy::default();
+        for good in [
+            "https://acme.cloud.looker.com",
+            "https://looker.acme.com:19999/api/4.0",
+            "https://bücher.example",
+            "https://192.0.2.10",
+        ] {
+            assert!(check_host_url(good, policy).is_ok(), "{good}");
+        }
+        for bad in [
+            "https://acme.looker.com*",
+            "https://acme..looker.com",
+            "https://acme.looker.com./",
+            "https://ac$me.looker.com",
+        ] {
+            assert!(check_host_url(bad, policy).is_err(), "{bad}");
+        }
+    }
 
     const SPECS: &[FieldSpec] = &[
         FieldSpec {

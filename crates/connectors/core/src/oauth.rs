@@ -44,6 +44,13 @@ pub trait OAuthFlow: Send + Sync + 'static {
         Ok(config)
     }
 
+    /// What names the client at the upstream among an app's settings (for Looker: the API
+    /// host and the client ID). Two apps with the same values are the same upstream client;
+    /// by default every setting counts.
+    fn upstream_client(&self, config: &Fields) -> Vec<String> {
+        config.values().map(|value| value.to_string()).collect()
+    }
+
     /// The consent URL a browser is sent to, with an S256 code challenge.
     fn authorization_url(
         &self,

@@ -88,6 +88,14 @@ impl OAuthFlow for LookerOAuth {
         }
     }
 
+    /// Tokens come from the API host for the client ID; the web host only shows the consent.
+    fn upstream_client(&self, config: &Fields) -> Vec<String> {
+        ["api_host_url", "client_id"]
+            .iter()
+            .map(|name| config.get(*name).map(Value::to_string).unwrap_or_default())
+            .collect()
+    }
+
     /// `{ui_host_url}/auth?...` with an S256 challenge.
     fn authorization_url(
         &self,

@@ -312,6 +312,7 @@ impl World {
                     status_detail: None,
                     identity: None,
                     validated_at: None,
+                    oauth_app_id: None,
                 },
                 &NewAuditEvent {
                     org_id: Some(org.id),

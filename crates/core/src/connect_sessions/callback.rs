@@ -12,7 +12,7 @@ use latch_connector::oauth::{OAUTH_AUTHORIZATION_CODE, OAuthGrant};
 use latch_connector::{Fields, SecretFields, ValidationStatus};
 use latch_store::{
     ConnectSession, ConnectSessionStatus, Credential, CredentialStatus, NewAuditEvent,
-    NewCredential, NewGrantTokens, StoreError, now,
+    NewCredential, NewGrantTokens, OAuthApp, StoreError, now,
 };
 use latch_vault::{DataKey, Purpose, RecordContext, Sealed, WrappedKey};
 use secrecy::SecretString;
@@ -25,6 +25,7 @@ use super::{audit, state_hash};
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::error::CoreError;
 use crate::latch::Latch;
+use crate::oauth_apps::{redirect_uri, shared_redirect_is_unambiguous};
 use crate::secrets::{open_text, seal_secrets, seal_text};
 
 /// How long a claimed session may take to trade its code and save the credential: the code
@@ -65,6 +66,18 @@ pub enum CallbackEnd {
     InProgress,
     /// Nothing was saved.
     Refused,
+    /// The link names no session of this app (or no app): not one Latch issued.
+    NotIssued,
+}
+
+/// Which callback address the browser came back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackPath {
+    /// `/v1/oauth/callback/{app_id}`: an app's own redirect URI.
+    App(Uuid),
+    /// `/v1/oauth/callback`: the one every organization shared before apps, still registered
+    /// for apps made from the credentials that predate them.
+    Shared,
 }
 
 /// How a callback ended, for the page or the redirect.
@@ -78,6 +91,16 @@ pub struct CallbackOutcome {
 }
 
 impl CallbackOutcome {
+    fn not_issued() -> Self {
+        Self {
+            end: CallbackEnd::NotIssued,
+            message: "This link is not one Latch issued: start the connection again from where \
+                      you began it."
+                .into(),
+            return_to: None,
+        }
+    }
+
     fn refused(message: impl Into<String>, session: Option<&ConnectSession>) -> Self {
         Self {
             end: CallbackEnd::Refused,
@@ -98,7 +121,11 @@ fn back_to(session: &ConnectSession, status: &str) -> Option<Url> {
 /// The end of the browser's trip: trade the code, save the credential, close the session.
 /// Anything else (an unknown, reused or expired state, a refusal, a failed exchange) leaves
 /// nothing saved and says why.
-pub async fn complete_callback(state: &Latch, query: CallbackQuery) -> CallbackOutcome {
+pub async fn complete_callback(
+    state: &Latch,
+    path: CallbackPath,
+    query: CallbackQuery,
+) -> CallbackOutcome {
     let Some(sent_state) = query
         .state
         .filter(|text| !text.is_empty() && text.len() <= 512)
@@ -114,14 +141,17 @@ pub async fn complete_callback(state: &Latch, query: CallbackQuery) -> CallbackO
         .await
     {
         Ok(Some(session)) => session,
-        Ok(None) => {
-            return CallbackOutcome::refused(
-                "This link is unknown: start the connection again.",
-                None,
-            );
-        }
+        Ok(None) => return CallbackOutcome::not_issued(),
         Err(error) => {
             tracing::error!(%error, "could not read a connect session");
+            return CallbackOutcome::refused("Latch could not read the session; try again.", None);
+        }
+    };
+    let app = match app_answering(state, path, &session).await {
+        Ok(Some(app)) => app,
+        Ok(None) => return CallbackOutcome::not_issued(),
+        Err(error) => {
+            tracing::error!(%error, "could not read an OAuth app");
             return CallbackOutcome::refused("Latch could not read the session; try again.", None);
         }
     };
@@ -182,9 +212,41 @@ pub async fn complete_callback(state: &Latch, query: CallbackQuery) -> CallbackO
         .await;
     };
     let code = SecretString::from(code);
-    match connect(state, &session, &code).await {
+    match connect(state, &session, &app, &code).await {
         Ok(credential) => connected(&session, &credential),
         Err(reason) => fail(state, &session, &reason, now()).await,
+    }
+}
+
+/// The app of `session` if the callback came back to that app's address: its own, or the
+/// shared one for an app still on it while no other organization has an app for the same
+/// upstream client. Any other pairing is a link Latch did not issue.
+async fn app_answering(
+    state: &Latch,
+    path: CallbackPath,
+    session: &ConnectSession,
+) -> Result<Option<OAuthApp>, CoreError> {
+    let Some(app_id) = session.oauth_app_id else {
+        return Ok(None);
+    };
+    let Some(app) = state.store.get_oauth_app(session.org_id, app_id).await? else {
+        return Ok(None);
+    };
+    match path {
+        CallbackPath::App(id) => Ok((id == app.id && !app.shared_redirect).then_some(app)),
+        CallbackPath::Shared if !app.shared_redirect => Ok(None),
+        CallbackPath::Shared => {
+            let flow = state
+                .catalogue
+                .get(&app.connector)
+                .and_then(|connector| connector.oauth());
+            match flow {
+                Some(flow) if shared_redirect_is_unambiguous(state, &app, flow).await? => {
+                    Ok(Some(app))
+                }
+                _ => Ok(None),
+            }
+        }
     }
 }
 
@@ -310,6 +372,7 @@ async fn fail(
 async fn connect(
     state: &Latch,
     session: &ConnectSession,
+    app: &OAuthApp,
     code: &SecretString,
 ) -> Result<Credential, String> {
     let connector = state
@@ -327,7 +390,7 @@ async fn connect(
             &config,
             code,
             &verifier,
-            &state.oauth.redirect_uri,
+            &redirect_uri(state, app),
         )
         .await
         .map_err(|error| error.detail)?;
@@ -403,6 +466,7 @@ async fn save(
         status_detail: Some(detail.to_string()),
         identity,
         validated_at: Some(at),
+        oauth_app_id: session.oauth_app_id,
     };
     let event = NewAuditEvent {
         org_id: Some(session.org_id),
@@ -526,6 +590,7 @@ async fn save_reconnect(
             session.id,
             session.org_id,
             credential.id,
+            session.oauth_app_id,
             &session.config,
             detail,
             identity.as_ref(),

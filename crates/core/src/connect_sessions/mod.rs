@@ -12,9 +12,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use latch_connector::oauth::{OAUTH_AUTHORIZATION_CODE, OAuthFlow};
 use latch_connector::pkce::Pkce;
-use latch_connector::{Connector, FieldError, Fields, check_section};
+use latch_connector::{Connector, FieldError, Fields};
 use latch_store::{
-    ConnectSession, ConnectSessionStatus, NewAuditEvent, NewConnectSession, StoreError, now,
+    ConnectSession, ConnectSessionStatus, NewAuditEvent, NewConnectSession, OAuthApp, Page,
+    StoreError, now,
 };
 use latch_vault::{Purpose, RecordContext};
 use serde::{Deserialize, Serialize};
@@ -30,27 +31,30 @@ use crate::callers::{Caller, Scope};
 use crate::error::CoreError;
 use crate::input::{field_errors, trimmed};
 use crate::latch::Latch;
+use crate::oauth_apps::{
+    app_of, checked_settings, flow_of, redirect_uri, shared_redirect_is_unambiguous,
+};
 use crate::secrets::seal_text;
 
 mod callback;
 
-pub use callback::{CLAIM_TIMEOUT, CallbackEnd, CallbackOutcome, CallbackQuery, complete_callback};
+pub use callback::{
+    CLAIM_TIMEOUT, CallbackEnd, CallbackOutcome, CallbackPath, CallbackQuery, complete_callback,
+};
 
 /// How long a person has to approve Latch once the consent URL is handed out.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
+/// A consent through one of your organization's OAuth apps (`GET /v1/oauth-apps`). The
+/// earlier form, `connector`, `auth_method` and `config` in place of `oauth_app_id`, is still
+/// read where an app of your organization has exactly those settings (its consent then goes
+/// through that app); otherwise it is refused with 422 naming `oauth_app_id`.
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "name": "Looker production",
     "description": "Connected by the analytics team",
-    "connector": "looker",
-    "auth_method": "oauth_authorization_code",
-    "config": {
-        "api_host_url": "https://acme.cloud.looker.com",
-        "ui_host_url": "https://acme.cloud.looker.com",
-        "client_id": "latch-production"
-    },
+    "oauth_app_id": "019a8f0e-7a1b-7c2d-8e3f-4a5b6c7d8e90",
     "return_to": "https://console.example.com/credentials"
 }))]
 pub struct CreateConnectSessionRequest {
@@ -70,13 +74,17 @@ pub struct CreateConnectSessionRequest {
     )]
     #[schema(max_length = 1000)]
     pub description: Option<String>,
-    #[schema(value_type = String, required = true, nullable = false)]
+    /// The OAuth app the consent goes through; an admin registers it (`POST /v1/oauth-apps`).
+    #[schema(value_type = Uuid, required = true, nullable = false)]
+    pub oauth_app_id: Option<Uuid>,
+    /// The earlier form's connector.
+    #[schema(ignore)]
     pub connector: Option<String>,
-    /// `oauth_authorization_code`.
-    #[schema(value_type = String, required = true, nullable = false, example = "oauth_authorization_code")]
+    /// The earlier form's `oauth_authorization_code`.
+    #[schema(ignore)]
     pub auth_method: Option<String>,
-    /// The auth method's `config_schema` from `GET /v1/connectors/{id}`.
-    #[schema(value_type = Object, required = true, nullable = false)]
+    /// The earlier form's settings, matched against the organization's apps.
+    #[schema(ignore)]
     pub config: Option<Value>,
     /// Where the browser is sent back to (303) once the consent is done: an address on
     /// Latch's own origin or one of `LATCH_CONSOLE_ORIGINS`. Without it, the callback shows
@@ -92,7 +100,7 @@ pub struct CreateConnectSessionRequest {
 #[schema(example = json!({
     "id": "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20",
     "status": "pending",
-    "authorization_url": "https://acme.cloud.looker.com/auth?response_type=code&client_id=latch-production&redirect_uri=https%3A%2F%2Flatch.example.com%2Fv1%2Foauth%2Fcallback&scope=cors_api&state=...&code_challenge=...&code_challenge_method=S256",
+    "authorization_url": "https://acme.cloud.looker.com/auth?response_type=code&client_id=latch-production&redirect_uri=https%3A%2F%2Flatch.example.com%2Fv1%2Foauth%2Fcallback%2F019a8f0e-7a1b-7c2d-8e3f-4a5b6c7d8e90&scope=cors_api&state=...&code_challenge=...&code_challenge_method=S256",
     "expires_at": "2026-11-24T10:10:00Z"
 }))]
 pub struct ConnectSessionCreated {
@@ -248,61 +256,117 @@ pub async fn create_connect_session(
 ) -> Result<ConnectSessionCreated, CoreError> {
     caller.require(Scope::CredentialsWrite)?;
     let mut errors = field_errors(request.validate());
+    let app = session_app(state, caller, &request, &mut errors).await?;
+    let return_to = checked_return_to(state, request.return_to, &mut errors);
+    let (Some(name), Some(app), true) = (request.name, app, errors.is_empty()) else {
+        return Err(CoreError::Validation(errors));
+    };
+    start(
+        state,
+        caller,
+        Start {
+            app: &app,
+            name: &name,
+            description: request.description.filter(|text| !text.is_empty()),
+            return_to,
+            credential_id: None,
+        },
+    )
+    .await
+}
+
+/// The app a new session goes through: the one named, or (the earlier form) the caller's
+/// app with exactly the settings sent.
+async fn session_app(
+    state: &Latch,
+    caller: &Caller,
+    request: &CreateConnectSessionRequest,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<OAuthApp>, CoreError> {
+    let earlier_form =
+        request.connector.is_some() || request.auth_method.is_some() || request.config.is_some();
+    match (request.oauth_app_id, earlier_form) {
+        (Some(_), true) => {
+            errors.push(FieldError::new(
+                "oauth_app_id",
+                "send either `oauth_app_id` or the earlier `connector`, `auth_method` and \
+                 `config`, not both",
+            ));
+            Ok(None)
+        }
+        // Like any id of another organization: not even its existence is confirmed.
+        (Some(id), false) => app_of(state, caller.org_id, id)
+            .await?
+            .map(Some)
+            .ok_or_else(no_such_app),
+        (None, false) => {
+            errors.push(FieldError::new(
+                "oauth_app_id",
+                "is required: the OAuth app (`GET /v1/oauth-apps`) the consent goes through",
+            ));
+            Ok(None)
+        }
+        (None, true) => app_with_settings(state, caller, request, errors).await,
+    }
+}
+
+fn no_such_app() -> CoreError {
+    CoreError::NotFound("`oauth_app_id` names no OAuth app in your organization".into())
+}
+
+/// The earlier form: the caller's app of the connector whose settings are exactly those sent.
+async fn app_with_settings(
+    state: &Latch,
+    caller: &Caller,
+    request: &CreateConnectSessionRequest,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<OAuthApp>, CoreError> {
     let flow = oauth_of(
         state,
         request.connector.as_deref(),
         request.auth_method.as_deref(),
-        &mut errors,
+        errors,
     );
-    let config = match (&flow, &request.config) {
+    let settings = match (flow, &request.config) {
         (_, None) => {
             errors.push(FieldError::new("config", "is required"));
             None
         }
         (None, Some(_)) => None,
-        (Some((_, flow)), Some(config)) => {
-            match check_section("config", flow.config_fields(), config, state.policy)
-                .and_then(|fields| flow.normalize_config(fields))
-            {
-                Ok(fields) => Some(fields),
-                Err(mut problems) => {
-                    errors.append(&mut problems);
-                    None
-                }
-            }
+        (Some((_, flow)), Some(config)) => checked_settings(state, flow, config, errors),
+    };
+    let (Some((connector, _)), Some(settings)) = (flow, settings) else {
+        return Ok(None);
+    };
+    let wanted = Value::Object(settings);
+    let mut page = Page::first(200);
+    loop {
+        let apps = state
+            .store
+            .list_oauth_apps(caller.org_id, Some(connector.id()), page)
+            .await?;
+        if let Some(app) = apps.iter().find(|app| app.config == wanted) {
+            return Ok(Some(app.clone()));
         }
-    };
-    let return_to = checked_return_to(state, request.return_to, &mut errors);
-    let (Some(name), Some((connector, flow)), Some(config), true) =
-        (request.name, flow, config, errors.is_empty())
-    else {
-        return Err(CoreError::Validation(errors));
-    };
-
-    let started = start(
-        state,
-        caller,
-        Start {
-            connector,
-            flow,
-            name: &name,
-            description: request.description.filter(|text| !text.is_empty()),
-            config,
-            return_to,
-            credential_id: None,
-        },
-    )
-    .await?;
-    Ok(started)
+        match apps.last() {
+            Some(last) if apps.len() as i64 == page.limit => page.after = Some(last.id),
+            _ => break,
+        }
+    }
+    errors.push(FieldError::new(
+        "oauth_app_id",
+        "no OAuth app of your organization has these settings: an admin registers the app \
+         first (`POST /v1/oauth-apps`, then its `redirect_uri` at the upstream), and the \
+         session names it as `oauth_app_id`",
+    ));
+    Ok(None)
 }
 
 /// What a new session is about.
 struct Start<'a> {
-    connector: &'a dyn Connector,
-    flow: &'a dyn OAuthFlow,
+    app: &'a OAuthApp,
     name: &'a str,
     description: Option<String>,
-    config: Fields,
     return_to: Option<String>,
     /// A reconnect's credential.
     credential_id: Option<Uuid>,
@@ -315,14 +379,29 @@ async fn start(
     what: Start<'_>,
 ) -> Result<ConnectSessionCreated, CoreError> {
     let Start {
-        connector,
-        flow,
+        app,
         name,
         description,
-        config,
         return_to,
         credential_id,
     } = what;
+    let mut errors = Vec::new();
+    let flow = state
+        .catalogue
+        .get(&app.connector)
+        .and_then(|connector| flow_of(connector, "oauth_app_id", &mut errors))
+        .ok_or(CoreError::Validation(errors))?;
+    if app.shared_redirect && !shared_redirect_is_unambiguous(state, app, flow).await? {
+        return Err(CoreError::Conflict(format!(
+            "the OAuth app `{}` still uses the redirect URI every organization shared before \
+             apps, and another organization has an app for the same upstream client: once the \
+             upstream's admin has registered {}/{} for it, an admin moves it there \
+             (`PATCH /v1/oauth-apps/{}` with `shared_redirect_uri: false`)",
+            app.name, state.oauth.redirect_uri, app.id, app.id
+        )));
+    }
+    let config: Fields = app.config.as_object().cloned().unwrap_or_default();
+    let redirect = redirect_uri(state, app);
     let id = Uuid::now_v7();
     let mut random = [0u8; 32];
     getrandom::fill(&mut random).map_err(CoreError::internal)?;
@@ -330,13 +409,8 @@ async fn start(
     random.fill(0);
     let pkce = Pkce::generate().map_err(CoreError::internal)?;
     let url = flow
-        .authorization_url(
-            &config,
-            &state.oauth.redirect_uri,
-            &session_state,
-            &pkce.challenge,
-        )
-        .map_err(|error| CoreError::invalid_field("config", error.detail))?;
+        .authorization_url(&config, &redirect, &session_state, &pkce.challenge)
+        .map_err(|error| CoreError::invalid_field("oauth_app_id", error.detail))?;
 
     let context = RecordContext::new(caller.org_id, id);
     let (data_key, wrapped) = state
@@ -348,7 +422,7 @@ async fn start(
     let new = NewConnectSession {
         id,
         org_id: caller.org_id,
-        connector: connector.id().to_string(),
+        connector: app.connector.clone(),
         auth_method: OAUTH_AUTHORIZATION_CODE.into(),
         name: name.to_string(),
         description,
@@ -360,6 +434,7 @@ async fn start(
         wrapped_dek: wrapped.bytes,
         kek_id: wrapped.kek_id,
         credential_id,
+        oauth_app_id: app.id,
         expires_at,
     };
     let event = audit(
@@ -369,8 +444,9 @@ async fn start(
         id,
         json!({
             "name": name,
-            "connector": connector.id(),
+            "connector": app.connector,
             "auth_method": OAUTH_AUTHORIZATION_CODE,
+            "oauth_app_id": app.id,
             "reconnects": credential_id,
         }),
     );
@@ -422,13 +498,19 @@ pub async fn get_connect_session(
     Ok(ConnectSessionView::new(&session, now()))
 }
 
-/// What a reconnect may change: settings that take effect once the new consent completes.
+/// What a reconnect may change: the OAuth app the new consent goes through.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"return_to": "https://console.example.com/credentials"}))]
+#[schema(example = json!({
+    "oauth_app_id": "019a8f0e-7a1b-7c2d-8e3f-4a5b6c7d8e91",
+    "return_to": "https://console.example.com/credentials"
+}))]
 pub struct ReconnectRequest {
-    /// Keys sent replace the stored ones, once the new consent completes.
-    #[schema(value_type = Option<Object>)]
+    /// Another OAuth app of the credential's connector to connect through; the credential's
+    /// own app when absent. The app's settings take effect once the new consent completes.
+    pub oauth_app_id: Option<Uuid>,
+    /// No longer taken: settings belong to the app (422 naming it).
+    #[schema(ignore)]
     pub config: Option<Value>,
     /// As for `POST /v1/connect-sessions`.
     #[serde(default, deserialize_with = "trimmed")]
@@ -460,42 +542,48 @@ pub async fn reconnect_credential(
         ));
     }
     let mut errors = Vec::new();
-    let flow = oauth_of(
-        state,
-        Some(&credential.connector),
-        Some(OAUTH_AUTHORIZATION_CODE),
-        &mut errors,
-    );
-    let mut config = credential.config.as_object().cloned().unwrap_or_default();
-    match request.config {
-        None => {}
-        Some(Value::Object(changes)) => config.extend(changes),
-        Some(_) => errors.push(FieldError::new("config", "must be a JSON object")),
-    }
-    let config = flow.and_then(|(_, flow)| {
-        check_section(
+    if request.config.is_some() {
+        errors.push(FieldError::new(
             "config",
-            flow.config_fields(),
-            &Value::Object(config),
-            state.policy,
-        )
-        .and_then(|fields| flow.normalize_config(fields))
-        .map_err(|mut problems| errors.append(&mut problems))
-        .ok()
-    });
+            "a reconnect takes no settings: they belong to the OAuth app; name another app of \
+             the same connector as `oauth_app_id`",
+        ));
+    }
+    let app = match request.oauth_app_id.or(credential.oauth_app_id) {
+        None => {
+            errors.push(FieldError::new(
+                "oauth_app_id",
+                "is required: this credential names no OAuth app",
+            ));
+            None
+        }
+        Some(app_id) => match app_of(state, caller.org_id, app_id).await? {
+            Some(app) if app.connector == credential.connector => Some(app),
+            Some(app) => {
+                errors.push(FieldError::new(
+                    "oauth_app_id",
+                    format!(
+                        "is a `{}` app; this credential needs a `{}` one",
+                        app.connector, credential.connector
+                    ),
+                ));
+                None
+            }
+            // Like any id of another organization: not even its existence is confirmed.
+            None => return Err(no_such_app()),
+        },
+    };
     let return_to = checked_return_to(state, request.return_to, &mut errors);
-    let (Some((connector, flow)), Some(config), true) = (flow, config, errors.is_empty()) else {
+    let (Some(app), true) = (app, errors.is_empty()) else {
         return Err(CoreError::Validation(errors));
     };
     start(
         state,
         caller,
         Start {
-            connector,
-            flow,
+            app: &app,
             name: &credential.name,
             description: credential.description.clone(),
-            config,
             return_to,
             credential_id: Some(credential.id),
         },

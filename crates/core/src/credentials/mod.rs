@@ -308,6 +308,7 @@ pub async fn create_credential(
         status_detail: verdict.status_detail,
         identity: verdict.identity,
         validated_at: verdict.validated_at,
+        oauth_app_id: None,
     };
     let event = audit(caller, AuditAction::CredentialCreated, id, created_detail);
     match state.store.insert_credential(&new, &event).await {

@@ -161,6 +161,9 @@ pub struct CredentialView {
     /// `oauth_authorization_code` (a person's consent through a connect session).
     #[schema(example = "client_credentials")]
     pub auth_method: String,
+    /// For a credential made by consent: the OAuth app it was made through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth_app_id: Option<Uuid>,
     #[schema(value_type = Object)]
     pub config: Value,
     pub status: CredentialStatusView,
@@ -201,6 +204,7 @@ impl CredentialView {
             description: credential.description,
             connector: credential.connector,
             auth_method: credential.auth_method,
+            oauth_app_id: credential.oauth_app_id,
             config: credential.config,
             status: credential.status.into(),
             status_detail: credential.status_detail,

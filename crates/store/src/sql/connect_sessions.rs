@@ -36,9 +36,9 @@ macro_rules! impl_connect_sessions {
                     "INSERT INTO connect_sessions \
                      (id, org_id, connector, auth_method, name, description, config, return_to, \
                       state_hash, verifier_ct, verifier_nonce, wrapped_dek, kek_id, \
-                      credential_id, status, created_at, expires_at) \
+                      credential_id, status, created_at, expires_at, oauth_app_id) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                             'pending', $15, $16) \
+                             'pending', $15, $16, $17) \
                      RETURNING *",
                 )
                 .bind(s.id)
@@ -57,6 +57,7 @@ macro_rules! impl_connect_sessions {
                 .bind(s.credential_id)
                 .bind(now)
                 .bind(s.expires_at)
+                .bind(s.oauth_app_id)
                 .fetch_one(&mut *tx)
                 .await?;
                 Self::insert_audit(&mut tx, audit).await?;
@@ -201,6 +202,7 @@ macro_rules! impl_connect_sessions {
                 session_id: uuid::Uuid,
                 org_id: uuid::Uuid,
                 credential_id: uuid::Uuid,
+                oauth_app_id: Option<uuid::Uuid>,
                 config: &serde_json::Value,
                 status_detail: &str,
                 identity: Option<&serde_json::Value>,
@@ -223,7 +225,8 @@ macro_rules! impl_connect_sessions {
                 }
                 let updated: Option<$crate::Credential> = sqlx::query_as(
                     "UPDATE credentials SET config = $3, status = 'valid', status_detail = $4, \
-                     identity = $5, validated_at = $6, updated_at = $6, version = version + 1 \
+                     identity = $5, validated_at = $6, updated_at = $6, version = version + 1, \
+                     oauth_app_id = $7 \
                      WHERE org_id = $1 AND id = $2 AND auth_method = 'oauth_authorization_code' \
                      RETURNING *",
                 )
@@ -233,6 +236,7 @@ macro_rules! impl_connect_sessions {
                 .bind(status_detail)
                 .bind(identity.map(sqlx::types::Json))
                 .bind(now)
+                .bind(oauth_app_id)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(updated) = updated else {

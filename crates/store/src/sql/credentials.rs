@@ -30,9 +30,9 @@ macro_rules! impl_credentials {
                     "INSERT INTO credentials \
                      (id, org_id, connector, auth_method, name, description, config, secret_ct, \
                       secret_nonce, wrapped_dek, kek_id, status, status_detail, identity, \
-                      validated_at, version, created_at, updated_at) \
+                      validated_at, version, created_at, updated_at, oauth_app_id) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                             1, $16, $16) \
+                             1, $16, $16, $17) \
                      RETURNING *",
                 )
                 .bind(c.id)
@@ -51,6 +51,7 @@ macro_rules! impl_credentials {
                 .bind(c.identity.as_ref().map(sqlx::types::Json))
                 .bind(c.validated_at)
                 .bind($crate::now())
+                .bind(c.oauth_app_id)
                 .fetch_one(&mut **tx)
                 .await?)
             }
