@@ -366,6 +366,11 @@ impl MockLooker {
     }
 
     /// How the consent screen answers from now on.
+    /// From now on, the consent screen tries to take over the window that opened it.
+    pub fn set_hostile_consent(&self, hostile: bool) {
+        oauth::set_hostile(&self.state, hostile);
+    }
+
     pub fn set_approval(&self, approval: oauth::Approval) {
         oauth::set_approval(&self.state, approval);
     }

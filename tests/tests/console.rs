@@ -9,7 +9,8 @@ use reqwest::Method;
 on_both_backends!(
     WithMock:
         a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_creates_a_data_source,
-        a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay;
+        a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay,
+        a_blocked_popup_is_said_so_and_cancel_ends_the_session;
     TestApp:
         the_console_is_served_under_a_strict_policy_with_assets_cached_by_content,
         the_api_reference_renders_in_a_browser_under_its_policy,
@@ -312,19 +313,17 @@ async fn the_api_reference_renders_in_a_browser_under_its_policy(app: TestApp) {
     browser.quit().await;
 }
 
-async fn a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay(
-    fixture: WithMock,
-) {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+/// A browser signed in to a `latch serve` process on the fixture's database, at the Add
+/// Credential overlay for Looker with the consent way chosen and its settings typed in: those of
+/// an app an admin registered, whose redirect URI Looker's admin registered at mock-looker.
+async fn at_the_consent_form(fixture: &WithMock) -> Option<(Browser, Replica)> {
+    let browser = Browser::start().await?;
     let server = Replica::spawn(
         std::path::Path::new(SERVER),
         &fixture.app.db.url,
         latch_vault::ExposeSecret::expose_secret(&fixture.app.master_key),
     )
     .await;
-    // An admin registered the OAuth app, and Looker's admin its redirect URI.
     let (status, app) = fixture
         .app
         .send(
@@ -360,15 +359,42 @@ async fn a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_
     browser.fill("API Host URL", &fixture.mock.url).await;
     browser.fill("Web Host URL", &fixture.mock.url).await;
     browser.fill("Client ID", "latch-console").await;
-    let console = browser.windows().await;
-    browser.press("Connect with Looker").await;
+    Some((browser, server))
+}
 
-    // Looker's consent screen opens in a popup; the person allows.
+async fn a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay(
+    fixture: WithMock,
+) {
+    let Some((browser, _server)) = at_the_consent_form(&fixture).await else {
+        return;
+    };
+    let console = browser.windows().await;
+    let console_url = browser.script("return location.href;").await;
+    // Looker's web host here is hostile: its consent screen tries to take over the console.
+    fixture.mock.set_hostile_consent(true);
+    browser.press("Connect with Looker").await;
+    browser.wait_for_text("Cancel").await;
+
+    // A popup opens Latch's page for the session, which says who asks for what; the person
+    // continues to Looker's consent screen and allows.
     let popup = browser.new_window(&console).await;
     browser.switch_to(&popup).await;
+    browser
+        .wait_for_text("acme asks you to connect Looker by consent")
+        .await;
+    let continue_link = browser
+        .find("//a[normalize-space(.)='Continue to Looker']")
+        .await;
+    browser.click(&continue_link).await;
+    browser.wait_for_text("Allow access to Looker?").await;
+    browser.find("//p[@id='opener']").await;
+    let seen = browser
+        .script("return document.querySelector('#opener').textContent;")
+        .await;
+    assert_eq!(seen, "no opener", "the consent page reached the console");
     browser.press("Allow").await;
-    // The console closes the popup once the session has completed.
     browser.switch_to(&console[0]).await;
+    assert_eq!(browser.script("return location.href;").await, console_url);
 
     let tile = browser
         .find("//button[contains(@class,'tile')][.//h3[normalize-space(.)='Looker by consent']]")
@@ -380,5 +406,36 @@ async fn a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_
     let (_, saved) = fixture.app.send(Method::GET, "/v1/credentials", None).await;
     assert_eq!(saved["items"][0]["auth_method"], "oauth_authorization_code");
     assert_eq!(saved["items"][0]["status"], "valid");
+    browser.quit().await;
+}
+
+async fn a_blocked_popup_is_said_so_and_cancel_ends_the_session(fixture: WithMock) {
+    let Some((browser, _server)) = at_the_consent_form(&fixture).await else {
+        return;
+    };
+    // As a browser that blocks pop-ups answers.
+    browser.script("window.open = () => null;").await;
+    let console_url = browser.script("return location.href;").await;
+    browser.press("Connect with Looker").await;
+    browser.wait_for_text("blocked the window").await;
+    assert_eq!(
+        browser.script("return location.href;").await,
+        console_url,
+        "the console stays where it is"
+    );
+    browser.press("Try again").await;
+    browser.wait_for_text("blocked the window").await;
+    browser.press("Cancel").await;
+    browser.wait_for_text("the connection was cancelled").await;
+
+    let (_, saved) = fixture.app.send(Method::GET, "/v1/credentials", None).await;
+    assert!(saved["items"].as_array().unwrap().is_empty());
+    let failed = fixture
+        .app
+        .audit_events_eventually(fixture.app.org_id, "connect_session.failed", |found| {
+            !found.is_empty()
+        })
+        .await;
+    assert_eq!(failed[0].detail["reason"], "cancelled");
     browser.quit().await;
 }

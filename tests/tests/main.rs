@@ -4,6 +4,7 @@
 mod audit;
 mod authentication;
 mod bad_input;
+mod connect_pages;
 mod connect_session_limits;
 mod connect_sessions;
 mod consent_claims;

@@ -263,15 +263,17 @@ function credentialActions(credential, error) {
     }
   };
   const oauth = credential.auth_method === "oauth_authorization_code";
+  const consentStatus = el("div", { class: "outcome", role: "status" });
   return el(
     "div",
     { class: "actions", role: "group", "aria-label": `Actions for ${credential.name}` },
     el("button", { type: "button", text: "Test again", onclick: run(() => api("POST", `${path}/validate`)) }),
     oauth
-      ? el("button", { type: "button", text: "Reconnect", onclick: run(() => reconnect(credential)) })
+      ? el("button", { type: "button", text: "Reconnect", onclick: run(() => reconnect(credential, consentStatus)) })
       : el("button", { type: "button", text: "Rotate secret", onclick: () => rotateSecret(credential) }),
     el("button", { type: "button", text: "Edit", onclick: () => editCredential(credential) }),
     el("button", { type: "button", text: "Delete", onclick: run(() => api("DELETE", path)) }),
+    consentStatus,
   );
 }
 
@@ -349,23 +351,51 @@ function editCredential(credential) {
   );
 }
 
-/// Runs a connect session in a popup and waits for its end; the session as it ended.
-async function consent(path, request) {
+/// Runs a connect session: a popup opens Latch's page for it (`connect_url`), from which the
+/// person continues to the consent screen. The console follows the session by polling it: once
+/// the popup is at the upstream it is another browsing context (every Latch page sends
+/// Cross-Origin-Opener-Policy), which can neither reach this window nor be watched from it. A
+/// blocked popup is said so, with Try again; Cancel ends the session. Status and buttons go in
+/// `place`. The session as it ended.
+async function consent(path, request, place, upstream) {
   const session = await api("POST", path, request);
-  const popup = window.open(session.authorization_url, "latch-consent", "popup,width=640,height=720");
-  if (!popup) window.location.assign(session.authorization_url);
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const now = await api("GET", `/v1/connect-sessions/${session.id}`);
-    if (now.status !== "pending") {
-      if (popup && !popup.closed) popup.close();
-      return now;
+  const open = () => window.open(session.connect_url, "latch-consent", "popup,width=640,height=720");
+  const cancel = el("button", {
+    type: "button",
+    text: "Cancel",
+    onclick: async () => {
+      cancel.disabled = true;
+      try {
+        await api("POST", `/v1/connect-sessions/${session.id}/cancel`);
+      } catch {
+        // It ended meanwhile: the next poll says how.
+      }
+    },
+  });
+  const show = (blocked) =>
+    place.replaceChildren(
+      el("p", {
+        text: blocked
+          ? `Your browser blocked the window for the consent in ${upstream}. Allow pop-ups for this site, then try again.`
+          : `Waiting for the consent in ${upstream}…`,
+      }),
+      blocked ? el("button", { type: "button", text: "Try again", onclick: () => show(!open()) }) : null,
+      cancel,
+    );
+  show(!open());
+  try {
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const now = await api("GET", `/v1/connect-sessions/${session.id}`);
+      if (now.status !== "pending") return now;
     }
+  } finally {
+    place.replaceChildren();
   }
 }
 
-async function reconnect(credential) {
-  const ended = await consent(`/v1/credentials/${credential.id}/reconnect`, {});
+async function reconnect(credential, place) {
+  const ended = await consent(`/v1/credentials/${credential.id}/reconnect`, {}, place, credential.connector);
   if (ended.status !== "completed") throw new Problem(400, { detail: `Not reconnected: ${ended.error || ended.status}.` });
 }
 
@@ -548,8 +578,7 @@ function addCredential(connector, onsaved) {
     if (descriptionInput.value.trim()) request.description = descriptionInput.value.trim();
     for (const field of oauthFields) if (field.input.value.trim()) request.config[field.name] = field.input.value.trim();
     try {
-      outcome.textContent = `Waiting for the consent in ${connector.name}…`;
-      const ended = await consent("/v1/connect-sessions", request);
+      const ended = await consent("/v1/connect-sessions", request, outcome, connector.name);
       if (ended.status !== "completed") {
         outcome.textContent = "";
         error.textContent = `Not connected: ${ended.error || ended.status}.`;

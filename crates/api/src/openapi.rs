@@ -38,6 +38,8 @@ use crate::{responses, routes};
         routes::connect_sessions::create,
         routes::connect_sessions::reconnect,
         routes::connect_sessions::get,
+        routes::connect_sessions::cancel,
+        routes::connect_sessions::connect_page,
         routes::connect_sessions::callback,
         routes::connect_sessions::shared_callback,
         routes::oauth_apps::create,

@@ -8,12 +8,18 @@ use url::Url;
 
 /// The path of the callback on Latch's public address.
 pub const CALLBACK_PATH: &str = "/v1/oauth/callback";
+/// The path of the pages a person opens to approve a connect session.
+pub const CONNECT_PATH: &str = "/v1/connect";
 
 /// Where browsers reach Latch, and where they may be sent back to.
 #[derive(Debug, Clone)]
 pub struct OAuthSettings {
-    /// `{public_url}/v1/oauth/callback`: registered as the OAuth app's redirect URI.
+    /// `{public_url}/v1/oauth/callback`: the shared redirect URI; an app's own is it and
+    /// `/{app id}`.
     pub redirect_uri: String,
+    /// `{public_url}/v1/connect`: a session's page for the person who approves is it and
+    /// `/{state}`.
+    pub connect_base: String,
     /// Origins `return_to` may point at: the public address's, and the console's.
     pub allowed_origins: Vec<String>,
     /// Pending (unexpired) connect sessions an organization may have at once.
@@ -45,6 +51,13 @@ impl OAuthSettings {
         redirect.set_path(&path);
         redirect.set_query(None);
         redirect.set_fragment(None);
+        let mut connect = public_url.clone();
+        connect.set_path(&format!(
+            "{}{CONNECT_PATH}",
+            public_url.path().trim_end_matches('/')
+        ));
+        connect.set_query(None);
+        connect.set_fragment(None);
         let mut allowed_origins = vec![public_url.origin().ascii_serialization()];
         allowed_origins.extend(
             console_origins
@@ -53,6 +66,7 @@ impl OAuthSettings {
         );
         Self {
             redirect_uri: redirect.to_string(),
+            connect_base: connect.to_string(),
             allowed_origins,
             pending_sessions_per_org: PENDING_SESSIONS_PER_ORG,
             session_retention: SESSION_RETENTION,

@@ -70,6 +70,7 @@ pub trait Store: Send + Sync + 'static {
     /// Returns the organisation with this name, creating it when missing.
     async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError>;
     async fn find_organization(&self, name: &str) -> Result<Option<Organization>, StoreError>;
+    async fn organization(&self, id: Uuid) -> Result<Option<Organization>, StoreError>;
 
     // Keyring
     async fn keyring_entries(&self) -> Result<Vec<KeyringEntry>, StoreError>;

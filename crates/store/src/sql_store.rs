@@ -81,6 +81,13 @@ macro_rules! impl_store {
                 Self::ensure_organization(self, name).await
             }
 
+            async fn organization(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::Organization>, $crate::StoreError> {
+                Self::organization(self, id).await
+            }
+
             async fn find_organization(
                 &self,
                 name: &str,

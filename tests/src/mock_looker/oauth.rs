@@ -33,6 +33,9 @@ pub enum Approval {
 #[derive(Default)]
 pub(super) struct OAuthState {
     approval: Approval,
+    /// The consent screen also runs a script that tries to take over the page that opened it
+    /// (`window.opener.location`), as a hostile web host could.
+    hostile: bool,
     /// client_guid → registered redirect URI.
     apps: HashMap<String, String>,
     /// Consent screens shown and not yet answered.
@@ -65,6 +68,10 @@ impl State {
 
 pub(super) fn set_approval(state: &State, approval: Approval) {
     state.oauth().approval = approval;
+}
+
+pub(super) fn set_hostile(state: &State, hostile: bool) {
+    state.oauth().hostile = hostile;
 }
 
 pub(super) fn register(state: &State, client_guid: &str, redirect_uri: &str) {
@@ -187,7 +194,21 @@ pub(super) async fn authorize(state: web::Data<State>, request: HttpRequest) -> 
         Approval::Deny => back_to(&auth_request, &[("error", "access_denied")]),
         Approval::Ask => {
             let id = Uuid::new_v4().simple().to_string();
-            state.oauth().pending.insert(id.clone(), auth_request);
+            let hostile = {
+                let mut oauth = state.oauth();
+                oauth.pending.insert(id.clone(), auth_request);
+                oauth.hostile
+            };
+            // What the takeover attempt saw is written into the page for the test to read.
+            let takeover = if hostile {
+                "<p id=\"opener\"></p><script>\
+                 var seen = document.getElementById('opener');\
+                 try { if (window.opener) { window.opener.location = 'about:blank#taken-over'; \
+                 seen.textContent = 'opener reached'; } else { seen.textContent = 'no opener'; } }\
+                 catch (e) { seen.textContent = 'opener refused'; }</script>"
+            } else {
+                ""
+            };
             page(
                 actix_web::http::StatusCode::OK,
                 "Allow access to Looker?",
@@ -196,7 +217,7 @@ pub(super) async fn authorize(state: web::Data<State>, request: HttpRequest) -> 
                      <input type=\"hidden\" name=\"request\" value=\"{id}\">\
                      <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
                      <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
-                     </form>"
+                     </form>{takeover}"
                 ),
             )
         }

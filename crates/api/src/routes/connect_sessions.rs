@@ -10,7 +10,7 @@ use crate::responses::{BodyRefused, InvalidFields, NotFound, ScopeRefused};
 use crate::state::AppState;
 use latch_core::connect_sessions::{
     self, CallbackEnd, CallbackPath, CallbackQuery, ConnectSessionCreated, ConnectSessionView,
-    CreateConnectSessionRequest, ReconnectRequest,
+    ConsentPage, CreateConnectSessionRequest, ReconnectRequest,
 };
 
 /// Starts a connection by consent (OAuth authorization code with PKCE).
@@ -98,6 +98,71 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let view = connect_sessions::get_connect_session(&state, &caller, *id).await?;
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// Cancels a pending connect session: its `connect_url` and its callback are refused from
+/// then on, and it reads `failed` ("the connection was cancelled"). A session that ended, or
+/// whose consent came back and is being completed, is 409.
+#[utoipa::path(post, path = "/v1/connect-sessions/{id}/cancel", operation_id = "cancel_connect_session", tag = "credentials",
+    security(("api_key" = ["credentials:write"])),
+    params(("id" = Uuid, Path, description = "Connect session id")),
+    responses(
+        (status = 200, description = "Cancelled", body = ConnectSessionView),
+        ScopeRefused,
+        (status = 404, response = NotFound),
+        (status = 409, description = "The session is no longer pending", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    Authenticated(caller): Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let view = connect_sessions::cancel_connect_session(&state, &caller, *id).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// The page a person opens to approve a connect session (a session's `connect_url`): it names
+/// the organization, the credential, the connector and where the consent screen is, with
+/// **Continue** to it. No API key: the link is the capability. A link that names no session is
+/// 404; one whose session ended, expired or is being completed is 400; both are pages.
+#[utoipa::path(get, path = "/v1/connect/{state}", operation_id = "connect_page", tag = "credentials",
+    params(("state" = String, Path, description = "The session's state, as in its `connect_url`",
+        min_length = 43, max_length = 512, pattern = "^[A-Za-z0-9_-]+$")),
+    responses(
+        (status = 200, description = "Who asks for what, and Continue to the consent screen", content_type = "text/html"),
+        (status = 400, description = "The session ended, expired or is being completed: a page saying so", content_type = "text/html"),
+        (status = 404, description = "Not a link Latch issued: a page saying so", content_type = "text/html"),
+    ))]
+pub async fn connect_page(state: web::Data<AppState>, sent: web::Path<String>) -> HttpResponse {
+    match connect_sessions::consent_page(&state, &sent).await {
+        ConsentPage::Ready {
+            organization,
+            credential,
+            connector,
+            upstream,
+            authorization_url,
+        } => {
+            let body = format!(
+                "<p>{organization} asks you to connect <strong>{credential}</strong> to \
+                 Latch with your {connector} account.</p><p>You will sign in at \
+                 <strong>{upstream}</strong> and approve there.</p>\
+                 <p><a class=\"button\" rel=\"noreferrer\" href=\"{url}\">Continue to \
+                 {connector}</a></p>",
+                organization = escape(&organization),
+                credential = escape(&credential),
+                connector = escape(&connector),
+                upstream = escape(&upstream),
+                url = escape(authorization_url.as_str()),
+            );
+            let mut response = HttpResponse::Ok();
+            html_response(&mut response, &format!("Connect {connector}"), &body)
+        }
+        ConsentPage::Ended(message) => {
+            let mut response = HttpResponse::BadRequest();
+            page_response(&mut response, "Not connected", &message)
+        }
+        ConsentPage::NotIssued => not_issued_page(),
+    }
 }
 
 /// What the browser comes back with; `state` is required (a missing one is a 400 page).
@@ -218,21 +283,28 @@ async fn answer(state: &AppState, path: CallbackPath, request: &HttpRequest) -> 
 }
 
 fn page_response(response: &mut HttpResponseBuilder, title: &str, message: &str) -> HttpResponse {
+    html_response(response, title, &format!("<p>{}</p>", escape(message)))
+}
+
+/// A page of `body` (HTML the caller escaped), never cached, under the pages' policy.
+fn html_response(response: &mut HttpResponseBuilder, title: &str, body: &str) -> HttpResponse {
     secure_page(
         response,
         "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
     )
     .content_type("text/html; charset=utf-8")
     .insert_header((CACHE_CONTROL, "no-store"))
-    .body(page(title, message))
+    .body(page(title, body))
 }
 
-fn page(title: &str, message: &str) -> String {
+/// A whole page: `body` is HTML already escaped by the caller.
+fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Latch: {title}</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}}</style>\
-         </head><body><h1>{title}</h1><p>{}</p></body></html>\n",
-        escape(message)
+         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}}\
+         a.button{{display:inline-block;padding:.5rem 1rem;border-radius:.3rem;background:#1d4ed8;color:#fff;text-decoration:none}}</style>\
+         </head><body><h1>{}</h1>{body}</body></html>\n",
+        escape(title)
     )
 }
 
@@ -258,7 +330,10 @@ mod tests {
 
     #[test]
     fn a_page_escapes_what_it_is_told() {
-        let html = page("Connected", "<script>alert(1)</script> & \"x\"");
+        let html = page(
+            "Connected",
+            &format!("<p>{}</p>", escape("<script>alert(1)</script> & \"x\"")),
+        );
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;"));
         assert!(!html.contains("<script>"));
     }

@@ -71,6 +71,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::get().to(connect_sessions::get)),
         )
         .service(
+            resource("/v1/connect-sessions/{id}/cancel", "POST")
+                .route(web::post().to(connect_sessions::cancel)),
+        )
+        .service(
+            resource("/v1/connect/{state}", "GET")
+                .route(web::get().to(connect_sessions::connect_page)),
+        )
+        .service(
             resource("/v1/oauth-apps", "POST, GET")
                 .route(web::post().to(oauth_apps::create))
                 .route(web::get().to(oauth_apps::list)),

@@ -221,7 +221,7 @@ pub async fn complete_callback(
 /// The app of `session` if the callback came back to that app's address: its own, or the
 /// shared one for an app still on it while no other organization has an app for the same
 /// upstream client. Any other pairing is a link Latch did not issue.
-async fn app_answering(
+pub(super) async fn app_answering(
     state: &Latch,
     path: CallbackPath,
     session: &ConnectSession,
@@ -275,7 +275,7 @@ pub(super) fn stale(claimed: DateTime<Utc>, at: DateTime<Utc>) -> bool {
 }
 
 /// Claims made at or before this instant have outlived the exchange's time-out.
-fn stale_before(at: DateTime<Utc>) -> DateTime<Utc> {
+pub(super) fn stale_before(at: DateTime<Utc>) -> DateTime<Utc> {
     at - chrono::Duration::from_std(CLAIM_TIMEOUT).unwrap_or_default()
 }
 
@@ -424,7 +424,10 @@ async fn connect(
     saved
 }
 
-fn open_verifier(state: &Latch, session: &ConnectSession) -> Result<SecretString, CoreError> {
+pub(super) fn open_verifier(
+    state: &Latch,
+    session: &ConnectSession,
+) -> Result<SecretString, CoreError> {
     let context = RecordContext::new(session.org_id, session.id);
     let data_key = state
         .secrets

@@ -9,27 +9,21 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
 use latch_connector::oauth::{OAUTH_AUTHORIZATION_CODE, OAuthFlow};
 use latch_connector::pkce::Pkce;
 use latch_connector::{Connector, FieldError, Fields};
-use latch_store::{
-    ConnectSession, ConnectSessionStatus, NewAuditEvent, NewConnectSession, OAuthApp, Page,
-    StoreError, now,
-};
+use latch_store::{NewAuditEvent, NewConnectSession, OAuthApp, Page, StoreError, now};
 use latch_vault::{Purpose, RecordContext};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use url::Url;
-use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::callers::{Caller, Scope};
 use crate::error::CoreError;
-use crate::input::{field_errors, trimmed};
+use crate::input::field_errors;
 use crate::latch::Latch;
 use crate::oauth_apps::{
     app_of, checked_settings, flow_of, redirect_uri, shared_redirect_is_unambiguous,
@@ -37,139 +31,17 @@ use crate::oauth_apps::{
 use crate::secrets::seal_text;
 
 mod callback;
+mod consent_page;
+mod types;
 
 pub use callback::{
     CLAIM_TIMEOUT, CallbackEnd, CallbackOutcome, CallbackPath, CallbackQuery, complete_callback,
 };
+pub use consent_page::{ConsentPage, consent_page};
+pub use types::*;
 
 /// How long a person has to approve Latch once the consent URL is handed out.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(10 * 60);
-
-/// A consent through one of your organization's OAuth apps (`GET /v1/oauth-apps`). The
-/// earlier form, `connector`, `auth_method` and `config` in place of `oauth_app_id`, is still
-/// read where an app of your organization has exactly those settings (its consent then goes
-/// through that app); otherwise it is refused with 422 naming `oauth_app_id`.
-#[derive(Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({
-    "name": "Looker production",
-    "description": "Connected by the analytics team",
-    "oauth_app_id": "019a8f0e-7a1b-7c2d-8e3f-4a5b6c7d8e90",
-    "return_to": "https://console.example.com/credentials"
-}))]
-pub struct CreateConnectSessionRequest {
-    /// The name the credential gets; unique in your organization.
-    #[serde(default, deserialize_with = "trimmed")]
-    #[validate(
-        required(message = "is required"),
-        length(min = 1, max = 128, message = "must be 1 to 128 characters"),
-        custom(function = "crate::input::printable")
-    )]
-    #[schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 128)]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "trimmed")]
-    #[validate(
-        length(max = 1000, message = "must be at most 1000 characters"),
-        custom(function = "crate::input::printable")
-    )]
-    #[schema(max_length = 1000)]
-    pub description: Option<String>,
-    /// The OAuth app the consent goes through; an admin registers it (`POST /v1/oauth-apps`).
-    #[schema(value_type = Uuid, required = true, nullable = false)]
-    pub oauth_app_id: Option<Uuid>,
-    /// The earlier form's connector.
-    #[schema(ignore)]
-    pub connector: Option<String>,
-    /// The earlier form's `oauth_authorization_code`.
-    #[schema(ignore)]
-    pub auth_method: Option<String>,
-    /// The earlier form's settings, matched against the organization's apps.
-    #[schema(ignore)]
-    pub config: Option<Value>,
-    /// Where the browser is sent back to (303) once the consent is done: an address on
-    /// Latch's own origin or one of `LATCH_CONSOLE_ORIGINS`. Without it, the callback shows
-    /// a page saying what happened. The document a server serves at `/openapi.json` gives
-    /// these origins as this field's `pattern`.
-    #[serde(default, deserialize_with = "trimmed")]
-    #[schema(max_length = 2048)]
-    pub return_to: Option<String>,
-}
-
-/// A new connect session: send the person's browser to `authorization_url`.
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({
-    "id": "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20",
-    "status": "pending",
-    "authorization_url": "https://acme.cloud.looker.com/auth?response_type=code&client_id=latch-production&redirect_uri=https%3A%2F%2Flatch.example.com%2Fv1%2Foauth%2Fcallback%2F019a8f0e-7a1b-7c2d-8e3f-4a5b6c7d8e90&scope=cors_api&state=...&code_challenge=...&code_challenge_method=S256",
-    "expires_at": "2026-11-24T10:10:00Z"
-}))]
-pub struct ConnectSessionCreated {
-    pub id: Uuid,
-    #[schema(example = "pending")]
-    pub status: &'static str,
-    pub authorization_url: String,
-    pub expires_at: DateTime<Utc>,
-}
-
-impl std::fmt::Debug for ConnectSessionCreated {
-    // The URL carries the state, the callback's only capability.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectSessionCreated")
-            .field("id", &self.id)
-            .field("authorization_url", &"[REDACTED]")
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Where a connect session stands.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "id": "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20",
-    "status": "completed",
-    "credential_id": "019a8f0e-6c1d-7a2b-8e3f-1d2c3b4a5f60"
-}))]
-pub struct ConnectSessionView {
-    pub id: Uuid,
-    /// `pending`, `completed`, `failed` or `expired`.
-    #[schema(example = "completed")]
-    pub status: &'static str,
-    /// The credential saved (or reconnected), once completed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub credential_id: Option<Uuid>,
-    /// Why it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub expires_at: DateTime<Utc>,
-}
-
-impl ConnectSessionView {
-    fn new(session: &ConnectSession, at: DateTime<Utc>) -> Self {
-        let claimed = session.claimed_at;
-        let interrupted = claimed.is_some_and(|claimed| callback::stale(claimed, at));
-        let (status, error) = match session.status {
-            // Its callback died while trading the code; the next callback records it.
-            ConnectSessionStatus::Pending if interrupted => (
-                "failed",
-                Some("the completion of the consent was interrupted".to_string()),
-            ),
-            // A claimed session is being completed, even past its expiry.
-            ConnectSessionStatus::Pending if claimed.is_none() && session.expires_at <= at => {
-                ("expired", None)
-            }
-            other => (other.as_str(), session.error.clone()),
-        };
-        Self {
-            id: session.id,
-            status,
-            credential_id: session
-                .credential_id
-                .filter(|_| session.status == ConnectSessionStatus::Completed),
-            error,
-            expires_at: session.expires_at,
-        }
-    }
-}
 
 fn audit(
     org_id: Uuid,
@@ -189,7 +61,7 @@ fn audit(
     }
 }
 
-fn state_hash(state: &str) -> Vec<u8> {
+pub(crate) fn state_hash(state: &str) -> Vec<u8> {
     Sha256::digest(state.as_bytes()).to_vec()
 }
 
@@ -477,6 +349,7 @@ async fn start(
         id: session.id,
         status: "pending",
         authorization_url: url.to_string(),
+        connect_url: format!("{}/{session_state}", state.oauth.connect_base),
         expires_at: session.expires_at,
     })
 }
@@ -498,24 +371,58 @@ pub async fn get_connect_session(
     Ok(ConnectSessionView::new(&session, now()))
 }
 
-/// What a reconnect may change: the OAuth app the new consent goes through.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({
-    "oauth_app_id": "019a8f0e-7a1b-7c2d-8e3f-4a5b6c7d8e91",
-    "return_to": "https://console.example.com/credentials"
-}))]
-pub struct ReconnectRequest {
-    /// Another OAuth app of the credential's connector to connect through; the credential's
-    /// own app when absent. The app's settings take effect once the new consent completes.
-    pub oauth_app_id: Option<Uuid>,
-    /// No longer taken: settings belong to the app (422 naming it).
-    #[schema(ignore)]
-    pub config: Option<Value>,
-    /// As for `POST /v1/connect-sessions`.
-    #[serde(default, deserialize_with = "trimmed")]
-    #[schema(max_length = 2048)]
-    pub return_to: Option<String>,
+/// Cancels a pending session: its link and its callback are refused from then on. A session
+/// whose consent is being completed, or that ended, is 409.
+pub async fn cancel_connect_session(
+    state: &Latch,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<ConnectSessionView, CoreError> {
+    caller.require(Scope::CredentialsWrite)?;
+    let missing = || CoreError::NotFound("no such connect session in your organization".into());
+    let session = state
+        .store
+        .get_connect_session(caller.org_id, id)
+        .await?
+        .ok_or_else(missing)?;
+    let at = now();
+    let view = ConnectSessionView::new(&session, at);
+    if view.status != "pending" {
+        return Err(CoreError::Conflict(format!(
+            "the connect session is {}: only a pending one can be cancelled",
+            view.status
+        )));
+    }
+    let mut event = audit(
+        caller.org_id,
+        Some(caller.key_id),
+        AuditAction::ConnectSessionFailed,
+        id,
+        json!({"reason": "cancelled"}),
+    );
+    event.outcome = AuditOutcome::Failure.into();
+    // A claimed session is left to the callback completing it (claims never predate `at`'s
+    // stale bound here unless the callback died, which the view already calls failed).
+    let cancelled = state
+        .store
+        .fail_connect_session(
+            id,
+            "the connection was cancelled",
+            callback::stale_before(at),
+            &event,
+        )
+        .await?;
+    if !cancelled {
+        return Err(CoreError::Conflict(
+            "the consent came back meanwhile and is being completed".into(),
+        ));
+    }
+    let session = state
+        .store
+        .get_connect_session(caller.org_id, id)
+        .await?
+        .ok_or_else(missing)?;
+    Ok(ConnectSessionView::new(&session, now()))
 }
 
 /// A connect session for an OAuth credential: its completion replaces the grant of the same
@@ -648,6 +555,7 @@ mod tests {
             id: Uuid::now_v7(),
             status: "pending",
             authorization_url: "https://looker.example/auth?state=state-capability-123".into(),
+            connect_url: "https://latch.example/v1/connect/state-capability-123".into(),
             expires_at: now(),
         };
         assert!(!format!("{created:?}").contains("state-capability-123"));

@@ -42,6 +42,16 @@ macro_rules! impl_organizations {
                 )
             }
 
+            pub(crate) async fn organization(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::Organization>, $crate::StoreError> {
+                Ok(sqlx::query_as("SELECT * FROM organizations WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
             pub(crate) async fn keyring_entries(
                 &self,
             ) -> Result<Vec<$crate::KeyringEntry>, $crate::StoreError> {
