@@ -19,7 +19,7 @@ async fn the_connect_page_names_who_asks_for_what_and_leads_to_the_consent_scree
 ) {
     let session = consent.start(&consent.body("Payroll Looker")).await;
     let connect_url = session["connect_url"].as_str().unwrap();
-    assert!(connect_url.starts_with(&consent.app().url("/v1/connect/")));
+    assert!(connect_url.starts_with(&consent.app().url("/v1/connect?state=")));
     // No API key: the link is the capability.
     let page = consent.browser.get(connect_url).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
@@ -53,12 +53,25 @@ async fn the_connect_page_names_who_asks_for_what_and_leads_to_the_consent_scree
         .get(
             consent
                 .app()
-                .url(&format!("/v1/connect/{}", "x".repeat(43))),
+                .url(&format!("/v1/connect?state={}", "x".repeat(43))),
         )
         .send()
         .await
         .unwrap();
     assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+    let bare = consent
+        .browser
+        .get(consent.app().url("/v1/connect"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), StatusCode::BAD_REQUEST);
+    // The link is a capability: no log line carries it.
+    let state = connect_url.split("state=").nth(1).unwrap();
+    assert!(
+        !latch_tests::captured_logs().contains(state),
+        "the state reached a log line"
+    );
 
     let expiring = consent.start(&consent.body("too late")).await;
     consent.app().expire_connect_sessions().await;

@@ -183,7 +183,7 @@ const DOCUMENTED: &[&str] = &[
     "POST /v1/credentials/{id}/reconnect",
     "GET /v1/connect-sessions/{id}",
     "POST /v1/connect-sessions/{id}/cancel",
-    "GET /v1/connect/{state}",
+    "GET /v1/connect",
     "GET /v1/oauth/callback",
     "GET /v1/oauth/callback/{app_id}",
     "POST /v1/oauth-apps",

@@ -17,8 +17,8 @@ pub struct OAuthSettings {
     /// `{public_url}/v1/oauth/callback`: the shared redirect URI; an app's own is it and
     /// `/{app id}`.
     pub redirect_uri: String,
-    /// `{public_url}/v1/connect`: a session's page for the person who approves is it and
-    /// `/{state}`.
+    /// `{public_url}/v1/connect`: a session's page for the person who approves is it with
+    /// `?state=`.
     pub connect_base: String,
     /// Origins `return_to` may point at: the public address's, and the console's.
     pub allowed_origins: Vec<String>,

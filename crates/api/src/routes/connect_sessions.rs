@@ -124,16 +124,25 @@ pub async fn cancel(
 /// The page a person opens to approve a connect session (a session's `connect_url`): it names
 /// the organization, the credential, the connector and where the consent screen is, with
 /// **Continue** to it. No API key: the link is the capability. A link that names no session is
-/// 404; one whose session ended, expired or is being completed is 400; both are pages.
-#[utoipa::path(get, path = "/v1/connect/{state}", operation_id = "connect_page", tag = "credentials",
-    params(("state" = String, Path, description = "The session's state, as in its `connect_url`",
-        min_length = 43, max_length = 512, pattern = "^[A-Za-z0-9_-]+$")),
+/// 404; one whose session ended, expired or is being completed, or without a state, is 400;
+/// all are pages.
+#[utoipa::path(get, path = "/v1/connect", operation_id = "connect_page", tag = "credentials",
+    params(ConnectParams),
     responses(
         (status = 200, description = "Who asks for what, and Continue to the consent screen", content_type = "text/html"),
-        (status = 400, description = "The session ended, expired or is being completed: a page saying so", content_type = "text/html"),
+        (status = 400, description = "The session ended, expired or is being completed, or the link is malformed: a page saying so", content_type = "text/html"),
         (status = 404, description = "Not a link Latch issued: a page saying so", content_type = "text/html"),
     ))]
-pub async fn connect_page(state: web::Data<AppState>, sent: web::Path<String>) -> HttpResponse {
+pub async fn connect_page(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
+    // In the query, as the callback's: request paths are logged, queries never.
+    let Some(sent) = callback_query(&request).and_then(|query| query.state) else {
+        let mut response = HttpResponse::BadRequest();
+        return page_response(
+            &mut response,
+            "Not connected",
+            "This link is malformed: start the connection again.",
+        );
+    };
     match connect_sessions::consent_page(&state, &sent).await {
         ConsentPage::Ready {
             organization,
@@ -163,6 +172,15 @@ pub async fn connect_page(state: web::Data<AppState>, sent: web::Path<String>) -
         }
         ConsentPage::NotIssued => not_issued_page(),
     }
+}
+
+/// What a connect page's link carries.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConnectParams {
+    /// The session's state, as in its `connect_url`: 43 characters of base64url.
+    #[param(min_length = 43, max_length = 512, pattern = "^[A-Za-z0-9_-]+$")]
+    pub state: String,
 }
 
 /// What the browser comes back with; `state` is required (a missing one is a 400 page).

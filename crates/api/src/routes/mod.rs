@@ -75,8 +75,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::post().to(connect_sessions::cancel)),
         )
         .service(
-            resource("/v1/connect/{state}", "GET")
-                .route(web::get().to(connect_sessions::connect_page)),
+            resource("/v1/connect", "GET").route(web::get().to(connect_sessions::connect_page)),
         )
         .service(
             resource("/v1/oauth-apps", "POST, GET")

@@ -349,7 +349,7 @@ async fn start(
         id: session.id,
         status: "pending",
         authorization_url: url.to_string(),
-        connect_url: format!("{}/{session_state}", state.oauth.connect_base),
+        connect_url: format!("{}?state={session_state}", state.oauth.connect_base),
         expires_at: session.expires_at,
     })
 }
@@ -555,7 +555,7 @@ mod tests {
             id: Uuid::now_v7(),
             status: "pending",
             authorization_url: "https://looker.example/auth?state=state-capability-123".into(),
-            connect_url: "https://latch.example/v1/connect/state-capability-123".into(),
+            connect_url: "https://latch.example/v1/connect?state=state-capability-123".into(),
             expires_at: now(),
         };
         assert!(!format!("{created:?}").contains("state-capability-123"));

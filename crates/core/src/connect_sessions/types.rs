@@ -67,7 +67,7 @@ pub struct CreateConnectSessionRequest {
     "id": "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20",
     "status": "pending",
     "authorization_url": "https://acme.cloud.looker.com/auth?response_type=code&client_id=latch-production&redirect_uri=https%3A%2F%2Flatch.example.com%2Fv1%2Foauth%2Fcallback%2F019a8f0e-7a1b-7c2d-8e3f-4a5b6c7d8e90&scope=cors_api&state=...&code_challenge=...&code_challenge_method=S256",
-    "connect_url": "https://latch.example.com/v1/connect/...",
+    "connect_url": "https://latch.example.com/v1/connect?state=...",
     "expires_at": "2026-11-24T10:10:00Z"
 }))]
 pub struct ConnectSessionCreated {
