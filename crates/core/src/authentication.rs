@@ -14,23 +14,23 @@ use crate::callers::{AuthFailure, Caller, authenticate, presented_prefix, rememb
 use crate::error::CoreError;
 use crate::latch::Latch;
 
-/// The caller a presented key belongs to; `client` is the address it came from. An address
-/// over its failure limit is answered from memory alone: a key this replica verified before
-/// gets through, anything else is refused without a store read.
+/// The caller a presented key belongs to; `client` is the address it came from. A key this
+/// replica verified before is answered from memory (the hot path, whatever the address); an
+/// address over its failure limit gets nothing else, refused without a store read.
 pub async fn authenticate_caller(
     latch: &Latch,
     presented: &SecretString,
     client: Option<IpAddr>,
 ) -> Result<Caller, CoreError> {
+    if let Some(caller) = remembered(&latch.keys, presented) {
+        return Ok(caller);
+    }
     if let Some(client) = client
         && latch
             .auth_failures
             .over_limit(client, Instant::now())
             .is_some()
     {
-        if let Some(caller) = remembered(&latch.keys, presented) {
-            return Ok(caller);
-        }
         let prefix = presented_prefix(presented.expose_secret());
         let owner = prefix.and_then(|prefix| latch.auth_failures.owner_of(prefix));
         let failure = AuthFailure {
