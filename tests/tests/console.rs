@@ -10,7 +10,8 @@ on_both_backends!(
     WithMock:
         a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_creates_a_data_source,
         a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay,
-        a_blocked_popup_is_said_so_and_cancel_ends_the_session;
+        a_blocked_popup_is_said_so_and_cancel_ends_the_session,
+        an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_redirect_uri;
     TestApp:
         the_console_is_served_under_a_strict_policy_with_assets_cached_by_content,
         the_api_reference_renders_in_a_browser_under_its_policy,
@@ -18,18 +19,31 @@ on_both_backends!(
 
 const SERVER: &str = env!("CARGO_BIN_EXE_latch-server");
 
+/// A browser, and a `latch serve` process on the fixture's database; `None` (the suite says
+/// it skipped) without Chromium.
+async fn console_of(app: &TestApp) -> Option<(Browser, Replica)> {
+    let browser = Browser::start().await?;
+    let server = Replica::spawn(
+        std::path::Path::new(SERVER),
+        &app.db.url,
+        latch_vault::ExposeSecret::expose_secret(&app.master_key),
+    )
+    .await;
+    Some((browser, server))
+}
+
+async fn sign_in(browser: &Browser, server: &Replica, key: &str) {
+    browser.goto(&format!("{}/", server.address)).await;
+    browser.fill("API key", key).await;
+    browser.press("Sign in").await;
+}
+
 async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_creates_a_data_source(
     fixture: WithMock,
 ) {
-    let Some(browser) = Browser::start().await else {
+    let Some((browser, server)) = console_of(&fixture.app).await else {
         return;
     };
-    let server = Replica::spawn(
-        std::path::Path::new(SERVER),
-        &fixture.app.db.url,
-        latch_vault::ExposeSecret::expose_secret(&fixture.app.master_key),
-    )
-    .await;
     let secret = fixture.mock.config().client_secret;
 
     browser.goto(&format!("{}/", server.address)).await;
@@ -314,41 +328,12 @@ async fn the_api_reference_renders_in_a_browser_under_its_policy(app: TestApp) {
 }
 
 /// A browser signed in to a `latch serve` process on the fixture's database, at the Add
-/// Credential overlay for Looker with the consent way chosen and its settings typed in: those of
-/// an app an admin registered, whose redirect URI Looker's admin registered at mock-looker.
+/// Credential overlay for Looker with the consent way chosen and an OAuth app selected: one the
+/// admin registered from that overlay, whose redirect URI, read off the page, Looker's admin
+/// registered at mock-looker.
 async fn at_the_consent_form(fixture: &WithMock) -> Option<(Browser, Replica)> {
-    let browser = Browser::start().await?;
-    let server = Replica::spawn(
-        std::path::Path::new(SERVER),
-        &fixture.app.db.url,
-        latch_vault::ExposeSecret::expose_secret(&fixture.app.master_key),
-    )
-    .await;
-    let (status, app) = fixture
-        .app
-        .send(
-            Method::POST,
-            "/v1/oauth-apps",
-            Some(&serde_json::json!({
-                "name": "Looker console app",
-                "connector": "looker",
-                "config": {
-                    "api_host_url": fixture.mock.url,
-                    "ui_host_url": fixture.mock.url,
-                    "client_id": "latch-console",
-                },
-            })),
-        )
-        .await;
-    assert_eq!(status, 201, "{app}");
-    let redirect = app["redirect_uri"]
-        .as_str()
-        .unwrap()
-        .replace(fixture.app.address.as_str(), server.address.as_str());
-    fixture.mock.register_oauth_app("latch-console", &redirect);
-    browser.goto(&format!("{}/", server.address)).await;
-    browser.fill("API key", &fixture.app.admin_key).await;
-    browser.press("Sign in").await;
+    let (browser, server) = console_of(&fixture.app).await?;
+    sign_in(&browser, &server, &fixture.app.admin_key).await;
     browser.press("Data sources").await;
     browser.press("New data source").await;
     browser.press("Looker").await;
@@ -356,9 +341,53 @@ async fn at_the_consent_form(fixture: &WithMock) -> Option<(Browser, Replica)> {
     browser.fill("Credential Name", "Looker by consent").await;
     let consent = browser.labelled("Consent in Looker").await;
     browser.click(&consent).await;
+
+    // No app yet: the admin registers one without leaving the overlay.
+    browser
+        .wait_for_text("No OAuth app for Looker is registered in your organization yet")
+        .await;
+    let connect = browser
+        .find("//button[normalize-space(.)='Connect with Looker']")
+        .await;
+    assert_eq!(
+        browser.attribute(&connect, "disabled").await.as_deref(),
+        Some("true"),
+        "nothing to connect through yet"
+    );
+    browser.press("Register an OAuth app").await;
+    browser.fill("App Name", "Looker console app").await;
+    browser.fill("API Host URL", "http://not a url").await;
+    browser.press("Register").await;
+    browser
+        .find("//label[normalize-space(.)='Client ID']/following-sibling::p[@class='field-error'][normalize-space(.)!='']")
+        .await;
     browser.fill("API Host URL", &fixture.mock.url).await;
     browser.fill("Web Host URL", &fixture.mock.url).await;
     browser.fill("Client ID", "latch-console").await;
+    browser.press("Register").await;
+    browser
+        .wait_for_text("Looker console app is registered")
+        .await;
+    browser.find("//output[@aria-label='Redirect URI']").await;
+    let shown = browser
+        .script("return document.querySelector('output[aria-label=\"Redirect URI\"]').textContent;")
+        .await;
+    let (_, apps) = fixture.app.send(Method::GET, "/v1/oauth-apps", None).await;
+    let app_id = apps["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        shown.as_str().unwrap(),
+        format!("{}/v1/oauth/callback/{app_id}", server.address),
+        "the console shows the app's own redirect URI"
+    );
+    browser.screenshot("oauth-app-registered").await;
+    fixture
+        .mock
+        .register_oauth_app("latch-console", shown.as_str().unwrap());
+    browser.press("Done").await;
+
+    // Back in the overlay, the new app is the one selected.
+    let select = browser.labelled("OAuth app").await;
+    assert_eq!(browser.value_of(&select).await, app_id);
     Some((browser, server))
 }
 
@@ -437,5 +466,54 @@ async fn a_blocked_popup_is_said_so_and_cancel_ends_the_session(fixture: WithMoc
         })
         .await;
     assert_eq!(failed[0].detail["reason"], "cancelled");
+    browser.quit().await;
+}
+
+async fn an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_redirect_uri(
+    fixture: WithMock,
+) {
+    let Some((browser, server)) = console_of(&fixture.app).await else {
+        return;
+    };
+    sign_in(&browser, &server, &fixture.app.admin_key).await;
+    browser.press("OAuth apps").await;
+    browser.wait_for_text("No OAuth apps yet.").await;
+    browser.press("Register OAuth app").await;
+    browser.fill("App Name", "Looker production").await;
+    browser.fill("API Host URL", &fixture.mock.url).await;
+    browser.fill("Web Host URL", &fixture.mock.url).await;
+    browser.fill("Client ID", "latch-production").await;
+    browser.press("Register").await;
+    browser
+        .wait_for_text("Looker production is registered")
+        .await;
+    browser.press("Done").await;
+    browser
+        .find("//td[normalize-space(.)='latch-production']")
+        .await;
+    browser.screenshot("oauth-apps").await;
+    let (_, apps) = fixture.app.send(Method::GET, "/v1/oauth-apps", None).await;
+    assert_eq!(apps["items"][0]["name"], "Looker production");
+    assert_eq!(apps["items"][0]["config"]["client_id"], "latch-production");
+    let redirect = format!(
+        "{}/v1/oauth/callback/{}",
+        server.address,
+        apps["items"][0]["id"].as_str().unwrap()
+    );
+
+    // A reader sees the app and its redirect URI, and no way to register one.
+    let (_, reader) = fixture
+        .app
+        .org_with_key("acme", &[latch_core::callers::Scope::CredentialsRead])
+        .await;
+    browser.press("Sign out").await;
+    browser.fill("API key", &reader).await;
+    browser.press("Sign in").await;
+    browser.press("OAuth apps").await;
+    browser
+        .find("//output[@aria-label='Redirect URI of Looker production']")
+        .await;
+    assert!(browser.page_text().await.contains(&redirect));
+    assert!(!browser.page_text().await.contains("Register OAuth app"));
     browser.quit().await;
 }

@@ -17,6 +17,7 @@ mod freshness;
 mod hostile_input;
 mod looker_oauth;
 mod migrations;
+mod names;
 mod oauth_apps;
 mod observability;
 mod openapi;

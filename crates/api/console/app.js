@@ -66,6 +66,7 @@ function can(scope) {
 function forget() {
   sessionStorage.removeItem(KEY);
   me = null;
+  nav.replaceChildren();
   nav.hidden = true;
   signOut.hidden = true;
   showSignIn();
@@ -77,6 +78,16 @@ function alertBox() {
 
 function showError(box, error) {
   box.textContent = error instanceof Problem ? error.message : "Latch could not be reached.";
+}
+
+/// A problem's field errors beside the fields they name, and its detail in `box`.
+function showFieldErrors(fields, box, problem) {
+  const listed = (problem.body && problem.body.errors) || [];
+  for (const item of listed) {
+    const field = fields.find((candidate) => candidate.path === item.field);
+    if (field) field.error.textContent = item.message;
+  }
+  showError(box, problem);
 }
 
 // Sign in -------------------------------------------------------------------------------
@@ -117,6 +128,7 @@ const sections = [
   { name: "Credentials", scope: "credentials:read", show: () => showCredentials() },
   { name: "Data sources", scope: "credentials:read", show: () => showDataSources("source") },
   { name: "Data destinations", scope: "credentials:read", show: () => showDataSources("destination") },
+  { name: "OAuth apps", scope: "credentials:read", show: () => showOAuthApps() },
   { name: "Audit", scope: "admin", show: () => showAudit() },
 ];
 
@@ -304,12 +316,7 @@ function overlay(title, fields, submitText, submit) {
               close();
               await showCredentials();
             } catch (problem) {
-              const listed = (problem.body && problem.body.errors) || [];
-              for (const item of listed) {
-                const field = fields.find((candidate) => candidate.path === item.field);
-                if (field) field.error.textContent = item.message;
-              }
-              showError(error, problem);
+              showFieldErrors(fields, error, problem);
             }
           },
         }),
@@ -514,7 +521,18 @@ function addCredential(connector, onsaved) {
   const outcome = el("div", { class: "outcome", role: "status" });
   const error = alertBox();
   const oauth = (connector.auth_methods || []).find((method) => method.id === "oauth_authorization_code");
-  const oauthFields = oauth ? schemaFields(oauth.config_schema, "config", false) : [];
+  // Consent goes through one of the organization's OAuth apps: what the app says (hosts,
+  // client ID, redirect URI) an admin registered; a person only picks it.
+  const appSelect = el("select", { id: uid("oauth-app"), required: true });
+  const appField = {
+    path: "oauth_app_id",
+    input: appSelect,
+    label: "OAuth app",
+    help: `The organization's OAuth client app in ${connector.name} that asks for the consent.`,
+    error: el("p", { class: "field-error" }),
+  };
+  const oauthFields = [appField];
+  const appPlace = el("div", {});
   // The two ways to make one, when the connector offers consent: only the chosen way's
   // fields are in the form.
   const [nameField, descriptionField, ...keyFields] = fields;
@@ -526,17 +544,58 @@ function addCredential(connector, onsaved) {
     el("button", { type: "button", class: "primary", text: "Save", onclick: () => save() }),
     el("button", { type: "button", text: "Cancel", onclick: () => close() }),
   );
-  const oauthBlocks = oauthFields.map(fieldBlock);
+  const connectButton = el("button", {
+    type: "button",
+    class: "primary",
+    text: `Connect with ${connector.name}`,
+    onclick: () => connect(),
+  });
   const oauthActions = el(
     "div",
     { class: "actions" },
-    el("button", { type: "button", class: "primary", text: `Connect with ${connector.name}`, onclick: () => connect() }),
+    connectButton,
     el("button", { type: "button", text: "Cancel", onclick: () => close() }),
   );
+  const registerButton = (text, after) =>
+    can("admin")
+      ? el("button", { type: "button", text, onclick: () => registerOAuthApp(connector, (app) => after(app)) })
+      : null;
+  async function loadApps(chosen) {
+    connectButton.disabled = true;
+    let page;
+    try {
+      page = await api("GET", `/v1/oauth-apps?connector=${encodeURIComponent(connector.id)}&limit=200`);
+    } catch (problem) {
+      showError(error, problem);
+      return;
+    }
+    if (!page.items.length) {
+      appPlace.replaceChildren(
+        el("p", {
+          text:
+            `No OAuth app for ${connector.name} is registered in your organization yet. ` +
+            (can("admin") ? "Register one first." : "An admin registers one first."),
+        }),
+        registerButton("Register an OAuth app", (app) => loadApps(app.id)),
+      );
+      return;
+    }
+    appSelect.replaceChildren(
+      ...page.items.map((app) => el("option", { value: app.id, text: appLabel(app), selected: app.id === chosen })),
+    );
+    appPlace.replaceChildren(
+      fieldBlock(appField),
+      registerButton("Register another OAuth app", (app) => loadApps(app.id)),
+    );
+    connectButton.disabled = false;
+  }
   const methodFields = el("div", {}, ...keyBlocks, outcome, error, keyActions);
   const choose = (byConsent) => {
     clearErrors();
-    if (byConsent) methodFields.replaceChildren(...oauthBlocks, outcome, error, oauthActions);
+    if (byConsent) {
+      methodFields.replaceChildren(appPlace, outcome, error, oauthActions);
+      loadApps(appSelect.value);
+    }
     else methodFields.replaceChildren(...keyBlocks, outcome, error, keyActions);
   };
   const radio = (text, checked, byConsent) => {
@@ -573,10 +632,9 @@ function addCredential(connector, onsaved) {
   async function connect() {
     clearErrors();
     for (const field of oauthFields) field.error.textContent = "";
-    const request = { connector: connector.id, auth_method: "oauth_authorization_code", config: {} };
+    const request = { oauth_app_id: appSelect.value };
     if (nameInput.value.trim()) request.name = nameInput.value.trim();
     if (descriptionInput.value.trim()) request.description = descriptionInput.value.trim();
-    for (const field of oauthFields) if (field.input.value.trim()) request.config[field.name] = field.input.value.trim();
     try {
       const ended = await consent("/v1/connect-sessions", request, outcome, connector.name);
       if (ended.status !== "completed") {
@@ -662,6 +720,195 @@ function addCredential(connector, onsaved) {
     }
   }
   dialog.addEventListener("close", forgetSecrets);
+  document.body.append(dialog);
+  dialog.showModal();
+  nameInput.focus();
+}
+
+// OAuth apps ----------------------------------------------------------------------------
+
+function appLabel(app) {
+  const config = app.config || {};
+  return [app.name, config.client_id && `client ${config.client_id}`, config.ui_host_url].filter(Boolean).join(" · ");
+}
+
+function copyable(text, label) {
+  const output = el("output", { class: "copyable", text, "aria-label": label });
+  const said = el("span", { role: "status" });
+  return el(
+    "div",
+    { class: "copy" },
+    output,
+    el("button", {
+      type: "button",
+      text: "Copy",
+      onclick: async () => {
+        try {
+          await navigator.clipboard.writeText(text);
+          said.textContent = "Copied";
+        } catch {
+          said.textContent = "Select the text to copy it";
+        }
+      },
+    }),
+    said,
+  );
+}
+
+async function showOAuthApps() {
+  const error = alertBox();
+  const rows = el("tbody");
+  const register = el("button", {
+    type: "button",
+    class: "primary",
+    text: "Register OAuth app",
+    onclick: () => chooseConnector(),
+  });
+  main.replaceChildren(
+    el("h1", { text: "OAuth apps" }),
+    el("p", {
+      text:
+        "An OAuth app is your organization's client app at an upstream such as Looker. Consent " +
+        "through it can only come back to this organization, at the app's redirect URI.",
+    }),
+    can("admin") ? register : null,
+    error,
+    el(
+      "table",
+      {},
+      el("thead", {}, el("tr", {}, ...["Name", "Connector", "Client ID", "Redirect URI"].map((text) => el("th", { text })))),
+      rows,
+    ),
+  );
+  let connectors = [];
+  try {
+    const [apps, listed] = await Promise.all([api("GET", "/v1/oauth-apps?limit=200"), api("GET", "/v1/connectors")]);
+    connectors = listed.items.filter((connector) =>
+      (connector.auth_methods || []).some((method) => method.id === "oauth_authorization_code"),
+    );
+    rows.replaceChildren(
+      ...apps.items.map((app) =>
+        el(
+          "tr",
+          {},
+          el("td", { text: app.name }),
+          el("td", { text: app.connector }),
+          el("td", { text: (app.config && app.config.client_id) || "" }),
+          el("td", {}, copyable(app.redirect_uri, `Redirect URI of ${app.name}`)),
+        ),
+      ),
+    );
+    if (!apps.items.length) {
+      rows.replaceChildren(el("tr", {}, el("td", { colspan: "4", text: "No OAuth apps yet." })));
+    }
+  } catch (problem) {
+    showError(error, problem);
+  }
+  function chooseConnector() {
+    if (connectors.length === 1) {
+      registerOAuthApp(connectors[0], () => showOAuthApps());
+      return;
+    }
+    const choices = el(
+      "ul",
+      { class: "tiles" },
+      ...connectors.map((connector) =>
+        el("li", {}, el("button", { type: "button", class: "tile", text: connector.name, onclick: () => registerOAuthApp(connector, () => showOAuthApps()) })),
+      ),
+    );
+    register.replaceWith(choices);
+  }
+}
+
+/// The Register OAuth app overlay: the app's name and settings, then its redirect URI, which
+/// the upstream's admin registers for the app's client ID. `onregistered` gets the app once
+/// the person is done.
+function registerOAuthApp(connector, onregistered) {
+  const method = (connector.auth_methods || []).find((candidate) => candidate.id === "oauth_authorization_code");
+  const nameInput = el("input", { id: uid("app-name"), required: true, maxlength: 128 });
+  const descriptionInput = el("textarea", { id: uid("app-description"), maxlength: 1000, rows: 2 });
+  const fields = [
+    { path: "name", input: nameInput, label: "App Name", error: el("p", { class: "field-error" }) },
+    { path: "description", input: descriptionInput, label: "App Description", error: el("p", { class: "field-error" }) },
+    ...schemaFields(method.config_schema, "config", false),
+    ...schemaFields(method.secrets_schema, "secrets", true),
+  ];
+  const error = alertBox();
+  const body = el("div", {}, ...fields.map(fieldBlock), error);
+  const registerButton = el("button", { type: "button", class: "primary", text: "Register", onclick: () => register() });
+  const actions = el(
+    "div",
+    { class: "actions" },
+    registerButton,
+    el("button", { type: "button", text: "Cancel", onclick: () => close() }),
+  );
+  const dialog = el(
+    "dialog",
+    { "aria-label": `Register an OAuth app: ${connector.name}` },
+    el(
+      "form",
+      { method: "dialog", onsubmit: (event) => event.preventDefault() },
+      el("h2", { text: `Register an OAuth app: ${connector.name}` }),
+      body,
+      actions,
+    ),
+  );
+  const close = () => {
+    for (const field of fields) if (field.section === "secrets") field.input.value = "";
+    dialog.close();
+    dialog.remove();
+  };
+  async function register() {
+    error.textContent = "";
+    const request = { name: nameInput.value.trim(), connector: connector.id, config: {} };
+    if (descriptionInput.value.trim()) request.description = descriptionInput.value.trim();
+    const secrets = {};
+    for (const field of fields) {
+      field.error.textContent = "";
+      const value = field.input.value.trim();
+      if (field.section === "config" && value) request.config[field.name] = value;
+      if (field.section === "secrets" && value) secrets[field.name] = value;
+    }
+    if (Object.keys(secrets).length) request.secrets = secrets;
+    registerButton.disabled = true;
+    try {
+      const app = await api("POST", "/v1/oauth-apps", request);
+      close();
+      showRedirect(app);
+    } catch (problem) {
+      showFieldErrors(fields, error, problem);
+    } finally {
+      registerButton.disabled = false;
+    }
+  }
+  function showRedirect(app) {
+    const done = el("dialog", { "aria-label": `${app.name} is registered` });
+    done.append(
+      el("h2", { text: `${app.name} is registered` }),
+      el("p", {
+        text:
+          `Give this redirect URI to your ${connector.name} admin, who registers it for the client ID ` +
+          `${(app.config && app.config.client_id) || ""}. Consent through the app works once it is registered there.`,
+      }),
+      copyable(app.redirect_uri, "Redirect URI"),
+      el(
+        "div",
+        { class: "actions" },
+        el("button", {
+          type: "button",
+          class: "primary",
+          text: "Done",
+          onclick: () => {
+            done.close();
+            done.remove();
+            onregistered(app);
+          },
+        }),
+      ),
+    );
+    document.body.append(done);
+    done.showModal();
+  }
   document.body.append(dialog);
   dialog.showModal();
   nameInput.focus();

@@ -12,7 +12,7 @@ use validator::Validate;
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::callers::{Caller, Scope, generate_key, scopes_from_column, scopes_to_column};
 use crate::error::CoreError;
-use crate::input::{field_errors, trimmed};
+use crate::input::{field_errors, normalized};
 use crate::latch::Latch;
 
 /// A new key and its record. The key itself exists only here and in the one response.
@@ -67,11 +67,11 @@ pub async fn issue_api_key(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "etl runner", "scopes": ["credentials:read", "tokens:issue"]}))]
 pub struct CreateApiKeyRequest {
-    #[serde(default, deserialize_with = "trimmed")]
+    #[serde(default, deserialize_with = "normalized")]
     #[validate(
         required(message = "is required"),
         length(min = 1, max = 128, message = "must be 1 to 128 characters"),
-        custom(function = "crate::input::printable")
+        custom(function = "crate::input::plain_name")
     )]
     #[schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 128)]
     pub name: Option<String>,

@@ -73,6 +73,15 @@ impl CoreError {
         }
     }
 
+    /// A name another `noun` of the organization has, under the folded form names are
+    /// compared by ([`latch_store::folded_name`]).
+    pub fn name_taken(noun: &str, name: &str) -> Self {
+        CoreError::Conflict(format!(
+            "a {noun} named `{name}` already exists in your organization (names that differ \
+             only in case or white space count as the same)"
+        ))
+    }
+
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
         CoreError::Validation(vec![FieldError::new(field, message)])
     }

@@ -3,6 +3,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use icu_normalizer::ComposingNormalizerBorrowed;
+use icu_properties::CodePointSetData;
+use icu_properties::props::DefaultIgnorableCodePoint;
 use latch_connector::{CONTROL_CHARS, FieldError, SPACE_CHARS};
 use latch_store::Page;
 use serde::{Deserialize, Deserializer};
@@ -15,9 +18,15 @@ pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 200;
 
 /// Deserialises an optional string with surrounding white space removed, so a blank name is
-/// an empty one and fails its length check.
-pub fn trimmed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(deserializer)?.map(|text| text.trim().to_string()))
+/// an empty one and fails its length check, in Unicode NFC, so that one text is stored one
+/// way however it was typed ("é" as one code point or as "e" and a combining accent). Checks
+/// run on the normalized text.
+pub fn normalized<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.map(|text| {
+        ComposingNormalizerBorrowed::new_nfc()
+            .normalize(text.trim())
+            .into_owned()
+    }))
 }
 
 /// Deserialises an optional whole number written as JSON writes numbers: `600`, and also
@@ -44,24 +53,77 @@ pub fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option
 /// characters (C0, DEL, C1, NUL included) and the bidirectional overrides and isolates
 /// (U+202A to U+202E, U+2066 to U+2069), which can make a name display as another.
 pub fn printable(text: &str) -> Result<(), validator::ValidationError> {
-    match text.chars().find(|c| unprintable(*c)) {
+    refuse_any(
+        text,
+        unprintable,
+        "printable",
+        "control or bidirectional formatting characters",
+    )
+}
+
+fn unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Refuses in a name, besides what [`printable`] refuses, what cannot be seen: the code points
+/// Unicode marks `Default_Ignorable_Code_Point` (zero-width spaces and joiners, LRM, RLM and
+/// ALM, the soft hyphen, variation selectors, the BOM, tag characters, fillers) and the line
+/// and paragraph separators U+2028 and U+2029. With any of them "Payroll Looker" could have a
+/// twin that reads the same in every list.
+pub fn plain_name(text: &str) -> Result<(), validator::ValidationError> {
+    printable(text)?;
+    refuse_any(
+        text,
+        hidden,
+        "plain_name",
+        "invisible characters or line breaks",
+    )
+}
+
+/// An error naming the first character of `text` that `refused`, saying it must not contain
+/// `what`.
+fn refuse_any(
+    text: &str,
+    refused: fn(char) -> bool,
+    code: &'static str,
+    what: &str,
+) -> Result<(), validator::ValidationError> {
+    match text.chars().find(|c| refused(*c)) {
         None => Ok(()),
         Some(c) => {
-            let mut error = validator::ValidationError::new("printable");
-            error.message = Some(
-                format!(
-                    "must not contain control or bidirectional formatting characters (found U+{:04X})",
-                    u32::from(c)
-                )
-                .into(),
-            );
+            let mut error = validator::ValidationError::new(code);
+            error.message =
+                Some(format!("must not contain {what} (found U+{:04X})", u32::from(c)).into());
             Err(error)
         }
     }
 }
 
-fn unprintable(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+fn hidden(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}')
+        || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+}
+
+/// What [`plain_name`] refuses beyond [`printable`], as the inside of a character class:
+/// `Default_Ignorable_Code_Point` as the Unicode data built into Latch has it, and U+2028 and
+/// U+2029. A code point past U+FFFF is written as itself: `\uXXXX` cannot name it, and
+/// `\u{..}` and `\U........` are each read by only some dialects, while every Unicode-aware
+/// one (ECMA-262 with the `u` flag JSON Schema asks for, Python's, Rust's) reads a literal
+/// character as itself.
+fn hidden_chars() -> String {
+    let mut class = String::from(r"\u2028\u2029");
+    let spell = |code: u32| match char::from_u32(code) {
+        Some(c) if code > 0xFFFF => c.to_string(),
+        _ => format!(r"\u{code:04X}"),
+    };
+    for range in CodePointSetData::new::<DefaultIgnorableCodePoint>().iter_ranges() {
+        class.push_str(&spell(*range.start()));
+        if range.end() > range.start() {
+            class.push('-');
+            class.push_str(&spell(*range.end()));
+        }
+    }
+    class
 }
 
 /// The bidirectional overrides and isolates [`printable`] refuses, as the inside of a
@@ -83,17 +145,35 @@ fn visible() -> String {
     format!("[^{CONTROL_CHARS}{SPACE_CHARS}{BIDI_CHARS}]")
 }
 
+/// A character [`plain_name`] accepts.
+fn name_class() -> String {
+    format!(
+        "[^{CONTROL_CHARS}{BIDI_CHARS}{hidden}]",
+        hidden = hidden_chars()
+    )
+}
+
+/// A character [`plain_name`] accepts that is not white space.
+fn name_visible() -> String {
+    format!(
+        "[^{CONTROL_CHARS}{SPACE_CHARS}{BIDI_CHARS}{hidden}]",
+        hidden = hidden_chars()
+    )
+}
+
 /// The document's pattern for a name of at most `max_chars` characters: what the server
 /// accepts once it has trimmed the white space around it (`W*`): something visible (`V`), and
-/// between the first and the last visible character nothing [`printable`] refuses (`P`).
+/// between the first and the last visible character nothing [`plain_name`] refuses (`P`).
 /// The length is counted after trimming, as the server counts it, so it lives in the pattern
 /// (`maxLength` would count the white space too). Character sets are spelled out: every regex
-/// dialect reads `\uXXXX` alike, not so `\s` or `\p{..}`.
+/// dialect reads `\uXXXX` alike, not so `\s` or `\p{..}`. (The server counts the length in
+/// NFC: a name at the limit written with characters NFC spells longer, such as U+0958, is
+/// refused though it matches.)
 pub fn name_pattern(max_chars: usize) -> String {
     format!(
         "^{white}*{trimmed}{white}*$",
         white = white(),
-        trimmed = trimmed_text(max_chars),
+        trimmed = trimmed_text(max_chars, &name_visible(), &name_class()),
     )
 }
 
@@ -103,20 +183,18 @@ pub fn description_pattern(max_chars: usize) -> String {
     format!(
         "^{white}*(?:{trimmed})?{white}*$",
         white = white(),
-        trimmed = trimmed_text(max_chars),
+        trimmed = trimmed_text(max_chars, &visible(), &printable_class()),
     )
 }
 
-/// One to `max_chars` characters that start and end with a visible one.
-fn trimmed_text(max_chars: usize) -> String {
+/// One to `max_chars` characters of `inner` that start and end with one of `visible`.
+fn trimmed_text(max_chars: usize, visible: &str, inner: &str) -> String {
     if max_chars < 2 {
-        return visible();
+        return visible.to_string();
     }
     format!(
-        "{visible}(?:{printable}{{0,{inner}}}{visible})?",
-        visible = visible(),
-        printable = printable_class(),
-        inner = max_chars - 2,
+        "{visible}(?:{inner}{{0,{count}}}{visible})?",
+        count = max_chars - 2,
     )
 }
 
@@ -303,6 +381,62 @@ mod tests {
     }
 
     #[test]
+    fn names_refuse_invisible_characters_and_line_separators_naming_the_code_point() {
+        let invisible = [
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{061C}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{2060}',
+            '\u{2063}',
+            '\u{FE0F}',
+            '\u{3164}',
+            '\u{115F}',
+            '\u{180E}',
+            '\u{E0041}',
+            '\u{E007F}',
+            '\u{1D173}',
+            '\u{2028}',
+            '\u{2029}',
+        ];
+        for c in invisible {
+            let message = plain_name(&format!("Payroll{c}Looker"))
+                .unwrap_err()
+                .message
+                .unwrap();
+            assert!(
+                message.contains(&format!("U+{:04X}", u32::from(c))),
+                "{c:?}: {message}"
+            );
+            assert!(!accepted("name", &format!("Payroll {c}Looker")), "{c:?}");
+        }
+        for name in [
+            "Payroll Looker",
+            "Payroll\u{A0}Looker",
+            "Données 日本語 🔑",
+            "a\u{301}",
+        ] {
+            assert!(plain_name(name).is_ok(), "{name:?}");
+        }
+        // A description may hold them (an emoji sequence joins with U+200D).
+        assert!(accepted("description", "family \u{1F468}\u{200D}\u{1F469}"));
+    }
+
+    #[test]
+    fn names_and_descriptions_are_stored_in_nfc() {
+        let request: crate::credentials::UpdateCredentialRequest = serde_json::from_value(
+            serde_json::json!({"name": " Cafe\u{301} ", "description": "\u{212B}"}),
+        )
+        .unwrap();
+        assert_eq!(request.name.as_deref(), Some("Caf\u{E9}"));
+        assert_eq!(request.description.as_deref(), Some("\u{C5}"));
+    }
+
+    #[test]
     fn a_cursor_round_trips_and_garbage_is_refused() {
         let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
         let wanted = Page::first(2);
@@ -331,8 +465,18 @@ mod tests {
     fn the_documented_name_and_description_patterns_accept_exactly_what_the_server_does() {
         let name = regex::Regex::new(&name_pattern(128)).unwrap();
         let description = regex::Regex::new(&description_pattern(1000)).unwrap();
-        let characters = (0..=0x3100u32)
-            .chain([0xFEFF, 0x1F511])
+        // Every character of the Basic Multilingual Plane, and around each range of hidden
+        // ones beyond it.
+        let beyond = CodePointSetData::new::<DefaultIgnorableCodePoint>()
+            .iter_ranges()
+            .filter(|range| *range.start() > 0xFFFF)
+            .flat_map(|range| {
+                let (start, end) = (*range.start(), *range.end());
+                [start - 1, start, start + 1, end - 1, end, end + 1]
+            });
+        let characters = (0..=0xFFFFu32)
+            .chain(beyond)
+            .chain([0x1F511, 0x10FFFF])
             .filter_map(char::from_u32);
         for c in characters {
             for text in [c.to_string(), format!("a{c}"), format!("{c}{c}")] {

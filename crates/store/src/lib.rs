@@ -8,6 +8,7 @@
 mod connect_sessions;
 mod error;
 mod model;
+mod names;
 mod oauth_apps;
 mod postgres;
 mod sql;
@@ -23,6 +24,7 @@ use uuid::Uuid;
 pub use connect_sessions::*;
 pub use error::StoreError;
 pub use model::*;
+pub use names::folded_name;
 pub use oauth_apps::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

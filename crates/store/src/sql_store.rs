@@ -16,6 +16,7 @@ macro_rules! impl_store {
         $crate::sql::changes::impl_changes!($store, $db);
         $crate::sql::connect_sessions::impl_connect_sessions!($store, $db);
         $crate::sql::oauth_apps::impl_oauth_apps!($store, $db);
+        $crate::sql::names::impl_names!($store, $db);
 
         impl $store {
             async fn insert_keyring(

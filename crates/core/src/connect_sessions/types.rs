@@ -9,7 +9,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::callback;
-use crate::input::trimmed;
+use crate::input::normalized;
 
 /// A consent through one of your organization's OAuth apps (`GET /v1/oauth-apps`). The
 /// earlier form, `connector`, `auth_method` and `config` in place of `oauth_app_id`, is still
@@ -25,15 +25,15 @@ use crate::input::trimmed;
 }))]
 pub struct CreateConnectSessionRequest {
     /// The name the credential gets; unique in your organization.
-    #[serde(default, deserialize_with = "trimmed")]
+    #[serde(default, deserialize_with = "normalized")]
     #[validate(
         required(message = "is required"),
         length(min = 1, max = 128, message = "must be 1 to 128 characters"),
-        custom(function = "crate::input::printable")
+        custom(function = "crate::input::plain_name")
     )]
     #[schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 128)]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "trimmed")]
+    #[serde(default, deserialize_with = "normalized")]
     #[validate(
         length(max = 1000, message = "must be at most 1000 characters"),
         custom(function = "crate::input::printable")
@@ -56,7 +56,7 @@ pub struct CreateConnectSessionRequest {
     /// Latch's own origin or one of `LATCH_CONSOLE_ORIGINS`. Without it, the callback shows
     /// a page saying what happened. The document a server serves at `/openapi.json` gives
     /// these origins as this field's `pattern`.
-    #[serde(default, deserialize_with = "trimmed")]
+    #[serde(default, deserialize_with = "normalized")]
     #[schema(max_length = 2048)]
     pub return_to: Option<String>,
 }
@@ -159,7 +159,7 @@ pub struct ReconnectRequest {
     #[schema(ignore)]
     pub config: Option<Value>,
     /// As for `POST /v1/connect-sessions`.
-    #[serde(default, deserialize_with = "trimmed")]
+    #[serde(default, deserialize_with = "normalized")]
     #[schema(max_length = 2048)]
     pub return_to: Option<String>,
 }

@@ -51,9 +51,7 @@ fn credential_not_found() -> CoreError {
 }
 
 fn name_taken(name: &str) -> CoreError {
-    CoreError::Conflict(format!(
-        "a credential named `{name}` already exists in your organization"
-    ))
+    CoreError::name_taken("credential", name)
 }
 
 fn audit(caller: &Caller, action: AuditAction, id: Uuid, detail: Value) -> NewAuditEvent {

@@ -52,10 +52,7 @@ fn not_found(kind: DataSourceKind) -> CoreError {
 }
 
 fn name_taken(kind: DataSourceKind, name: &str) -> CoreError {
-    CoreError::Conflict(format!(
-        "a {} named `{name}` already exists in your organization",
-        noun(kind)
-    ))
+    CoreError::name_taken(noun(kind), name)
 }
 
 fn audit(

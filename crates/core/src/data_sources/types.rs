@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::input::trimmed;
+use crate::input::normalized;
 
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -21,15 +21,15 @@ use crate::input::trimmed;
 }))]
 pub struct CreateDataSourceRequest {
     /// Unique in your organization among sources (or destinations).
-    #[serde(default, deserialize_with = "trimmed")]
+    #[serde(default, deserialize_with = "normalized")]
     #[validate(
         required(message = "is required"),
         length(min = 1, max = 128, message = "must be 1 to 128 characters"),
-        custom(function = "crate::input::printable")
+        custom(function = "crate::input::plain_name")
     )]
     #[schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 128)]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "trimmed")]
+    #[serde(default, deserialize_with = "normalized")]
     #[validate(
         length(max = 1000, message = "must be at most 1000 characters"),
         custom(function = "crate::input::printable")
@@ -52,14 +52,14 @@ pub struct CreateDataSourceRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"credential_id": "019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b21"}))]
 pub struct UpdateDataSourceRequest {
-    #[serde(default, deserialize_with = "trimmed")]
+    #[serde(default, deserialize_with = "normalized")]
     #[validate(
         length(min = 1, max = 128, message = "must be 1 to 128 characters"),
-        custom(function = "crate::input::printable")
+        custom(function = "crate::input::plain_name")
     )]
     #[schema(min_length = 1, max_length = 128)]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "trimmed")]
+    #[serde(default, deserialize_with = "normalized")]
     #[validate(
         length(max = 1000, message = "must be at most 1000 characters"),
         custom(function = "crate::input::printable")
@@ -141,10 +141,10 @@ pub struct ListDataSourcesQuery {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "nightly export runner"}))]
 pub struct CreateJobKeyRequest {
-    #[serde(default, deserialize_with = "trimmed")]
+    #[serde(default, deserialize_with = "normalized")]
     #[validate(
         length(min = 1, max = 128, message = "must be 1 to 128 characters"),
-        custom(function = "crate::input::printable")
+        custom(function = "crate::input::plain_name")
     )]
     #[schema(min_length = 1, max_length = 128)]
     pub name: Option<String>,

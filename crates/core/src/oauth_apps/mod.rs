@@ -29,9 +29,7 @@ fn not_found() -> CoreError {
 }
 
 fn name_taken(name: &str) -> CoreError {
-    CoreError::Conflict(format!(
-        "an OAuth app named `{name}` already exists in your organization"
-    ))
+    CoreError::name_taken("OAuth app", name)
 }
 
 fn audit(caller: &Caller, action: AuditAction, id: Uuid, detail: Value) -> NewAuditEvent {

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::input::trimmed;
+use crate::input::normalized;
 
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -23,15 +23,15 @@ use crate::input::trimmed;
 }))]
 pub struct CreateOAuthAppRequest {
     /// Unique in your organization.
-    #[serde(default, deserialize_with = "trimmed")]
+    #[serde(default, deserialize_with = "normalized")]
     #[validate(
         required(message = "is required"),
         length(min = 1, max = 128, message = "must be 1 to 128 characters"),
-        custom(function = "crate::input::printable")
+        custom(function = "crate::input::plain_name")
     )]
     #[schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 128)]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "trimmed")]
+    #[serde(default, deserialize_with = "normalized")]
     #[validate(
         length(max = 1000, message = "must be at most 1000 characters"),
         custom(function = "crate::input::printable")
@@ -56,14 +56,14 @@ pub struct CreateOAuthAppRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"description": "Owned by the BI admins; rotate with them"}))]
 pub struct UpdateOAuthAppRequest {
-    #[serde(default, deserialize_with = "trimmed")]
+    #[serde(default, deserialize_with = "normalized")]
     #[validate(
         length(min = 1, max = 128, message = "must be 1 to 128 characters"),
-        custom(function = "crate::input::printable")
+        custom(function = "crate::input::plain_name")
     )]
     #[schema(min_length = 1, max_length = 128)]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "trimmed")]
+    #[serde(default, deserialize_with = "normalized")]
     #[validate(
         length(max = 1000, message = "must be at most 1000 characters"),
         custom(function = "crate::input::printable")

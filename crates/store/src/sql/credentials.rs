@@ -26,13 +26,21 @@ macro_rules! impl_credentials {
                 c: &$crate::NewCredential,
                 auth_method: &str,
             ) -> Result<$crate::Credential, $crate::StoreError> {
+                let name_key = Self::claim_name(
+                    tx,
+                    $crate::names::NameScope::CREDENTIALS,
+                    c.org_id,
+                    None,
+                    &c.name,
+                )
+                .await?;
                 Ok(sqlx::query_as(
                     "INSERT INTO credentials \
                      (id, org_id, connector, auth_method, name, description, config, secret_ct, \
                       secret_nonce, wrapped_dek, kek_id, status, status_detail, identity, \
-                      validated_at, version, created_at, updated_at, oauth_app_id) \
+                      validated_at, version, created_at, updated_at, oauth_app_id, name_key) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                             1, $16, $16, $17) \
+                             1, $16, $16, $17, $18) \
                      RETURNING *",
                 )
                 .bind(c.id)
@@ -52,6 +60,7 @@ macro_rules! impl_credentials {
                 .bind(c.validated_at)
                 .bind($crate::now())
                 .bind(c.oauth_app_id)
+                .bind(name_key)
                 .fetch_one(&mut **tx)
                 .await?)
             }
@@ -101,10 +110,19 @@ macro_rules! impl_credentials {
                 audit: &$crate::NewAuditEvent,
             ) -> Result<$crate::Credential, $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
+                let name_key = Self::claim_name(
+                    &mut tx,
+                    $crate::names::NameScope::CREDENTIALS,
+                    org_id,
+                    Some(id),
+                    &c.name,
+                )
+                .await?;
                 let updated: Option<$crate::Credential> = sqlx::query_as(
                     "UPDATE credentials SET name = $4, description = $5, config = $6, \
                      secret_ct = $7, secret_nonce = $8, status = $9, status_detail = $10, \
-                     identity = $11, validated_at = $12, updated_at = $13, version = version + 1 \
+                     identity = $11, validated_at = $12, updated_at = $13, name_key = $14, \
+                     version = version + 1 \
                      WHERE org_id = $1 AND id = $2 AND version = $3 RETURNING *",
                 )
                 .bind(org_id)
@@ -120,6 +138,7 @@ macro_rules! impl_credentials {
                 .bind(c.identity.as_ref().map(sqlx::types::Json))
                 .bind(c.validated_at)
                 .bind($crate::now())
+                .bind(name_key)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(updated) = updated else {

@@ -9,11 +9,19 @@ macro_rules! impl_data_sources {
                 audit: &$crate::NewAuditEvent,
             ) -> Result<$crate::DataSource, $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
+                let name_key = Self::claim_name(
+                    &mut tx,
+                    $crate::names::NameScope::data_sources(d.kind),
+                    d.org_id,
+                    None,
+                    &d.name,
+                )
+                .await?;
                 let row = sqlx::query_as(
                     "INSERT INTO data_sources \
                      (id, org_id, kind, name, description, connector, credential_id, config, \
-                      version, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING *",
+                      version, created_at, updated_at, name_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10) RETURNING *",
                 )
                 .bind(d.id)
                 .bind(d.org_id)
@@ -24,6 +32,7 @@ macro_rules! impl_data_sources {
                 .bind(d.credential_id)
                 .bind(sqlx::types::Json(&d.config))
                 .bind($crate::now())
+                .bind(name_key)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|error| match $crate::StoreError::from(error) {
@@ -101,9 +110,17 @@ macro_rules! impl_data_sources {
                 audit: &$crate::NewAuditEvent,
             ) -> Result<$crate::DataSource, $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
+                let name_key = Self::claim_name(
+                    &mut tx,
+                    $crate::names::NameScope::data_sources(kind),
+                    org_id,
+                    Some(id),
+                    &c.name,
+                )
+                .await?;
                 let updated: Option<$crate::DataSource> = sqlx::query_as(
                     "UPDATE data_sources SET name = $5, description = $6, credential_id = $7, \
-                     config = $8, updated_at = $9, version = version + 1 \
+                     config = $8, updated_at = $9, name_key = $10, version = version + 1 \
                      WHERE org_id = $1 AND kind = $2 AND id = $3 AND version = $4 RETURNING *",
                 )
                 .bind(org_id)
@@ -115,6 +132,7 @@ macro_rules! impl_data_sources {
                 .bind(c.credential_id)
                 .bind(sqlx::types::Json(&c.config))
                 .bind($crate::now())
+                .bind(name_key)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(updated) = updated else {

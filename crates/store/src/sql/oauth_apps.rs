@@ -10,11 +10,19 @@ macro_rules! impl_oauth_apps {
             ) -> Result<$crate::OAuthApp, $crate::StoreError> {
                 let now = $crate::now();
                 let mut tx = self.pool.begin().await?;
+                let name_key = Self::claim_name(
+                    &mut tx,
+                    $crate::names::NameScope::OAUTH_APPS,
+                    app.org_id,
+                    None,
+                    &app.name,
+                )
+                .await?;
                 let row = sqlx::query_as(
                     "INSERT INTO oauth_apps \
                      (id, org_id, connector, name, description, config, shared_redirect, \
-                      version, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) RETURNING *",
+                      version, created_at, updated_at, name_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9) RETURNING *",
                 )
                 .bind(app.id)
                 .bind(app.org_id)
@@ -24,6 +32,7 @@ macro_rules! impl_oauth_apps {
                 .bind(sqlx::types::Json(&app.config))
                 .bind(false)
                 .bind(now)
+                .bind(name_key)
                 .fetch_one(&mut *tx)
                 .await?;
                 Self::insert_audit(&mut tx, audit).await?;
@@ -113,9 +122,18 @@ macro_rules! impl_oauth_apps {
                 audit: &$crate::NewAuditEvent,
             ) -> Result<$crate::OAuthApp, $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
+                let name_key = Self::claim_name(
+                    &mut tx,
+                    $crate::names::NameScope::OAUTH_APPS,
+                    org_id,
+                    Some(id),
+                    &changes.name,
+                )
+                .await?;
                 let updated: Option<$crate::OAuthApp> = sqlx::query_as(
                     "UPDATE oauth_apps SET name = $4, description = $5, config = $6, \
-                     shared_redirect = $7, updated_at = $8, version = version + 1 \
+                     shared_redirect = $7, updated_at = $8, name_key = $9, \
+                     version = version + 1 \
                      WHERE org_id = $1 AND id = $2 AND version = $3 RETURNING *",
                 )
                 .bind(org_id)
@@ -126,6 +144,7 @@ macro_rules! impl_oauth_apps {
                 .bind(sqlx::types::Json(&changes.config))
                 .bind(changes.shared_redirect)
                 .bind($crate::now())
+                .bind(name_key)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(updated) = updated else {
