@@ -117,6 +117,8 @@ async fn a_cancelled_session_refuses_its_link_and_its_callback(consent: Consent)
         .await
         .unwrap();
     assert_eq!(link.status(), StatusCode::BAD_REQUEST);
+    let said = link.text().await.unwrap();
+    assert!(said.contains("the connection was cancelled"), "{said}");
     let callback = consent.browser.get(&back).send().await.unwrap();
     assert_eq!(callback.status(), StatusCode::BAD_REQUEST);
     assert_eq!(

@@ -113,7 +113,7 @@ async fn a_name_that_differs_only_in_case_white_space_or_composition_is_taken(fi
             problem["detail"]
                 .as_str()
                 .unwrap()
-                .contains("differ only in case or white space"),
+                .contains("differs from it only in case or white space"),
             "{problem}"
         );
     }

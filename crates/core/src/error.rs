@@ -77,8 +77,8 @@ impl CoreError {
     /// compared by ([`latch_store::folded_name`]).
     pub fn name_taken(noun: &str, name: &str) -> Self {
         CoreError::Conflict(format!(
-            "a {noun} named `{name}` already exists in your organization (names that differ \
-             only in case or white space count as the same)"
+            "{noun} named `{name}` already exists in your organization, or one whose name \
+             differs from it only in case or white space"
         ))
     }
 

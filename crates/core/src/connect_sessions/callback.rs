@@ -498,7 +498,7 @@ async fn save(
     {
         Ok(credential) => Ok(credential),
         Err(StoreError::Conflict) => Err(format!(
-            "a credential named \"{}\" (or one that differs only in case or white space) already exists in this organization",
+            "a credential named \"{}\" already exists in this organization, or one whose name differs from it only in case or white space",
             session.name
         )),
         Err(StoreError::NotFound) => Err("the session was already used or has expired".into()),

@@ -49,10 +49,25 @@ pub async fn consent_page(state: &Latch, sent_state: &str) -> ConsentPage {
             return ConsentPage::Ended("Latch could not read the session; try again.".into());
         }
     };
-    if session.status != ConnectSessionStatus::Pending || session.claimed_at.is_some() {
-        return ConsentPage::Ended(
-            "This link was already used: start the connection again.".into(),
-        );
+    match session.status {
+        ConnectSessionStatus::Pending if session.claimed_at.is_some() => {
+            return ConsentPage::Ended(
+                "This connection is being completed; you can close this window.".into(),
+            );
+        }
+        ConnectSessionStatus::Pending => {}
+        ConnectSessionStatus::Completed => {
+            return ConsentPage::Ended(
+                "This link was already used: the connection is made.".into(),
+            );
+        }
+        // Session errors are Latch's own words (upstream text is cleaned before it is kept).
+        ConnectSessionStatus::Failed => {
+            return ConsentPage::Ended(format!(
+                "This connection ended ({}): start it again.",
+                session.error.as_deref().unwrap_or("it failed")
+            ));
+        }
     }
     if session.expires_at <= now() {
         return ConsentPage::Ended("This link has expired: start the connection again.".into());

@@ -51,7 +51,7 @@ fn credential_not_found() -> CoreError {
 }
 
 fn name_taken(name: &str) -> CoreError {
-    CoreError::name_taken("credential", name)
+    CoreError::name_taken("a credential", name)
 }
 
 fn audit(caller: &Caller, action: AuditAction, id: Uuid, detail: Value) -> NewAuditEvent {

@@ -52,7 +52,7 @@ fn not_found(kind: DataSourceKind) -> CoreError {
 }
 
 fn name_taken(kind: DataSourceKind, name: &str) -> CoreError {
-    CoreError::name_taken(noun(kind), name)
+    CoreError::name_taken(&format!("a {}", noun(kind)), name)
 }
 
 fn audit(

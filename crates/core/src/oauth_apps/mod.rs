@@ -29,7 +29,7 @@ fn not_found() -> CoreError {
 }
 
 fn name_taken(name: &str) -> CoreError {
-    CoreError::name_taken("OAuth app", name)
+    CoreError::name_taken("an OAuth app", name)
 }
 
 fn audit(caller: &Caller, action: AuditAction, id: Uuid, detail: Value) -> NewAuditEvent {
