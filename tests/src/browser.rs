@@ -33,7 +33,7 @@ impl Browser {
                 std::env::var("LATCH_REQUIRE_BROWSER").is_err(),
                 "LATCH_REQUIRE_BROWSER is set but {CHROMIUM} or {CHROMEDRIVER} is missing"
             );
-            eprintln!("SKIPPED browser: {CHROMIUM} or {CHROMEDRIVER} is not installed");
+            crate::skips::browser(&format!("{CHROMIUM} or {CHROMEDRIVER} is not installed"));
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -7,6 +7,7 @@ pub mod dns_catch_all;
 mod logs;
 pub mod mock_looker;
 mod replica;
+pub mod skips;
 pub mod stored;
 pub mod tls_front;
 

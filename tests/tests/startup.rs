@@ -186,6 +186,11 @@ async fn postgres_is_reached_over_tls_when_the_url_says_sslmode_require() {
         .unwrap();
     if ssl != "on" {
         // The failing side (a server without TLS) is the CLI suite's; this side needs TLS.
+        // Where PostgreSQL is required (CI), a server without it fails instead of skipping.
+        assert!(
+            std::env::var_os("LATCH_REQUIRE_POSTGRES").is_none(),
+            "LATCH_REQUIRE_POSTGRES is set but the server at LATCH_TEST_POSTGRES_URL has ssl off"
+        );
         eprintln!(
             "!!!!! SKIPPED postgres TLS: the server at LATCH_TEST_POSTGRES_URL has ssl off !!!!!"
         );

@@ -9,10 +9,12 @@ macro_rules! impl_names {
             /// record keeps a name that folds as its stored one did, so two records that
             /// collided before folding was a rule stay as they are and can still be edited.
             ///
-            /// The organization's row is written first, so named writes in one organization
-            /// take turns (a row lock in PostgreSQL, the write lock in SQLite) and two
-            /// requests cannot both take a name. Rows stored before folded forms were kept
-            /// get theirs here, on the first named write of their organization.
+            /// Two requests cannot both take a name: they take turns on the folded name
+            /// first. In PostgreSQL that is a transaction-scoped advisory lock on the table,
+            /// organization and folded name, so writes of other names go on side by side; in
+            /// SQLite, which has one writer at a time, writing the organization's row takes
+            /// the write lock at once. Rows stored before folded names were kept get theirs
+            /// when a claim reads them.
             pub(crate) async fn claim_name(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 scope: $crate::names::NameScope,
@@ -21,10 +23,20 @@ macro_rules! impl_names {
                 name: &str,
             ) -> Result<String, $crate::StoreError> {
                 let key = $crate::folded_name(name);
-                sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
-                    .bind(org_id)
-                    .execute(&mut **tx)
-                    .await?;
+                match Self::BACKEND {
+                    $crate::Backend::Postgres => {
+                        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                            .bind(format!("{}/{org_id}/{key}", scope.table))
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    $crate::Backend::Sqlite => {
+                        sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+                            .bind(org_id)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                }
                 // Table and column names come from `NameScope`'s constants, never from input.
                 let table = scope.table;
                 if let Some(own) = own {
@@ -44,14 +56,20 @@ macro_rules! impl_names {
                         }
                     }
                 }
+                // Two lookups of the (org_id, name_key) index: the rows with this folded
+                // name, and those stored before folded names were kept.
                 let kind = if scope.kind.is_some() {
                     " AND kind = $3"
                 } else {
                     ""
                 };
                 let sql = format!(
-                    "SELECT id, name, name_key FROM {table} WHERE org_id = $1 \
-                     AND (name_key = $2 OR name_key IS NULL){kind}"
+                    "SELECT id, name, name_key FROM {table} \
+                     WHERE org_id = $1 AND name_key = $2{kind} \
+                     UNION ALL \
+                     SELECT id, name, name_key FROM {table} \
+                     WHERE org_id = $1 AND name_key IS NULL{kind} \
+                     ORDER BY id"
                 );
                 let mut query = sqlx::query_as::<_, (uuid::Uuid, String, Option<String>)>(
                     sqlx::AssertSqlSafe(sql),
@@ -68,11 +86,15 @@ macro_rules! impl_names {
                         Some(other_key) => other_key,
                         None => {
                             let other_key = $crate::folded_name(&other_name);
+                            // Only while the row is as it was read: a rename committed
+                            // meanwhile stored its own.
                             sqlx::query(sqlx::AssertSqlSafe(format!(
-                                "UPDATE {table} SET name_key = $1 WHERE id = $2"
+                                "UPDATE {table} SET name_key = $1 \
+                                 WHERE id = $2 AND name = $3 AND name_key IS NULL"
                             )))
                             .bind(&other_key)
                             .bind(id)
+                            .bind(&other_name)
                             .execute(&mut **tx)
                             .await?;
                             other_key

@@ -1,0 +1,400 @@
+//! Logging in for a new token: once per credential in this process, and across replicas
+//! under a fenced lease in the store; failures mark the credential or cool it down.
+
+use super::*;
+
+/// What a login sends upstream: an API key's secrets, or an OAuth grant's refresh token
+/// (`None` when the store holds none).
+pub(super) enum LoginWith {
+    Secrets(SecretFields),
+    RefreshToken {
+        token: Option<SecretString>,
+        /// The redirect URI of the credential's OAuth app, which the upstream wants again.
+        redirect_uri: String,
+    },
+}
+
+impl TokenBroker {
+    /// Logs in for a new token, once across replicas. A replica that loses the lease waits
+    /// with reads only (the store's copy, and whether the lease lapsed), and tries the lease
+    /// again only once it lapsed.
+    pub(super) async fn refresh(
+        &self,
+        slot: &Slot,
+        credential: &Credential,
+        basis: i64,
+        wish: TokenWish,
+        asked_at: DateTime<Utc>,
+    ) -> Result<IssuedToken, CoreError> {
+        let lease = chrono::Duration::from_std(self.config.lease).unwrap_or_default();
+        let give_up = self.clock.instant() + self.config.lease + Duration::from_secs(5);
+        loop {
+            let owner = Uuid::now_v7().to_string();
+            let at = self.clock.now();
+            let won = match self
+                .store
+                .acquire_token_lease(credential.id, credential.version, &owner, at + lease, at)
+                .await
+            {
+                Err(StoreError::NotFound) => return Err(not_found()),
+                other => other?,
+            };
+            if won {
+                return self
+                    .login_under_lease(slot, credential, basis, &owner, wish, asked_at)
+                    .await;
+            }
+            // Another replica is logging in: wait for its token, or for its lease to lapse,
+            // with one read of the token row a poll.
+            loop {
+                self.clock.sleep(self.config.poll).await;
+                let Some(row) = self.store.credential_token(credential.id).await? else {
+                    break;
+                };
+                let lapsed = row
+                    .lease_until
+                    .is_none_or(|until| until <= self.clock.now());
+                if row.obtained_at.is_some_and(|at| at > asked_at) {
+                    let opened = self.open_row(credential, basis, row)?;
+                    if let Some(stored) = self.remember_stored(slot, opened)
+                        && stored.answers_force(wish, asked_at, self.config.forced_interval)
+                    {
+                        return fresh_enough(&stored, wish, self.clock.now(), Issuance::Stored);
+                    }
+                }
+                if self.clock.instant() > give_up {
+                    return Err(unavailable(
+                        5,
+                        "another replica is logging in for this credential; retry shortly".into(),
+                    ));
+                }
+                if lapsed {
+                    break;
+                }
+            }
+        }
+    }
+
+    pub(super) async fn login_under_lease(
+        &self,
+        slot: &Slot,
+        credential: &Credential,
+        basis: i64,
+        owner: &str,
+        wish: TokenWish,
+        asked_at: DateTime<Utc>,
+    ) -> Result<IssuedToken, CoreError> {
+        // Another replica may have written a token between our read and our win.
+        if let Some(stored) = self.stored(slot, credential, basis).await?
+            && stored.suits(
+                credential.version,
+                wish,
+                asked_at,
+                self.config.forced_interval,
+            )
+        {
+            self.release(credential.id, owner).await;
+            return Ok(stored.issue(Issuance::Stored));
+        }
+        // What the login needs is read here, before the call: a fault in opening it is
+        // Latch's (500, logged), not the upstream's. An OAuth refresh token is read under the
+        // lease, so it is the one the last holder wrote, never an older copy.
+        let connector = self.secrets.connector_of(credential)?;
+        let config = credential.config.as_object().cloned().unwrap_or_default();
+        let with = self.login_with(credential).await?;
+        let started = self.clock.instant();
+        let fetched = {
+            let login = self.fetch(connector, &config, &with);
+            tokio::pin!(login);
+            tokio::select! {
+                fetched = &mut login => fetched,
+                () = self.keep_lease(credential.id, owner) => login.await,
+            }
+        };
+        self.metrics.upstream_login(
+            self.clock.instant().duration_since(started),
+            fetched.is_ok(),
+        );
+
+        let (access, rotated) = match fetched {
+            Ok(fetched) => fetched,
+            Err(failure) => {
+                self.release(credential.id, owner).await;
+                if failure.status == ValidationStatus::Invalid {
+                    slot.token.store(None);
+                    let now = self.clock.instant();
+                    let cool_down = self.config.cool_down.as_secs();
+                    if credential.auth_method == OAUTH_AUTHORIZATION_CODE {
+                        let status = CredentialStatus::ReauthorizationRequired;
+                        self.mark_invalid(credential, status, &failure.detail).await;
+                        let detail = format!(
+                            "{} The credential now needs a new consent: connect it again \
+                             (POST /v1/credentials/{}/reconnect).",
+                            failure.detail, credential.id
+                        );
+                        slot.cool_down(now, cool_down, Failure::Reconnect(detail.clone()));
+                        return Err(CoreError::ReconnectRequired(detail));
+                    }
+                    let status = CredentialStatus::Invalid;
+                    self.mark_invalid(credential, status, &failure.detail).await;
+                    let detail = format!(
+                        "{} The credential is now marked invalid: rotate its secret or \
+                         validate it again once fixed.",
+                        failure.detail
+                    );
+                    slot.cool_down(now, cool_down, Failure::Invalid(detail.clone()));
+                    return Err(CoreError::CredentialInvalid(detail));
+                }
+                self.metrics.refresh_failure();
+                let wait = slot.backoff(failure.retry_after, self.config.backoff_cap);
+                slot.cool_down_for(
+                    self.clock.instant(),
+                    wait,
+                    Failure::Unavailable(failure.detail.clone()),
+                );
+                // Whole seconds, rounded up: a client that waits as told finds the way open.
+                let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                tracing::warn!(credential_id = %credential.id, detail = %failure.detail, "token refresh failed");
+                return self.stale_or(slot, credential, unavailable(retry_after, failure.detail));
+            }
+        };
+
+        let obtained_at = self.clock.now();
+        let lifetime = Duration::from_secs(access.expires_in);
+        let expires_at = obtained_at + chrono::Duration::from_std(lifetime).unwrap_or_default();
+        let context = RecordContext::new(credential.org_id, credential.id);
+        // One data key for both: the token and, for an OAuth grant, its rotated refresh token.
+        let data_key = self.secrets.data_key_of(credential)?;
+        let sealed = seal_text(&data_key, &context, Purpose::Token, &access.token)?;
+        let rotated = rotated
+            .map(|refresh| seal_text(&data_key, &context, Purpose::RefreshToken, &refresh))
+            .transpose()?;
+        let row = NewToken {
+            token_ct: sealed.ciphertext,
+            nonce: sealed.nonce,
+            token_type: access.token_type.clone(),
+            expires_at,
+            obtained_at,
+            credential_version: credential.version,
+            refresh_ct: rotated.as_ref().map(|sealed| sealed.ciphertext.clone()),
+            refresh_nonce: rotated.map(|sealed| sealed.nonce),
+        };
+        match self.store.store_token(credential.id, owner, &row).await {
+            Ok(true) => {}
+            Ok(false) => {
+                // The lease lapsed during the login and another replica took over: its token
+                // is the credential's now. This session would be one more left open upstream.
+                tracing::warn!(
+                    credential_id = %credential.id,
+                    "the refresh lease lapsed during the login; logging that session out"
+                );
+                self.retire_session(credential, access.token);
+                if let Some(stored) = self.stored(slot, credential, basis).await?
+                    && stored.obtained_at > asked_at
+                {
+                    return fresh_enough(&stored, wish, self.clock.now(), Issuance::Stored);
+                }
+                return Err(unavailable(
+                    5,
+                    "another replica took over the login for this credential; retry shortly".into(),
+                ));
+            }
+            Err(error) => tracing::error!(%error, "could not store a token"),
+        }
+        let cached = Arc::new(CachedToken {
+            org_id: credential.org_id,
+            basis,
+            token: access.token,
+            expires_at,
+            obtained_at,
+            credential_version: credential.version,
+            confirmed_at: self.clock.instant(),
+        });
+        let replaced = slot.token.swap(Some(cached.clone()));
+        if wish.force_refresh
+            && let Some(replaced) = replaced
+            && replaced.token.expose_secret() != cached.token.expose_secret()
+        {
+            // The job says the upstream refused it; whatever session is left behind it, end it.
+            self.retire_session(credential, replaced.token.clone());
+        }
+        *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        slot.failures.store(0, std::sync::atomic::Ordering::Relaxed);
+        fresh_enough(&cached, wish, obtained_at, Issuance::Refreshed)
+    }
+
+    /// What a login of this credential sends upstream.
+    pub(super) async fn login_with(&self, credential: &Credential) -> Result<LoginWith, CoreError> {
+        if credential.auth_method == OAUTH_AUTHORIZATION_CODE {
+            Ok(LoginWith::RefreshToken {
+                token: self.refresh_token_of(credential).await?,
+                redirect_uri: self.redirect_uri_of(credential).await?,
+            })
+        } else {
+            Ok(LoginWith::Secrets(self.secrets.open(credential)?))
+        }
+    }
+
+    /// A new access token from the upstream, and a rotated refresh token when the login is an
+    /// OAuth refresh and the answer carries one.
+    pub(super) async fn fetch(
+        &self,
+        connector: &dyn Connector,
+        config: &Fields,
+        with: &LoginWith,
+    ) -> Result<(AccessToken, Option<SecretString>), UpstreamError> {
+        match with {
+            LoginWith::Secrets(secrets) => {
+                let access = connector.fetch_token(&self.egress, config, secrets).await?;
+                Ok((access, None))
+            }
+            LoginWith::RefreshToken { token: None, .. } => Err(UpstreamError::invalid(
+                "the credential holds no refresh token",
+            )),
+            LoginWith::RefreshToken {
+                token: Some(refresh_token),
+                redirect_uri,
+            } => {
+                let flow = connector
+                    .oauth()
+                    .ok_or_else(|| UpstreamError::error("the connector no longer offers OAuth"))?;
+                let grant = flow
+                    .refresh(&self.egress, config, refresh_token, redirect_uri)
+                    .await?;
+                Ok((grant.access, grant.refresh_token))
+            }
+        }
+    }
+
+    /// The redirect URI the credential's grant was made with: its OAuth app's own, or the
+    /// shared one for an app still on it (and for a credential without an app).
+    pub(super) async fn redirect_uri_of(
+        &self,
+        credential: &Credential,
+    ) -> Result<String, CoreError> {
+        let app = match credential.oauth_app_id {
+            Some(app_id) => self.store.get_oauth_app(credential.org_id, app_id).await?,
+            None => None,
+        };
+        Ok(match app {
+            Some(app) => app_redirect_uri(&self.redirect_uri, &app),
+            None => self.redirect_uri.clone(),
+        })
+    }
+
+    /// The stored refresh token of an OAuth credential, opened.
+    pub(super) async fn refresh_token_of(
+        &self,
+        credential: &Credential,
+    ) -> Result<Option<SecretString>, CoreError> {
+        let Some(row) = self.store.credential_token(credential.id).await? else {
+            return Ok(None);
+        };
+        let (Some(ciphertext), Some(nonce)) = (row.refresh_ct, row.refresh_nonce) else {
+            return Ok(None);
+        };
+        let context = RecordContext::new(credential.org_id, credential.id);
+        let data_key = self.secrets.data_key_of(credential)?;
+        let sealed = Sealed { nonce, ciphertext };
+        open_text(&data_key, &context, Purpose::RefreshToken, &sealed).map(Some)
+    }
+
+    /// Renews `owner`'s lease every third of its length, for as long as the login under it
+    /// runs; returns (and stops renewing) once the lease is lost, and then the login's late
+    /// write will be refused.
+    pub(super) async fn keep_lease(&self, credential_id: Uuid, owner: &str) {
+        let lease = chrono::Duration::from_std(self.config.lease).unwrap_or_default();
+        loop {
+            self.clock.sleep(self.config.lease / 3).await;
+            let until = self.clock.now() + lease;
+            match self
+                .store
+                .renew_token_lease(credential_id, owner, until)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => return,
+                // A store that cannot be reached now may answer at the next turn.
+                Err(error) => tracing::warn!(%error, "could not renew a token lease"),
+            }
+        }
+    }
+
+    /// Logs a replaced token's session out upstream, in the background, best effort.
+    pub(super) fn retire_session(&self, credential: &Credential, token: SecretString) {
+        // An OAuth logout ends the grant's refresh token too: an old access token is left to
+        // expire instead, and the grant ends only when the credential is deleted.
+        if credential.auth_method == OAUTH_AUTHORIZATION_CODE {
+            return;
+        }
+        let Some(connector) = self.secrets.catalogue().shared(&credential.connector) else {
+            return;
+        };
+        let egress = self.egress.clone();
+        let config = credential.config.as_object().cloned().unwrap_or_default();
+        tokio::spawn(async move {
+            connector.revoke(&egress, &config, &token).await;
+        });
+    }
+
+    pub(super) async fn release(&self, credential_id: Uuid, owner: &str) {
+        if let Err(error) = self.store.release_token_lease(credential_id, owner).await {
+            tracing::warn!(%error, "could not release a token lease; it lapses by itself");
+        }
+    }
+
+    /// A token that still lives (below `min_ttl`, but better than failing the job), or `error`.
+    pub(super) fn stale_or(
+        &self,
+        slot: &Slot,
+        credential: &Credential,
+        error: CoreError,
+    ) -> Result<IssuedToken, CoreError> {
+        match slot.token.load_full() {
+            Some(cached)
+                if cached.credential_version == credential.version
+                    && cached.alive(self.clock.now()) =>
+            {
+                Ok(cached.issue(Issuance::Stale))
+            }
+            _ => Err(error),
+        }
+    }
+
+    pub(super) async fn mark_invalid(
+        &self,
+        credential: &Credential,
+        status: CredentialStatus,
+        detail: &str,
+    ) {
+        let mut changes = credential.changes();
+        changes.status = status;
+        changes.status_detail = Some(detail.to_string());
+        changes.identity = None;
+        changes.validated_at = Some(self.clock.now());
+        let event = NewAuditEvent {
+            org_id: Some(credential.org_id),
+            actor_key_id: None,
+            action: AuditAction::CredentialInvalidated.into(),
+            target_type: "credential".into(),
+            target_id: Some(credential.id.to_string()),
+            outcome: AuditOutcome::Failure.into(),
+            detail: json!({"during": "token refresh", "detail": detail}),
+        };
+        match self
+            .store
+            .update_credential(
+                credential.org_id,
+                credential.id,
+                credential.version,
+                &changes,
+                &event,
+            )
+            .await
+        {
+            // Someone changed the credential meanwhile: their change decides.
+            Ok(_) | Err(StoreError::VersionMismatch { .. }) | Err(StoreError::NotFound) => {}
+            Err(error) => tracing::error!(%error, "could not mark a credential invalid"),
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! The token broker: fresh upstream access tokens for jobs.
+//!
+//! 1. This process's cache: a token with at least `min_ttl` left, whose credential version
+//!    was confirmed in the store within the last second or is vouched for by the change feed
+//!    (`change_feed.rs`: no change of it since), is handed out at once: no database
+//!    write, no upstream call, and no lock shared with other credentials (the slot map and
+//!    each slot's token are read through `ArcSwap`).
+//! 2. Otherwise the credential is read (its version drops tokens obtained before a change)
+//!    and the store's sealed copy is tried: another replica, or this one before a restart,
+//!    may have logged in already.
+//! 3. Otherwise one refresh per credential per process (a per-credential async mutex: the
+//!    others wait and share its token), and across replicas a fenced lease in
+//!    `credential_tokens`: the winner re-checks the store, logs in with no transaction or
+//!    connection held, and writes the token only while it still holds the lease; the others
+//!    poll the store until the token appears or the lease lapses (30 s).
+//! 4. An upstream that refuses the credential marks it `invalid` (409, and later requests fail
+//!    fast); one that cannot be reached or errs starts a 30 s cool-down in which requests
+//!    fail fast with 503 instead of hammering it, unless a still-valid token can be returned.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use chrono::{DateTime, Utc};
+use latch_connector::oauth::OAUTH_AUTHORIZATION_CODE;
+use latch_connector::{
+    AccessToken, Connector, EgressClient, Fields, SecretFields, UpstreamError, ValidationStatus,
+};
+use latch_store::{
+    Credential, CredentialStatus, NewAuditEvent, NewToken, Store, StoreError, StoredToken, now,
+};
+use latch_vault::{ExposeSecret, Purpose, RecordContext, Sealed, SecretString};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
+use crate::change_feed::{ChangeFeed, Watch};
+use crate::error::CoreError;
+use crate::metrics::{Issuance, Metrics};
+use crate::oauth_settings::app_redirect_uri;
+use crate::secrets::{Secrets, open_text, seal_text};
+use crate::slot_map::SlotMap;
+
+// The broker's parts: what it keeps per credential (`slot`), the store's copy of a token
+// (`stored`), and logging in under the lease (`login`). Each sees this module's imports.
+mod login;
+mod slot;
+mod stored;
+
+use slot::{CachedToken, Failure, Slot};
+
+/// The broker's timings, all settable (tests shorten nothing: they move a clock instead).
+#[derive(Debug, Clone, Copy)]
+pub struct BrokerConfig {
+    /// How long a replica may log in for a credential before another may take over.
+    pub lease: Duration,
+    /// How long a refusal of the credential is remembered before the upstream is asked again.
+    pub cool_down: Duration,
+    /// The longest wait after an upstream failure (429, 5xx, unreachable) beyond the
+    /// upstream's own `Retry-After`: waits double from one second up to this, with jitter.
+    pub backoff_cap: Duration,
+    /// How often a replica waiting for another's login looks at the store.
+    pub poll: Duration,
+    /// See [`FORCED_REFRESH_INTERVAL`].
+    pub forced_interval: Duration,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            cool_down: Duration::from_secs(30),
+            backoff_cap: Duration::from_secs(10),
+            poll: Duration::from_millis(50),
+            forced_interval: FORCED_REFRESH_INTERVAL,
+        }
+    }
+}
+
+/// Time as the broker sees it: the wall clock for expiries and leases (compared across
+/// replicas through the store), a monotonic clock for local ages, and waiting.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+    fn instant(&self) -> Instant;
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+}
+
+/// The real clocks.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        now()
+    }
+
+    fn instant(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// How long a token counts as fresh for a forced refresh that does not name the token it
+/// replaces: at most one such forced login per credential per interval.
+pub const FORCED_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+
+/// What a job asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenWish {
+    pub min_ttl: Duration,
+    /// The job was told 401 with its token: do not hand that token out again.
+    pub force_refresh: bool,
+    /// The SHA-256 of the token the upstream refused, when the job named it.
+    pub rejected: Option<[u8; 32]>,
+}
+
+/// The digest a rejected token is compared by, so the broker keeps no copy of it.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A token for a job.
+pub struct IssuedToken {
+    pub token: SecretString,
+    pub expires_at: DateTime<Utc>,
+    pub source: Issuance,
+}
+
+/// What the broker reaches: the store, the saved secrets, the network and the change feed.
+#[derive(Clone)]
+pub struct BrokerDeps {
+    pub store: Arc<dyn Store>,
+    pub secrets: Secrets,
+    pub egress: EgressClient,
+    pub changes: Arc<ChangeFeed>,
+    /// The shared OAuth redirect URI, `{public}/v1/oauth/callback`; an app's own is it and
+    /// `/{app id}`. The upstream wants the grant's redirect URI again with every refresh.
+    pub redirect_uri: String,
+}
+
+pub struct TokenBroker {
+    slots: SlotMap<Uuid, Slot>,
+    pub metrics: Arc<Metrics>,
+    config: BrokerConfig,
+    clock: Arc<dyn Clock>,
+    store: Arc<dyn Store>,
+    secrets: Secrets,
+    egress: EgressClient,
+    changes: Arc<ChangeFeed>,
+    redirect_uri: String,
+}
+
+impl TokenBroker {
+    pub fn new(
+        deps: BrokerDeps,
+        metrics: Arc<Metrics>,
+        config: BrokerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            slots: SlotMap::default(),
+            metrics,
+            config,
+            clock,
+            store: deps.store,
+            secrets: deps.secrets,
+            egress: deps.egress,
+            changes: deps.changes,
+            redirect_uri: deps.redirect_uri,
+        }
+    }
+
+    /// A change of the credential was committed (on any replica) as number `seq`.
+    pub fn changed(&self, credential_id: Uuid, seq: i64) {
+        if let Some(slot) = self.slots.get(&credential_id) {
+            slot.watch.changed(seq);
+        }
+    }
+
+    /// Forgets what this process holds for a credential (changed or deleted).
+    pub fn forget(&self, credential_id: Uuid) {
+        if let Some(slot) = self.slots.get(&credential_id) {
+            slot.token.store(None);
+            *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+
+    /// The tokens this process and the store hold for a credential, in clear: what to log out
+    /// upstream once a change or a deletion makes them obsolete.
+    pub async fn tokens_of(&self, credential: &Credential) -> Vec<SecretString> {
+        let mut tokens = Vec::new();
+        if let Some(cached) = self
+            .slots
+            .get(&credential.id)
+            .and_then(|slot| slot.token.load_full())
+        {
+            tokens.push(cached.token.clone());
+        }
+        if let Ok(Some(stored)) = self.open_stored(credential, self.changes.applied()).await
+            && tokens
+                .iter()
+                .all(|known| known.expose_secret() != stored.token.expose_secret())
+        {
+            tokens.push(stored.token.clone());
+        }
+        tokens
+    }
+
+    /// Drops a changed or deleted credential's tokens everywhere: this process at once, the
+    /// store's copy (other replicas also drop theirs, by version, within a second), and the
+    /// upstream sessions, logged out in the background, best effort.
+    pub fn retire(&self, credential: &Credential, tokens: Vec<SecretString>) {
+        self.forget(credential.id);
+        let store = self.store.clone();
+        let egress = self.egress.clone();
+        let connector = self.secrets.catalogue().shared(&credential.connector);
+        let config = credential.config.as_object().cloned().unwrap_or_default();
+        let credential_id = credential.id;
+        let oauth = credential.auth_method == OAUTH_AUTHORIZATION_CODE;
+        tokio::spawn(async move {
+            if let Err(error) = store.delete_credential_token(credential_id).await {
+                tracing::warn!(%error, "could not drop a stored token");
+            }
+            let Some(connector) = connector else {
+                return;
+            };
+            for token in &tokens {
+                // An OAuth grant ends with its logout, refresh token included.
+                match (oauth, connector.oauth()) {
+                    (true, Some(flow)) => flow.logout(&egress, &config, token).await,
+                    _ => connector.revoke(&egress, &config, token).await,
+                }
+            }
+        });
+    }
+
+    /// A token with at least `wish.min_ttl` left for the caller's credential.
+    pub async fn token(
+        &self,
+        org_id: Uuid,
+        credential_id: Uuid,
+        wish: TokenWish,
+    ) -> Result<IssuedToken, CoreError> {
+        let asked_at = self.clock.now();
+        if !wish.force_refresh
+            && let Some(slot) = self.slots.get(&credential_id)
+            && let Some(cached) = slot.token.load().as_ref()
+            && cached.org_id == org_id
+            && slot.watch.trusts(
+                &self.changes,
+                cached.basis,
+                cached.confirmed_at,
+                self.clock.instant(),
+            )
+            && cached.lives(wish.min_ttl, asked_at)
+        {
+            self.metrics.cache_hit();
+            return Ok(cached.issue(Issuance::Cached));
+        }
+        self.metrics.cache_miss();
+
+        let basis = self.changes.applied();
+        let credential = self
+            .store
+            .get_credential(org_id, credential_id)
+            .await?
+            .ok_or_else(not_found)?;
+        if credential.status == CredentialStatus::Invalid {
+            return Err(invalid(&credential));
+        }
+        if credential.status == CredentialStatus::ReauthorizationRequired {
+            return Err(reconnect(&credential));
+        }
+        // Only credentials that exist get a slot: ids that answer 404 cannot grow the map.
+        let slot = self
+            .slots
+            .get_or_add(&credential_id, || Slot::new(self.changes.watch()));
+        let forced_interval = self.config.forced_interval;
+        if let Some(cached) = self.confirm_cached(&slot, &credential, basis)
+            && cached.suits(credential.version, wish, asked_at, forced_interval)
+        {
+            return Ok(cached.issue(Issuance::Cached));
+        }
+        if let Some(stored) = self.stored(&slot, &credential, basis).await?
+            && stored.suits(credential.version, wish, asked_at, forced_interval)
+        {
+            return Ok(stored.issue(Issuance::Stored));
+        }
+
+        let _flight = slot.refresh.lock().await;
+        // Whoever held the flight before may have brought what this request needs.
+        if let Some(cached) = slot.token.load_full()
+            && cached.credential_version == credential.version
+            && cached.obtained_at > asked_at
+            && cached.answers_force(wish, asked_at, forced_interval)
+        {
+            return fresh_enough(&cached, wish, self.clock.now(), Issuance::Refreshed);
+        }
+        // Requests queued behind a refresh that failed share its failure instead of trying
+        // the upstream again, one after the other.
+        match slot.cooling(self.clock.instant()) {
+            Some((_, Failure::Invalid(detail))) => {
+                return Err(CoreError::CredentialInvalid(detail));
+            }
+            Some((_, Failure::Reconnect(detail))) => {
+                return Err(CoreError::ReconnectRequired(detail));
+            }
+            Some((retry_after, Failure::Unavailable(detail))) => {
+                return self.stale_or(&slot, &credential, unavailable(retry_after, detail));
+            }
+            None => {}
+        }
+        // A token obtained moments ago shows how long the upstream's tokens live: asking for
+        // more would log in again for nothing.
+        let recently =
+            asked_at - chrono::Duration::from_std(self.config.cool_down).unwrap_or_default();
+        let wanted = chrono::Duration::from_std(wish.min_ttl).unwrap_or_default();
+        if let Some(cached) = slot.token.load_full()
+            && cached.credential_version == credential.version
+            && cached.obtained_at > recently
+            && cached.expires_at - cached.obtained_at < wanted
+        {
+            return fresh_enough(&cached, wish, self.clock.now(), Issuance::Refreshed);
+        }
+        self.refresh(&slot, &credential, basis, wish, asked_at)
+            .await
+    }
+}
+
+/// A freshly obtained token, unless the upstream's tokens live shorter than asked.
+fn fresh_enough(
+    token: &CachedToken,
+    wish: TokenWish,
+    at: DateTime<Utc>,
+    source: Issuance,
+) -> Result<IssuedToken, CoreError> {
+    if token.lives(wish.min_ttl, at) {
+        return Ok(token.issue(source));
+    }
+    let lifetime = (token.expires_at - token.obtained_at).num_seconds();
+    Err(CoreError::TokenTooShort(format!(
+        "the upstream hands out tokens that live {lifetime} seconds, less than the \
+         {} seconds asked for; ask for a smaller min_ttl_seconds",
+        wish.min_ttl.as_secs()
+    )))
+}
+
+fn not_found() -> CoreError {
+    CoreError::NotFound("no credential with this id in your organization".into())
+}
+
+fn invalid(credential: &Credential) -> CoreError {
+    CoreError::CredentialInvalid(format!(
+        "the credential is marked invalid ({}); rotate its secret or validate it again",
+        credential
+            .status_detail
+            .as_deref()
+            .unwrap_or("the upstream refused it")
+    ))
+}
+
+fn reconnect(credential: &Credential) -> CoreError {
+    CoreError::ReconnectRequired(format!(
+        "the upstream no longer accepts this credential's consent ({}); connect it again \
+         (POST /v1/credentials/{}/reconnect)",
+        credential
+            .status_detail
+            .as_deref()
+            .unwrap_or("the grant was revoked"),
+        credential.id
+    ))
+}
+
+fn unavailable(retry_after: u64, detail: String) -> CoreError {
+    CoreError::Unavailable {
+        detail: format!("no token: {detail}"),
+        retry_after: Some(retry_after),
+    }
+}
+
+#[cfg(test)]
+mod tests;
