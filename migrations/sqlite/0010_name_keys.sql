@@ -7,5 +7,5 @@ ALTER TABLE credentials ADD COLUMN name_key TEXT NULL;
 ALTER TABLE data_sources ADD COLUMN name_key TEXT NULL;
 ALTER TABLE oauth_apps ADD COLUMN name_key TEXT NULL;
 CREATE INDEX credentials_by_name_key ON credentials (org_id, name_key);
-CREATE INDEX data_sources_by_name_key ON data_sources (org_id, name_key);
+CREATE INDEX data_sources_by_name_key ON data_sources (org_id, kind, name_key);
 CREATE INDEX oauth_apps_by_name_key ON oauth_apps (org_id, name_key);

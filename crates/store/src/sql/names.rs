@@ -68,8 +68,7 @@ macro_rules! impl_names {
                      WHERE org_id = $1 AND name_key = $2{kind} \
                      UNION ALL \
                      SELECT id, name, name_key FROM {table} \
-                     WHERE org_id = $1 AND name_key IS NULL{kind} \
-                     ORDER BY id"
+                     WHERE org_id = $1 AND name_key IS NULL{kind}"
                 );
                 let mut query = sqlx::query_as::<_, (uuid::Uuid, String, Option<String>)>(
                     sqlx::AssertSqlSafe(sql),
@@ -79,7 +78,10 @@ macro_rules! impl_names {
                 if let Some(kind) = scope.kind {
                     query = query.bind(kind);
                 }
-                let others = query.fetch_all(&mut **tx).await?;
+                // No `ORDER BY` in SQL: SQLite would walk the organization by id to give it.
+                // Rows are refreshed in id order, so concurrent claims lock them alike.
+                let mut others = query.fetch_all(&mut **tx).await?;
+                others.sort_by_key(|(id, _, _)| *id);
                 let mut taken = false;
                 for (id, other_name, other_key) in others {
                     let other_key = match other_key {
