@@ -212,7 +212,18 @@ impl TestApp {
     /// Sends a request as the `acme` admin, with `body` as JSON when given: the status and
     /// the answer's JSON (`Null` when it has none).
     pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let mut request = self.admin(method, path);
+        self.send_as(&self.admin_key, method, path, body).await
+    }
+
+    /// As [`TestApp::send`], with `key`.
+    pub async fn send_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = self.with_key(key, method, path);
         if let Some(body) = body {
             request = request.json(body);
         }

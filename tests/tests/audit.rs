@@ -152,6 +152,14 @@ async fn an_unknown_action_or_order_is_refused_naming_the_parameter(app: TestApp
         assert_eq!(response.status(), 400, "{query}");
         let problem: Value = response.json().await.unwrap();
         assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+        // Each says what it takes, not only that the value is wrong.
+        let said = problem["errors"][0]["message"].as_str().unwrap();
+        let expected = match field {
+            "action" => "credential.created",
+            "order" => "`newest`",
+            _ => "characters",
+        };
+        assert!(said.contains(expected), "{problem}");
     }
     // The limits count characters, as the document's maxLength does, not bytes.
     let response = app

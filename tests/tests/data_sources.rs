@@ -33,17 +33,11 @@ async fn send(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut request = app.with_key(key, method, path);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    app.send_as(key, method, path, body.as_ref()).await
 }
 
 async fn admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    send(app, &app.admin_key, method, path, body).await
+    app.send(method, path, body.as_ref()).await
 }
 
 fn source(name: &str, credential_id: &Value) -> Value {

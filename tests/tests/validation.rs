@@ -21,13 +21,7 @@ on_both_backends!(
 );
 
 async fn send(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = app.admin(method, path);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    app.send(method, path, body.as_ref()).await
 }
 
 async fn credential_count(app: &TestApp) -> usize {

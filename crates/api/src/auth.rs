@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use latch_core::CoreError;
 
 /// The only routes a job key (bound to one data source or destination) may call.
 const JOB_ROUTES: [&str; 2] = [
@@ -34,22 +35,22 @@ impl FromRequest for Authenticated {
         let request = request.clone();
         let presented = bearer_token(&request).map(|token| SecretString::from(token.to_string()));
         Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let state = state.ok_or_else(|| {
+                ApiError::Core(CoreError::Internal("application state missing".into()))
+            })?;
             let Some(presented) = presented else {
-                return Err(ApiError::Unauthorized {
-                    detail: "send an API key as `Authorization: Bearer latch_...`".into(),
-                    invalid_token: false,
-                });
+                return Err(ApiError::MissingKey(
+                    "send an API key as `Authorization: Bearer latch_...`".into(),
+                ));
             };
             let client = request.peer_addr().map(|address| address.ip());
             let caller = authenticate_caller(&state, &presented, client).await?;
             match caller.data_source_id {
                 Some(bound) if job_route_target(&request) != Some(bound) => {
                     // Like another org's object: not even its existence is confirmed.
-                    Err(ApiError::NotFound(
+                    Err(ApiError::Core(CoreError::NotFound(
                         "a job key reaches only its own data source's token".into(),
-                    ))
+                    )))
                 }
                 _ => Ok(Authenticated(caller)),
             }

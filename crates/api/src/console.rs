@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::page_headers::secure_page;
+use latch_core::CoreError;
 
 /// No inline script or style, nothing from elsewhere, never in a frame.
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -83,7 +84,7 @@ pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
         .assets
         .iter()
         .find(|asset| asset.name == *name)
-        .ok_or_else(|| ApiError::NotFound(format!("no console asset {name}")))?;
+        .ok_or_else(|| ApiError::Core(CoreError::NotFound(format!("no console asset {name}"))))?;
     Ok(secured(HttpResponse::Ok())
         .content_type(asset.content_type)
         .insert_header((CACHE_CONTROL, "public, max-age=31536000, immutable"))

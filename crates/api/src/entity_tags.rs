@@ -18,11 +18,11 @@ pub fn parse_if_match(value: &str) -> Result<Option<i64>, ApiError> {
         return Ok(None);
     }
     if value.starts_with("W/") {
-        return Err(ApiError::PreconditionFailed(
+        return Err(ApiError::Core(CoreError::PreconditionFailed(
             "a weak entity tag never matches If-Match (RFC 9110 section 13.1.1); send the \
              ETag as it was given, such as \"3\""
                 .into(),
-        ));
+        )));
     }
     value
         .strip_prefix('"')
@@ -48,11 +48,14 @@ mod tests {
         assert_eq!(parse_if_match("*").unwrap(), None);
         assert!(matches!(
             parse_if_match("W/\"12\""),
-            Err(ApiError::PreconditionFailed(_))
+            Err(ApiError::Core(CoreError::PreconditionFailed(_)))
         ));
         for malformed in ["\"three\"", "3", "\"3", ""] {
             assert!(
-                matches!(parse_if_match(malformed), Err(ApiError::BadRequest { .. })),
+                matches!(
+                    parse_if_match(malformed),
+                    Err(ApiError::Core(CoreError::BadRequest { .. }))
+                ),
                 "{malformed}"
             );
         }

@@ -59,32 +59,20 @@ impl From<FieldError> for ProblemField {
     }
 }
 
+/// What a request can answer besides success: whatever a use case answered, as it said it,
+/// and the few refusals only HTTP has.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{detail}")]
-    BadRequest {
-        detail: String,
-        errors: Vec<FieldError>,
-    },
-    #[error("{detail}")]
-    Unauthorized { detail: String, invalid_token: bool },
+    /// A use case's answer; its code and status come from [`PROBLEMS`].
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// No `Authorization` header, or one that is not a bearer token. (A key this server does
+    /// not know is a use case's `Unauthorized`.)
     #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    NotFound(String),
+    MissingKey(String),
     /// With the methods the resource answers, for the `Allow` header.
     #[error("{detail}")]
     MethodNotAllowed { detail: String, allow: &'static str },
-    #[error("{0}")]
-    Conflict(String),
-    /// Still used by what `used_by` lists.
-    #[error("{detail}")]
-    InUse {
-        detail: String,
-        used_by: Vec<UsedBy>,
-    },
-    #[error("{0}")]
-    PreconditionFailed(String),
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     /// The body did not arrive in time; the connection is closed.
@@ -92,70 +80,58 @@ pub enum ApiError {
     BodyTimeout { seconds: u64 },
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("{} field(s) are not valid", .0.len())]
-    Validation(Vec<FieldError>),
-    /// The test login did not succeed; nothing was stored.
-    #[error("the test login failed ({}): {}", .0.status, .0.detail)]
-    CredentialRejected(OutcomeView),
-    #[error("{detail}")]
-    Unavailable {
-        detail: String,
-        retry_after: Option<u64>,
-    },
-    /// Too many failed authentications from the caller's address.
-    #[error("{detail}")]
-    TooManyRequests { detail: String, retry_after: u64 },
-    /// The upstream refuses the credential.
-    #[error("{0}")]
-    CredentialInvalid(String),
-    /// The upstream no longer accepts the OAuth grant.
-    #[error("{0}")]
-    ReconnectRequired(String),
-    /// The upstream's tokens live shorter than the job asked for.
-    #[error("{0}")]
-    TokenTooShort(String),
-    /// The cause is logged, never sent.
-    #[error("internal error")]
-    Internal(String),
 }
+
+/// Every problem's code (the document's `type` is `urn:latch:problem:<code>`) and status;
+/// its title is the status's reason phrase. Core codes come from `CoreError::code`.
+const PROBLEMS: &[(&str, StatusCode)] = &[
+    ("bad_request", StatusCode::BAD_REQUEST),
+    ("validation_failed", StatusCode::UNPROCESSABLE_ENTITY),
+    ("unauthorized", StatusCode::UNAUTHORIZED),
+    ("too_many_requests", StatusCode::TOO_MANY_REQUESTS),
+    ("forbidden", StatusCode::FORBIDDEN),
+    ("not_found", StatusCode::NOT_FOUND),
+    ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
+    ("conflict", StatusCode::CONFLICT),
+    ("in_use", StatusCode::CONFLICT),
+    ("precondition_failed", StatusCode::PRECONDITION_FAILED),
+    ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+    ("request_timeout", StatusCode::REQUEST_TIMEOUT),
+    ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+    ("credential_rejected", StatusCode::UNPROCESSABLE_ENTITY),
+    ("credential_invalid", StatusCode::CONFLICT),
+    ("reconnect_required", StatusCode::CONFLICT),
+    ("token_lifetime_too_short", StatusCode::UNPROCESSABLE_ENTITY),
+    ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
+    ("internal", StatusCode::INTERNAL_SERVER_ERROR),
+];
 
 impl ApiError {
     fn code(&self) -> &'static str {
         match self {
-            ApiError::BadRequest { .. } => "bad_request",
-            ApiError::Unauthorized { .. } => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not_found",
+            ApiError::Core(error) => error.code(),
+            ApiError::MissingKey(_) => "unauthorized",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::InUse { .. } => "in_use",
-            ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::BodyTimeout { .. } => "request_timeout",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::Validation(_) => "validation_failed",
-            ApiError::CredentialRejected(_) => "credential_rejected",
-            ApiError::Unavailable { .. } => "unavailable",
-            ApiError::TooManyRequests { .. } => "too_many_requests",
-            ApiError::CredentialInvalid(_) => "credential_invalid",
-            ApiError::ReconnectRequired(_) => "reconnect_required",
-            ApiError::TokenTooShort(_) => "token_lifetime_too_short",
-            ApiError::Internal(_) => "internal",
         }
     }
 
     pub fn problem(&self) -> Problem {
         let status = self.status_code();
         let (detail, errors) = match self {
-            ApiError::BadRequest { detail, errors } => (detail.clone(), errors.clone()),
-            ApiError::Validation(errors) => (
+            ApiError::Core(CoreError::BadRequest { detail, errors }) => {
+                (detail.clone(), errors.clone())
+            }
+            ApiError::Core(CoreError::Validation(errors)) => (
                 match errors.as_slice() {
                     [only] => format!("`{}` {}", only.field, only.message),
                     _ => format!("{} fields are not valid", errors.len()),
                 },
                 errors.clone(),
             ),
-            ApiError::Internal(_) => (
+            ApiError::Core(CoreError::Internal(_)) => (
                 "the server could not complete the request; it has been logged".to_string(),
                 Vec::new(),
             ),
@@ -168,11 +144,11 @@ impl ApiError {
             detail,
             errors: errors.into_iter().map(ProblemField::from).collect(),
             outcome: match self {
-                ApiError::CredentialRejected(outcome) => Some(outcome.clone()),
+                ApiError::Core(CoreError::CredentialRejected(outcome)) => Some(outcome.clone()),
                 _ => None,
             },
             used_by: match self {
-                ApiError::InUse { used_by, .. } => Some(used_by.clone()),
+                ApiError::Core(CoreError::InUse { used_by, .. }) => Some(used_by.clone()),
                 _ => None,
             },
         }
@@ -181,30 +157,16 @@ impl ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) | ApiError::InUse { .. } => StatusCode::CONFLICT,
-            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) | ApiError::CredentialRejected(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::CredentialInvalid(_) | ApiError::ReconnectRequired(_) => StatusCode::CONFLICT,
-            ApiError::TokenTooShort(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        let code = self.code();
+        PROBLEMS
+            .iter()
+            .find(|(known, _)| *known == code)
+            .map(|(_, status)| *status)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(cause) = self {
+        if let ApiError::Core(CoreError::Internal(cause)) = self {
             tracing::error!(%cause, "request failed");
         }
         let mut response = HttpResponse::build(self.status_code());
@@ -212,14 +174,16 @@ impl ResponseError for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         ));
-        if let ApiError::Unavailable {
-            retry_after: Some(seconds),
-            ..
-        }
-        | ApiError::TooManyRequests {
-            retry_after: seconds,
-            ..
-        } = self
+        if let ApiError::Core(
+            CoreError::Unavailable {
+                retry_after: Some(seconds),
+                ..
+            }
+            | CoreError::TooManyRequests {
+                retry_after: seconds,
+                ..
+            },
+        ) = self
         {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
@@ -230,14 +194,18 @@ impl ResponseError for ApiError {
             // The rest of the body may still trickle in: the connection is not reused.
             response.force_close();
         }
-        if let ApiError::Unauthorized { invalid_token, .. } = self {
+        let challenge = match self {
+            // A key was presented and is not one this server knows.
+            ApiError::Core(CoreError::Unauthorized(_)) => {
+                Some(r#"Bearer realm="latch", error="invalid_token""#)
+            }
+            ApiError::MissingKey(_) => Some(r#"Bearer realm="latch""#),
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
             response.insert_header((
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(if *invalid_token {
-                    r#"Bearer realm="latch", error="invalid_token""#
-                } else {
-                    r#"Bearer realm="latch""#
-                }),
+                HeaderValue::from_static(challenge),
             ));
         }
         response.json(self.problem())
@@ -247,44 +215,6 @@ impl ResponseError for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         CoreError::from(error).into()
-    }
-}
-
-/// The one place a use case's answer becomes an HTTP one: each core error keeps its code.
-impl From<CoreError> for ApiError {
-    fn from(error: CoreError) -> Self {
-        match error {
-            CoreError::BadRequest { detail, errors } => ApiError::BadRequest { detail, errors },
-            CoreError::Validation(errors) => ApiError::Validation(errors),
-            CoreError::Unauthorized(detail) => ApiError::Unauthorized {
-                detail,
-                invalid_token: true,
-            },
-            CoreError::TooManyRequests {
-                detail,
-                retry_after,
-            } => ApiError::TooManyRequests {
-                detail,
-                retry_after,
-            },
-            CoreError::Forbidden(detail) => ApiError::Forbidden(detail),
-            CoreError::NotFound(detail) => ApiError::NotFound(detail),
-            CoreError::Conflict(detail) => ApiError::Conflict(detail),
-            CoreError::InUse { detail, used_by } => ApiError::InUse { detail, used_by },
-            CoreError::PreconditionFailed(detail) => ApiError::PreconditionFailed(detail),
-            CoreError::CredentialRejected(outcome) => ApiError::CredentialRejected(outcome),
-            CoreError::CredentialInvalid(detail) => ApiError::CredentialInvalid(detail),
-            CoreError::ReconnectRequired(detail) => ApiError::ReconnectRequired(detail),
-            CoreError::TokenTooShort(detail) => ApiError::TokenTooShort(detail),
-            CoreError::Unavailable {
-                detail,
-                retry_after,
-            } => ApiError::Unavailable {
-                detail,
-                retry_after,
-            },
-            CoreError::Internal(cause) => ApiError::Internal(cause),
-        }
     }
 }
 
@@ -331,6 +261,10 @@ mod tests {
             let detail = error.to_string();
             let problem = ApiError::from(error).problem();
             assert_eq!(problem.problem_type, format!("urn:latch:problem:{code}"));
+            assert!(
+                PROBLEMS.iter().any(|(known, _)| *known == code),
+                "{code} has a status in the table"
+            );
             if code == "internal" {
                 assert!(!problem.detail.contains("nobody may read"));
             } else if code != "validation_failed" {

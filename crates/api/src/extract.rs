@@ -13,6 +13,7 @@ use latch_connector::FieldError;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use latch_core::CoreError;
 
 /// Bodies larger than this are refused with 413 before they are parsed.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -41,13 +42,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let reading = read_json::<T>(request, payload);
         Box::pin(async move {
-            reading
-                .await?
-                .map(JsonBody)
-                .ok_or_else(|| ApiError::BadRequest {
+            reading.await?.map(JsonBody).ok_or_else(|| {
+                ApiError::Core(CoreError::BadRequest {
                     detail: "the request body is empty; send a JSON object".into(),
                     errors: Vec::new(),
                 })
+            })
         })
     }
 }
@@ -102,9 +102,11 @@ fn read_json<T: DeserializeOwned + 'static>(
                 }
             };
             let Some(chunk) = next else { break };
-            let chunk = chunk.map_err(|error| ApiError::BadRequest {
-                detail: format!("the request body could not be read: {error}"),
-                errors: Vec::new(),
+            let chunk = chunk.map_err(|error| {
+                ApiError::Core(CoreError::BadRequest {
+                    detail: format!("the request body could not be read: {error}"),
+                    errors: Vec::new(),
+                })
             })?;
             if body.len() + chunk.len() > BODY_LIMIT {
                 return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
@@ -165,14 +167,14 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let path = error.path().to_string();
         let inner = error.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::BadRequest {
+            return ApiError::Core(CoreError::BadRequest {
                 detail: format!(
                     "the request body is not valid JSON (line {}, column {})",
                     inner.line(),
                     inner.column()
                 ),
                 errors: Vec::new(),
-            };
+            });
         }
         field_problem(&path, &inner.to_string())
     })
@@ -231,10 +233,10 @@ pub fn field_problem(path: &str, message: &str) -> ApiError {
     } else {
         field
     };
-    ApiError::BadRequest {
+    ApiError::Core(CoreError::BadRequest {
         detail: format!("`{field}` {text}"),
         errors: vec![FieldError::new(field, text)],
-    }
+    })
 }
 
 #[cfg(test)]
@@ -260,7 +262,7 @@ mod tests {
 
     fn first_error(body: &str) -> (String, String) {
         match parse_json::<Body>(body.as_bytes()).unwrap_err() {
-            ApiError::BadRequest { errors, detail } => errors
+            ApiError::Core(CoreError::BadRequest { errors, detail }) => errors
                 .first()
                 .map(|e| (e.field.clone(), e.message.clone()))
                 .unwrap_or(("".into(), detail)),

@@ -68,7 +68,7 @@ use crate::{responses, routes};
         routes::data_sources::destinations::create_job_key,
         routes::data_sources::destinations::token,
     ),
-    components(schemas(routes::audit::AuditOrder), responses(
+    components(schemas(latch_core::audit_trail::AuditOrder), responses(
         responses::BadRequest,
         responses::Unauthenticated,
         responses::Forbidden,

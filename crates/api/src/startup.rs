@@ -29,6 +29,7 @@ use crate::refusals::note_refusal;
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
+use latch_core::CoreError;
 
 /// The organisation development mode creates.
 pub const DEV_ORG: &str = "default";
@@ -130,7 +131,11 @@ impl Application {
                 .app_data(shared.clone())
                 .app_data(BodyTimeout(body_timeout))
                 .app_data(web::PathConfig::default().error_handler(|_, request| {
-                    ApiError::NotFound(format!("no resource at {}", request.path())).into()
+                    ApiError::Core(CoreError::NotFound(format!(
+                        "no resource at {}",
+                        request.path()
+                    )))
+                    .into()
                 }))
                 .app_data(
                     web::QueryConfig::default()

@@ -6,6 +6,7 @@
 
 pub mod api_keys;
 pub mod audit_tally;
+pub mod audit_trail;
 pub mod audit_vocabulary;
 pub mod auth_limiter;
 pub mod authentication;

@@ -9,6 +9,7 @@ use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::responses::{KeyRefused, NotFound};
 use crate::state::AppState;
+use latch_core::CoreError;
 
 /// A connector and the JSON Schemas of the form that creates its credentials.
 #[derive(Serialize, ToSchema)]
@@ -106,10 +107,10 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let connector = state.catalogue.get(&id).ok_or_else(|| {
-        ApiError::NotFound(format!(
+        ApiError::Core(CoreError::NotFound(format!(
             "no connector `{id}`; this server offers {}",
             state.catalogue.ids()
-        ))
+        )))
     })?;
     Ok(HttpResponse::Ok().json(ConnectorView::of(connector)))
 }

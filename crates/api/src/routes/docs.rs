@@ -11,6 +11,7 @@ use utoipa_swagger_ui::Config;
 use super::common::resource;
 use crate::error::ApiError;
 use crate::page_headers::secure_page;
+use latch_core::CoreError;
 
 /// What Swagger UI needs and no more: its own files, its element styles and its icons drawn as
 /// `data:` images; the document from this origin. No validator badge (it would load an image
@@ -56,8 +57,12 @@ async fn docs_file(
     file: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let served = utoipa_swagger_ui::serve(&file, docs.swagger.clone())
-        .map_err(|error| ApiError::Internal(format!("Swagger UI: {error}")))?
-        .ok_or_else(|| ApiError::NotFound(format!("no file {file} in the API reference")))?;
+        .map_err(|error| ApiError::Core(CoreError::Internal(format!("Swagger UI: {error}"))))?
+        .ok_or_else(|| {
+            ApiError::Core(CoreError::NotFound(format!(
+                "no file {file} in the API reference"
+            )))
+        })?;
     let mut response = HttpResponse::Ok();
     secure_page(&mut response, DOCS_POLICY)
         .content_type(served.content_type)

@@ -16,6 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use self::common::resource;
 use crate::error::ApiError;
+use latch_core::CoreError;
 
 /// Registers every route (the spec and Swagger UI are registered beside them, at start-up).
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -102,9 +103,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
 
 /// Any path nothing else matched.
 pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!(
+    Err(ApiError::Core(CoreError::NotFound(format!(
         "no route {} {}",
         request.method(),
         request.path()
-    )))
+    ))))
 }
