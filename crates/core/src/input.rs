@@ -17,6 +17,12 @@ use crate::error::CoreError;
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 200;
 
+/// Deserialises an optional string with surrounding white space removed: an address, which
+/// is compared as typed.
+pub fn trimmed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.map(|text| text.trim().to_string()))
+}
+
 /// Deserialises an optional string with surrounding white space removed, so a blank name is
 /// an empty one and fails its length check, in Unicode NFC, so that one text is stored one
 /// way however it was typed ("é" as one code point or as "e" and a combining accent). Checks

@@ -497,10 +497,9 @@ async fn save(
         .await
     {
         Ok(credential) => Ok(credential),
-        Err(StoreError::Conflict) => Err(format!(
-            "a credential named \"{}\" already exists in this organization, or one whose name differs from it only in case or white space",
-            session.name
-        )),
+        Err(StoreError::Conflict) => {
+            Err(CoreError::name_taken("a credential", &session.name).to_string())
+        }
         Err(StoreError::NotFound) => Err("the session was already used or has expired".into()),
         Err(error) => {
             tracing::error!(%error, "could not save an OAuth credential");

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::callback;
-use crate::input::normalized;
+use crate::input::{normalized, trimmed};
 
 /// A consent through one of your organization's OAuth apps (`GET /v1/oauth-apps`). The
 /// earlier form, `connector`, `auth_method` and `config` in place of `oauth_app_id`, is still
@@ -56,7 +56,7 @@ pub struct CreateConnectSessionRequest {
     /// Latch's own origin or one of `LATCH_CONSOLE_ORIGINS`. Without it, the callback shows
     /// a page saying what happened. The document a server serves at `/openapi.json` gives
     /// these origins as this field's `pattern`.
-    #[serde(default, deserialize_with = "normalized")]
+    #[serde(default, deserialize_with = "trimmed")]
     #[schema(max_length = 2048)]
     pub return_to: Option<String>,
 }
@@ -159,7 +159,7 @@ pub struct ReconnectRequest {
     #[schema(ignore)]
     pub config: Option<Value>,
     /// As for `POST /v1/connect-sessions`.
-    #[serde(default, deserialize_with = "normalized")]
+    #[serde(default, deserialize_with = "trimmed")]
     #[schema(max_length = 2048)]
     pub return_to: Option<String>,
 }
