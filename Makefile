@@ -4,7 +4,7 @@ CARGO ?= cargo
 # The PostgreSQL server `make test` uses when one answers on 127.0.0.1:5432.
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run mock-looker test contract bench openapi lint fmt
+.PHONY: run mock-looker test contract clients bench openapi lint fmt
 
 ## Start Latch on ./data/latch.db (SQLite) with a generated development master key.
 ## For the demo it may call plain http on 127.0.0.0/8, where mock-looker listens; set
@@ -21,7 +21,7 @@ mock-looker:
 	$(CARGO) run -p latch-tests --bin mock-looker -- --listen 127.0.0.1:19999
 
 ## Every test, on SQLite and (when a server answers or LATCH_TEST_POSTGRES_URL is set) PostgreSQL,
-## then the contract run (`make contract`).
+## then the contract run (`make contract`) and the generated clients (`make clients`).
 test:
 	@if [ -n "$$LATCH_TEST_POSTGRES_URL" ]; then \
 		echo "postgres: tests use LATCH_TEST_POSTGRES_URL"; \
@@ -38,6 +38,7 @@ test:
 	fi; \
 	$(CARGO) test --workspace; status=$$?; \
 	tests/contract/run || status=1; \
+	tests/clients/run || status=1; \
 	if [ -n "$$skipped" ]; then \
 		echo "!!!!! SKIPPED postgres: only SQLite was tested !!!!!"; \
 	fi; \
@@ -52,6 +53,13 @@ test:
 ## (CI) fails instead.
 contract:
 	tests/contract/run
+
+## openapi-python-client and openapi-typescript (pinned in tests/clients) generate clients from
+## openapi/openapi.json: every operation present, `tsc --strict` clean, and the Python client
+## drives a live server. Skips loudly without Python or Node; LATCH_REQUIRE_CLIENTS=1 (CI)
+## fails instead.
+clients:
+	tests/clients/run
 
 ## Throughput and latency of the token hot path against /healthz, refresh storms on one and
 ## two replicas, server memory: a Markdown report (docs/benchmarks.md keeps the latest).

@@ -6,7 +6,7 @@ mod database;
 pub mod dns_catch_all;
 mod logs;
 pub mod mock_looker;
-mod replica;
+pub mod replica;
 pub mod skips;
 pub mod stored;
 pub mod tls_front;
@@ -68,6 +68,8 @@ pub struct TestOptions {
     pub public_url: Option<url::Url>,
     /// `LATCH_CONSOLE_ORIGINS`.
     pub console_origins: Vec<url::Url>,
+    /// The connectors offered; `None`: the built-in ones, as `latch serve` offers them.
+    pub catalogue: Option<latch_core::catalogue::Catalogue>,
 }
 
 impl Default for TestOptions {
@@ -82,6 +84,7 @@ impl Default for TestOptions {
             limits: Limits::default(),
             public_url: None,
             console_origins: Vec::new(),
+            catalogue: None,
         }
     }
 }
@@ -117,7 +120,10 @@ async fn serve(database_url: &str, master_key: &SecretString, options: TestOptio
         public_url: options.public_url,
         console_origins: options.console_origins,
     };
-    let app = Application::build(settings)
+    let catalogue = options
+        .catalogue
+        .unwrap_or_else(latch_api::connectors::builtin);
+    let app = Application::build_with(settings, catalogue)
         .await
         .expect("the test server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -326,6 +332,35 @@ impl WithMock {
     pub fn good_credential(&self, name: &str) -> Value {
         self.credential(name, &self.mock.config().client_secret)
     }
+
+    /// Saves a credential the mock accepts, as the admin, and returns its id: tested first
+    /// (a login at the mock) when `tested`, else stored untested.
+    pub async fn saved_credential(&self, name: &str, tested: bool) -> String {
+        let path = if tested {
+            "/v1/credentials"
+        } else {
+            "/v1/credentials?validate=false"
+        };
+        let (status, body) = self
+            .app
+            .send(Method::POST, path, Some(&self.good_credential(name)))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+}
+
+/// Retries `check` every 50 ms for up to five seconds, for what a server does in the
+/// background (a logout, a change the feed carries to another replica); panics naming
+/// `what` when it never holds.
+pub async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not happen");
 }
 
 impl TestApp {

@@ -4,6 +4,27 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// An admin key of organization `org` (created when missing), made with `binary`'s
+/// `latch api-key create` on the database, as an operator would.
+pub fn admin_key(binary: &Path, database_url: &str, org: &str) -> String {
+    let output = Command::new(binary)
+        .args(["api-key", "create", "--org", org, "--scope", "admin"])
+        .args(["--name", "fixture"])
+        .env("LATCH_DATABASE_URL", database_url)
+        .env("LATCH_LOG", "warn")
+        .output()
+        .expect("latch api-key create runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("a key")
+        .trim()
+        .to_string()
+}
+
 pub struct Replica {
     pub address: String,
     child: Child,
@@ -118,6 +139,15 @@ impl Replica {
         None
     }
 
+    /// Stops the server (SIGTERM, then up to 10 s to finish) and reads its log at
+    /// `log_path` (where its stderr went): the lines that tell of a 500 or a fault.
+    pub async fn stop_and_read_faults(mut self, log_path: &Path) -> Vec<String> {
+        self.terminate();
+        self.wait_exit(Duration::from_secs(10)).await;
+        let log = std::fs::read_to_string(log_path).expect("the server log");
+        server_faults(&log)
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -141,4 +171,18 @@ impl Drop for Replica {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Lines of the server log that tell of a 500 or a fault of Latch's own: a run must hold
+/// none. (actix logs a request it could not parse at ERROR: that is the client's fault, and
+/// answered 400.)
+fn server_faults(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|line| {
+            line.contains("status=500")
+                || line.contains("panicked")
+                || (line.contains(" ERROR ") && line.contains("latch"))
+        })
+        .map(str::to_string)
+        .collect()
 }

@@ -1,9 +1,7 @@
 //! Two replicas on one database: what one changes, the other stops serving from its caches
 //! within about a second (the change feed), while what it caches keeps being handed out.
 
-use std::time::Duration;
-
-use latch_tests::{TestOptions, WithMock, on_both_backends};
+use latch_tests::{TestOptions, WithMock, eventually, on_both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -13,17 +11,6 @@ on_both_backends!(WithMock:
     a_data_source_re_pointed_through_one_replica_gets_the_new_credentials_token_on_the_other,
     a_data_source_deleted_through_one_replica_refuses_its_job_key_on_the_other,
 );
-
-/// Retries `check` for up to five seconds: the feed is read twice a second.
-async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
-    for _ in 0..100 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what} did not happen");
-}
 
 async fn post(
     fixture: &WithMock,
@@ -43,19 +30,6 @@ async fn post(
         .unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn credential(fixture: &WithMock, name: &str) -> String {
-    let (status, body) = fixture
-        .app
-        .send(
-            Method::POST,
-            "/v1/credentials",
-            Some(&fixture.good_credential(name)),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_str().unwrap().to_string()
 }
 
 async fn source_with_job_key(fixture: &WithMock, credential_id: &str) -> (String, String) {
@@ -118,7 +92,7 @@ async fn a_secret_rotated_through_one_replica_changes_the_token_the_other_hands_
     fixture: WithMock,
 ) {
     let other = fixture.app.replica(TestOptions::mock_reachable()).await;
-    let id = credential(&fixture, "jobs").await;
+    let id = fixture.saved_credential("jobs", true).await;
     let path = format!("/v1/credentials/{id}/token");
     let key = fixture.app.admin_key.clone();
     let (status, first) = post(&fixture, &other, &key, &path, json!({})).await;
@@ -152,8 +126,8 @@ async fn a_data_source_re_pointed_through_one_replica_gets_the_new_credentials_t
     fixture: WithMock,
 ) {
     let other = fixture.app.replica(TestOptions::mock_reachable()).await;
-    let old = credential(&fixture, "old").await;
-    let new = credential(&fixture, "new").await;
+    let old = fixture.saved_credential("old", true).await;
+    let new = fixture.saved_credential("new", true).await;
     let (source, job_key) = source_with_job_key(&fixture, &old).await;
     let admin = fixture.app.admin_key.clone();
     let token_of = |credential: String| {
@@ -199,7 +173,7 @@ async fn a_data_source_deleted_through_one_replica_refuses_its_job_key_on_the_ot
     fixture: WithMock,
 ) {
     let other = fixture.app.replica(TestOptions::mock_reachable()).await;
-    let credential_id = credential(&fixture, "jobs").await;
+    let credential_id = fixture.saved_credential("jobs", true).await;
     let (source, job_key) = source_with_job_key(&fixture, &credential_id).await;
     let path = format!("/v1/data-sources/{source}/token");
     assert_eq!(

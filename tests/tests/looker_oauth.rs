@@ -128,7 +128,7 @@ async fn a_consented_code_trades_for_tokens_that_identify_the_person_and_refresh
     let flow = flow().await;
     let (code, pkce) = flow.code().await;
     let grant = flow.exchange(&code, &pkce.verifier).await;
-    assert_eq!(grant.access.expires_in, 3600);
+    assert_eq!(grant.access.expires_in, Some(3600));
     let first_refresh = grant.refresh_token.expect("a refresh token");
     assert!(flow.mock.is_active(grant.access.token.expose_secret()));
 

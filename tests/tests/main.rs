@@ -22,6 +22,7 @@ mod oauth_apps;
 mod observability;
 mod openapi;
 mod rotation;
+mod second_connector;
 mod secrecy;
 mod secret_binding;
 mod slow_bodies;

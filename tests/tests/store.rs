@@ -490,6 +490,7 @@ fn token(version: i64) -> NewToken {
         credential_version: version,
         refresh_ct: None,
         refresh_nonce: None,
+        metadata: serde_json::json!({}),
     }
 }
 

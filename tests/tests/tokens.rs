@@ -9,7 +9,8 @@ use latch_api::{Application, MasterKeySource, Settings};
 use latch_core::callers::Scope;
 use latch_tests::mock_looker::Fault;
 use latch_tests::{
-    Replica, TestOptions, WithMock, captured_logs, contains_bytes, on_both_backends, unique_secret,
+    Replica, TestOptions, WithMock, captured_logs, contains_bytes, eventually, on_both_backends,
+    unique_secret,
 };
 use latch_vault::ExposeSecret;
 use reqwest::Method;
@@ -37,20 +38,6 @@ on_both_backends!(
 );
 
 const REPLICA: &str = env!("CARGO_BIN_EXE_latch-server");
-
-/// Saves a credential the mock accepts, untested (no login), and returns its id.
-async fn credential(fixture: &WithMock) -> String {
-    let response = fixture
-        .app
-        .admin(Method::POST, "/v1/credentials?validate=false")
-        .json(&fixture.good_credential("jobs"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.unwrap();
-    body["id"].as_str().unwrap().to_string()
-}
 
 async fn ask(
     fixture: &WithMock,
@@ -116,19 +103,8 @@ async fn metrics(fixture: &WithMock) -> String {
         .unwrap()
 }
 
-/// Polls for something the server does in the background.
-async fn eventually(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..100 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what} did not happen");
-}
-
 async fn two_hundred_concurrent_requests_on_a_cold_cache_make_one_login(fixture: WithMock) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     fixture.mock.set_latency(Duration::from_millis(300));
     let fixture = Arc::new(fixture);
     let address = fixture.app.address.clone();
@@ -144,7 +120,7 @@ async fn two_hundred_concurrent_requests_on_a_cold_cache_make_one_login(fixture:
 }
 
 async fn two_replica_processes_on_one_database_make_one_login(fixture: WithMock) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     fixture.mock.set_latency(Duration::from_millis(300));
     let key = fixture.app.master_key.expose_secret().to_string();
     let replicas = [
@@ -166,7 +142,7 @@ async fn two_replica_processes_on_one_database_make_one_login(fixture: WithMock)
 
 async fn min_ttl_seconds_is_honoured_and_a_too_short_upstream_is_said_so(fixture: WithMock) {
     fixture.mock.set_expires_in(6);
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     let first = token(&fixture, &id, json!({"min_ttl_seconds": 4})).await;
     assert!(first["expires_in"].as_i64().unwrap() >= 4);
     let again = token(&fixture, &id, json!({"min_ttl_seconds": 4})).await;
@@ -205,7 +181,7 @@ async fn min_ttl_seconds_is_honoured_and_a_too_short_upstream_is_said_so(fixture
 }
 
 async fn a_restart_reuses_the_stored_token_without_logging_in(fixture: WithMock) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     let before = token(&fixture, &id, json!({})).await;
     let restarted = Application::build(Settings {
         database_url: fixture.app.db.url.clone(),
@@ -232,7 +208,7 @@ async fn a_restart_reuses_the_stored_token_without_logging_in(fixture: WithMock)
 async fn rotating_the_secret_logs_in_with_the_new_one_and_logs_the_old_token_out(
     fixture: WithMock,
 ) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     let old = token(&fixture, &id, json!({})).await;
     let old_token = old["access_token"].as_str().unwrap().to_string();
 
@@ -247,7 +223,7 @@ async fn rotating_the_secret_logs_in_with_the_new_one_and_logs_the_old_token_out
         .unwrap();
     assert_eq!(response.status(), 200);
     eventually("the old token's logout", || {
-        !fixture.mock.is_active(&old_token)
+        std::future::ready(!fixture.mock.is_active(&old_token))
     })
     .await;
 
@@ -263,7 +239,7 @@ async fn rotating_the_secret_logs_in_with_the_new_one_and_logs_the_old_token_out
 }
 
 async fn a_failing_upstream_starts_a_cool_down_in_which_requests_fail_fast(fixture: WithMock) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     fixture.mock.set_fault(Fault::ServerError);
     for _ in 0..3 {
         let (status, problem, retry_after) =
@@ -282,7 +258,7 @@ async fn a_failing_upstream_starts_a_cool_down_in_which_requests_fail_fast(fixtu
 }
 
 async fn a_still_valid_token_is_returned_when_the_upstream_fails(fixture: WithMock) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     let first = token(&fixture, &id, json!({})).await;
     fixture.mock.set_fault(Fault::Hang);
     let stale = token(
@@ -308,7 +284,7 @@ async fn a_still_valid_token_is_returned_when_the_upstream_fails(fixture: WithMo
 }
 
 async fn a_refused_credential_is_marked_invalid_and_later_requests_fail_fast(fixture: WithMock) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     let original_secret = fixture.mock.config().client_secret;
     fixture
         .mock
@@ -352,7 +328,7 @@ async fn a_refused_credential_is_marked_invalid_and_later_requests_fail_fast(fix
 }
 
 async fn the_stored_token_is_sealed_and_no_token_reaches_a_log_line(fixture: WithMock) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     let answer = token(&fixture, &id, json!({})).await;
     let access_token = answer["access_token"].as_str().unwrap();
     let row = fixture
@@ -375,7 +351,7 @@ async fn the_stored_token_is_sealed_and_no_token_reaches_a_log_line(fixture: Wit
 }
 
 async fn deleting_the_credential_drops_its_token_and_logs_it_out(fixture: WithMock) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     let answer = token(&fixture, &id, json!({})).await;
     let access_token = answer["access_token"].as_str().unwrap().to_string();
     let response = fixture
@@ -386,7 +362,7 @@ async fn deleting_the_credential_drops_its_token_and_logs_it_out(fixture: WithMo
         .unwrap();
     assert_eq!(response.status(), 204);
     eventually("the token's logout", || {
-        !fixture.mock.is_active(&access_token)
+        std::future::ready(!fixture.mock.is_active(&access_token))
     })
     .await;
     let (status, _, _) = ask(&fixture, &fixture.app.address, &id, json!({})).await;
@@ -395,7 +371,7 @@ async fn deleting_the_credential_drops_its_token_and_logs_it_out(fixture: WithMo
 
 async fn token_requests_are_checked_like_any_other(fixture: WithMock) {
     let app = &fixture.app;
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     let path = format!("/v1/credentials/{id}/token");
     // An empty body asks for the defaults.
     let response = app.admin(Method::POST, &path).send().await.unwrap();
@@ -469,7 +445,7 @@ async fn token_requests_are_checked_like_any_other(fixture: WithMock) {
 }
 
 async fn issuances_are_counted_in_metrics_and_recorded_in_batches(fixture: WithMock) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     for _ in 0..5 {
         token(&fixture, &id, json!({})).await;
     }
@@ -524,7 +500,7 @@ async fn issuances_are_counted_in_metrics_and_recorded_in_batches(fixture: WithM
 }
 
 async fn sigterm_finishes_requests_in_flight_and_flushes_the_audit_queue(fixture: WithMock) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     let key = fixture.app.master_key.expose_secret().to_string();
     let mut replica = Replica::spawn(Path::new(REPLICA), &fixture.app.db.url, &key).await;
     fixture.mock.set_latency(Duration::from_millis(1500));
@@ -537,7 +513,7 @@ async fn sigterm_finishes_requests_in_flight_and_flushes_the_audit_queue(fixture
     };
     // Let the request reach the server and the upstream login begin.
     eventually("the login to start", || {
-        fixture.mock.stats().login_attempts == 1
+        std::future::ready(fixture.mock.stats().login_attempts == 1)
     })
     .await;
     replica.terminate();
@@ -574,7 +550,7 @@ async fn sigterm_finishes_requests_in_flight_and_flushes_the_audit_queue(fixture
 async fn a_forced_refresh_naming_an_old_token_gets_the_current_one_without_a_login(
     fixture: WithMock,
 ) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     let first = token(&fixture, &id, json!({})).await;
     let second = token(
         &fixture,
@@ -610,7 +586,7 @@ async fn a_forced_refresh_naming_an_old_token_gets_the_current_one_without_a_log
 }
 
 async fn a_forced_refresh_naming_the_current_token_replaces_it_and_logs_it_out(fixture: WithMock) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     let first = token(&fixture, &id, json!({})).await;
     let logouts = fixture.mock.stats().logouts;
     let replaced = token(
@@ -622,7 +598,7 @@ async fn a_forced_refresh_naming_the_current_token_replaces_it_and_logs_it_out(f
     assert_ne!(replaced["access_token"], first["access_token"]);
     assert_eq!(fixture.mock.stats().logins, 2);
     eventually("the replaced session is logged out", || {
-        fixture.mock.stats().logouts == logouts + 1
+        std::future::ready(fixture.mock.stats().logouts == logouts + 1)
     })
     .await;
     // The new token is what every job gets now.
@@ -633,7 +609,7 @@ async fn a_forced_refresh_naming_the_current_token_replaces_it_and_logs_it_out(f
 async fn ten_forced_refreshes_in_a_row_without_a_named_token_cost_at_most_two_logins(
     fixture: WithMock,
 ) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     token(&fixture, &id, json!({})).await;
     for _ in 0..10 {
         token(&fixture, &id, json!({"force_refresh": true})).await;
@@ -643,7 +619,7 @@ async fn ten_forced_refreshes_in_a_row_without_a_named_token_cost_at_most_two_lo
 }
 
 async fn a_rejected_token_that_is_empty_or_too_long_is_422(fixture: WithMock) {
-    let id = credential(&fixture).await;
+    let id = fixture.saved_credential("jobs", false).await;
     for rejected in [String::new(), "x".repeat(4097)] {
         let (status, problem, _) = ask(
             &fixture,

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::keyring_setup::open_keyring;
+use latch_core::keyring::open_keyring;
+
 use crate::{Application, DEV_ORG, Limits, MasterKeySource, PreviousMasterKey, Settings};
 use clap::{Args, Parser, Subcommand};
 use latch_connector::EgressPolicy;
@@ -239,7 +240,7 @@ async fn run(command: Command) -> Result<(), String> {
             let store = latch_store::connect(&args.database_url)
                 .await
                 .map_err(|error| error.to_string())?;
-            print!("{}", crate::rotation::keys_table(store.as_ref()).await?);
+            print!("{}", latch_core::rewrap::keys_table(store.as_ref()).await?);
             Ok(())
         }
     }
@@ -251,7 +252,9 @@ async fn rewrap(args: RewrapArgs) -> Result<(), String> {
     let store = latch_store::connect(&args.database.database_url)
         .await
         .map_err(|error| error.to_string())?;
-    let keyring = open_keyring(store.as_ref(), &master_key, &previous)
+    let current = master_key.material().map_err(|error| error.to_string())?;
+    let previous: Vec<_> = previous.iter().map(|key| key.material()).collect();
+    let keyring = open_keyring(store.as_ref(), &current, &previous)
         .await
         .map_err(|error| error.to_string())?;
     let ids: Vec<String> = store
@@ -262,7 +265,7 @@ async fn rewrap(args: RewrapArgs) -> Result<(), String> {
         .map(|entry| entry.kek_id)
         .collect();
     println!("active key-encryption key: {}", keyring.active_kek_id());
-    let report = crate::rotation::rewrap(
+    let report = latch_core::rewrap::rewrap(
         store.as_ref(),
         &keyring,
         args.batch_size,
@@ -272,8 +275,8 @@ async fn rewrap(args: RewrapArgs) -> Result<(), String> {
     .await?;
     println!(
         "before:\n{}after:\n{}rewrapped: {}, skipped (changed meanwhile): {}, failed: {}",
-        crate::rotation::usage_lines(&report.before, &ids),
-        crate::rotation::usage_lines(&report.after, &ids),
+        latch_core::rewrap::usage_lines(&report.before, &ids),
+        latch_core::rewrap::usage_lines(&report.after, &ids),
         report.rewrapped,
         report.skipped,
         report.failed

@@ -5,16 +5,16 @@
 
 pub mod auth;
 pub mod cli;
+pub mod connectors;
 pub mod console;
 pub mod entity_tags;
 pub mod error;
 pub mod extract;
-pub mod keyring_setup;
+pub mod key_files;
 pub mod openapi;
 mod page_headers;
 pub mod refusals;
 pub mod responses;
-pub mod rotation;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -2,8 +2,7 @@
 
 pub(crate) mod exact;
 
-use self::exact::Exact;
-
+use latch_core::catalogue::Catalogue;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -81,7 +80,7 @@ use crate::{responses, routes};
         responses::TooManyFailures,
         responses::UpstreamUnavailable,
     )),
-    modifiers(&BearerApiKey, &Exact),
+    modifiers(&BearerApiKey),
     tags(
         (name = "credentials", description = "Saved connector credentials"),
         (name = "tokens", description = "Fresh upstream access tokens for jobs"),
@@ -115,9 +114,17 @@ impl Modify for BearerApiKey {
     }
 }
 
-/// The spec as committed in `openapi/openapi.json`.
+/// The document of a server offering `catalogue`'s connectors: the Rust types' schemas made
+/// exact ([`exact`]), with each connector's forms.
+pub fn document(catalogue: &Catalogue) -> utoipa::openapi::OpenApi {
+    let mut document = ApiDoc::openapi();
+    exact::apply(&mut document, catalogue);
+    document
+}
+
+/// The spec as committed in `openapi/openapi.json`: the built-in connectors'.
 pub fn spec_json() -> String {
-    let mut json = ApiDoc::openapi()
+    let mut json = document(&crate::connectors::builtin())
         .to_pretty_json()
         .expect("the OpenAPI document serialises");
     json.push('\n');

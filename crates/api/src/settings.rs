@@ -1,103 +1,10 @@
-use std::path::PathBuf;
+//! What `Application::build` is given.
+
 use std::time::Duration;
 
 use latch_connector::EgressPolicy;
 
-use secrecy::SecretString;
-
-/// Where the master key comes from, first found wins:
-/// `LATCH_MASTER_KEY`, `LATCH_MASTER_KEY_FILE`, `LATCH_MASTER_PASSPHRASE`, then (with `--dev`
-/// only) a generated key file.
-pub enum MasterKeySource {
-    /// Base64 of 32 bytes.
-    Key(SecretString),
-    /// A file holding base64 of 32 bytes.
-    File(PathBuf),
-    /// A passphrase stretched with argon2id; its salt is kept in the keyring table.
-    Passphrase(SecretString),
-    /// Development mode: a key file generated (mode 0600) when missing.
-    DevFile(PathBuf),
-}
-
-impl MasterKeySource {
-    /// Reads the source from the environment; `dev_file` is used only when nothing is set.
-    pub fn from_env(dev_file: Option<PathBuf>) -> Result<Self, String> {
-        let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-        if let Some(key) = var("LATCH_MASTER_KEY") {
-            return Ok(Self::Key(SecretString::from(key)));
-        }
-        if let Some(path) = var("LATCH_MASTER_KEY_FILE") {
-            return Ok(Self::File(PathBuf::from(path)));
-        }
-        if let Some(passphrase) = var("LATCH_MASTER_PASSPHRASE") {
-            return Ok(Self::Passphrase(SecretString::from(passphrase)));
-        }
-        dev_file.map(Self::DevFile).ok_or_else(|| {
-            "no master key: set LATCH_MASTER_KEY (32 random bytes, base64: `openssl rand -base64 32`), \
-             LATCH_MASTER_KEY_FILE (a file holding such a key) or LATCH_MASTER_PASSPHRASE; \
-             or run `latch serve --dev` for a local development instance"
-                .to_string()
-        })
-    }
-}
-
-/// An earlier master key, kept so that data keys wrapped under it still open while
-/// `latch rewrap` moves them to the active one.
-#[derive(Clone)]
-pub enum PreviousMasterKey {
-    Key(SecretString),
-    Passphrase(SecretString),
-}
-
-impl PreviousMasterKey {
-    /// `LATCH_PREVIOUS_MASTER_KEYS` (comma separated), `LATCH_PREVIOUS_MASTER_KEYS_FILE` (one
-    /// key a line; it must be mode 0600) and `LATCH_PREVIOUS_MASTER_PASSPHRASES` (comma
-    /// separated), all of them.
-    pub fn from_env() -> Result<Vec<Self>, String> {
-        // The variables' own copies are wiped once read.
-        let var = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|value| !value.is_empty())
-                .map(zeroize::Zeroizing::new)
-        };
-        let mut keys = Vec::new();
-        let listed = |text: &str| -> Vec<SecretString> {
-            text.split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
-                .map(|item| SecretString::from(item.to_string()))
-                .collect()
-        };
-        if let Some(list) = var("LATCH_PREVIOUS_MASTER_KEYS") {
-            keys.extend(listed(&list).into_iter().map(Self::Key));
-        }
-        if let Some(path) = var("LATCH_PREVIOUS_MASTER_KEYS_FILE") {
-            let path = PathBuf::from(path.as_str());
-            let problem = |reason: String| {
-                format!(
-                    "cannot read the previous master keys file {}: {reason}",
-                    path.display()
-                )
-            };
-            crate::keyring_setup::refuse_if_readable_by_others(&path).map_err(problem)?;
-            let contents = zeroize::Zeroizing::new(
-                std::fs::read_to_string(&path).map_err(|error| problem(error.to_string()))?,
-            );
-            keys.extend(
-                contents
-                    .lines()
-                    .map(str::trim)
-                    .filter(|line| !line.is_empty() && !line.starts_with('#'))
-                    .map(|line| Self::Key(SecretString::from(line.to_string()))),
-            );
-        }
-        if let Some(list) = var("LATCH_PREVIOUS_MASTER_PASSPHRASES") {
-            keys.extend(listed(&list).into_iter().map(Self::Passphrase));
-        }
-        Ok(keys)
-    }
-}
+pub use crate::key_files::{MasterKeySource, PreviousMasterKey};
 
 /// Everything `Application::build` needs.
 pub struct Settings {

@@ -19,12 +19,13 @@ use latch_core::api_keys::issue_api_key;
 use latch_core::broker::{BrokerConfig, SystemClock};
 use latch_core::callers::Scope;
 use latch_core::catalogue::Catalogue;
+use latch_core::keyring::{KeyringError, open_keyring};
 use latch_core::latch::LatchConfig;
 use latch_core::oauth_settings::OAuthSettings;
 
 use crate::error::ApiError;
 use crate::extract::{BodyTimeout, field_problem};
-use crate::keyring_setup::{KeyringError, open_keyring};
+use crate::key_files::KeyFileError;
 use crate::refusals::note_refusal;
 use crate::routes;
 use crate::settings::Settings;
@@ -40,6 +41,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("cannot open the keyring: {0}")]
     Keyring(#[from] KeyringError),
+    #[error("cannot open the keyring: {0}")]
+    KeyFile(#[from] KeyFileError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -64,15 +67,25 @@ pub struct Application {
 
 impl Application {
     /// Opens the store, verifies the master key, binds the listener: everything that can
-    /// fail does so here, before the first request.
+    /// fail does so here, before the first request. Offers the built-in connectors.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with(settings, crate::connectors::builtin()).await
+    }
+
+    /// As [`Application::build`], offering `catalogue`'s connectors (its API, document and
+    /// console all follow it).
+    pub async fn build_with(
+        settings: Settings,
+        catalogue: Catalogue,
+    ) -> Result<Self, StartupError> {
         let store = latch_store::connect(&settings.database_url).await?;
-        let keyring = open_keyring(
-            store.as_ref(),
-            &settings.master_key,
-            &settings.previous_master_keys,
-        )
-        .await?;
+        let previous: Vec<_> = settings
+            .previous_master_keys
+            .iter()
+            .map(|key| key.material())
+            .collect();
+        let keyring =
+            open_keyring(store.as_ref(), &settings.master_key.material()?, &previous).await?;
         let dev_admin_key = if settings.dev {
             bootstrap_dev(store.as_ref())
                 .await
@@ -110,7 +123,7 @@ impl Application {
         let latch = AppState::new(
             store,
             Arc::new(keyring),
-            Catalogue::builtin(),
+            catalogue,
             egress,
             config,
             Arc::new(SystemClock),
@@ -121,7 +134,7 @@ impl Application {
         latch_core::housekeeping::start(&latch);
         let state = web::Data::from(latch);
         let shared = state.clone();
-        let mut document = <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi();
+        let mut document = crate::openapi::document(&state.catalogue);
         crate::openapi::exact::for_deployment(&mut document, &state.oauth.allowed_origins);
         let document =
             web::Bytes::from(document.to_json().expect("the OpenAPI document serialises"));

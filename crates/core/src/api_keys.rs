@@ -167,9 +167,7 @@ pub async fn revoke_api_key(state: &Latch, caller: &Caller, id: Uuid) -> Result<
             state.keys.forget(&revoked.prefix);
             Ok(())
         }
-        Err(StoreError::NotFound) => Err(CoreError::NotFound(
-            "no live API key with this id in your organization".into(),
-        )),
+        Err(StoreError::NotFound) => Err(CoreError::no_such("live API key")),
         Err(error) => Err(error.into()),
     }
 }

@@ -91,14 +91,18 @@ impl AuditQuery {
             None => None,
             Some(text) => Some(
                 AuditAction::ALL
-                    .into_iter()
+                    .iter()
                     .find(|action| action.as_str() == text)
                     .ok_or_else(|| {
                         CoreError::bad_request(
                             "action",
                             format!(
                                 "is not an action; expected one of {}",
-                                AuditAction::ALL.map(AuditAction::as_str).join(", ")
+                                AuditAction::ALL
+                                    .iter()
+                                    .map(|action| action.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             ),
                         )
                     })?

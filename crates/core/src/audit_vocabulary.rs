@@ -4,130 +4,66 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
-pub enum AuditAction {
-    #[serde(rename = "credential.created")]
-    CredentialCreated,
-    #[serde(rename = "credential.updated")]
-    CredentialUpdated,
-    #[serde(rename = "credential.deleted")]
-    CredentialDeleted,
-    /// A saved credential's test login (on demand, or as part of a change).
-    #[serde(rename = "credential.validated")]
-    CredentialValidated,
-    /// An unsaved credential's test login.
-    #[serde(rename = "credential.tested")]
-    CredentialTested,
-    /// The upstream refused a credential during a token refresh.
-    #[serde(rename = "credential.invalidated")]
-    CredentialInvalidated,
-    #[serde(rename = "egress.blocked")]
-    EgressBlocked,
-    #[serde(rename = "api_key.created")]
-    ApiKeyCreated,
-    #[serde(rename = "api_key.revoked")]
-    ApiKeyRevoked,
-    #[serde(rename = "data_source.created")]
-    DataSourceCreated,
-    #[serde(rename = "data_source.updated")]
-    DataSourceUpdated,
-    #[serde(rename = "data_source.deleted")]
-    DataSourceDeleted,
-    #[serde(rename = "data_destination.created")]
-    DataDestinationCreated,
-    #[serde(rename = "data_destination.updated")]
-    DataDestinationUpdated,
-    #[serde(rename = "data_destination.deleted")]
-    DataDestinationDeleted,
-    /// Token hand-outs (and refusals), summed; `detail.count` says how many.
-    #[serde(rename = "token.issued")]
-    TokenIssued,
-    /// Issuance records the full audit queue could only count.
-    #[serde(rename = "token.issuance_dropped")]
-    TokenIssuanceDropped,
-    /// Failed authentications, summed.
-    #[serde(rename = "authentication.failed")]
-    AuthenticationFailed,
-    /// Denied authorizations and probes of other organizations' ids, summed.
-    #[serde(rename = "authorization.denied")]
-    AuthorizationDenied,
-    /// Refusal records the full audit queue could only count.
-    #[serde(rename = "audit.refusals_dropped")]
-    RefusalsDropped,
-    /// A connect session handed out its consent URL.
-    #[serde(rename = "connect_session.created")]
-    ConnectSessionCreated,
-    /// A connect session ended without a credential (denied, expired, failed exchange).
-    #[serde(rename = "connect_session.failed")]
-    ConnectSessionFailed,
-    #[serde(rename = "oauth_app.created")]
-    OAuthAppCreated,
-    #[serde(rename = "oauth_app.updated")]
-    OAuthAppUpdated,
-    #[serde(rename = "oauth_app.deleted")]
-    OAuthAppDeleted,
+/// Declares the actions once each, with the name they are stored and shown under: the
+/// enum (whose serde names the API documents), [`AuditAction::ALL`] and
+/// [`AuditAction::as_str`] all come from the one list.
+macro_rules! audit_actions {
+    ($($(#[doc = $doc:tt])* $variant:ident => $name:tt,)+) => {
+        /// What happened.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+        pub enum AuditAction {
+            $($(#[doc = $doc])* #[serde(rename = $name)] $variant,)+
+        }
+
+        impl AuditAction {
+            pub const ALL: &[AuditAction] = &[$(AuditAction::$variant,)+];
+
+            /// The name stored and shown (`credential.created`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(AuditAction::$variant => $name,)+
+                }
+            }
+        }
+    };
 }
 
-impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
-        AuditAction::CredentialCreated,
-        AuditAction::CredentialUpdated,
-        AuditAction::CredentialDeleted,
-        AuditAction::CredentialValidated,
-        AuditAction::CredentialTested,
-        AuditAction::CredentialInvalidated,
-        AuditAction::EgressBlocked,
-        AuditAction::ApiKeyCreated,
-        AuditAction::ApiKeyRevoked,
-        AuditAction::DataSourceCreated,
-        AuditAction::DataSourceUpdated,
-        AuditAction::DataSourceDeleted,
-        AuditAction::DataDestinationCreated,
-        AuditAction::DataDestinationUpdated,
-        AuditAction::DataDestinationDeleted,
-        AuditAction::TokenIssued,
-        AuditAction::TokenIssuanceDropped,
-        AuditAction::AuthenticationFailed,
-        AuditAction::AuthorizationDenied,
-        AuditAction::RefusalsDropped,
-        AuditAction::ConnectSessionCreated,
-        AuditAction::ConnectSessionFailed,
-        AuditAction::OAuthAppCreated,
-        AuditAction::OAuthAppUpdated,
-        AuditAction::OAuthAppDeleted,
-    ];
-
-    /// The name stored and shown (`credential.created`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditAction::CredentialCreated => "credential.created",
-            AuditAction::CredentialUpdated => "credential.updated",
-            AuditAction::CredentialDeleted => "credential.deleted",
-            AuditAction::CredentialValidated => "credential.validated",
-            AuditAction::CredentialTested => "credential.tested",
-            AuditAction::CredentialInvalidated => "credential.invalidated",
-            AuditAction::EgressBlocked => "egress.blocked",
-            AuditAction::ApiKeyCreated => "api_key.created",
-            AuditAction::ApiKeyRevoked => "api_key.revoked",
-            AuditAction::DataSourceCreated => "data_source.created",
-            AuditAction::DataSourceUpdated => "data_source.updated",
-            AuditAction::DataSourceDeleted => "data_source.deleted",
-            AuditAction::DataDestinationCreated => "data_destination.created",
-            AuditAction::DataDestinationUpdated => "data_destination.updated",
-            AuditAction::DataDestinationDeleted => "data_destination.deleted",
-            AuditAction::TokenIssued => "token.issued",
-            AuditAction::TokenIssuanceDropped => "token.issuance_dropped",
-            AuditAction::AuthenticationFailed => "authentication.failed",
-            AuditAction::AuthorizationDenied => "authorization.denied",
-            AuditAction::RefusalsDropped => "audit.refusals_dropped",
-            AuditAction::ConnectSessionCreated => "connect_session.created",
-            AuditAction::ConnectSessionFailed => "connect_session.failed",
-            AuditAction::OAuthAppCreated => "oauth_app.created",
-            AuditAction::OAuthAppUpdated => "oauth_app.updated",
-            AuditAction::OAuthAppDeleted => "oauth_app.deleted",
-        }
-    }
+audit_actions! {
+    CredentialCreated => "credential.created",
+    CredentialUpdated => "credential.updated",
+    CredentialDeleted => "credential.deleted",
+    /// A saved credential's test login (on demand, or as part of a change).
+    CredentialValidated => "credential.validated",
+    /// An unsaved credential's test login.
+    CredentialTested => "credential.tested",
+    /// The upstream refused a credential during a token refresh.
+    CredentialInvalidated => "credential.invalidated",
+    EgressBlocked => "egress.blocked",
+    ApiKeyCreated => "api_key.created",
+    ApiKeyRevoked => "api_key.revoked",
+    DataSourceCreated => "data_source.created",
+    DataSourceUpdated => "data_source.updated",
+    DataSourceDeleted => "data_source.deleted",
+    DataDestinationCreated => "data_destination.created",
+    DataDestinationUpdated => "data_destination.updated",
+    DataDestinationDeleted => "data_destination.deleted",
+    /// Token hand-outs (and refusals), summed; `detail.count` says how many.
+    TokenIssued => "token.issued",
+    /// Issuance records the full audit queue could only count.
+    TokenIssuanceDropped => "token.issuance_dropped",
+    /// Failed authentications, summed.
+    AuthenticationFailed => "authentication.failed",
+    /// Denied authorizations and probes of other organizations' ids, summed.
+    AuthorizationDenied => "authorization.denied",
+    /// Refusal records the full audit queue could only count.
+    RefusalsDropped => "audit.refusals_dropped",
+    /// A connect session handed out its consent URL.
+    ConnectSessionCreated => "connect_session.created",
+    /// A connect session ended without a credential (denied, expired, failed exchange).
+    ConnectSessionFailed => "connect_session.failed",
+    OAuthAppCreated => "oauth_app.created",
+    OAuthAppUpdated => "oauth_app.updated",
+    OAuthAppDeleted => "oauth_app.deleted",
 }
 
 impl From<AuditAction> for String {
@@ -177,7 +113,7 @@ mod tests {
             .iter()
             .map(|action| action.as_str())
             .collect();
-        for action in AuditAction::ALL {
+        for &action in AuditAction::ALL {
             assert_eq!(
                 serde_json::to_value(action).unwrap(),
                 serde_json::Value::String(action.as_str().into())

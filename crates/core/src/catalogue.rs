@@ -1,10 +1,16 @@
-//! The connectors this server offers. A new connector is one crate and one line here.
+//! The connectors this server offers, as the composition root chose them (`latch-api`'s
+//! `connectors::builtin`): the core names none.
 
 use std::sync::Arc;
 
-use latch_connector::{Connector, FieldError};
+use latch_connector::{AuthMethod, Connector, FieldError};
 
 use crate::error::CoreError;
+
+/// Whether a stored credential was made by consent (its grant's refresh token logs it in).
+pub fn made_by_consent(credential: &latch_store::Credential) -> bool {
+    AuthMethod::from_name(&credential.auth_method) == Some(AuthMethod::OauthAuthorizationCode)
+}
 
 #[derive(Clone)]
 pub struct Catalogue {
@@ -12,11 +18,28 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
-    pub fn builtin() -> Self {
-        Self::new(vec![Arc::new(latch_connector_looker::Looker)])
-    }
-
+    /// A catalogue of `connectors`. Each must be whole: a distinct id, at least one method,
+    /// and consent listed exactly when it gives the OAuth flow (a connector that breaks this
+    /// is a programming error, found at start-up).
     pub fn new(connectors: Vec<Arc<dyn Connector>>) -> Self {
+        for (index, connector) in connectors.iter().enumerate() {
+            let id = connector.id();
+            assert!(
+                connectors[..index].iter().all(|other| other.id() != id),
+                "two connectors are called `{id}`"
+            );
+            assert!(
+                !connector.auth_methods().is_empty(),
+                "connector `{id}` offers no auth method"
+            );
+            assert_eq!(
+                connector
+                    .auth_methods()
+                    .contains(&AuthMethod::OauthAuthorizationCode),
+                connector.oauth().is_some(),
+                "connector `{id}` lists `oauth_authorization_code` exactly when it has the flow"
+            );
+        }
         Self { connectors }
     }
 

@@ -82,6 +82,42 @@ impl CoreError {
         ))
     }
 
+    /// No `noun` (`credential`, `OAuth app`, ...) with the id asked for in the caller's
+    /// organization: one answer whether it never existed or is another organization's.
+    pub fn no_such(noun: &str) -> Self {
+        CoreError::NotFound(format!("no {noun} with this id in your organization"))
+    }
+
+    /// A write whose `noun` moved to version `current` before it landed: 412 when the caller
+    /// named the version it expected (`If-Match`), 409 (retry) when it did not.
+    pub fn changed_meanwhile(noun: &str, current: i64, if_match: Option<i64>) -> Self {
+        match if_match {
+            Some(_) => CoreError::PreconditionFailed(format!(
+                "the {noun} changed meanwhile and is now at version {current}"
+            )),
+            None => CoreError::Conflict(format!(
+                "the {noun} changed while this request was applied (now version {current}); retry"
+            )),
+        }
+    }
+
+    /// `Ok` unless the caller named (`If-Match`) a version of `noun` other than `current`.
+    pub fn check_version(noun: &str, current: i64, if_match: Option<i64>) -> Result<(), Self> {
+        match if_match {
+            Some(expected) if expected != current => Err(CoreError::PreconditionFailed(format!(
+                "the {noun} is at version {current}, not {expected}; read it again and retry"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// A deletion that named a version `noun` is no longer at.
+    pub fn stale_version(noun: &str, current: i64) -> Self {
+        CoreError::PreconditionFailed(format!(
+            "the {noun} is at version {current}; read it again and retry"
+        ))
+    }
+
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
         CoreError::Validation(vec![FieldError::new(field, message)])
     }

@@ -222,7 +222,9 @@ pub fn url_on_origins_pattern(origins: &[String]) -> String {
     )
 }
 
-/// `text` with every character a regular expression reads as syntax escaped.
+/// `text` with every character a regular expression reads as syntax escaped. Not
+/// `regex::escape`, which also escapes `-`, `#`, `&` and `~`: ECMA-262 patterns (what the
+/// document's readers compile, often in unicode mode) refuse those escapes outside a class.
 fn regex_escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {

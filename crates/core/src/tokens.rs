@@ -56,21 +56,29 @@ impl std::fmt::Debug for TokenRequest {
     }
 }
 
-/// An access token for the upstream. Use it as `Authorization: Bearer {access_token}`.
+/// An access token for the upstream. Use it as `Authorization: {token_type} {access_token}`
+/// (`Bearer` for most upstreams).
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
     "access_token": "7hDqJ9sVbR2kWmXyZ4nP",
     "token_type": "Bearer",
     "expires_at": "2026-11-23T10:30:00Z",
-    "expires_in": 3299
+    "expires_in": 3299,
+    "metadata": {}
 }))]
 pub struct TokenResponse {
     pub access_token: String,
+    /// The scheme the upstream named for the token, as it named it.
     #[schema(example = "Bearer")]
-    pub token_type: &'static str,
+    pub token_type: String,
     pub expires_at: DateTime<Utc>,
     /// Seconds left, as of this answer.
     pub expires_in: i64,
+    /// What jobs need besides the token, as the upstream gave it with the token (such as the
+    /// instance URL every call must go to); never a secret. Empty when the connector keeps
+    /// nothing.
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -140,7 +148,8 @@ pub async fn issue_token(
     let issued = result?;
     Ok(TokenResponse {
         access_token: latch_vault::ExposeSecret::expose_secret(&issued.token).to_string(),
-        token_type: "Bearer",
+        token_type: issued.details.token_type.clone(),
+        metadata: issued.details.metadata.clone(),
         expires_at: issued.expires_at,
         expires_in: (issued.expires_at - Utc::now()).num_seconds().max(0),
     })

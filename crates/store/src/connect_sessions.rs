@@ -115,4 +115,6 @@ pub struct NewGrantTokens {
     pub expires_at: DateTime<Utc>,
     pub refresh_ct: Option<Vec<u8>>,
     pub refresh_nonce: Option<Vec<u8>>,
+    /// What the connector kept from the answer for jobs (a JSON object); never a secret.
+    pub metadata: serde_json::Value,
 }

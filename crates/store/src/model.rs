@@ -314,6 +314,9 @@ pub struct StoredToken {
     /// version (a grant is only replaced by a reconnect).
     pub refresh_ct: Option<Vec<u8>>,
     pub refresh_nonce: Option<Vec<u8>>,
+    /// What the connector kept from the upstream's answer for jobs; never a secret.
+    #[sqlx(json(nullable))]
+    pub metadata: Option<Value>,
 }
 
 impl std::fmt::Debug for StoredToken {
@@ -340,6 +343,8 @@ pub struct NewToken {
     /// `None` keeps the stored one.
     pub refresh_ct: Option<Vec<u8>>,
     pub refresh_nonce: Option<Vec<u8>>,
+    /// What the connector kept from the answer for jobs (a JSON object); never a secret.
+    pub metadata: Value,
 }
 
 /// The tables whose rows an id in a URL names.

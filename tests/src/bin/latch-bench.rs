@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use latch_tests::mock_looker::{MockLooker, MockLookerConfig};
+use latch_tests::replica::admin_key;
 use latch_tests::stored::{StoredCredential, store_credential};
 use latch_tests::{Backend, Replica, TestDatabase};
 use latch_vault::{ExposeSecret, Kek, Keyring, MasterKey};
@@ -129,18 +130,7 @@ struct Server {
 async fn servers(backend: Backend, count: usize, workers: usize) -> Option<Server> {
     let db = TestDatabase::create(backend).await?;
     let binary = sibling("latch-server");
-    let output = Command::new(&binary)
-        .args(["api-key", "create", "--org", "bench", "--scope", "admin"])
-        .env("LATCH_DATABASE_URL", &db.url)
-        .env("LATCH_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let key = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    let key = admin_key(&binary, &db.url, "bench");
     let master = MasterKey::generate().unwrap().to_base64();
     let master = master.expose_secret().to_string();
     let mut replicas = Vec::new();

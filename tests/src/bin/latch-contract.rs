@@ -22,13 +22,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Duration;
 
 use clap::Parser;
 use latch_tests::Replica;
 use latch_tests::dns_catch_all::DnsCatchAll;
 use latch_tests::mock_looker::oauth::Approval;
 use latch_tests::mock_looker::{MockLooker, MockLookerConfig};
+use latch_tests::replica::admin_key;
 use latch_tests::stored::{StoredCredential, store_credential};
 use latch_tests::tls_front::TlsFront;
 use latch_vault::{ExposeSecret, Kek, Keyring, MasterKey};
@@ -88,7 +88,11 @@ async fn main() -> ExitCode {
         .trim_start_matches("http://")
         .parse()
         .expect("mock-looker's address");
-    let ports = latch_connector::egress::DEFAULT_PORTS.map(local);
+    // Every port Looker's connector calls (the egress rules let it call no other).
+    let ports: Vec<SocketAddr> = latch_connector::Connector::ports(&latch_connector_looker::Looker)
+        .iter()
+        .map(|port| local(*port))
+        .collect();
     let front = TlsFront::start(&ports, mock_address).await;
     let authority = workdir.path().join("authority.pem");
     std::fs::write(&authority, &front.authority_pem).expect("the authority's certificate");
@@ -124,12 +128,7 @@ async fn main() -> ExitCode {
         .envs(seed.environment())
         .status()
         .expect("schemathesis runs");
-    server.terminate();
-    let mut server = server;
-    server.wait_exit(Duration::from_secs(10)).await;
-
-    let log = std::fs::read_to_string(&log_path).expect("the server log");
-    let failed_requests = server_errors(&log);
+    let failed_requests = server.stop_and_read_faults(&log_path).await;
     for line in &failed_requests {
         eprintln!("server error: {line}");
     }
@@ -146,19 +145,6 @@ async fn main() -> ExitCode {
     }
     println!("latch-contract: no failure, no 500 in the server log");
     ExitCode::SUCCESS
-}
-
-/// Lines of the server log that tell of a 500 or a fault of Latch's own: a run must hold
-/// none. (actix logs a request it could not parse at ERROR: that is the client's fault, and
-/// answered 400.)
-fn server_errors(log: &str) -> Vec<&str> {
-    log.lines()
-        .filter(|line| {
-            line.contains("status=500")
-                || line.contains("panicked")
-                || (line.contains(" ERROR ") && line.contains("latch"))
-        })
-        .collect()
 }
 
 /// `Err` unless any name resolves to this machine, as in `tests/contract/run`'s namespace:
@@ -283,25 +269,6 @@ async fn store_example_credentials(database_url: &str, master_key: &str, ids: &[
         };
         store_credential(store.as_ref(), &keyring, credential).await;
     }
-}
-
-fn admin_key(binary: &Path, database_url: &str, org: &str) -> String {
-    let output = Command::new(binary)
-        .args(["api-key", "create", "--org", org, "--scope", "admin"])
-        .args(["--name", "schemathesis"])
-        .env("LATCH_DATABASE_URL", database_url)
-        .env("LATCH_LOG", "warn")
-        .output()
-        .expect("latch api-key create runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .expect("a key")
-        .trim()
-        .to_string()
 }
 
 /// What schemathesis is given through the environment: keys, the Looker it may name, and

@@ -6,32 +6,31 @@
 //! Each rule is written once for its whole class (every request's `name`, every `cursor`
 //! parameter, every collection that creates records), on the document as JSON.
 
-use latch_connector::oauth::OAUTH_AUTHORIZATION_CODE;
-use latch_connector::{Connector, section_schema};
+use latch_connector::{AuthMethod, Connector, section_example, section_schema};
 use latch_core::catalogue::Catalogue;
 use latch_core::input::{
     CURSOR_PATTERN, description_pattern, name_pattern, url_on_origins_pattern,
 };
 use serde_json::{Map, Value, json};
-use utoipa::Modify;
+
+/// The consent method's name, in component names.
+const OAUTH: &str = AuthMethod::OauthAuthorizationCode.as_str();
 
 /// `If-Match`: one strong entity tag as this server gives them, or `*`.
 const IF_MATCH_PATTERN: &str = r#"^(\*|"[0-9]{1,18}")$"#;
 
-pub struct Exact;
-
-impl Modify for Exact {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let mut document = serde_json::to_value(&*openapi).expect("the document is JSON");
-        text_patterns(&mut document);
-        parameter_patterns(&mut document);
-        connector_ids(&mut document, &Catalogue::builtin());
-        connector_schemas(&mut document, &Catalogue::builtin());
-        source_configs(&mut document);
-        changes_name_a_field(&mut document);
-        links(&mut document);
-        *openapi = serde_json::from_value(document).expect("the document reads back");
-    }
+/// Makes the document exact for a server offering `catalogue`'s connectors.
+pub fn apply(openapi: &mut utoipa::openapi::OpenApi, catalogue: &Catalogue) {
+    let mut document = serde_json::to_value(&*openapi).expect("the document is JSON");
+    text_patterns(&mut document);
+    parameter_patterns(&mut document);
+    connector_examples(&mut document, catalogue);
+    connector_ids(&mut document, catalogue);
+    connector_schemas(&mut document, catalogue);
+    source_configs(&mut document);
+    changes_name_a_field(&mut document);
+    links(&mut document);
+    *openapi = serde_json::from_value(document).expect("the document reads back");
 }
 
 /// The document one server serves: `return_to` may only name its own origin or one of its
@@ -111,6 +110,45 @@ fn parameter_patterns(document: &mut Value) {
     }
 }
 
+/// The schemas whose examples show a connector's settings: credentials' (its client
+/// credentials), and OAuth apps' (its OAuth settings).
+const CREDENTIAL_EXAMPLES: [&str; 3] = [
+    "CreateCredentialRequest",
+    "TestCredentialRequest",
+    "CredentialView",
+];
+const OAUTH_APP_EXAMPLES: [&str; 2] = ["CreateOAuthAppRequest", "OAuthAppView"];
+
+/// The `config` of each example that names a connector, from that connector's own field
+/// examples: the use cases' types know no connector's fields.
+fn connector_examples(document: &mut Value, catalogue: &Catalogue) {
+    let Some(schemas) = document["components"]["schemas"].as_object_mut() else {
+        return;
+    };
+    for (name, schema) in schemas.iter_mut() {
+        let oauth = OAUTH_APP_EXAMPLES.contains(&name.as_str());
+        if !oauth && !CREDENTIAL_EXAMPLES.contains(&name.as_str()) {
+            continue;
+        }
+        let Some(example) = schema.get_mut("example").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let Some(connector) = example
+            .get("connector")
+            .and_then(Value::as_str)
+            .and_then(|id| catalogue.get(id))
+        else {
+            continue;
+        };
+        let fields = match (oauth, connector.oauth()) {
+            (false, _) => connector.config_fields(),
+            (true, Some(flow)) => flow.config_fields(),
+            (true, None) => continue,
+        };
+        example.insert("config".into(), section_example(fields));
+    }
+}
+
 /// Every `connector` a request names (a body's field, a query's filter): one of the
 /// catalogue's ids.
 fn connector_ids(document: &mut Value, catalogue: &Catalogue) {
@@ -152,7 +190,7 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
         let general = schemas[request].clone();
         let mut members = Vec::new();
         let mut mapping = Map::new();
-        for connector in catalogue.all() {
+        for connector in catalogue.all().filter(|c| offers_client_credentials(*c)) {
             let id = connector.id();
             let mut member = general.clone();
             let properties = &mut member["properties"];
@@ -183,10 +221,12 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
     // whole: the sections of any connector's client credentials, settings not required.
     let update = &mut schemas["UpdateCredentialRequest"]["properties"];
     update["config"] = nullable_any_of(catalogue, &update["config"], |connector| {
-        Some(without_required(section_schema(connector.config_fields())))
+        offers_client_credentials(connector)
+            .then(|| without_required(section_schema(connector.config_fields())))
     });
     update["secrets"] = nullable_any_of(catalogue, &update["secrets"], |connector| {
-        Some(reference(&format!("{}.secrets", connector.id())))
+        offers_client_credentials(connector)
+            .then(|| reference(&format!("{}.secrets", connector.id())))
     });
     // An OAuth app's settings are the connector's OAuth settings: those of any connector with
     // OAuth (all required on create, the whole section on a change).
@@ -196,16 +236,21 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
     app["secrets"] = no_app_secrets(&app["secrets"]);
     let app_update = &mut schemas["UpdateOAuthAppRequest"]["properties"];
     app_update["secrets"] = no_app_secrets(&app_update["secrets"]);
-    // Only `false` moves an app; none moves back to the shared redirect URI.
+    // Only `false` moves an app; none moves back to the shared redirect URI. (One boolean
+    // member and `null` beside it: openapi-python-client cannot read an `enum` that holds
+    // both `false` and `null`.)
     let shared = &mut app_update["shared_redirect_uri"];
-    shared["enum"] = json!([false, null]);
+    let mut only_false = json!({
+        "anyOf": [{"type": "boolean", "enum": [false]}, {"type": "null"}],
+    });
+    if let Some(description) = shared.get("description") {
+        only_false["description"] = description.clone();
+    }
+    *shared = only_false;
     app_update["config"] = nullable_any_of(catalogue, &app_update["config"], |connector| {
-        connector.oauth().map(|_| {
-            reference(&format!(
-                "{}.{OAUTH_AUTHORIZATION_CODE}.config",
-                connector.id()
-            ))
-        })
+        connector
+            .oauth()
+            .map(|_| reference(&format!("{}.{OAUTH}.config", connector.id())))
     });
 }
 
@@ -223,12 +268,7 @@ fn one_of_oauth_settings(catalogue: &Catalogue) -> Value {
     let members: Vec<Value> = catalogue
         .all()
         .filter(|connector| connector.oauth().is_some())
-        .map(|connector| {
-            reference(&format!(
-                "{}.{OAUTH_AUTHORIZATION_CODE}.config",
-                connector.id()
-            ))
-        })
+        .map(|connector| reference(&format!("{}.{OAUTH}.config", connector.id())))
         .collect();
     match members.as_slice() {
         [only] => only.clone(),
@@ -296,34 +336,20 @@ fn not_null(property: &Value) -> Value {
     }
 }
 
-/// A JSON value with no NUL character in any string or key: what a text column stores.
-const JSON_WITHOUT_NUL: &str = "JsonWithoutNul";
 /// A string without NUL.
 const WITHOUT_NUL: &str = "^[^\\u0000]*$";
 
 /// A data source's or destination's own `config`: any JSON object the database can store,
 /// which is one without NUL in its strings and keys (PostgreSQL's text and JSON refuse it).
 /// `null` or absent when creating means `{}`, when changing means "unchanged".
+///
+/// The rule for nested values is said in words, not as a recursive schema: the generators
+/// clients are made with (openapi-python-client, openapi-typescript) cannot use one, and
+/// drop the operations that name it. Its keys keep their pattern.
 fn source_configs(document: &mut Value) {
     let schemas = document["components"]["schemas"]
         .as_object_mut()
         .expect("the document has schemas");
-    schemas.insert(
-        JSON_WITHOUT_NUL.into(),
-        json!({
-            "description": "Any JSON value without a NUL character in its strings and keys.",
-            "anyOf": [
-                {"type": ["null", "boolean", "number"]},
-                {"type": "string", "pattern": WITHOUT_NUL},
-                {"type": "array", "items": reference(JSON_WITHOUT_NUL)},
-                {
-                    "type": "object",
-                    "propertyNames": {"type": "string", "pattern": WITHOUT_NUL},
-                    "additionalProperties": reference(JSON_WITHOUT_NUL),
-                },
-            ],
-        }),
-    );
     for request in ["CreateDataSourceRequest", "UpdateDataSourceRequest"] {
         let Some(config) = schemas
             .get_mut(request)
@@ -331,15 +357,20 @@ fn source_configs(document: &mut Value) {
         else {
             continue;
         };
-        let mut exact = json!({
+        let said = config
+            .get("description")
+            .and_then(Value::as_str)
+            .map(|text| format!("{text} "))
+            .unwrap_or_default();
+        *config = json!({
             "type": ["object", "null"],
+            "description": format!(
+                "{said}No string or key anywhere in it may hold a NUL character (U+0000), \
+                 which the database cannot store."
+            ),
             "propertyNames": {"type": "string", "pattern": WITHOUT_NUL},
-            "additionalProperties": reference(JSON_WITHOUT_NUL),
+            "additionalProperties": true,
         });
-        if let Some(description) = config.get("description") {
-            exact["description"] = description.clone();
-        }
-        *config = exact;
     }
 }
 
@@ -351,27 +382,35 @@ fn without_required(mut section: Value) -> Value {
     section
 }
 
-/// The section components of one connector: `{id}.config`, `{id}.secrets` and, with OAuth,
-/// `{id}.oauth_authorization_code.config`.
+/// The section components of one connector, for the methods it offers: `{id}.config` and
+/// `{id}.secrets` with client credentials, `{id}.oauth_authorization_code.config` with consent.
 fn sections(connector: &dyn Connector) -> Vec<(String, Value)> {
     let id = connector.id();
-    let mut sections = vec![
-        (
+    let mut sections = Vec::new();
+    if offers_client_credentials(connector) {
+        sections.push((
             format!("{id}.config"),
             section_schema(connector.config_fields()),
-        ),
-        (
+        ));
+        sections.push((
             format!("{id}.secrets"),
             section_schema(connector.secret_fields()),
-        ),
-    ];
+        ));
+    }
     if let Some(flow) = connector.oauth() {
         sections.push((
-            format!("{id}.{OAUTH_AUTHORIZATION_CODE}.config"),
+            format!("{id}.{OAUTH}.config"),
             section_schema(flow.config_fields()),
         ));
     }
     sections
+}
+
+/// Whether credentials of this connector are made by `POST /v1/credentials`.
+fn offers_client_credentials(connector: &dyn Connector) -> bool {
+    connector
+        .auth_methods()
+        .contains(&AuthMethod::ClientCredentials)
 }
 
 /// `null`, or one of the members made for the connectors that have one; the description

@@ -1,6 +1,5 @@
 use actix_web::{HttpResponse, web};
-use latch_connector::oauth::{CLIENT_CREDENTIALS, OAUTH_AUTHORIZATION_CODE};
-use latch_connector::{Connector, section_schema};
+use latch_connector::{AuthMethod, Connector, section_schema};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -50,6 +49,22 @@ pub struct AuthMethodView {
     pub secrets_schema: Value,
 }
 
+impl AuthMethodView {
+    /// The form of one method the connector declares: client credentials are its config and
+    /// secrets, consent its OAuth settings and no secrets to type.
+    fn of(connector: &dyn Connector, method: AuthMethod) -> Option<Self> {
+        let (config, secrets) = match method {
+            AuthMethod::ClientCredentials => (connector.config_fields(), connector.secret_fields()),
+            AuthMethod::OauthAuthorizationCode => (connector.oauth()?.config_fields(), &[][..]),
+        };
+        Some(Self {
+            id: method.as_str(),
+            config_schema: section_schema(config),
+            secrets_schema: section_schema(secrets),
+        })
+    }
+}
+
 impl ConnectorView {
     fn of(connector: &dyn Connector) -> Self {
         Self {
@@ -59,17 +74,11 @@ impl ConnectorView {
             docs_url: connector.docs_url(),
             config_schema: section_schema(connector.config_fields()),
             secrets_schema: section_schema(connector.secret_fields()),
-            auth_methods: std::iter::once(AuthMethodView {
-                id: CLIENT_CREDENTIALS,
-                config_schema: section_schema(connector.config_fields()),
-                secrets_schema: section_schema(connector.secret_fields()),
-            })
-            .chain(connector.oauth().map(|flow| AuthMethodView {
-                id: OAUTH_AUTHORIZATION_CODE,
-                config_schema: section_schema(flow.config_fields()),
-                secrets_schema: section_schema(&[]),
-            }))
-            .collect(),
+            auth_methods: connector
+                .auth_methods()
+                .iter()
+                .filter_map(|method| AuthMethodView::of(connector, *method))
+                .collect(),
         }
     }
 }

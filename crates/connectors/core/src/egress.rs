@@ -1,7 +1,8 @@
 //! The only way connectors reach the network.
 //!
 //! Latch calls URLs its users typed, so every call goes through a client that: speaks https
-//! only (http where the operator allows it); calls ports 443 and 19999 (plus configured ones);
+//! only (http where the operator allows it); calls the ports the calling connector declares
+//! (443 unless it says otherwise) and those the operator configured;
 //! takes no proxy from the environment; follows no redirects; resolves names itself and drops
 //! every address that is not public unicast, and checks IP-literal hosts the same way;
 //! gives up after 5 s to connect and 15 s in all; and reads at most 64 KiB of a response.
@@ -20,8 +21,8 @@ use url::{Host, Url};
 
 use crate::address::blocked_reason;
 
-/// Ports callable without configuration: https, and Looker's historical API port.
-pub const DEFAULT_PORTS: [u16; 2] = [443, 19999];
+/// The port a connector calls unless it declares others: https.
+pub const HTTPS_PORTS: &[u16] = &[443];
 /// The most of a response body Latch reads.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -30,7 +31,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct EgressPolicy {
     /// Call plain `http://` URLs (local mock servers).
     pub allow_http: bool,
-    /// Ports callable besides [`DEFAULT_PORTS`].
+    /// Ports callable besides those the calling connector declares.
     pub extra_ports: Vec<u16>,
     /// Address ranges callable although not public (`LATCH_EGRESS_ALLOW_CIDRS`). Any port is
     /// callable on an IP literal inside them: the operator vouched for those hosts.
@@ -76,8 +77,9 @@ impl EgressPolicy {
         self.allow_cidrs.iter().any(|net| net.contains(&ip))
     }
 
-    /// Checks everything about a URL that can be checked before connecting.
-    pub fn check_url(&self, url: &Url) -> Result<(), EgressError> {
+    /// Checks everything about a URL that can be checked before connecting, for a caller
+    /// that declared `ports`.
+    pub fn check_url(&self, url: &Url, ports: &[u16]) -> Result<(), EgressError> {
         match url.scheme() {
             "https" => {}
             "http" if self.allow_http => {}
@@ -88,13 +90,13 @@ impl EgressPolicy {
             }
         }
         let port = url.port_or_known_default().unwrap_or(0);
-        let port_allowed = DEFAULT_PORTS.contains(&port)
+        let port_allowed = ports.contains(&port)
             || self.extra_ports.contains(&port)
             || self.allowed_cidr_literal(url.host());
         if !port_allowed {
             return Err(EgressError::Blocked(format!(
                 "port {port} is not allowed (allowed: {})",
-                DEFAULT_PORTS
+                ports
                     .iter()
                     .chain(&self.extra_ports)
                     .map(u16::to_string)
@@ -155,11 +157,13 @@ impl UpstreamResponse {
     }
 }
 
-/// An HTTP client that only makes the calls [`EgressPolicy`] allows.
+/// An HTTP client that only makes the calls [`EgressPolicy`] allows, on the ports of the
+/// connector it is handed to ([`EgressClient::for_ports`]).
 #[derive(Clone)]
 pub struct EgressClient {
     http: reqwest::Client,
     policy: Arc<EgressPolicy>,
+    ports: &'static [u16],
 }
 
 impl EgressClient {
@@ -177,7 +181,20 @@ impl EgressClient {
             .user_agent(concat!("latch/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| EgressError::Other(error.to_string()))?;
-        Ok(Self { http, policy })
+        Ok(Self {
+            http,
+            policy,
+            ports: HTTPS_PORTS,
+        })
+    }
+
+    /// The same client, calling `ports` (a connector's own) besides the operator's.
+    pub fn for_ports(&self, ports: &'static [u16]) -> Self {
+        Self {
+            http: self.http.clone(),
+            policy: self.policy.clone(),
+            ports,
+        }
     }
 
     pub fn policy(&self) -> &EgressPolicy {
@@ -186,7 +203,7 @@ impl EgressClient {
 
     /// A request to `url`, refused when the URL breaks the policy.
     pub fn request(&self, method: Method, url: Url) -> Result<RequestBuilder, EgressError> {
-        self.policy.check_url(&url)?;
+        self.policy.check_url(&url, self.ports)?;
         Ok(self.http.request(method, url))
     }
 
@@ -374,27 +391,46 @@ mod tests {
     use super::*;
 
     fn refused(policy: &EgressPolicy, url: &str) -> String {
-        match policy.check_url(&Url::parse(url).unwrap()) {
+        match policy.check_url(&Url::parse(url).unwrap(), HTTPS_PORTS) {
             Err(EgressError::Blocked(reason)) => reason,
             other => panic!("{url}: {other:?}"),
         }
     }
 
     #[test]
-    fn only_https_on_allowed_ports_passes_by_default() {
+    fn only_https_on_the_callers_ports_passes_by_default() {
         let policy = EgressPolicy::default();
+        let url = |text: &str| Url::parse(text).unwrap();
         assert!(
             policy
-                .check_url(&Url::parse("https://acme.cloud.looker.com").unwrap())
+                .check_url(&url("https://upstream.example.com"), HTTPS_PORTS)
                 .is_ok()
         );
         assert!(
             policy
-                .check_url(&Url::parse("https://looker.acme.com:19999").unwrap())
-                .is_ok()
+                .check_url(&url("https://upstream.example.com:8443"), &[443, 8443])
+                .is_ok(),
+            "a port the connector declares is callable"
         );
-        assert!(refused(&policy, "http://acme.cloud.looker.com").contains("http://"));
-        assert!(refused(&policy, "https://acme.cloud.looker.com:8443").contains("port 8443"));
+        assert!(refused(&policy, "http://upstream.example.com").contains("http://"));
+        assert!(refused(&policy, "https://upstream.example.com:8443").contains("port 8443"));
+    }
+
+    #[test]
+    fn operator_ports_add_to_every_connectors_own() {
+        let policy = EgressPolicy {
+            extra_ports: vec![8443],
+            ..EgressPolicy::default()
+        };
+        let url = Url::parse("https://upstream.example.com:8443").unwrap();
+        assert!(policy.check_url(&url, HTTPS_PORTS).is_ok());
+        let url = Url::parse("https://upstream.example.com:9443").unwrap();
+        match policy.check_url(&url, HTTPS_PORTS) {
+            Err(EgressError::Blocked(reason)) => {
+                assert!(reason.contains("allowed: 443, 8443"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -406,7 +442,7 @@ mod tests {
         };
         assert!(
             policy
-                .check_url(&Url::parse("http://127.0.0.1:18080").unwrap())
+                .check_url(&Url::parse("http://127.0.0.1:18080").unwrap(), HTTPS_PORTS)
                 .is_ok()
         );
         assert!(refused(&policy, "http://10.0.0.1:443").contains("private"));

@@ -89,6 +89,16 @@ pub fn section_schema(fields: &[FieldSpec]) -> Value {
     })
 }
 
+/// A section's example for documents: each field that has one (secrets have none).
+pub fn section_example(fields: &[FieldSpec]) -> Value {
+    let example: Map<String, Value> = fields
+        .iter()
+        .filter(|spec| !spec.example.is_empty())
+        .map(|spec| (spec.name.to_string(), json!(spec.example)))
+        .collect();
+    Value::Object(example)
+}
+
 /// White space that `str::trim` removes and that is not a control character, as the inside
 /// of a regular expression's character class (every dialect reads `\uXXXX` alike).
 pub const SPACE_CHARS: &str = r"\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
@@ -268,7 +278,7 @@ mod tests {
         let policy = ValidationPolicy::default();
         for good in [
             "https://acme.cloud.looker.com",
-            "https://looker.acme.com:19999/api/4.0",
+            "https://api.acme.example:8443/api/4.0",
             "https://bücher.example",
             "https://192.0.2.10",
         ] {

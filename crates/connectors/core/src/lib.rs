@@ -3,6 +3,7 @@
 //! way a connector reaches the network.
 
 mod address;
+mod auth_method;
 pub mod egress;
 mod fields;
 pub mod oauth;
@@ -11,14 +12,18 @@ pub mod pkce;
 mod secret_fields;
 pub mod upstream_text;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use secrecy::SecretString;
+use serde_json::Value;
 
 pub use address::blocked_reason;
+pub use auth_method::AuthMethod;
 pub use egress::{EgressClient, EgressError, EgressPolicy, UpstreamResponse};
 pub use fields::{
     CONTROL_CHARS, FieldError, FieldKind, FieldSpec, Fields, SPACE_CHARS, check_section, first_nul,
-    rebound_fields, section_schema,
+    rebound_fields, section_example, section_schema,
 };
 pub use outcome::{AccessToken, UpstreamError, ValidationOutcome, ValidationStatus};
 pub use secret_fields::SecretFields;
@@ -42,6 +47,39 @@ pub trait Connector: Send + Sync + 'static {
     fn config_fields(&self) -> &'static [FieldSpec];
     /// Secret settings: encrypted at rest, never returned.
     fn secret_fields(&self) -> &'static [FieldSpec];
+
+    /// The ways a credential of this connector can be made. `OauthAuthorizationCode` is
+    /// listed exactly when [`Connector::oauth`] gives the flow (the catalogue checks).
+    fn auth_methods(&self) -> &'static [AuthMethod];
+
+    /// The ports this connector's upstreams answer on, besides any the operator opens.
+    fn ports(&self) -> &'static [u16] {
+        &[443]
+    }
+
+    /// How long a token lives when the upstream's answer gives no lifetime (RFC 6749 §5.1
+    /// only recommends `expires_in`): what the upstream documents, cited where it is
+    /// declared. `None` (the default): the upstream always answers one, and an answer
+    /// without it is an error rather than a guess.
+    fn default_token_lifetime(&self) -> Option<Duration> {
+        None
+    }
+
+    /// The config field that names the upstream host: the first of kind
+    /// [`FieldKind::HostUrl`]. Logs and audit records name the host by it.
+    fn host_field(&self) -> Option<&'static str> {
+        self.config_fields()
+            .iter()
+            .find(|field| field.kind == FieldKind::HostUrl)
+            .map(|field| field.name)
+    }
+
+    /// How a person reads the identity a test login or a consent returned: the upstream
+    /// user's name for a "connected as" line, when the identity has one.
+    fn identity_label(&self, identity: &Value) -> Option<String> {
+        let _ = identity;
+        None
+    }
 
     /// Connector-specific normalisation of a config whose fields passed the generic checks.
     fn normalize_config(&self, config: Fields) -> Result<Fields, Vec<FieldError>> {

@@ -8,11 +8,6 @@ use url::Url;
 
 use crate::{AccessToken, EgressClient, FieldSpec, Fields, UpstreamError, ValidationOutcome};
 
-/// The name of the method in the API (`auth_method`).
-pub const OAUTH_AUTHORIZATION_CODE: &str = "oauth_authorization_code";
-/// The name of the API key method, every credential's default.
-pub const CLIENT_CREDENTIALS: &str = "client_credentials";
-
 /// What a code exchange or a refresh gives.
 pub struct OAuthGrant {
     pub access: AccessToken,

@@ -1,7 +1,7 @@
 //! What a connector reports back: tokens, and the outcome of a test login.
 
 use secrecy::SecretString;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::egress::EgressError;
 use crate::upstream_text::{MAX_DETAIL_CHARS, clean_identity, clean_text};
@@ -60,9 +60,30 @@ impl ValidationOutcome {
 /// An access token fresh from the upstream.
 pub struct AccessToken {
     pub token: SecretString,
+    /// The scheme the upstream named (`Bearer` mostly), handed to jobs as it came.
     pub token_type: String,
-    /// Seconds of life the upstream granted.
-    pub expires_in: u64,
+    /// Seconds of life the upstream granted, when its answer says; otherwise the connector's
+    /// [`crate::Connector::default_token_lifetime`] applies.
+    pub expires_in: Option<u64>,
+    /// What jobs need besides the token and the connector keeps from the answer (a
+    /// Salesforce `instance_url`): never a secret. Stored with the token, returned with it.
+    pub metadata: Map<String, Value>,
+}
+
+impl AccessToken {
+    /// A token of `token_type` living `expires_in` seconds, with no metadata.
+    pub fn new(
+        token: SecretString,
+        token_type: impl Into<String>,
+        expires_in: Option<u64>,
+    ) -> Self {
+        Self {
+            token,
+            token_type: token_type.into(),
+            expires_in,
+            metadata: Map::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for AccessToken {
@@ -71,6 +92,7 @@ impl std::fmt::Debug for AccessToken {
             .field("token", &"[REDACTED]")
             .field("token_type", &self.token_type)
             .field("expires_in", &self.expires_in)
+            .field("metadata", &self.metadata)
             .finish()
     }
 }

@@ -128,12 +128,12 @@ mod tests {
     fn an_identity_is_cleaned_field_by_field_and_bounded_as_a_whole() {
         let identity = clean_identity(json!({
             "id": 42,
-            "display_name": format!("\u{202E}{}", "B".repeat(60_000)),
+            "name": format!("\u{202E}{}", "B".repeat(60_000)),
             "email": "ann@example.com",
         }));
         assert_eq!(identity["id"], 42);
         assert_eq!(identity["email"], "ann@example.com");
-        let name = identity["display_name"].as_str().unwrap();
+        let name = identity["name"].as_str().unwrap();
         assert!(!name.contains('\u{202E}'));
         assert_eq!(name.chars().count(), MAX_FIELD_CHARS);
 

@@ -4,10 +4,12 @@
 //! up in access logs), reads the API user from `GET /api/4.0/user`, and logs out with
 //! `DELETE /api/4.0/logout`. Upstream bodies are parsed, never echoed.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use latch_connector::{
-    AccessToken, Connector, EgressClient, FieldError, FieldKind, FieldSpec, Fields, SecretFields,
-    UpstreamError, ValidationOutcome,
+    AccessToken, AuthMethod, Connector, EgressClient, FieldError, FieldKind, FieldSpec, Fields,
+    SecretFields, UpstreamError, ValidationOutcome,
 };
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -79,6 +81,31 @@ impl Connector for Looker {
         SECRET_FIELDS
     }
 
+    fn auth_methods(&self) -> &'static [AuthMethod] {
+        &[
+            AuthMethod::ClientCredentials,
+            AuthMethod::OauthAuthorizationCode,
+        ]
+    }
+
+    /// The default API path uses port 443, except on instances hosted on AWS created before
+    /// 2020-07-07, which use 19999 (Admin > API, "API Host URL":
+    /// https://cloud.google.com/looker/docs/admin-panel-platform-api).
+    fn ports(&self) -> &'static [u16] {
+        &[443, 19999]
+    }
+
+    /// None: both the login (`POST /api/4.0/login`) and the OAuth token endpoint answer an
+    /// `AccessToken` with `expires_in` ("Number of seconds before the token expires",
+    /// https://cloud.google.com/looker/docs/reference/looker-api/latest/methods/ApiAuth/login).
+    fn default_token_lifetime(&self) -> Option<Duration> {
+        None
+    }
+
+    fn identity_label(&self, identity: &Value) -> Option<String> {
+        display_name(identity)
+    }
+
     /// Looker hosts are pasted in many forms (`/`, `/api/4.0`, a browser path): keep only
     /// scheme, host and port, which is all the API needs.
     fn normalize_config(&self, mut config: Fields) -> Result<Fields, Vec<FieldError>> {
@@ -123,7 +150,7 @@ impl Connector for Looker {
         api.logout(&token.token).await;
         match identity {
             Ok(identity) => {
-                let who = display_name(&identity);
+                let who = display_name(&identity).unwrap_or("the API user".into());
                 ValidationOutcome::valid(format!("logged in to {} as {who}", api.host), identity)
             }
             Err(error) => error.into_outcome(),
@@ -142,12 +169,11 @@ impl Connector for Looker {
 }
 
 /// How a person reads the identity `me` returns: the display name, else the email.
-fn display_name(identity: &Value) -> String {
+fn display_name(identity: &Value) -> Option<String> {
     identity["display_name"]
         .as_str()
         .or_else(|| identity["email"].as_str())
-        .unwrap_or("the API user")
-        .to_string()
+        .map(str::to_string)
 }
 
 /// Looker's login answer.
@@ -155,7 +181,7 @@ fn display_name(identity: &Value) -> String {
 struct LoginResponse {
     access_token: String,
     token_type: String,
-    expires_in: u64,
+    expires_in: Option<u64>,
 }
 
 /// Calls to one Looker instance.
@@ -218,11 +244,11 @@ impl<'a> LookerApi<'a> {
                         self.host
                     ))
                 })?;
-                Ok(AccessToken {
-                    token: SecretString::from(login.access_token),
-                    token_type: login.token_type,
-                    expires_in: login.expires_in,
-                })
+                Ok(AccessToken::new(
+                    SecretString::from(login.access_token),
+                    login.token_type,
+                    login.expires_in,
+                ))
             }
             StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                 Err(UpstreamError::invalid(

@@ -172,7 +172,7 @@ impl OAuthFlow for LookerOAuth {
         };
         match api.me(token).await {
             Ok(identity) => {
-                let who = crate::display_name(&identity);
+                let who = crate::display_name(&identity).unwrap_or("the approving user".into());
                 ValidationOutcome::valid(format!("connected to {} as {who}", api.host), identity)
             }
             Err(error) => error.into_outcome(),
@@ -223,17 +223,17 @@ async fn token_call(
             StatusCode::OK,
             Some(TokenAnswer {
                 access_token: Some(access_token),
-                expires_in: Some(expires_in),
+                expires_in,
                 token_type,
                 refresh_token,
                 ..
             }),
         ) => Ok(OAuthGrant {
-            access: AccessToken {
-                token: SecretString::from(access_token),
-                token_type: token_type.unwrap_or_else(|| "Bearer".into()),
+            access: AccessToken::new(
+                SecretString::from(access_token),
+                token_type.unwrap_or_else(|| "Bearer".into()),
                 expires_in,
-            },
+            ),
             refresh_token: refresh_token
                 .filter(|token| !token.is_empty())
                 .map(SecretString::from),

@@ -116,7 +116,7 @@ impl TokenBroker {
             fetched.is_ok(),
         );
 
-        let (access, rotated) = match fetched {
+        let (access, lifetime, rotated) = match fetched {
             Ok(fetched) => fetched,
             Err(failure) => {
                 self.release(credential.id, owner).await;
@@ -124,7 +124,7 @@ impl TokenBroker {
                     slot.token.store(None);
                     let now = self.clock.instant();
                     let cool_down = self.config.cool_down.as_secs();
-                    if credential.auth_method == OAUTH_AUTHORIZATION_CODE {
+                    if made_by_consent(credential) {
                         let status = CredentialStatus::ReauthorizationRequired;
                         self.mark_invalid(credential, status, &failure.detail).await;
                         let detail = format!(
@@ -160,7 +160,6 @@ impl TokenBroker {
         };
 
         let obtained_at = self.clock.now();
-        let lifetime = Duration::from_secs(access.expires_in);
         let expires_at = obtained_at + chrono::Duration::from_std(lifetime).unwrap_or_default();
         let context = RecordContext::new(credential.org_id, credential.id);
         // One data key for both: the token and, for an OAuth grant, its rotated refresh token.
@@ -178,6 +177,7 @@ impl TokenBroker {
             credential_version: credential.version,
             refresh_ct: rotated.as_ref().map(|sealed| sealed.ciphertext.clone()),
             refresh_nonce: rotated.map(|sealed| sealed.nonce),
+            metadata: serde_json::Value::Object(access.metadata.clone()),
         };
         match self.store.store_token(credential.id, owner, &row).await {
             Ok(true) => {}
@@ -209,6 +209,10 @@ impl TokenBroker {
             obtained_at,
             credential_version: credential.version,
             confirmed_at: self.clock.instant(),
+            details: Arc::new(TokenDetails {
+                token_type: access.token_type,
+                metadata: access.metadata,
+            }),
         });
         let replaced = slot.token.swap(Some(cached.clone()));
         if wish.force_refresh
@@ -225,7 +229,7 @@ impl TokenBroker {
 
     /// What a login of this credential sends upstream.
     pub(super) async fn login_with(&self, credential: &Credential) -> Result<LoginWith, CoreError> {
-        if credential.auth_method == OAUTH_AUTHORIZATION_CODE {
+        if made_by_consent(credential) {
             Ok(LoginWith::RefreshToken {
                 token: self.refresh_token_of(credential).await?,
                 redirect_uri: self.redirect_uri_of(credential).await?,
@@ -235,22 +239,24 @@ impl TokenBroker {
         }
     }
 
-    /// A new access token from the upstream, and a rotated refresh token when the login is an
-    /// OAuth refresh and the answer carries one.
+    /// A new access token from the upstream, how long it lives, and a rotated refresh token
+    /// when the login is an OAuth refresh and the answer carries one.
     pub(super) async fn fetch(
         &self,
         connector: &dyn Connector,
         config: &Fields,
         with: &LoginWith,
-    ) -> Result<(AccessToken, Option<SecretString>), UpstreamError> {
-        match with {
+    ) -> Result<(AccessToken, Duration, Option<SecretString>), UpstreamError> {
+        let egress = self.egress.for_ports(connector.ports());
+        let (access, rotated) = match with {
             LoginWith::Secrets(secrets) => {
-                let access = connector.fetch_token(&self.egress, config, secrets).await?;
-                Ok((access, None))
+                (connector.fetch_token(&egress, config, secrets).await?, None)
             }
-            LoginWith::RefreshToken { token: None, .. } => Err(UpstreamError::invalid(
-                "the credential holds no refresh token",
-            )),
+            LoginWith::RefreshToken { token: None, .. } => {
+                return Err(UpstreamError::invalid(
+                    "the credential holds no refresh token",
+                ));
+            }
             LoginWith::RefreshToken {
                 token: Some(refresh_token),
                 redirect_uri,
@@ -259,11 +265,13 @@ impl TokenBroker {
                     .oauth()
                     .ok_or_else(|| UpstreamError::error("the connector no longer offers OAuth"))?;
                 let grant = flow
-                    .refresh(&self.egress, config, refresh_token, redirect_uri)
+                    .refresh(&egress, config, refresh_token, redirect_uri)
                     .await?;
-                Ok((grant.access, grant.refresh_token))
+                (grant.access, grant.refresh_token)
             }
-        }
+        };
+        let lifetime = lifetime_of(connector, &access)?;
+        Ok((access, lifetime, rotated))
     }
 
     /// The redirect URI the credential's grant was made with: its OAuth app's own, or the
@@ -324,13 +332,13 @@ impl TokenBroker {
     pub(super) fn retire_session(&self, credential: &Credential, token: SecretString) {
         // An OAuth logout ends the grant's refresh token too: an old access token is left to
         // expire instead, and the grant ends only when the credential is deleted.
-        if credential.auth_method == OAUTH_AUTHORIZATION_CODE {
+        if made_by_consent(credential) {
             return;
         }
         let Some(connector) = self.secrets.catalogue().shared(&credential.connector) else {
             return;
         };
-        let egress = self.egress.clone();
+        let egress = self.egress.for_ports(connector.ports());
         let config = credential.config.as_object().cloned().unwrap_or_default();
         tokio::spawn(async move {
             connector.revoke(&egress, &config, &token).await;

@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
-use latch_connector::oauth::OAUTH_AUTHORIZATION_CODE;
 use latch_connector::{
     AccessToken, Connector, EgressClient, Fields, SecretFields, UpstreamError, ValidationStatus,
 };
@@ -38,6 +37,7 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
+use crate::catalogue::made_by_consent;
 use crate::change_feed::{ChangeFeed, Watch};
 use crate::error::CoreError;
 use crate::metrics::{Issuance, Metrics};
@@ -129,7 +129,37 @@ pub fn token_digest(token: &str) -> [u8; 32] {
 pub struct IssuedToken {
     pub token: SecretString,
     pub expires_at: DateTime<Utc>,
+    pub details: Arc<TokenDetails>,
     pub source: Issuance,
+}
+
+/// What comes with a token besides its value and lifetime: neither is a secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenDetails {
+    /// The scheme the upstream named for it (`Bearer` mostly).
+    pub token_type: String,
+    /// What the connector kept from the upstream's answer for jobs.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The scheme of a stored token whose row names none (written before rows kept it).
+const BEARER: &str = "Bearer";
+
+/// How long a fresh token lives: what the upstream answered, else what its connector
+/// declares; an upstream that says nothing for a connector that declares nothing is an
+/// error, not a guess.
+pub(crate) fn lifetime_of(
+    connector: &dyn Connector,
+    access: &AccessToken,
+) -> Result<Duration, UpstreamError> {
+    match (access.expires_in, connector.default_token_lifetime()) {
+        (Some(seconds), _) => Ok(Duration::from_secs(seconds)),
+        (None, Some(lifetime)) => Ok(lifetime),
+        (None, None) => Err(UpstreamError::error(format!(
+            "{} answered a token without saying how long it lives (no expires_in)",
+            connector.name()
+        ))),
+    }
 }
 
 /// What the broker reaches: the store, the saved secrets, the network and the change feed.
@@ -222,7 +252,7 @@ impl TokenBroker {
         let connector = self.secrets.catalogue().shared(&credential.connector);
         let config = credential.config.as_object().cloned().unwrap_or_default();
         let credential_id = credential.id;
-        let oauth = credential.auth_method == OAUTH_AUTHORIZATION_CODE;
+        let oauth = made_by_consent(credential);
         tokio::spawn(async move {
             if let Err(error) = store.delete_credential_token(credential_id).await {
                 tracing::warn!(%error, "could not drop a stored token");
@@ -230,6 +260,7 @@ impl TokenBroker {
             let Some(connector) = connector else {
                 return;
             };
+            let egress = egress.for_ports(connector.ports());
             for token in &tokens {
                 // An OAuth grant ends with its logout, refresh token included.
                 match (oauth, connector.oauth()) {
@@ -352,7 +383,7 @@ fn fresh_enough(
 }
 
 fn not_found() -> CoreError {
-    CoreError::NotFound("no credential with this id in your organization".into())
+    CoreError::no_such("credential")
 }
 
 fn invalid(credential: &Credential) -> CoreError {

@@ -12,6 +12,7 @@ pub(super) struct CachedToken {
     pub(super) obtained_at: DateTime<Utc>,
     pub(super) credential_version: i64,
     pub(super) confirmed_at: Instant,
+    pub(super) details: Arc<TokenDetails>,
 }
 
 impl CachedToken {
@@ -65,6 +66,7 @@ impl CachedToken {
         IssuedToken {
             token: self.token.clone(),
             expires_at: self.expires_at,
+            details: self.details.clone(),
             source,
         }
     }

@@ -20,6 +20,7 @@ impl TokenBroker {
             token: cached.token.clone(),
             confirmed_at: self.clock.instant(),
             basis,
+            details: cached.details.clone(),
             ..*cached
         });
         slot.token.store(Some(confirmed.clone()));
@@ -86,6 +87,13 @@ impl TokenBroker {
         let data_key = self.secrets.data_key_of(credential)?;
         let sealed = Sealed { nonce, ciphertext };
         let token = open_text(&data_key, &context, Purpose::Token, &sealed)?;
+        let details = TokenDetails {
+            token_type: row.token_type.unwrap_or_else(|| BEARER.into()),
+            metadata: match row.metadata {
+                Some(serde_json::Value::Object(metadata)) => metadata,
+                _ => serde_json::Map::new(),
+            },
+        };
         Ok(Some(CachedToken {
             org_id: credential.org_id,
             basis,
@@ -94,6 +102,7 @@ impl TokenBroker {
             obtained_at,
             credential_version: credential.version,
             confirmed_at: self.clock.instant(),
+            details: Arc::new(details),
         }))
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use latch_connector::{
-    AccessToken, Connector, EgressClient, EgressPolicy, FieldError, FieldSpec, Fields,
+    AccessToken, AuthMethod, Connector, EgressClient, EgressPolicy, FieldError, FieldSpec, Fields,
     SecretFields, UpstreamError, ValidationOutcome, ValidationStatus,
 };
 use latch_store::{CredentialStatus, NewAuditEvent, NewCredential, Store};
@@ -196,6 +196,9 @@ impl Connector for FakeConnector {
     fn secret_fields(&self) -> &'static [FieldSpec] {
         &[]
     }
+    fn auth_methods(&self) -> &'static [AuthMethod] {
+        &[AuthMethod::ClientCredentials]
+    }
     fn normalize_config(&self, config: Fields) -> Result<Fields, Vec<FieldError>> {
         Ok(config)
     }
@@ -212,11 +215,11 @@ impl Connector for FakeConnector {
         }
         let answer = *self.0.answer.lock().unwrap();
         match answer {
-            Answer::Token { expires_in } => Ok(AccessToken {
-                token: SecretString::from(format!("t-{n}")),
-                token_type: "Bearer".into(),
-                expires_in,
-            }),
+            Answer::Token { expires_in } => Ok(AccessToken::new(
+                SecretString::from(format!("t-{n}")),
+                "Bearer",
+                Some(expires_in),
+            )),
             Answer::Refused => Err(UpstreamError {
                 status: ValidationStatus::Invalid,
                 detail: "the upstream refused the credential".into(),

@@ -8,25 +8,24 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use latch_connector::oauth::{OAUTH_AUTHORIZATION_CODE, OAuthGrant};
-use latch_connector::{Fields, SecretFields, ValidationStatus};
-use latch_store::{
-    ConnectSession, ConnectSessionStatus, Credential, CredentialStatus, NewAuditEvent,
-    NewCredential, NewGrantTokens, OAuthApp, StoreError, now,
-};
-use latch_vault::{DataKey, Purpose, RecordContext, Sealed, WrappedKey};
+use latch_connector::{Fields, ValidationStatus};
+use latch_store::{ConnectSession, ConnectSessionStatus, Credential, OAuthApp, now};
+use latch_vault::{Purpose, RecordContext, Sealed};
 use secrecy::SecretString;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use url::Url;
 use uuid::Uuid;
 
+use super::failure::CallbackError;
+use super::grant::{Granted, save, save_reconnect};
 use super::{audit, state_hash};
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
+use crate::broker::lifetime_of;
 use crate::error::CoreError;
 use crate::latch::Latch;
 use crate::oauth_apps::{redirect_uri, shared_redirect_is_unambiguous};
-use crate::secrets::{open_text, seal_secrets, seal_text};
+use crate::secrets::open_text;
 
 /// How long a claimed session may take to trade its code and save the credential: the code
 /// exchange and the identity call (each within the egress client's 15 s), a logout when the
@@ -213,8 +212,8 @@ pub async fn complete_callback(
     };
     let code = SecretString::from(code);
     match connect(state, &session, &app, &code).await {
-        Ok(credential) => connected(&session, &credential),
-        Err(reason) => fail(state, &session, &reason, now()).await,
+        Ok(credential) => connected(state, &session, &credential),
+        Err(reason) => fail(state, &session, &reason.to_string(), now()).await,
     }
 }
 
@@ -251,19 +250,19 @@ pub(super) async fn app_answering(
 }
 
 /// The page (or the way back) of a session whose credential was saved.
-fn connected(session: &ConnectSession, credential: &Credential) -> CallbackOutcome {
+fn connected(state: &Latch, session: &ConnectSession, credential: &Credential) -> CallbackOutcome {
+    // Who the consent acts for, as the connector reads its identity.
+    let who = state
+        .catalogue
+        .get(&credential.connector)
+        .zip(credential.identity.as_ref())
+        .and_then(|(connector, identity)| connector.identity_label(identity))
+        .unwrap_or_else(|| "the approving user".into());
     CallbackOutcome {
         end: CallbackEnd::Connected,
         message: format!(
-            "{} is connected as {}; you can close this window.",
+            "{} is connected as {who}; you can close this window.",
             credential.name,
-            credential
-                .identity
-                .as_ref()
-                .and_then(|identity| identity["display_name"]
-                    .as_str()
-                    .or(identity["email"].as_str()))
-                .unwrap_or("the approving user")
         ),
         return_to: back_to(session, "completed"),
     }
@@ -304,7 +303,7 @@ async fn outcome_of_claim(state: &Latch, session: &ConnectSession) -> CallbackOu
                     .get_credential(now_seen.org_id, credential_id)
                     .await
                 {
-                    return connected(&now_seen, &credential);
+                    return connected(state, &now_seen, &credential);
                 }
                 break;
             }
@@ -374,34 +373,32 @@ async fn connect(
     session: &ConnectSession,
     app: &OAuthApp,
     code: &SecretString,
-) -> Result<Credential, String> {
+) -> Result<Credential, CallbackError> {
     let connector = state
         .catalogue
         .get(&session.connector)
-        .ok_or("the connector is no longer offered")?;
-    let flow = connector
-        .oauth()
-        .ok_or("the connector no longer offers OAuth")?;
+        .ok_or(CallbackError::ConnectorGone)?;
+    let flow = connector.oauth().ok_or(CallbackError::NoConsent)?;
     let config: Fields = session.config.as_object().cloned().unwrap_or_default();
-    let verifier = open_verifier(state, session).map_err(|_| "the session could not be opened")?;
+    let verifier = open_verifier(state, session).map_err(|_| CallbackError::SessionUnreadable)?;
+    let egress = state.egress.for_ports(connector.ports());
     let grant = flow
-        .exchange_code(
-            &state.egress,
-            &config,
-            code,
-            &verifier,
-            &redirect_uri(state, app),
-        )
+        .exchange_code(&egress, &config, code, &verifier, &redirect_uri(state, app))
         .await
-        .map_err(|error| error.detail)?;
-    let outcome = flow
-        .identify(&state.egress, &config, &grant.access.token)
-        .await;
+        .map_err(|error| CallbackError::Upstream(error.detail))?;
+    let lifetime = lifetime_of(connector, &grant.access);
+    let outcome = match &lifetime {
+        Ok(_) => flow.identify(&egress, &config, &grant.access.token).await,
+        Err(error) => error.clone().into_outcome(),
+    };
     if outcome.status != ValidationStatus::Valid {
-        flow.logout(&state.egress, &config, &grant.access.token)
-            .await;
-        return Err(outcome.detail);
+        flow.logout(&egress, &config, &grant.access.token).await;
+        return Err(CallbackError::Upstream(outcome.detail));
     }
+    let grant = Granted {
+        lifetime: lifetime.map_err(|error| CallbackError::Upstream(error.detail))?,
+        grant,
+    };
     let saved = match session.credential_id {
         Some(credential_id) => {
             save_reconnect(
@@ -418,7 +415,7 @@ async fn connect(
     };
     if saved.is_err() {
         // Nothing keeps these tokens: end the grant rather than leave it open upstream.
-        flow.logout(&state.egress, &config, &grant.access.token)
+        flow.logout(&egress, &config, &grant.grant.access.token)
             .await;
     }
     saved
@@ -437,181 +434,4 @@ pub(super) fn open_verifier(
         ciphertext: session.verifier_ct.clone(),
     };
     open_text(&data_key, &context, Purpose::Verifier, &sealed)
-}
-
-async fn save(
-    state: &Latch,
-    session: &ConnectSession,
-    grant: &OAuthGrant,
-    detail: &str,
-    identity: Option<Value>,
-) -> Result<Credential, String> {
-    let id = Uuid::now_v7();
-    let context = RecordContext::new(session.org_id, id);
-    let (wrapped, secrets, tokens) =
-        seal_new_credential(state, &context, grant).map_err(|error| {
-            tracing::error!(%error, "could not seal a new OAuth credential");
-            "Latch could not encrypt the credential".to_string()
-        })?;
-    let at = now();
-    let credential = NewCredential {
-        id,
-        org_id: session.org_id,
-        connector: session.connector.clone(),
-        name: session.name.clone(),
-        description: session.description.clone(),
-        config: session.config.clone(),
-        secret_ct: secrets.ciphertext,
-        secret_nonce: secrets.nonce,
-        wrapped_dek: wrapped.bytes,
-        kek_id: wrapped.kek_id,
-        status: CredentialStatus::Valid,
-        status_detail: Some(detail.to_string()),
-        identity,
-        validated_at: Some(at),
-        oauth_app_id: session.oauth_app_id,
-    };
-    let event = NewAuditEvent {
-        org_id: Some(session.org_id),
-        actor_key_id: None,
-        action: AuditAction::CredentialCreated.into(),
-        target_type: "credential".into(),
-        target_id: Some(id.to_string()),
-        outcome: AuditOutcome::Success.into(),
-        detail: json!({
-            "name": session.name,
-            "connector": session.connector,
-            "auth_method": OAUTH_AUTHORIZATION_CODE,
-            "connect_session": session.id,
-        }),
-    };
-    match state
-        .store
-        .complete_connect_session(
-            session.id,
-            &credential,
-            OAUTH_AUTHORIZATION_CODE,
-            &tokens,
-            &event,
-        )
-        .await
-    {
-        Ok(credential) => Ok(credential),
-        Err(StoreError::Conflict) => {
-            Err(CoreError::name_taken("a credential", &session.name).to_string())
-        }
-        Err(StoreError::NotFound) => Err("the session was already used or has expired".into()),
-        Err(error) => {
-            tracing::error!(%error, "could not save an OAuth credential");
-            Err("Latch could not save the credential".into())
-        }
-    }
-}
-
-/// A new credential's data key, its (empty) secrets and its grant, sealed.
-fn seal_new_credential(
-    state: &Latch,
-    context: &RecordContext,
-    grant: &OAuthGrant,
-) -> Result<(WrappedKey, Sealed, NewGrantTokens), CoreError> {
-    let (data_key, wrapped) = state
-        .keyring
-        .generate_data_key(context)
-        .map_err(CoreError::internal)?;
-    let secrets = seal_secrets(&data_key, context, &SecretFields::new(Fields::new()))?;
-    let tokens = sealed_grant(&data_key, context, grant)?;
-    Ok((wrapped, secrets, tokens))
-}
-
-/// Seals a grant's tokens under a credential's data key.
-fn sealed_grant(
-    data_key: &DataKey,
-    context: &RecordContext,
-    grant: &OAuthGrant,
-) -> Result<NewGrantTokens, CoreError> {
-    let token = seal_text(data_key, context, Purpose::Token, &grant.access.token)?;
-    let refresh = grant
-        .refresh_token
-        .as_ref()
-        .map(|refresh| seal_text(data_key, context, Purpose::RefreshToken, refresh))
-        .transpose()?;
-    Ok(NewGrantTokens {
-        token_ct: token.ciphertext,
-        nonce: token.nonce,
-        token_type: grant.access.token_type.clone(),
-        expires_at: now()
-            + chrono::Duration::from_std(Duration::from_secs(grant.access.expires_in))
-                .unwrap_or_default(),
-        refresh_ct: refresh.as_ref().map(|sealed| sealed.ciphertext.clone()),
-        refresh_nonce: refresh.map(|sealed| sealed.nonce),
-    })
-}
-
-/// Gives an existing OAuth credential the new grant (and the session's config).
-async fn save_reconnect(
-    state: &Latch,
-    session: &ConnectSession,
-    credential_id: Uuid,
-    grant: &OAuthGrant,
-    detail: &str,
-    identity: Option<Value>,
-) -> Result<Credential, String> {
-    let credential = match state
-        .store
-        .get_credential(session.org_id, credential_id)
-        .await
-    {
-        Ok(Some(credential)) => credential,
-        Ok(None) => return Err("the credential was deleted meanwhile".into()),
-        Err(error) => {
-            tracing::error!(%error, "could not read a credential to reconnect");
-            return Err("Latch could not read the credential".into());
-        }
-    };
-    let context = RecordContext::new(credential.org_id, credential.id);
-    let tokens = state
-        .secrets
-        .data_key_of(&credential)
-        .and_then(|data_key| sealed_grant(&data_key, &context, grant))
-        .map_err(|error| {
-            tracing::error!(%error, "could not seal a reconnected grant");
-            "Latch could not encrypt the credential's tokens".to_string()
-        })?;
-    let event = NewAuditEvent {
-        org_id: Some(session.org_id),
-        actor_key_id: None,
-        action: AuditAction::CredentialUpdated.into(),
-        target_type: "credential".into(),
-        target_id: Some(credential.id.to_string()),
-        outcome: AuditOutcome::Success.into(),
-        detail: json!({"reconnected": true, "connect_session": session.id}),
-    };
-    match state
-        .store
-        .complete_reconnect(
-            session.id,
-            session.org_id,
-            credential.id,
-            session.oauth_app_id,
-            &session.config,
-            detail,
-            identity.as_ref(),
-            &tokens,
-            &event,
-        )
-        .await
-    {
-        Ok(updated) => {
-            // This replica's cached token belongs to the old grant.
-            state.broker.forget(credential.id);
-            Ok(updated)
-        }
-        Err(StoreError::NotFound) => {
-            Err("the session was already used, or the credential was deleted meanwhile".into())
-        }
-        Err(error) => {
-            tracing::error!(%error, "could not save a reconnected grant");
-            Err("Latch could not save the credential".into())
-        }
-    }
 }

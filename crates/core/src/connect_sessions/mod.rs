@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use latch_connector::oauth::{OAUTH_AUTHORIZATION_CODE, OAuthFlow};
+use latch_connector::AuthMethod;
+use latch_connector::oauth::OAuthFlow;
 use latch_connector::pkce::Pkce;
 use latch_connector::{Connector, FieldError, Fields};
 use latch_store::{NewAuditEvent, NewConnectSession, OAuthApp, Page, StoreError, now};
@@ -22,6 +23,7 @@ use validator::Validate;
 
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::callers::{Caller, Scope};
+use crate::catalogue::made_by_consent;
 use crate::error::CoreError;
 use crate::input::field_errors;
 use crate::latch::Latch;
@@ -32,6 +34,8 @@ use crate::secrets::seal_text;
 
 mod callback;
 mod consent_page;
+mod failure;
+mod grant;
 mod types;
 
 pub use callback::{
@@ -78,8 +82,8 @@ fn oauth_of<'a>(
         return None;
     };
     let connector = state.catalogue.named(connector, errors)?;
-    match auth_method {
-        OAUTH_AUTHORIZATION_CODE => match connector.oauth() {
+    match AuthMethod::from_name(auth_method) {
+        Some(AuthMethod::OauthAuthorizationCode) => match connector.oauth() {
             Some(flow) => return Some((connector, flow)),
             None => errors.push(FieldError::new(
                 "auth_method",
@@ -88,7 +92,10 @@ fn oauth_of<'a>(
         },
         _ => errors.push(FieldError::new(
             "auth_method",
-            format!("a connect session is for `{OAUTH_AUTHORIZATION_CODE}`"),
+            format!(
+                "a connect session is for `{}`",
+                AuthMethod::OauthAuthorizationCode
+            ),
         )),
     }
     None
@@ -295,7 +302,7 @@ async fn start(
         id,
         org_id: caller.org_id,
         connector: app.connector.clone(),
-        auth_method: OAUTH_AUTHORIZATION_CODE.into(),
+        auth_method: AuthMethod::OauthAuthorizationCode.as_str().into(),
         name: name.to_string(),
         description,
         config: Value::Object(config),
@@ -317,7 +324,7 @@ async fn start(
         json!({
             "name": name,
             "connector": app.connector,
-            "auth_method": OAUTH_AUTHORIZATION_CODE,
+            "auth_method": AuthMethod::OauthAuthorizationCode,
             "oauth_app_id": app.id,
             "reconnects": credential_id,
         }),
@@ -438,10 +445,8 @@ pub async fn reconnect_credential(
         .store
         .get_credential(caller.org_id, id)
         .await?
-        .ok_or_else(|| {
-            CoreError::NotFound("no credential with this id in your organization".into())
-        })?;
-    if credential.auth_method != OAUTH_AUTHORIZATION_CODE {
+        .ok_or_else(|| CoreError::no_such("credential"))?;
+    if !made_by_consent(&credential) {
         return Err(CoreError::Conflict(
             "this credential was made from an API key's client ID and secret, not by consent: \
              rotate its secret instead"

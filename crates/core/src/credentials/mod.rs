@@ -1,18 +1,19 @@
 //! Credential use cases: create, test, validate, read, list, change and delete. Handlers call
 //! these and render what they return; the request and response types are in [`types`].
 
+mod row;
 mod types;
 
+pub(crate) use row::{NewRow, new_row};
 pub use types::*;
 
-use latch_connector::oauth::OAUTH_AUTHORIZATION_CODE;
 use latch_connector::{
     Connector, FieldError, Fields, SecretFields, ValidationOutcome, ValidationStatus,
     rebound_fields,
 };
 use latch_store::{
-    Credential, CredentialChanges, CredentialFilter, CredentialStatus, NewAuditEvent,
-    NewCredential, Page, StoreError, now,
+    Credential, CredentialChanges, CredentialFilter, CredentialStatus, NewAuditEvent, Page,
+    StoreError, now,
 };
 use latch_vault::RecordContext;
 use serde_json::{Value, json};
@@ -22,6 +23,7 @@ use validator::Validate;
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::broker::TokenWish;
 use crate::callers::{Caller, Scope};
+use crate::catalogue::made_by_consent;
 use crate::error::{CoreError, OutcomeView, UsedBy};
 use crate::input::{field_errors, one_more, paginate};
 use crate::latch::Latch;
@@ -47,7 +49,7 @@ async fn stored(state: &Latch, caller: &Caller, id: Uuid) -> Result<Credential, 
 }
 
 fn credential_not_found() -> CoreError {
-    CoreError::NotFound("no credential with this id in your organization".into())
+    CoreError::no_such("credential")
 }
 
 fn name_taken(name: &str) -> CoreError {
@@ -151,9 +153,14 @@ async fn test_login(
     secrets: &SecretFields,
     target: Option<Uuid>,
 ) -> ValidationOutcome {
-    let outcome = connector.test_login(&state.egress, config, secrets).await;
+    let egress = state.egress.for_ports(connector.ports());
+    let outcome = connector.test_login(&egress, config, secrets).await;
     if outcome.blocked {
-        let host = config.get("api_host_url").cloned().unwrap_or(Value::Null);
+        let host = connector
+            .host_field()
+            .and_then(|field| config.get(field))
+            .cloned()
+            .unwrap_or(Value::Null);
         tracing::warn!(%host, detail = %outcome.detail, "egress refused");
         record(
             state,
@@ -230,7 +237,10 @@ async fn oauth_check(
         .token(credential.org_id, credential.id, wish)
         .await
     {
-        Ok(issued) => flow.identify(&state.egress, config, &issued.token).await,
+        Ok(issued) => {
+            let egress = state.egress.for_ports(connector.ports());
+            flow.identify(&egress, config, &issued.token).await
+        }
         Err(CoreError::CredentialInvalid(detail) | CoreError::ReconnectRequired(detail)) => {
             failed(ValidationStatus::Invalid, detail)
         }
@@ -285,29 +295,14 @@ pub async fn create_credential(
         created_detail["validation"] = outcome_detail(&outcome, "create");
     }
 
-    let context = RecordContext::new(caller.org_id, id);
-    let (data_key, wrapped) = state
-        .keyring
-        .generate_data_key(&context)
-        .map_err(CoreError::internal)?;
-    let sealed = seal_secrets(&data_key, &context, &secrets)?;
-    let new = NewCredential {
+    let row = NewRow {
         id,
         org_id: caller.org_id,
-        connector: connector.id().to_string(),
-        name: verdict.name,
-        description: verdict.description,
-        config: verdict.config,
-        secret_ct: sealed.ciphertext,
-        secret_nonce: sealed.nonce,
-        wrapped_dek: wrapped.bytes,
-        kek_id: wrapped.kek_id,
-        status: verdict.status,
-        status_detail: verdict.status_detail,
-        identity: verdict.identity,
-        validated_at: verdict.validated_at,
+        connector: connector.id(),
+        fields: verdict,
         oauth_app_id: None,
     };
+    let (new, _) = new_row(state, row, &secrets)?;
     let event = audit(caller, AuditAction::CredentialCreated, id, created_detail);
     match state.store.insert_credential(&new, &event).await {
         Err(StoreError::Conflict) => Err(name_taken(&name)),
@@ -360,7 +355,7 @@ pub async fn validate_credential(
     let current = stored(state, caller, id).await?;
     let connector = state.secrets.connector_of(&current)?;
     let config = current.config.as_object().cloned().unwrap_or_default();
-    let outcome = if current.auth_method == OAUTH_AUTHORIZATION_CODE {
+    let outcome = if made_by_consent(&current) {
         oauth_check(state, connector, &current, &config).await
     } else {
         let secrets = state.secrets.open(&current)?;
@@ -368,9 +363,7 @@ pub async fn validate_credential(
     };
     let mut changes = current.changes();
     apply_outcome(&mut changes, &outcome);
-    if current.auth_method == OAUTH_AUTHORIZATION_CODE
-        && outcome.status == ValidationStatus::Invalid
-    {
+    if made_by_consent(&current) && outcome.status == ValidationStatus::Invalid {
         changes.status = CredentialStatus::ReauthorizationRequired;
     }
     let mut event = audit(
@@ -464,18 +457,9 @@ pub async fn update_credential(
 ) -> Result<Credential, CoreError> {
     caller.require(Scope::CredentialsWrite)?;
     let current = stored(state, caller, id).await?;
-    if let Some(expected) = if_match
-        && expected != current.version
-    {
-        return Err(CoreError::PreconditionFailed(format!(
-            "the credential is at version {}, not {expected}; read it again and retry",
-            current.version
-        )));
-    }
+    CoreError::check_version("credential", current.version, if_match)?;
     let connector = state.secrets.connector_of(&current)?;
-    if current.auth_method == OAUTH_AUTHORIZATION_CODE
-        && (request.config.is_some() || request.secrets.is_some())
-    {
+    if made_by_consent(&current) && (request.config.is_some() || request.secrets.is_some()) {
         // Its tokens were granted for the settings it has: new ones need a new consent.
         let field = if request.config.is_some() {
             "config"
@@ -592,14 +576,11 @@ pub async fn update_credential(
         }
         Err(StoreError::Conflict) => Err(name_taken(&changes.name)),
         Err(StoreError::NotFound) => Err(credential_not_found()),
-        Err(StoreError::VersionMismatch { current }) => Err(match if_match {
-            Some(_) => CoreError::PreconditionFailed(format!(
-                "the credential changed meanwhile and is now at version {current}"
-            )),
-            None => CoreError::Conflict(format!(
-                "the credential changed while this request was applied (now version {current}); retry"
-            )),
-        }),
+        Err(StoreError::VersionMismatch { current }) => Err(CoreError::changed_meanwhile(
+            "credential",
+            current,
+            if_match,
+        )),
         Err(error) => Err(error.into()),
     }
 }
@@ -674,9 +655,9 @@ pub async fn delete_credential(
             Ok(())
         }
         Err(StoreError::NotFound) => Err(credential_not_found()),
-        Err(StoreError::VersionMismatch { current }) => Err(CoreError::PreconditionFailed(
-            format!("the credential is at version {current}; read it again and retry"),
-        )),
+        Err(StoreError::VersionMismatch { current }) => {
+            Err(CoreError::stale_version("credential", current))
+        }
         // A source selected it between the check and the delete: the database refused.
         Err(StoreError::InUse) => Err(CoreError::InUse {
             detail: "the credential was selected by a data source meanwhile".into(),

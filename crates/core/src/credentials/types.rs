@@ -16,7 +16,6 @@ use crate::input::normalized;
     "name": "Looker production",
     "description": "Read-only API user for the nightly exports",
     "connector": "looker",
-    "config": {"api_host_url": "https://acme.cloud.looker.com", "client_id": "AbCdEfGh12345678"},
     "secrets": {"client_secret": "s3cr3t-from-looker"}
 }))]
 pub struct CreateCredentialRequest {
@@ -87,7 +86,6 @@ pub struct UpdateCredentialRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "connector": "looker",
-    "config": {"api_host_url": "https://acme.cloud.looker.com", "client_id": "AbCdEfGh12345678"},
     "secrets": {"client_secret": "s3cr3t-from-looker"}
 }))]
 pub struct TestCredentialRequest {
@@ -143,7 +141,6 @@ impl From<CredentialStatus> for CredentialStatusView {
     "name": "Looker production",
     "description": "Read-only API user for the nightly exports",
     "connector": "looker",
-    "config": {"api_host_url": "https://acme.cloud.looker.com", "client_id": "AbCdEfGh12345678"},
     "status": "unverified",
     "status_detail": null,
     "identity": null,

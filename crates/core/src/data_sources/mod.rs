@@ -45,10 +45,7 @@ async fn stored(
 }
 
 fn not_found(kind: DataSourceKind) -> CoreError {
-    CoreError::NotFound(format!(
-        "no {} with this id in your organization",
-        noun(kind)
-    ))
+    CoreError::no_such(noun(kind))
 }
 
 fn name_taken(kind: DataSourceKind, name: &str) -> CoreError {
@@ -260,15 +257,7 @@ pub async fn update_data_source(
 ) -> Result<DataSourceView, CoreError> {
     caller.require(Scope::CredentialsWrite)?;
     let current = stored(state, caller, kind, id).await?;
-    if let Some(expected) = if_match
-        && expected != current.version
-    {
-        return Err(CoreError::PreconditionFailed(format!(
-            "the {} is at version {}, not {expected}; read it again and retry",
-            noun(kind),
-            current.version
-        )));
-    }
+    CoreError::check_version(noun(kind), current.version, if_match)?;
     let mut errors = field_errors(request.validate());
     let mut warnings = Vec::new();
     let mut changes: DataSourceChanges = current.changes();
@@ -332,16 +321,9 @@ pub async fn update_data_source(
         }
         Err(StoreError::Conflict) => Err(name_taken(kind, &changes.name)),
         Err(StoreError::NotFound) => Err(not_found(kind)),
-        Err(StoreError::VersionMismatch { current }) => Err(match if_match {
-            Some(_) => CoreError::PreconditionFailed(format!(
-                "the {} changed meanwhile and is now at version {current}",
-                noun(kind)
-            )),
-            None => CoreError::Conflict(format!(
-                "the {} changed while this request was applied (now version {current}); retry",
-                noun(kind)
-            )),
-        }),
+        Err(StoreError::VersionMismatch { current }) => {
+            Err(CoreError::changed_meanwhile(noun(kind), current, if_match))
+        }
         Err(error) => Err(error.into()),
     }
 }
@@ -371,10 +353,7 @@ pub async fn delete_data_source(
         }
         Err(StoreError::NotFound) => Err(not_found(kind)),
         Err(StoreError::VersionMismatch { current }) => {
-            Err(CoreError::PreconditionFailed(format!(
-                "the {} is at version {current}; read it again and retry",
-                noun(kind)
-            )))
+            Err(CoreError::stale_version(noun(kind), current))
         }
         Err(error) => Err(error.into()),
     }

@@ -25,7 +25,7 @@ use crate::latch::Latch;
 use crate::oauth_settings::app_redirect_uri;
 
 fn not_found() -> CoreError {
-    CoreError::NotFound("no OAuth app with this id in your organization".into())
+    CoreError::no_such("OAuth app")
 }
 
 fn name_taken(name: &str) -> CoreError {
@@ -243,14 +243,7 @@ pub async fn update_oauth_app(
     let current = app_of(state, caller.org_id, id)
         .await?
         .ok_or_else(not_found)?;
-    if let Some(expected) = if_match
-        && expected != current.version
-    {
-        return Err(CoreError::PreconditionFailed(format!(
-            "the OAuth app is at version {}, not {expected}; read it again and retry",
-            current.version
-        )));
-    }
+    CoreError::check_version("OAuth app", current.version, if_match)?;
     let mut errors = field_errors(request.validate());
     let mut changes = OAuthAppChanges {
         name: current.name.clone(),
@@ -328,15 +321,9 @@ pub async fn update_oauth_app(
         Ok(app) => Ok(view(state, app)),
         Err(StoreError::Conflict) => Err(name_taken(&changes.name)),
         Err(StoreError::NotFound) => Err(not_found()),
-        Err(StoreError::VersionMismatch { current }) => Err(match if_match {
-            Some(_) => CoreError::PreconditionFailed(format!(
-                "the OAuth app changed meanwhile and is now at version {current}"
-            )),
-            None => CoreError::Conflict(format!(
-                "the OAuth app changed while this request was applied (now version {current}); \
-                 retry"
-            )),
-        }),
+        Err(StoreError::VersionMismatch { current }) => {
+            Err(CoreError::changed_meanwhile("OAuth app", current, if_match))
+        }
         Err(error) => Err(error.into()),
     }
 }
@@ -363,9 +350,9 @@ pub async fn delete_oauth_app(
              through another app first",
             users_of(state, caller, id).await?
         ))),
-        Err(StoreError::VersionMismatch { current }) => Err(CoreError::PreconditionFailed(
-            format!("the OAuth app is at version {current}; read it again and retry"),
-        )),
+        Err(StoreError::VersionMismatch { current }) => {
+            Err(CoreError::stale_version("OAuth app", current))
+        }
         Err(error) => Err(error.into()),
     }
 }

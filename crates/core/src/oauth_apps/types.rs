@@ -15,11 +15,6 @@ use crate::input::normalized;
     "name": "Looker production",
     "description": "Registered in Looker by the BI admins",
     "connector": "looker",
-    "config": {
-        "api_host_url": "https://acme.cloud.looker.com",
-        "ui_host_url": "https://acme.cloud.looker.com",
-        "client_id": "latch-production"
-    }
 }))]
 pub struct CreateOAuthAppRequest {
     /// Unique in your organization.
@@ -88,11 +83,6 @@ pub struct UpdateOAuthAppRequest {
     "name": "Looker production",
     "description": "Registered in Looker by the BI admins",
     "connector": "looker",
-    "config": {
-        "api_host_url": "https://acme.cloud.looker.com",
-        "ui_host_url": "https://acme.cloud.looker.com",
-        "client_id": "latch-production"
-    },
     "redirect_uri": "https://latch.example.com/v1/oauth/callback/019a8f0e-7a1b-7c2d-8e3f-4a5b6c7d8e90",
     "shared_redirect_uri": false,
     "created_at": "2026-12-02T10:00:00Z",

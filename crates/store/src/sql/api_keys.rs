@@ -2,8 +2,9 @@
 
 macro_rules! impl_api_keys {
     ($store:ident, $db:ty) => {
-        impl $store {
-            pub(crate) async fn insert_api_key(
+        #[async_trait::async_trait]
+        impl $crate::ApiKeyStore for $store {
+            async fn insert_api_key(
                 &self,
                 key: &$crate::NewApiKey,
                 audit: &$crate::NewAuditEvent,
@@ -28,8 +29,7 @@ macro_rules! impl_api_keys {
                 tx.commit().await?;
                 Ok(row)
             }
-
-            pub(crate) async fn api_keys_by_prefix(
+            async fn api_keys_by_prefix(
                 &self,
                 prefix: &str,
             ) -> Result<Vec<$crate::ApiKey>, $crate::StoreError> {
@@ -38,8 +38,7 @@ macro_rules! impl_api_keys {
                     .fetch_all(&self.pool)
                     .await?)
             }
-
-            pub(crate) async fn list_api_keys(
+            async fn list_api_keys(
                 &self,
                 org_id: uuid::Uuid,
                 page: $crate::Page,
@@ -54,11 +53,7 @@ macro_rules! impl_api_keys {
                 .fetch_all(&self.pool)
                 .await?)
             }
-
-            pub(crate) async fn count_api_keys(
-                &self,
-                org_id: uuid::Uuid,
-            ) -> Result<i64, $crate::StoreError> {
+            async fn count_api_keys(&self, org_id: uuid::Uuid) -> Result<i64, $crate::StoreError> {
                 let (count,): (i64,) =
                     sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE org_id = $1")
                         .bind(org_id)
@@ -66,8 +61,7 @@ macro_rules! impl_api_keys {
                         .await?;
                 Ok(count)
             }
-
-            pub(crate) async fn revoke_api_key(
+            async fn revoke_api_key(
                 &self,
                 org_id: uuid::Uuid,
                 id: uuid::Uuid,

@@ -2,8 +2,9 @@
 
 macro_rules! impl_audit {
     ($store:ident, $db:ty) => {
-        impl $store {
-            pub(crate) async fn owner_org(
+        #[async_trait::async_trait]
+        impl $crate::AuditStore for $store {
+            async fn owner_org(
                 &self,
                 table: $crate::OwnedTable,
                 id: uuid::Uuid,
@@ -18,15 +19,14 @@ macro_rules! impl_audit {
                 .await?;
                 Ok(row.map(|(org_id,)| org_id))
             }
-
-            pub(crate) async fn record_audit_event(
+            async fn record_audit_event(
                 &self,
                 event: &$crate::NewAuditEvent,
             ) -> Result<(), $crate::StoreError> {
-                self.record_audit_events(std::slice::from_ref(event)).await
+                <Self as $crate::AuditStore>::record_audit_events(self, std::slice::from_ref(event))
+                    .await
             }
-
-            pub(crate) async fn record_audit_events(
+            async fn record_audit_events(
                 &self,
                 events: &[$crate::NewAuditEvent],
             ) -> Result<(), $crate::StoreError> {
@@ -37,8 +37,7 @@ macro_rules! impl_audit {
                 tx.commit().await?;
                 Ok(())
             }
-
-            pub(crate) async fn list_audit_events(
+            async fn list_audit_events(
                 &self,
                 org_id: uuid::Uuid,
                 filter: &$crate::AuditFilter,

@@ -2,6 +2,39 @@
 
 macro_rules! impl_changes {
     ($store:ident, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::ChangeStore for $store {
+            async fn latest_change(&self) -> Result<i64, $crate::StoreError> {
+                let (seq,): (i64,) = sqlx::query_as("SELECT seq FROM change_sequence WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(seq)
+            }
+            async fn changes_after(
+                &self,
+                seq: i64,
+                limit: i64,
+            ) -> Result<Vec<$crate::Change>, $crate::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT seq, subject, key FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(seq)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+            async fn prune_changes(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::StoreError> {
+                Ok(sqlx::query("DELETE FROM changes WHERE at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+        }
+
         impl $store {
             /// Records that a cached record changed, inside the changing transaction: the
             /// counter's row lock orders changes by commit.
@@ -23,38 +56,6 @@ macro_rules! impl_changes {
                     .execute(&mut **tx)
                     .await?;
                 Ok(())
-            }
-
-            pub(crate) async fn latest_change(&self) -> Result<i64, $crate::StoreError> {
-                let (seq,): (i64,) = sqlx::query_as("SELECT seq FROM change_sequence WHERE id = 1")
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok(seq)
-            }
-
-            pub(crate) async fn changes_after(
-                &self,
-                seq: i64,
-                limit: i64,
-            ) -> Result<Vec<$crate::Change>, $crate::StoreError> {
-                Ok(sqlx::query_as(
-                    "SELECT seq, subject, key FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
-                )
-                .bind(seq)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?)
-            }
-
-            pub(crate) async fn prune_changes(
-                &self,
-                before: chrono::DateTime<chrono::Utc>,
-            ) -> Result<u64, $crate::StoreError> {
-                Ok(sqlx::query("DELETE FROM changes WHERE at < $1")
-                    .bind(before)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected())
             }
         }
     };

@@ -2,8 +2,9 @@
 
 macro_rules! impl_connect_sessions {
     ($store:ident, $db:ty) => {
-        impl $store {
-            pub(crate) async fn insert_connect_session(
+        #[async_trait::async_trait]
+        impl $crate::ConnectSessionStore for $store {
+            async fn insert_connect_session(
                 &self,
                 s: &$crate::NewConnectSession,
                 max_pending: i64,
@@ -64,8 +65,7 @@ macro_rules! impl_connect_sessions {
                 tx.commit().await?;
                 Ok(row)
             }
-
-            pub(crate) async fn prune_connect_sessions(
+            async fn prune_connect_sessions(
                 &self,
                 expired_before: chrono::DateTime<chrono::Utc>,
             ) -> Result<u64, $crate::StoreError> {
@@ -75,8 +75,7 @@ macro_rules! impl_connect_sessions {
                     .await?
                     .rows_affected())
             }
-
-            pub(crate) async fn get_connect_session(
+            async fn get_connect_session(
                 &self,
                 org_id: uuid::Uuid,
                 id: uuid::Uuid,
@@ -89,8 +88,7 @@ macro_rules! impl_connect_sessions {
                         .await?,
                 )
             }
-
-            pub(crate) async fn connect_session_by_state(
+            async fn connect_session_by_state(
                 &self,
                 state_hash: &[u8],
             ) -> Result<Option<$crate::ConnectSession>, $crate::StoreError> {
@@ -101,8 +99,7 @@ macro_rules! impl_connect_sessions {
                         .await?,
                 )
             }
-
-            pub(crate) async fn claim_connect_session(
+            async fn claim_connect_session(
                 &self,
                 id: uuid::Uuid,
                 at: chrono::DateTime<chrono::Utc>,
@@ -119,8 +116,7 @@ macro_rules! impl_connect_sessions {
                 .rows_affected()
                     == 1)
             }
-
-            pub(crate) async fn fail_connect_session(
+            async fn fail_connect_session(
                 &self,
                 id: uuid::Uuid,
                 error: &str,
@@ -147,8 +143,7 @@ macro_rules! impl_connect_sessions {
                 tx.commit().await?;
                 Ok(failed)
             }
-
-            pub(crate) async fn complete_connect_session(
+            async fn complete_connect_session(
                 &self,
                 session_id: uuid::Uuid,
                 c: &$crate::NewCredential,
@@ -178,8 +173,8 @@ macro_rules! impl_connect_sessions {
                 sqlx::query(
                     "INSERT INTO credential_tokens \
                      (credential_id, token_ct, nonce, token_type, expires_at, obtained_at, \
-                      credential_version, refresh_ct, refresh_nonce) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)",
+                      credential_version, refresh_ct, refresh_nonce, metadata) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9)",
                 )
                 .bind(c.id)
                 .bind(&tokens.token_ct)
@@ -189,15 +184,15 @@ macro_rules! impl_connect_sessions {
                 .bind(now)
                 .bind(&tokens.refresh_ct)
                 .bind(&tokens.refresh_nonce)
+                .bind(sqlx::types::Json(&tokens.metadata))
                 .execute(&mut *tx)
                 .await?;
                 Self::insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(row)
             }
-
             #[allow(clippy::too_many_arguments)]
-            pub(crate) async fn complete_reconnect(
+            async fn complete_reconnect(
                 &self,
                 session_id: uuid::Uuid,
                 org_id: uuid::Uuid,
@@ -253,14 +248,14 @@ macro_rules! impl_connect_sessions {
                 sqlx::query(
                     "INSERT INTO credential_tokens \
                      (credential_id, token_ct, nonce, token_type, expires_at, obtained_at, \
-                      credential_version, refresh_ct, refresh_nonce) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                      credential_version, refresh_ct, refresh_nonce, metadata) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                      ON CONFLICT (credential_id) DO UPDATE SET token_ct = excluded.token_ct, \
                      nonce = excluded.nonce, token_type = excluded.token_type, \
                      expires_at = excluded.expires_at, obtained_at = excluded.obtained_at, \
                      credential_version = excluded.credential_version, \
                      refresh_ct = excluded.refresh_ct, refresh_nonce = excluded.refresh_nonce, \
-                     lease_owner = NULL, lease_until = NULL",
+                     metadata = excluded.metadata, lease_owner = NULL, lease_until = NULL",
                 )
                 .bind(credential_id)
                 .bind(&tokens.token_ct)
@@ -271,6 +266,7 @@ macro_rules! impl_connect_sessions {
                 .bind(updated.version)
                 .bind(&tokens.refresh_ct)
                 .bind(&tokens.refresh_nonce)
+                .bind(sqlx::types::Json(&tokens.metadata))
                 .execute(&mut *tx)
                 .await?;
                 Self::insert_audit(&mut tx, audit).await?;

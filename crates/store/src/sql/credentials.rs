@@ -2,8 +2,9 @@
 
 macro_rules! impl_credentials {
     ($store:ident, $db:ty) => {
-        impl $store {
-            pub(crate) async fn insert_credential(
+        #[async_trait::async_trait]
+        impl $crate::CredentialStore for $store {
+            async fn insert_credential(
                 &self,
                 c: &$crate::NewCredential,
                 audit: &$crate::NewAuditEvent,
@@ -19,53 +20,7 @@ macro_rules! impl_credentials {
                 tx.commit().await?;
                 Ok(row)
             }
-
-            /// The one `INSERT` of a credential, inside the caller's transaction.
-            pub(crate) async fn insert_credential_row(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                c: &$crate::NewCredential,
-                auth_method: &str,
-            ) -> Result<$crate::Credential, $crate::StoreError> {
-                let name_key = Self::claim_name(
-                    tx,
-                    $crate::names::NameScope::CREDENTIALS,
-                    c.org_id,
-                    None,
-                    &c.name,
-                )
-                .await?;
-                Ok(sqlx::query_as(
-                    "INSERT INTO credentials \
-                     (id, org_id, connector, auth_method, name, description, config, secret_ct, \
-                      secret_nonce, wrapped_dek, kek_id, status, status_detail, identity, \
-                      validated_at, version, created_at, updated_at, oauth_app_id, name_key) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                             1, $16, $16, $17, $18) \
-                     RETURNING *",
-                )
-                .bind(c.id)
-                .bind(c.org_id)
-                .bind(&c.connector)
-                .bind(auth_method)
-                .bind(&c.name)
-                .bind(&c.description)
-                .bind(sqlx::types::Json(&c.config))
-                .bind(&c.secret_ct)
-                .bind(&c.secret_nonce)
-                .bind(&c.wrapped_dek)
-                .bind(&c.kek_id)
-                .bind(c.status.as_str())
-                .bind(&c.status_detail)
-                .bind(c.identity.as_ref().map(sqlx::types::Json))
-                .bind(c.validated_at)
-                .bind($crate::now())
-                .bind(c.oauth_app_id)
-                .bind(name_key)
-                .fetch_one(&mut **tx)
-                .await?)
-            }
-
-            pub(crate) async fn get_credential(
+            async fn get_credential(
                 &self,
                 org_id: uuid::Uuid,
                 id: uuid::Uuid,
@@ -78,8 +33,7 @@ macro_rules! impl_credentials {
                         .await?,
                 )
             }
-
-            pub(crate) async fn list_credentials(
+            async fn list_credentials(
                 &self,
                 org_id: uuid::Uuid,
                 filter: &$crate::CredentialFilter,
@@ -100,8 +54,7 @@ macro_rules! impl_credentials {
                 .fetch_all(&self.pool)
                 .await?)
             }
-
-            pub(crate) async fn update_credential(
+            async fn update_credential(
                 &self,
                 org_id: uuid::Uuid,
                 id: uuid::Uuid,
@@ -151,8 +104,7 @@ macro_rules! impl_credentials {
                 tx.commit().await?;
                 Ok(updated)
             }
-
-            pub(crate) async fn delete_credential(
+            async fn delete_credential(
                 &self,
                 org_id: uuid::Uuid,
                 id: uuid::Uuid,
@@ -180,8 +132,7 @@ macro_rules! impl_credentials {
                 tx.commit().await?;
                 Ok(())
             }
-
-            pub(crate) async fn credential_usage(
+            async fn credential_usage(
                 &self,
                 org_id: uuid::Uuid,
                 ids: &[uuid::Uuid],
@@ -207,6 +158,53 @@ macro_rules! impl_credentials {
                     }
                 }
                 Ok(usage)
+            }
+        }
+
+        impl $store {
+            /// The one `INSERT` of a credential, inside the caller's transaction.
+            pub(crate) async fn insert_credential_row(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                c: &$crate::NewCredential,
+                auth_method: &str,
+            ) -> Result<$crate::Credential, $crate::StoreError> {
+                let name_key = Self::claim_name(
+                    tx,
+                    $crate::names::NameScope::CREDENTIALS,
+                    c.org_id,
+                    None,
+                    &c.name,
+                )
+                .await?;
+                Ok(sqlx::query_as(
+                    "INSERT INTO credentials \
+                     (id, org_id, connector, auth_method, name, description, config, secret_ct, \
+                      secret_nonce, wrapped_dek, kek_id, status, status_detail, identity, \
+                      validated_at, version, created_at, updated_at, oauth_app_id, name_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                             1, $16, $16, $17, $18) \
+                     RETURNING *",
+                )
+                .bind(c.id)
+                .bind(c.org_id)
+                .bind(&c.connector)
+                .bind(auth_method)
+                .bind(&c.name)
+                .bind(&c.description)
+                .bind(sqlx::types::Json(&c.config))
+                .bind(&c.secret_ct)
+                .bind(&c.secret_nonce)
+                .bind(&c.wrapped_dek)
+                .bind(&c.kek_id)
+                .bind(c.status.as_str())
+                .bind(&c.status_detail)
+                .bind(c.identity.as_ref().map(sqlx::types::Json))
+                .bind(c.validated_at)
+                .bind($crate::now())
+                .bind(c.oauth_app_id)
+                .bind(name_key)
+                .fetch_one(&mut **tx)
+                .await?)
             }
         }
     };

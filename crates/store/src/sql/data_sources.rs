@@ -2,8 +2,9 @@
 
 macro_rules! impl_data_sources {
     ($store:ident, $db:ty) => {
-        impl $store {
-            pub(crate) async fn insert_data_source(
+        #[async_trait::async_trait]
+        impl $crate::DataSourceStore for $store {
+            async fn insert_data_source(
                 &self,
                 d: &$crate::NewDataSource,
                 audit: &$crate::NewAuditEvent,
@@ -44,8 +45,7 @@ macro_rules! impl_data_sources {
                 tx.commit().await?;
                 Ok(row)
             }
-
-            pub(crate) async fn get_data_source(
+            async fn get_data_source(
                 &self,
                 org_id: uuid::Uuid,
                 kind: $crate::DataSourceKind,
@@ -60,8 +60,7 @@ macro_rules! impl_data_sources {
                 .fetch_optional(&self.pool)
                 .await?)
             }
-
-            pub(crate) async fn list_data_sources(
+            async fn list_data_sources(
                 &self,
                 org_id: uuid::Uuid,
                 kind: $crate::DataSourceKind,
@@ -84,8 +83,7 @@ macro_rules! impl_data_sources {
                 .fetch_all(&self.pool)
                 .await?)
             }
-
-            pub(crate) async fn data_sources_using(
+            async fn data_sources_using(
                 &self,
                 org_id: uuid::Uuid,
                 credential_id: uuid::Uuid,
@@ -99,8 +97,7 @@ macro_rules! impl_data_sources {
                 .fetch_all(&self.pool)
                 .await?)
             }
-
-            pub(crate) async fn update_data_source(
+            async fn update_data_source(
                 &self,
                 org_id: uuid::Uuid,
                 kind: $crate::DataSourceKind,
@@ -145,8 +142,7 @@ macro_rules! impl_data_sources {
                 tx.commit().await?;
                 Ok(updated)
             }
-
-            pub(crate) async fn delete_data_source(
+            async fn delete_data_source(
                 &self,
                 org_id: uuid::Uuid,
                 kind: $crate::DataSourceKind,

@@ -2,8 +2,9 @@
 
 macro_rules! impl_oauth_apps {
     ($store:ident, $db:ty) => {
-        impl $store {
-            pub(crate) async fn insert_oauth_app(
+        #[async_trait::async_trait]
+        impl $crate::OAuthAppStore for $store {
+            async fn insert_oauth_app(
                 &self,
                 app: &$crate::NewOAuthApp,
                 audit: &$crate::NewAuditEvent,
@@ -39,8 +40,7 @@ macro_rules! impl_oauth_apps {
                 tx.commit().await?;
                 Ok(row)
             }
-
-            pub(crate) async fn get_oauth_app(
+            async fn get_oauth_app(
                 &self,
                 org_id: uuid::Uuid,
                 id: uuid::Uuid,
@@ -53,9 +53,8 @@ macro_rules! impl_oauth_apps {
                         .await?,
                 )
             }
-
             /// For the callback, which knows the app only by the id in its path.
-            pub(crate) async fn oauth_app_by_id(
+            async fn oauth_app_by_id(
                 &self,
                 id: uuid::Uuid,
             ) -> Result<Option<$crate::OAuthApp>, $crate::StoreError> {
@@ -64,8 +63,7 @@ macro_rules! impl_oauth_apps {
                     .fetch_optional(&self.pool)
                     .await?)
             }
-
-            pub(crate) async fn list_oauth_apps(
+            async fn list_oauth_apps(
                 &self,
                 org_id: uuid::Uuid,
                 connector: Option<&str>,
@@ -83,10 +81,9 @@ macro_rules! impl_oauth_apps {
                 .fetch_all(&self.pool)
                 .await?)
             }
-
             /// The apps of every organization with `connector`; the use cases compare their
             /// settings.
-            pub(crate) async fn oauth_apps_of_connector(
+            async fn oauth_apps_of_connector(
                 &self,
                 connector: &str,
             ) -> Result<Vec<$crate::OAuthApp>, $crate::StoreError> {
@@ -97,8 +94,7 @@ macro_rules! impl_oauth_apps {
                         .await?,
                 )
             }
-
-            pub(crate) async fn credentials_using_oauth_app(
+            async fn credentials_using_oauth_app(
                 &self,
                 org_id: uuid::Uuid,
                 app_id: uuid::Uuid,
@@ -112,8 +108,7 @@ macro_rules! impl_oauth_apps {
                 .fetch_all(&self.pool)
                 .await?)
             }
-
-            pub(crate) async fn update_oauth_app(
+            async fn update_oauth_app(
                 &self,
                 org_id: uuid::Uuid,
                 id: uuid::Uuid,
@@ -157,9 +152,8 @@ macro_rules! impl_oauth_apps {
                 tx.commit().await?;
                 Ok(updated)
             }
-
             /// `InUse` while a credential names the app.
-            pub(crate) async fn delete_oauth_app(
+            async fn delete_oauth_app(
                 &self,
                 org_id: uuid::Uuid,
                 id: uuid::Uuid,

@@ -2,17 +2,9 @@
 
 macro_rules! impl_organizations {
     ($store:ident, $db:ty) => {
-        impl $store {
-            pub(crate) fn backend(&self) -> $crate::Backend {
-                Self::BACKEND
-            }
-
-            pub(crate) async fn ping(&self) -> Result<(), $crate::StoreError> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
-                Ok(())
-            }
-
-            pub(crate) async fn ensure_organization(
+        #[async_trait::async_trait]
+        impl $crate::OrganizationStore for $store {
+            async fn ensure_organization(
                 &self,
                 name: &str,
             ) -> Result<$crate::Organization, $crate::StoreError> {
@@ -25,12 +17,11 @@ macro_rules! impl_organizations {
                 .bind($crate::now())
                 .execute(&self.pool)
                 .await?;
-                self.find_organization(name)
+                <Self as $crate::OrganizationStore>::find_organization(self, name)
                     .await?
                     .ok_or($crate::StoreError::NotFound)
             }
-
-            pub(crate) async fn find_organization(
+            async fn find_organization(
                 &self,
                 name: &str,
             ) -> Result<Option<$crate::Organization>, $crate::StoreError> {
@@ -41,8 +32,7 @@ macro_rules! impl_organizations {
                         .await?,
                 )
             }
-
-            pub(crate) async fn organization(
+            async fn organization(
                 &self,
                 id: uuid::Uuid,
             ) -> Result<Option<$crate::Organization>, $crate::StoreError> {
@@ -51,8 +41,11 @@ macro_rules! impl_organizations {
                     .fetch_optional(&self.pool)
                     .await?)
             }
+        }
 
-            pub(crate) async fn keyring_entries(
+        #[async_trait::async_trait]
+        impl $crate::KeyringStore for $store {
+            async fn keyring_entries(
                 &self,
             ) -> Result<Vec<$crate::KeyringEntry>, $crate::StoreError> {
                 Ok(
@@ -61,8 +54,7 @@ macro_rules! impl_organizations {
                         .await?,
                 )
             }
-
-            pub(crate) async fn insert_keyring_entry(
+            async fn insert_keyring_entry(
                 &self,
                 entry: &$crate::KeyringEntry,
             ) -> Result<(), $crate::StoreError> {
@@ -71,8 +63,7 @@ macro_rules! impl_organizations {
                 tx.commit().await?;
                 Ok(())
             }
-
-            pub(crate) async fn rotate_keyring(
+            async fn rotate_keyring(
                 &self,
                 retire: &str,
                 new: &$crate::KeyringEntry,
@@ -95,8 +86,7 @@ macro_rules! impl_organizations {
                 tx.commit().await?;
                 Ok(true)
             }
-
-            pub(crate) async fn kek_usage(&self) -> Result<Vec<(String, i64)>, $crate::StoreError> {
+            async fn kek_usage(&self) -> Result<Vec<(String, i64)>, $crate::StoreError> {
                 let every_key = $crate::SealedTable::ALL
                     .map(|table| format!("SELECT kek_id FROM {}", table.name()))
                     .join(" UNION ALL ");
@@ -107,8 +97,7 @@ macro_rules! impl_organizations {
                 .fetch_all(&self.pool)
                 .await?)
             }
-
-            pub(crate) async fn wrapped_keys_not_under(
+            async fn wrapped_keys_not_under(
                 &self,
                 table: $crate::SealedTable,
                 kek_id: &str,
@@ -131,8 +120,7 @@ macro_rules! impl_organizations {
                 }
                 Ok(rows)
             }
-
-            pub(crate) async fn rewrap_keys(
+            async fn rewrap_keys(
                 &self,
                 rewrapped: &[$crate::Rewrapped],
             ) -> Result<u64, $crate::StoreError> {
@@ -156,6 +144,16 @@ macro_rules! impl_organizations {
                 }
                 tx.commit().await?;
                 Ok(written)
+            }
+        }
+
+        impl $store {
+            pub(crate) fn backend(&self) -> $crate::Backend {
+                Self::BACKEND
+            }
+            pub(crate) async fn ping(&self) -> Result<(), $crate::StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
             }
         }
     };

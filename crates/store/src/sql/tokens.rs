@@ -2,8 +2,9 @@
 
 macro_rules! impl_tokens {
     ($store:ident, $db:ty) => {
-        impl $store {
-            pub(crate) async fn credential_token(
+        #[async_trait::async_trait]
+        impl $crate::TokenStore for $store {
+            async fn credential_token(
                 &self,
                 credential_id: uuid::Uuid,
             ) -> Result<Option<$crate::StoredToken>, $crate::StoreError> {
@@ -14,8 +15,7 @@ macro_rules! impl_tokens {
                         .await?,
                 )
             }
-
-            pub(crate) async fn acquire_token_lease(
+            async fn acquire_token_lease(
                 &self,
                 credential_id: uuid::Uuid,
                 credential_version: i64,
@@ -51,8 +51,7 @@ macro_rules! impl_tokens {
                 .rows_affected();
                 Ok(taken == 1)
             }
-
-            pub(crate) async fn store_token(
+            async fn store_token(
                 &self,
                 credential_id: uuid::Uuid,
                 owner: &str,
@@ -62,7 +61,7 @@ macro_rules! impl_tokens {
                     "UPDATE credential_tokens SET token_ct = $3, nonce = $4, token_type = $5, \
                      expires_at = $6, obtained_at = $7, credential_version = $8, \
                      refresh_ct = COALESCE($9, refresh_ct), \
-                     refresh_nonce = COALESCE($10, refresh_nonce), \
+                     refresh_nonce = COALESCE($10, refresh_nonce), metadata = $11, \
                      lease_owner = NULL, lease_until = NULL \
                      WHERE credential_id = $1 AND lease_owner = $2",
                 )
@@ -76,13 +75,13 @@ macro_rules! impl_tokens {
                 .bind(token.credential_version)
                 .bind(&token.refresh_ct)
                 .bind(&token.refresh_nonce)
+                .bind(sqlx::types::Json(&token.metadata))
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
                 Ok(written == 1)
             }
-
-            pub(crate) async fn renew_token_lease(
+            async fn renew_token_lease(
                 &self,
                 credential_id: uuid::Uuid,
                 owner: &str,
@@ -99,8 +98,7 @@ macro_rules! impl_tokens {
                 .await?;
                 Ok(renewed.rows_affected() == 1)
             }
-
-            pub(crate) async fn release_token_lease(
+            async fn release_token_lease(
                 &self,
                 credential_id: uuid::Uuid,
                 owner: &str,
@@ -115,8 +113,7 @@ macro_rules! impl_tokens {
                 .await?;
                 Ok(())
             }
-
-            pub(crate) async fn delete_credential_token(
+            async fn delete_credential_token(
                 &self,
                 credential_id: uuid::Uuid,
             ) -> Result<(), $crate::StoreError> {

@@ -1,6 +1,7 @@
-//! Start-up of the keyring: load the master keys, create the keyring entry on first start,
-//! rotate to a new master key, and refuse a master key that matches nothing, or a keyring
-//! that lacks a KEK some data key is still wrapped under.
+//! Opening the keyring at start: create its first entry, rotate to a new master key, and
+//! refuse a master key that matches nothing, or a keyring that lacks a KEK some data key is
+//! still wrapped under. The key material comes in as read (where it is read from, files
+//! and the environment, is the server's business): no I/O here but the store.
 //!
 //! Rotation: the server is started with the new key as its master key and the old one among
 //! the previous keys. The new key matches no entry, the previous one opens the active entry,
@@ -8,15 +9,8 @@
 //! transaction that only one replica wins. `latch rewrap` then moves every data key to the
 //! new KEK, after which the old key is no longer needed.
 
-use std::io::Write;
-use std::path::Path;
-
 use latch_store::{KeyringEntry, Store, StoreError, now};
-use latch_vault::{
-    ExposeSecret, KdfParams, Kek, Keyring, MasterKey, SecretString, VaultError, random_salt,
-};
-
-use crate::settings::{MasterKeySource, PreviousMasterKey};
+use latch_vault::{KdfParams, Kek, Keyring, MasterKey, SecretString, VaultError, random_salt};
 
 const FIRST_KEK_ID: &str = "kek-1";
 /// How often start-up re-reads the keyring after losing a rotation race to another replica.
@@ -26,8 +20,6 @@ const ROTATION_ATTEMPTS: usize = 3;
 pub enum KeyringError {
     #[error(transparent)]
     Vault(#[from] VaultError),
-    #[error("cannot read the master key file {path}: {reason}")]
-    KeyFile { path: String, reason: String },
     #[error(
         "the keyring was created from a {created_with}, but the server was started with a {given}; \
          start it with the same kind of master key (or rotate: the new key as the master key, \
@@ -59,38 +51,17 @@ pub enum KeyringError {
 }
 
 /// Key material as given, before it is matched with a keyring entry.
-enum Material {
+pub enum KeyMaterial {
     /// Base64 of 32 bytes, decoded anew for each entry tried.
     Raw(SecretString),
     Passphrase(SecretString),
 }
 
-impl Material {
-    fn from_source(source: &MasterKeySource) -> Result<Self, KeyringError> {
-        Ok(match source {
-            MasterKeySource::Key(encoded) => Material::Raw(encoded.clone()),
-            MasterKeySource::File(path) => Material::Raw(read_key_file(path)?),
-            MasterKeySource::Passphrase(passphrase) => Material::Passphrase(passphrase.clone()),
-            MasterKeySource::DevFile(path) => {
-                if !path.exists() {
-                    write_dev_key_file(path)?;
-                }
-                Material::Raw(read_key_file(path)?)
-            }
-        })
-    }
-
-    fn from_previous(previous: &PreviousMasterKey) -> Self {
-        match previous {
-            PreviousMasterKey::Key(encoded) => Material::Raw(encoded.clone()),
-            PreviousMasterKey::Passphrase(passphrase) => Material::Passphrase(passphrase.clone()),
-        }
-    }
-
+impl KeyMaterial {
     fn kind(&self) -> &'static str {
         match self {
-            Material::Raw(_) => "raw master key",
-            Material::Passphrase(_) => "passphrase",
+            KeyMaterial::Raw(_) => "raw master key",
+            KeyMaterial::Passphrase(_) => "passphrase",
         }
     }
 
@@ -98,8 +69,8 @@ impl Material {
     /// material and its check value matches.
     fn opens(&self, entry: &KeyringEntry) -> Result<Option<Kek>, KeyringError> {
         let master = match (self, &entry.kdf_salt) {
-            (Material::Raw(encoded), None) => MasterKey::from_base64(encoded)?,
-            (Material::Passphrase(passphrase), Some(salt)) => {
+            (KeyMaterial::Raw(encoded), None) => MasterKey::from_base64(encoded)?,
+            (KeyMaterial::Passphrase(passphrase), Some(salt)) => {
                 let cost = match &entry.kdf_params {
                     Some(column) => KdfParams::from_column(column)?,
                     None => KdfParams::default(),
@@ -118,8 +89,8 @@ impl Material {
     /// A new entry `kek_id` for this material, at today's cost, with the KEK it makes.
     fn new_entry(&self, kek_id: &str, state: &str) -> Result<(KeyringEntry, Kek), KeyringError> {
         let (master, salt, params) = match self {
-            Material::Raw(encoded) => (MasterKey::from_base64(encoded)?, None, None),
-            Material::Passphrase(passphrase) => {
+            KeyMaterial::Raw(encoded) => (MasterKey::from_base64(encoded)?, None, None),
+            KeyMaterial::Passphrase(passphrase) => {
                 let salt = random_salt()?.to_vec();
                 let cost = KdfParams::default();
                 let master = MasterKey::from_passphrase_with(passphrase, &salt, cost)?;
@@ -144,13 +115,11 @@ impl Material {
 /// every KEK a data key is wrapped under can be opened.
 pub async fn open_keyring(
     store: &dyn Store,
-    source: &MasterKeySource,
-    previous: &[PreviousMasterKey],
+    current: &KeyMaterial,
+    previous: &[KeyMaterial],
 ) -> Result<Keyring, KeyringError> {
-    let current = Material::from_source(source)?;
-    let previous: Vec<Material> = previous.iter().map(Material::from_previous).collect();
     for _ in 0..ROTATION_ATTEMPTS {
-        if let Some(keyring) = try_open(store, &current, &previous).await? {
+        if let Some(keyring) = try_open(store, current, previous).await? {
             check_coverage(store, &keyring).await?;
             return Ok(keyring);
         }
@@ -161,8 +130,8 @@ pub async fn open_keyring(
 /// One attempt; `None` when another replica changed the keyring meanwhile.
 async fn try_open(
     store: &dyn Store,
-    current: &Material,
-    previous: &[Material],
+    current: &KeyMaterial,
+    previous: &[KeyMaterial],
 ) -> Result<Option<Keyring>, KeyringError> {
     let entries = store.keyring_entries().await?;
     if entries.is_empty() {
@@ -226,7 +195,7 @@ async fn try_open(
 /// The entry `material` opens, as a KEK.
 /// The active entry is tried first: it is the one a master key matches on every ordinary
 /// start, and each try of a passphrase costs an argon2id derivation.
-fn matching(material: &Material, entries: &[KeyringEntry]) -> Result<Option<Kek>, KeyringError> {
+fn matching(material: &KeyMaterial, entries: &[KeyringEntry]) -> Result<Option<Kek>, KeyringError> {
     let active_first = entries
         .iter()
         .filter(|entry| entry.state == "active")
@@ -240,7 +209,7 @@ fn matching(material: &Material, entries: &[KeyringEntry]) -> Result<Option<Kek>
 }
 
 /// Why the given master key opens nothing: another kind of key, or a wrong one.
-fn not_opened(current: &Material, active: &KeyringEntry, no_previous: bool) -> KeyringError {
+fn not_opened(current: &KeyMaterial, active: &KeyringEntry, no_previous: bool) -> KeyringError {
     let created_with = if active.kdf_salt.is_some() {
         "passphrase"
     } else {
@@ -284,70 +253,4 @@ async fn check_coverage(store: &dyn Store, keyring: &Keyring) -> Result<(), Keyr
             missing: missing.join(", "),
         })
     }
-}
-
-fn read_key_file(path: &Path) -> Result<SecretString, KeyringError> {
-    let key_file_error = |reason: String| KeyringError::KeyFile {
-        path: path.display().to_string(),
-        reason,
-    };
-    refuse_if_readable_by_others(path).map_err(key_file_error)?;
-    let contents =
-        std::fs::read_to_string(path).map_err(|error| key_file_error(error.to_string()))?;
-    let encoded = SecretString::from(contents.trim().to_string());
-    // Decoded now, so a malformed file is refused with its path.
-    MasterKey::from_base64(&encoded).map_err(|error| key_file_error(error.to_string()))?;
-    Ok(encoded)
-}
-
-/// A key file others can read is a key others may have copied: refuse it.
-#[cfg(unix)]
-pub(crate) fn refuse_if_readable_by_others(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)
-        .map_err(|error| error.to_string())?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(format!(
-            "it is readable or writable by other users (mode {:o}); run `chmod 600 {}`",
-            mode & 0o777,
-            path.display()
-        ));
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-pub(crate) fn refuse_if_readable_by_others(_: &Path) -> Result<(), String> {
-    Ok(())
-}
-
-fn write_dev_key_file(path: &Path) -> Result<(), KeyringError> {
-    let key_file_error = |reason: String| KeyringError::KeyFile {
-        path: path.display().to_string(),
-        reason,
-    };
-    if let Some(folder) = path.parent() {
-        std::fs::create_dir_all(folder).map_err(|error| key_file_error(error.to_string()))?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .map_err(|error| key_file_error(error.to_string()))?;
-    let key = MasterKey::generate()?;
-    writeln!(file, "{}", key.to_base64().expose_secret())
-        .map_err(|error| key_file_error(error.to_string()))?;
-    tracing::warn!(
-        path = %path.display(),
-        "DEVELOPMENT MODE: generated a master key file. Anyone who can read it can decrypt \
-         every credential in this database. Never use --dev in production."
-    );
-    Ok(())
 }

@@ -1,0 +1,341 @@
+//! What Latch keeps, one trait per table group; [`crate::Store`] is all of them. Each is
+//! implemented once for both backends, by its group's module in `crate::sql`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::*;
+
+/// Organizations: the tenants every other row belongs to.
+#[async_trait]
+pub trait OrganizationStore: Send + Sync {
+    /// Returns the organisation with this name, creating it when missing.
+    async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError>;
+    async fn find_organization(&self, name: &str) -> Result<Option<Organization>, StoreError>;
+    async fn organization(&self, id: Uuid) -> Result<Option<Organization>, StoreError>;
+}
+
+/// The keyring: key-encryption key entries, and the data keys they wrap (rotation).
+#[async_trait]
+pub trait KeyringStore: Send + Sync {
+    async fn keyring_entries(&self) -> Result<Vec<KeyringEntry>, StoreError>;
+    /// Adds a keyring entry; `Conflict` when an entry with its id exists.
+    async fn insert_keyring_entry(&self, entry: &KeyringEntry) -> Result<(), StoreError>;
+    /// Retires the active entry `retire` and adds `new` as the active one, at once; `false`
+    /// (nothing changed) when `retire` is no longer the active entry or `new`'s id is taken:
+    /// another replica rotated first.
+    async fn rotate_keyring(&self, retire: &str, new: &KeyringEntry) -> Result<bool, StoreError>;
+    /// How many data keys each KEK wraps, in every [`SealedTable`].
+    async fn kek_usage(&self) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Up to `limit` wrapped data keys of `table` not under `kek_id`, by id after `after`.
+    async fn wrapped_keys_not_under(
+        &self,
+        table: SealedTable,
+        kek_id: &str,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<WrappedKeyRow>, StoreError>;
+    /// Writes rewrapped data keys in one transaction; a row whose wrapped key changed since
+    /// it was read is left alone. Returns how many were written.
+    async fn rewrap_keys(&self, rewrapped: &[Rewrapped]) -> Result<u64, StoreError>;
+}
+
+/// API keys: who may call the API, each kept as a hash of its secret.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Also `NotFound` when the key is bound to a data source that is gone.
+    async fn insert_api_key(
+        &self,
+        key: &NewApiKey,
+        audit: &NewAuditEvent,
+    ) -> Result<ApiKey, StoreError>;
+    /// Every key, revoked or not, whose public prefix is `prefix`.
+    async fn api_keys_by_prefix(&self, prefix: &str) -> Result<Vec<ApiKey>, StoreError>;
+    async fn list_api_keys(&self, org_id: Uuid, page: Page) -> Result<Vec<ApiKey>, StoreError>;
+    async fn count_api_keys(&self, org_id: Uuid) -> Result<i64, StoreError>;
+    /// Marks a key revoked; `NotFound` when the org has no such live key.
+    async fn revoke_api_key(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        audit: &NewAuditEvent,
+    ) -> Result<ApiKey, StoreError>;
+}
+
+/// Credentials: the sealed secrets and their settings.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Stores a new credential; `Conflict` when its name is taken in the org.
+    async fn insert_credential(
+        &self,
+        credential: &NewCredential,
+        audit: &NewAuditEvent,
+    ) -> Result<Credential, StoreError>;
+    async fn get_credential(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Credential>, StoreError>;
+    async fn list_credentials(
+        &self,
+        org_id: Uuid,
+        filter: &CredentialFilter,
+        page: Page,
+    ) -> Result<Vec<Credential>, StoreError>;
+    /// Replaces the mutable fields when the row is still at `expected_version`, and bumps it.
+    /// `NotFound`, `VersionMismatch` (someone else changed it) or `Conflict` (name taken).
+    async fn update_credential(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        expected_version: i64,
+        changes: &CredentialChanges,
+        audit: &NewAuditEvent,
+    ) -> Result<Credential, StoreError>;
+    /// Deletes a credential, only at `expected_version` when one is given.
+    async fn delete_credential(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        expected_version: Option<i64>,
+        audit: &NewAuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// How many data sources and destinations use each of `ids` (absent: none).
+    async fn credential_usage(
+        &self,
+        org_id: Uuid,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, CredentialUsage>, StoreError>;
+}
+
+/// Data sources and destinations, each selecting a credential.
+#[async_trait]
+pub trait DataSourceStore: Send + Sync {
+    /// Stores a data source; `Conflict` when its name is taken for its kind in the org,
+    /// `NotFound` when its credential is gone.
+    async fn insert_data_source(
+        &self,
+        source: &NewDataSource,
+        audit: &NewAuditEvent,
+    ) -> Result<DataSource, StoreError>;
+    async fn get_data_source(
+        &self,
+        org_id: Uuid,
+        kind: DataSourceKind,
+        id: Uuid,
+    ) -> Result<Option<DataSource>, StoreError>;
+    async fn list_data_sources(
+        &self,
+        org_id: Uuid,
+        kind: DataSourceKind,
+        filter: &DataSourceFilter,
+        page: Page,
+    ) -> Result<Vec<DataSource>, StoreError>;
+    /// Every source and destination using a credential.
+    async fn data_sources_using(
+        &self,
+        org_id: Uuid,
+        credential_id: Uuid,
+    ) -> Result<Vec<DataSource>, StoreError>;
+    /// As `update_credential`, for a data source.
+    async fn update_data_source(
+        &self,
+        org_id: Uuid,
+        kind: DataSourceKind,
+        id: Uuid,
+        expected_version: i64,
+        changes: &DataSourceChanges,
+        audit: &NewAuditEvent,
+    ) -> Result<DataSource, StoreError>;
+    /// Deletes a data source and revokes the job keys bound to it, in one transaction;
+    /// returns the prefixes of the keys it revoked.
+    async fn delete_data_source(
+        &self,
+        org_id: Uuid,
+        kind: DataSourceKind,
+        id: Uuid,
+        expected_version: Option<i64>,
+        audit: &NewAuditEvent,
+    ) -> Result<Vec<String>, StoreError>;
+}
+
+/// OAuth apps: the clients consents are given to.
+#[async_trait]
+pub trait OAuthAppStore: Send + Sync {
+    async fn insert_oauth_app(
+        &self,
+        app: &NewOAuthApp,
+        audit: &NewAuditEvent,
+    ) -> Result<OAuthApp, StoreError>;
+    async fn get_oauth_app(&self, org_id: Uuid, id: Uuid) -> Result<Option<OAuthApp>, StoreError>;
+    /// An app by its id alone, whatever its organization: for the callback, whose path names
+    /// the app.
+    async fn oauth_app_by_id(&self, id: Uuid) -> Result<Option<OAuthApp>, StoreError>;
+    async fn list_oauth_apps(
+        &self,
+        org_id: Uuid,
+        connector: Option<&str>,
+        page: Page,
+    ) -> Result<Vec<OAuthApp>, StoreError>;
+    /// Every organization's apps of `connector`.
+    async fn oauth_apps_of_connector(&self, connector: &str) -> Result<Vec<OAuthApp>, StoreError>;
+    /// The credentials (id, name) made through the app.
+    async fn credentials_using_oauth_app(
+        &self,
+        org_id: Uuid,
+        app_id: Uuid,
+    ) -> Result<Vec<(Uuid, String)>, StoreError>;
+    async fn update_oauth_app(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        expected_version: i64,
+        changes: &OAuthAppChanges,
+        audit: &NewAuditEvent,
+    ) -> Result<OAuthApp, StoreError>;
+    /// `InUse` while a credential was made through the app.
+    async fn delete_oauth_app(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        expected_version: Option<i64>,
+        audit: &NewAuditEvent,
+    ) -> Result<(), StoreError>;
+}
+
+/// Connect sessions: consents in progress, and their completion into credentials.
+#[async_trait]
+pub trait ConnectSessionStore: Send + Sync {
+    /// Refused with `LimitReached` (naming when the first pending one expires) while the
+    /// organization has `max_pending` pending, unexpired sessions.
+    async fn insert_connect_session(
+        &self,
+        session: &NewConnectSession,
+        max_pending: i64,
+        audit: &NewAuditEvent,
+    ) -> Result<ConnectSession, StoreError>;
+    /// Deletes the sessions that expired before `expired_before` (every session ends by its
+    /// expiry; the audit trail keeps their history); how many.
+    async fn prune_connect_sessions(
+        &self,
+        expired_before: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    async fn get_connect_session(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<ConnectSession>, StoreError>;
+    async fn connect_session_by_state(
+        &self,
+        state_hash: &[u8],
+    ) -> Result<Option<ConnectSession>, StoreError>;
+    /// Claims a pending, unexpired and unclaimed session for the callback that trades its
+    /// code; `false` when another got there first (or it is no longer pending).
+    async fn claim_connect_session(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Marks a pending session failed with the reason, unless a callback claimed it after
+    /// `claimed_before`; `false` when it was not failed.
+    async fn fail_connect_session(
+        &self,
+        id: Uuid,
+        error: &str,
+        claimed_before: DateTime<Utc>,
+        audit: &NewAuditEvent,
+    ) -> Result<bool, StoreError>;
+    /// In one transaction: completes the session (only while pending and claimed, else
+    /// `NotFound`), saves the credential with `auth_method`, and its first tokens.
+    async fn complete_connect_session(
+        &self,
+        session_id: Uuid,
+        credential: &NewCredential,
+        auth_method: &str,
+        tokens: &NewGrantTokens,
+        audit: &NewAuditEvent,
+    ) -> Result<Credential, StoreError>;
+
+    /// In one transaction: completes the session (only while pending and claimed, else
+    /// `NotFound`), gives the OAuth credential its new config and status `valid`, and replaces
+    /// its grant (access and refresh token) whole, dropping any lease on it.
+    #[allow(clippy::too_many_arguments)]
+    async fn complete_reconnect(
+        &self,
+        session_id: Uuid,
+        org_id: Uuid,
+        credential_id: Uuid,
+        oauth_app_id: Option<Uuid>,
+        config: &serde_json::Value,
+        status_detail: &str,
+        identity: Option<&serde_json::Value>,
+        tokens: &NewGrantTokens,
+        audit: &NewAuditEvent,
+    ) -> Result<Credential, StoreError>;
+}
+
+/// Credential tokens: the last token obtained, and the lease to log in for the next.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn credential_token(
+        &self,
+        credential_id: Uuid,
+    ) -> Result<Option<StoredToken>, StoreError>;
+    /// Takes the refresh lease of a credential's token for `owner` until `until`, when nobody
+    /// holds it or its holder's lease lapsed before `now`. `Ok(false)`: someone else holds it.
+    async fn acquire_token_lease(
+        &self,
+        credential_id: Uuid,
+        credential_version: i64,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Writes a token and frees the lease, only while `owner` still holds it (fencing: a
+    /// holder whose lease lapsed cannot overwrite its successor's token). `Ok(false)` if not.
+    async fn store_token(
+        &self,
+        credential_id: Uuid,
+        owner: &str,
+        token: &NewToken,
+    ) -> Result<bool, StoreError>;
+    /// Moves the end of `owner`'s lease to `until`; `false` when `owner` no longer holds it.
+    async fn renew_token_lease(
+        &self,
+        credential_id: Uuid,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Frees the lease if `owner` still holds it.
+    async fn release_token_lease(&self, credential_id: Uuid, owner: &str)
+    -> Result<(), StoreError>;
+    async fn delete_credential_token(&self, credential_id: Uuid) -> Result<(), StoreError>;
+}
+
+/// The change feed replicas follow to drop what they cached.
+#[async_trait]
+pub trait ChangeStore: Send + Sync {
+    /// The sequence number of the last change committed.
+    async fn latest_change(&self) -> Result<i64, StoreError>;
+    /// Changes after `seq`, oldest first, at most `limit`. Sequence numbers have no gaps: a
+    /// first change after `seq + 1` means the ones between were pruned.
+    async fn changes_after(&self, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError>;
+    /// Forgets changes made before `before`; returns how many.
+    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// The audit trail, and who owns a record (to tell a probe from a miss).
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// The organisation that owns a record, whichever it is: to tell a probe for another
+    /// organisation's id from a plain miss. Never shown to the caller.
+    async fn owner_org(&self, table: OwnedTable, id: Uuid) -> Result<Option<Uuid>, StoreError>;
+
+    async fn record_audit_event(&self, event: &NewAuditEvent) -> Result<(), StoreError>;
+    /// Records several events in one transaction (batched token issuances).
+    async fn record_audit_events(&self, events: &[NewAuditEvent]) -> Result<(), StoreError>;
+    async fn list_audit_events(
+        &self,
+        org_id: Uuid,
+        filter: &AuditFilter,
+        page: Page,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+}
