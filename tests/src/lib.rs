@@ -494,6 +494,20 @@ pub fn looker_credential(name: &str, secret: &str) -> Value {
     })
 }
 
+/// The fields a problem document's `errors` name, in its order (none when it has no
+/// `errors`).
+pub fn problem_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|error| error["field"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A secret no test shares with another, so searching logs for it is meaningful.
 pub fn unique_secret() -> String {
     format!("sekret-{}", Uuid::new_v4().simple())

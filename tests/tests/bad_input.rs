@@ -1,6 +1,6 @@
 //! Bad input: a clear problem+json naming the field, never a 500, and nothing written.
 
-use latch_tests::{TestApp, TestOptions, looker_credential, on_both_backends};
+use latch_tests::{TestApp, TestOptions, looker_credential, on_both_backends, problem_fields};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -73,15 +73,6 @@ async fn refused_json(app: &TestApp, body: Value, status: u16) -> Value {
     .await
 }
 
-fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .unwrap_or(&Vec::new())
-        .iter()
-        .map(|error| error["field"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn with(mut body: Value, pointer: &str, value: Value) -> Value {
     *body.pointer_mut(pointer).unwrap() = value;
     body
@@ -120,7 +111,7 @@ async fn a_body_that_is_not_a_json_object_is_400_naming_body(app: TestApp) {
     ]);
     for body in [as_array, json!("Looker prod"), json!(42), json!(true)] {
         let problem = refused_json(&app, body.clone(), 400).await;
-        assert_eq!(fields(&problem), ["body"], "{body}: {problem}");
+        assert_eq!(problem_fields(&problem), ["body"], "{body}: {problem}");
         assert!(
             !problem.to_string().contains("s3cr3t"),
             "the secret is not echoed: {problem}"
@@ -160,7 +151,7 @@ async fn an_unknown_field_is_400_naming_it(app: TestApp) {
     let mut body = valid();
     body["colour"] = json!("blue");
     let problem = refused_json(&app, body, 400).await;
-    assert_eq!(fields(&problem), ["colour"]);
+    assert_eq!(problem_fields(&problem), ["colour"]);
     assert!(
         problem["errors"][0]["message"]
             .as_str()
@@ -173,16 +164,16 @@ async fn an_unknown_config_field_is_422_naming_it(app: TestApp) {
     let mut body = valid();
     body["config"]["port"] = json!("19999");
     let problem = refused_json(&app, body, 422).await;
-    assert_eq!(fields(&problem), ["config.port"]);
+    assert_eq!(problem_fields(&problem), ["config.port"]);
 }
 
 async fn a_value_of_the_wrong_type_is_400_naming_the_field_without_echoing_it(app: TestApp) {
     let body = with(valid(), "/name", json!(["hunter2-looks-like-a-secret"]));
     let problem = refused_json(&app, body, 400).await;
-    assert_eq!(fields(&problem), ["name"]);
+    assert_eq!(problem_fields(&problem), ["name"]);
     assert!(!problem.to_string().contains("hunter2"));
     let problem = refused_json(&app, with(valid(), "/config/client_id", json!(12)), 422).await;
-    assert_eq!(fields(&problem), ["config.client_id"]);
+    assert_eq!(problem_fields(&problem), ["config.client_id"]);
     assert_eq!(problem["errors"][0]["message"], "must be a string");
 }
 
@@ -193,13 +184,13 @@ async fn a_missing_or_blank_name_is_422(app: TestApp) {
         with(valid(), "/name", json!("   ")),
     ] {
         let problem = refused_json(&app, body, 422).await;
-        assert_eq!(fields(&problem), ["name"]);
+        assert_eq!(problem_fields(&problem), ["name"]);
     }
 }
 
 async fn a_name_over_128_characters_is_422(app: TestApp) {
     let problem = refused_json(&app, with(valid(), "/name", json!("é".repeat(129))), 422).await;
-    assert_eq!(fields(&problem), ["name"]);
+    assert_eq!(problem_fields(&problem), ["name"]);
     // 128 characters (256 bytes) is fine.
     app.create_credential(&"é".repeat(128), "s").await;
 }
@@ -211,12 +202,12 @@ async fn a_description_over_1000_characters_is_422(app: TestApp) {
         422,
     )
     .await;
-    assert_eq!(fields(&problem), ["description"]);
+    assert_eq!(problem_fields(&problem), ["description"]);
 }
 
 async fn an_unknown_connector_is_422_listing_the_known_ones(app: TestApp) {
     let problem = refused_json(&app, with(valid(), "/connector", json!("tableau")), 422).await;
-    assert_eq!(fields(&problem), ["connector"]);
+    assert_eq!(problem_fields(&problem), ["connector"]);
     assert!(
         problem["errors"][0]["message"]
             .as_str()
@@ -224,14 +215,14 @@ async fn an_unknown_connector_is_422_listing_the_known_ones(app: TestApp) {
             .contains("`looker`")
     );
     let problem = refused_json(&app, without(valid(), "connector"), 422).await;
-    assert_eq!(fields(&problem), ["connector"]);
+    assert_eq!(problem_fields(&problem), ["connector"]);
 }
 
 async fn missing_config_and_secrets_are_422(app: TestApp) {
     let problem = refused_json(&app, without(without(valid(), "config"), "secrets"), 422).await;
-    assert_eq!(fields(&problem), ["config", "secrets"]);
+    assert_eq!(problem_fields(&problem), ["config", "secrets"]);
     let problem = refused_json(&app, with(valid(), "/config", json!("https://x")), 422).await;
-    assert_eq!(fields(&problem), ["config"]);
+    assert_eq!(problem_fields(&problem), ["config"]);
 }
 
 async fn an_api_host_url_that_is_not_an_absolute_https_url_is_422(app: TestApp) {
@@ -254,7 +245,7 @@ async fn an_api_host_url_that_is_not_an_absolute_https_url_is_422(app: TestApp) 
             422,
         )
         .await;
-        assert_eq!(fields(&problem), ["config.api_host_url"], "{host}");
+        assert_eq!(problem_fields(&problem), ["config.api_host_url"], "{host}");
         let message = problem["errors"][0]["message"].as_str().unwrap();
         assert!(message.contains(says), "{host}: {message}");
     }
@@ -281,7 +272,7 @@ async fn an_api_host_url_that_is_not_an_absolute_https_url_is_422(app: TestApp) 
 async fn a_client_id_empty_or_over_256_characters_is_422(app: TestApp) {
     for client_id in [json!(""), json!(" "), json!("c".repeat(257)), Value::Null] {
         let problem = refused_json(&app, with(valid(), "/config/client_id", client_id), 422).await;
-        assert_eq!(fields(&problem), ["config.client_id"]);
+        assert_eq!(problem_fields(&problem), ["config.client_id"]);
     }
 }
 
@@ -289,10 +280,10 @@ async fn a_client_secret_empty_or_over_1024_characters_is_422(app: TestApp) {
     for secret in [json!(""), json!("s".repeat(1025))] {
         let problem =
             refused_json(&app, with(valid(), "/secrets/client_secret", secret), 422).await;
-        assert_eq!(fields(&problem), ["secrets.client_secret"]);
+        assert_eq!(problem_fields(&problem), ["secrets.client_secret"]);
     }
     let problem = refused_json(&app, with(valid(), "/secrets", json!({})), 422).await;
-    assert_eq!(fields(&problem), ["secrets.client_secret"]);
+    assert_eq!(problem_fields(&problem), ["secrets.client_secret"]);
 }
 
 async fn every_bad_field_is_reported_at_once(app: TestApp) {
@@ -305,7 +296,7 @@ async fn every_bad_field_is_reported_at_once(app: TestApp) {
     });
     let problem = refused_json(&app, body, 422).await;
     assert_eq!(
-        fields(&problem),
+        problem_fields(&problem),
         [
             "description",
             "name",
@@ -360,7 +351,7 @@ async fn bad_query_parameters_are_400_naming_them(app: TestApp) {
             .unwrap();
         assert_eq!(response.status(), 400, "{query}");
         let problem: Value = response.json().await.unwrap();
-        assert_eq!(fields(&problem), [field], "{query}");
+        assert_eq!(problem_fields(&problem), [field], "{query}");
     }
 }
 
@@ -378,7 +369,7 @@ async fn a_bad_if_match_is_400(app: TestApp) {
         .unwrap();
     assert_eq!(response.status(), 400);
     let problem: Value = response.json().await.unwrap();
-    assert_eq!(fields(&problem), ["If-Match"]);
+    assert_eq!(problem_fields(&problem), ["If-Match"]);
 }
 
 async fn an_unknown_route_and_a_wrong_method_are_problems(app: TestApp) {
@@ -421,7 +412,7 @@ async fn a_bad_patch_is_422_and_changes_nothing(app: TestApp) {
     assert_eq!(response.status(), 422);
     let problem: Value = response.json().await.unwrap();
     assert_eq!(
-        fields(&problem),
+        problem_fields(&problem),
         [
             "name",
             "config.extra",

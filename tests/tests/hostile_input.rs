@@ -1,9 +1,9 @@
 //! Text meant to deceive or to break storage is refused with a 422 naming the field, on both
 //! backends, and answers that carry a key or a token are never cached.
 
-use latch_tests::{TestApp, looker_credential, on_both_backends};
+use latch_tests::{TestApp, looker_credential, on_both_backends, problem_fields};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 on_both_backends!(TestApp:
     names_and_descriptions_with_control_or_bidi_characters_are_422_naming_the_field,
@@ -11,18 +11,6 @@ on_both_backends!(TestApp:
     a_nul_anywhere_in_a_data_source_config_is_422_naming_its_path,
     answers_that_carry_a_key_or_a_token_are_marked_no_store,
 );
-
-fn error_fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|error| error["field"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 const DECEPTIVE: &[&str] = &[
     "Looker\u{0}prod",
@@ -50,7 +38,7 @@ async fn names_and_descriptions_with_control_or_bidi_characters_are_422_naming_t
                 .send(Method::POST, "/v1/credentials?validate=false", Some(&body))
                 .await;
             assert_eq!(status, 422, "{text:?} in {field}: {problem}");
-            assert_eq!(error_fields(&problem), [field], "{text:?}");
+            assert_eq!(problem_fields(&problem), [field], "{text:?}");
             let message = problem["errors"][0]["message"].as_str().unwrap();
             assert!(message.contains("control or bidirectional"), "{message}");
 
@@ -62,7 +50,7 @@ async fn names_and_descriptions_with_control_or_bidi_characters_are_422_naming_t
                 )
                 .await;
             assert_eq!(status, 422, "PATCH {text:?} in {field}: {problem}");
-            assert_eq!(error_fields(&problem), [field]);
+            assert_eq!(problem_fields(&problem), [field]);
 
             let mut source = json!({
                 "name": "fine", "connector": "looker",
@@ -73,7 +61,7 @@ async fn names_and_descriptions_with_control_or_bidi_characters_are_422_naming_t
                 .send(Method::POST, "/v1/data-sources", Some(&source))
                 .await;
             assert_eq!(status, 422, "source {text:?} in {field}: {problem}");
-            assert_eq!(error_fields(&problem), [field]);
+            assert_eq!(problem_fields(&problem), [field]);
         }
         let (status, problem) = app
             .send(
@@ -83,7 +71,7 @@ async fn names_and_descriptions_with_control_or_bidi_characters_are_422_naming_t
             )
             .await;
         assert_eq!(status, 422, "api key {text:?}: {problem}");
-        assert_eq!(error_fields(&problem), ["name"]);
+        assert_eq!(problem_fields(&problem), ["name"]);
     }
     assert_eq!(app.row_counts().await, before, "nothing was written");
 
@@ -104,7 +92,7 @@ async fn a_nul_in_a_credential_config_is_422_not_500(app: TestApp) {
         .send(Method::POST, "/v1/credentials?validate=false", Some(&body))
         .await;
     assert_eq!(status, 422, "{problem}");
-    assert_eq!(error_fields(&problem), ["config.client_id"]);
+    assert_eq!(problem_fields(&problem), ["config.client_id"]);
     assert_eq!(app.row_counts().await, before);
 
     let created = app.create_credential("clean", "s").await;
@@ -117,7 +105,7 @@ async fn a_nul_in_a_credential_config_is_422_not_500(app: TestApp) {
         )
         .await;
     assert_eq!(status, 422, "{problem}");
-    assert_eq!(error_fields(&problem), ["config.client_id"]);
+    assert_eq!(problem_fields(&problem), ["config.client_id"]);
 }
 
 async fn a_nul_anywhere_in_a_data_source_config_is_422_naming_its_path(app: TestApp) {
@@ -139,7 +127,7 @@ async fn a_nul_anywhere_in_a_data_source_config_is_422_naming_its_path(app: Test
             .send(Method::POST, "/v1/data-sources", Some(&body))
             .await;
         assert_eq!(status, 422, "{problem}");
-        assert_eq!(error_fields(&problem), [path]);
+        assert_eq!(problem_fields(&problem), [path]);
     }
     assert_eq!(app.row_counts().await, before);
 
@@ -159,7 +147,7 @@ async fn a_nul_anywhere_in_a_data_source_config_is_422_naming_its_path(app: Test
         )
         .await;
     assert_eq!(status, 422, "{problem}");
-    assert_eq!(error_fields(&problem), ["config.dataset"]);
+    assert_eq!(problem_fields(&problem), ["config.dataset"]);
 }
 
 async fn answers_that_carry_a_key_or_a_token_are_marked_no_store(app: TestApp) {

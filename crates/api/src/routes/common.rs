@@ -7,7 +7,7 @@ use crate::entity_tags::parse_if_match;
 use crate::error::ApiError;
 
 /// A resource answering `allow` (such as `"GET, POST"`), and 405 naming them to any other
-/// method. The OpenAPI suite holds each `allow` to the methods the document lists.
+/// method. `routes::configure` computes each `allow` from the route table.
 pub(crate) fn resource(path: &str, allow: &'static str) -> Resource {
     web::resource(path).default_service(web::to(move |request: HttpRequest| {
         method_not_allowed(request, allow)

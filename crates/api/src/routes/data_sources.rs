@@ -25,7 +25,7 @@ macro_rules! data_source_routes {
             };
             use crate::extract::{JsonBody, OptionalJsonBody};
             use crate::entity_tags::etag;
-            use crate::routes::common::{if_match, resource};
+            use crate::routes::common::if_match;
             use crate::state::AppState;
             use latch_core::tokens::{TokenRequest, TokenResponse};
 
@@ -196,23 +196,6 @@ macro_rules! data_source_routes {
             ) -> Result<HttpResponse, ApiError> {
                 let token = data_sources::source_token(&state, &caller, KIND, *id, body.0).await?;
                 Ok(HttpResponse::Ok().insert_header((CACHE_CONTROL, "no-store")).json(token))
-            }
-
-            /// The token route, which jobs call: registered before every other route.
-            pub fn configure_token(config: &mut web::ServiceConfig) {
-                config.service(resource($token, "POST").route(web::post().to(token)));
-            }
-
-            pub fn configure(config: &mut web::ServiceConfig) {
-                config
-                    .service(resource($collection, "POST, GET")
-                        .route(web::post().to(create))
-                        .route(web::get().to(list)))
-                    .service(resource($item, "GET, PATCH, DELETE")
-                        .route(web::get().to(get))
-                        .route(web::patch().to(update))
-                        .route(web::delete().to(delete)))
-                    .service(resource($keys, "POST").route(web::post().to(create_job_key)));
             }
         }
     };
