@@ -6,6 +6,7 @@ mod database;
 pub mod dns_catch_all;
 mod logs;
 pub mod mock_looker;
+pub mod mock_oauth;
 pub mod replica;
 pub mod skips;
 pub mod stored;

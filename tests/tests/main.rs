@@ -29,6 +29,7 @@ mod slow_bodies;
 mod startup;
 mod store;
 mod tenancy;
+mod token_endpoint;
 mod tokens;
 mod upstream_text;
 mod validation;

@@ -10,6 +10,7 @@ pub mod oauth;
 mod outcome;
 pub mod pkce;
 mod secret_fields;
+pub mod token_endpoint;
 pub mod upstream_text;
 
 use std::time::Duration;

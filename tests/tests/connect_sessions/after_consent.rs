@@ -1,0 +1,327 @@
+//! Credentials made by consent, after the consent: reconnects, deletion, refreshes under
+//! load and rate limits, sessions that expire, and where the browser may be sent back.
+
+use super::*;
+
+on_both_backends!(
+    Consent:
+        reconnecting_a_revoked_credential_keeps_its_id_and_its_data_sources_working,
+        a_reconnect_with_new_settings_changes_nothing_until_the_consent_completes,
+        only_a_credential_made_by_consent_can_be_reconnected,
+        deleting_a_credential_made_by_consent_ends_its_grant_upstream,
+        five_hundred_jobs_rejecting_the_same_token_cost_one_refresh_grant,
+        a_rate_limited_refresh_keeps_serving_a_live_token_and_waits_for_retry_after,
+        an_expired_session_is_reported_expired_and_its_late_callback_saves_nothing,
+        return_to_may_point_at_a_console_origin_the_operator_allowed,
+);
+
+async fn reconnecting_a_revoked_credential_keeps_its_id_and_its_data_sources_working(
+    consent: Consent,
+) {
+    let id = consent.connected("to reconnect").await;
+    let (status, source) = consent
+        .app()
+        .send(
+            Method::POST,
+            "/v1/data-sources",
+            Some(&json!({"name": "nightly", "connector": "looker", "credential_id": id})),
+        )
+        .await;
+    assert_eq!(status, 201, "{source}");
+    let source_token = format!("/v1/data-sources/{}/token", source["id"].as_str().unwrap());
+    let (_, current) = consent.token(&consent.app().address, &id, json!({})).await;
+    consent.fixture.mock.revoke_oauth_tokens(APP);
+    let rejected = json!({"rejected_token": current["access_token"]});
+    let (status, _) = consent.token(&consent.app().address, &id, rejected).await;
+    assert_eq!(status, 409);
+    let (status, _) = consent.app().send(Method::POST, &source_token, None).await;
+    assert_eq!(status, 409);
+
+    let (status, session) = consent
+        .app()
+        .send(
+            Method::POST,
+            &format!("/v1/credentials/{id}/reconnect"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let page = consent
+        .consent(session["authorization_url"].as_str().unwrap())
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let done = consent.session_now(&session).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["credential_id"], id.as_str());
+
+    let (_, credential) = consent
+        .app()
+        .send(Method::GET, &format!("/v1/credentials/{id}"), None)
+        .await;
+    assert_eq!(credential["status"], "valid");
+    let (status, token) = consent.app().send(Method::POST, &source_token, None).await;
+    assert_eq!(status, 200, "{token}");
+    assert!(
+        consent
+            .fixture
+            .mock
+            .is_active(token["access_token"].as_str().unwrap())
+    );
+    let (_, list) = consent
+        .app()
+        .send(Method::GET, "/v1/credentials", None)
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+async fn a_reconnect_with_new_settings_changes_nothing_until_the_consent_completes(
+    consent: Consent,
+) {
+    let id = consent.connected("moving").await;
+    let second_app = "latch-oauth-second";
+    let second = register_app(&consent.fixture, "Looker, second app", second_app).await;
+    let (status, session) = consent
+        .app()
+        .send(
+            Method::POST,
+            &format!("/v1/credentials/{id}/reconnect"),
+            Some(&json!({"oauth_app_id": second["id"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let url = session["authorization_url"].as_str().unwrap();
+    assert_eq!(value(&query_of(url), "client_id"), Some(second_app));
+    let path = format!("/v1/credentials/{id}");
+    let (_, before) = consent.app().send(Method::GET, &path, None).await;
+    assert_eq!(before["config"]["client_id"], APP);
+
+    let page = consent.consent(url).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let (_, after) = consent.app().send(Method::GET, &path, None).await;
+    assert_eq!(after["config"]["client_id"], second_app);
+    assert_eq!(after["oauth_app_id"], second["id"]);
+    assert!(after["version"].as_i64() > before["version"].as_i64());
+    // Tokens now come from the second app's grant.
+    let (status, _) = consent
+        .token(&consent.app().address, &id, json!({"rejected_token": "x"}))
+        .await;
+    assert_eq!(status, 200);
+}
+
+async fn only_a_credential_made_by_consent_can_be_reconnected(consent: Consent) {
+    let (status, created) = consent
+        .app()
+        .send(
+            Method::POST,
+            "/v1/credentials?validate=false",
+            Some(&consent.fixture.good_credential("api key")),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap();
+    let (status, problem) = consent
+        .app()
+        .send(
+            Method::POST,
+            &format!("/v1/credentials/{id}/reconnect"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("rotate its secret")
+    );
+    let (status, _) = consent
+        .app()
+        .send(
+            Method::POST,
+            "/v1/credentials/019a8f0e-5b7c-7d3e-9a41-6c2f8e1d4b20/reconnect",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let oauth = consent.connected("consented").await;
+    let (status, problem) = consent
+        .app()
+        .send(
+            Method::POST,
+            &format!("/v1/credentials/{oauth}/reconnect"),
+            Some(&json!({"config": {"api_host_url": "https://attacker.example"}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "config");
+}
+
+async fn deleting_a_credential_made_by_consent_ends_its_grant_upstream(consent: Consent) {
+    let id = consent.connected("to delete").await;
+    let (_, token) = consent.token(&consent.app().address, &id, json!({})).await;
+    let access = token["access_token"].as_str().unwrap().to_string();
+    assert_eq!(consent.fixture.mock.live_refresh_tokens().len(), 1);
+    let (status, _) = consent
+        .app()
+        .send(Method::DELETE, &format!("/v1/credentials/{id}"), None)
+        .await;
+    assert_eq!(status, 204);
+    // The logout runs in the background.
+    for _ in 0..100 {
+        if !consent.fixture.mock.is_active(&access) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!consent.fixture.mock.is_active(&access));
+    assert!(consent.fixture.mock.live_refresh_tokens().is_empty());
+}
+
+async fn five_hundred_jobs_rejecting_the_same_token_cost_one_refresh_grant(consent: Consent) {
+    let id = consent.connected("busy").await;
+    let (_, current) = consent.token(&consent.app().address, &id, json!({})).await;
+    let body = json!({"rejected_token": current["access_token"]});
+    let url = consent.app().url(&format!("/v1/credentials/{id}/token"));
+    let requests: Vec<_> = (0..500)
+        .map(|_| {
+            let request = consent
+                .app()
+                .client
+                .post(&url)
+                .bearer_auth(&consent.app().admin_key)
+                .json(&body);
+            tokio::spawn(async move {
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                let answer: Value = response.json().await.unwrap();
+                (status, answer["access_token"].as_str().map(str::to_string))
+            })
+        })
+        .collect();
+    let mut tokens = std::collections::HashSet::new();
+    for request in requests {
+        let (status, token) = request.await.unwrap();
+        assert_eq!(status, 200);
+        tokens.insert(token.unwrap());
+    }
+    assert_eq!(tokens.len(), 1, "every job got the one new token");
+    assert!(!tokens.contains(current["access_token"].as_str().unwrap()));
+    assert_eq!(consent.fixture.mock.stats().oauth_refreshes, 1);
+}
+
+async fn a_rate_limited_refresh_keeps_serving_a_live_token_and_waits_for_retry_after(
+    consent: Consent,
+) {
+    let id = consent.connected("limited").await;
+    let (_, current) = consent.token(&consent.app().address, &id, json!({})).await;
+    consent.fixture.mock.set_fault(Fault::RateLimited);
+    // Looker says 429 to the refresh; the token Latch has still lives, so jobs keep getting it.
+    let (status, served) = consent
+        .token(
+            &consent.app().address,
+            &id,
+            json!({"force_refresh": true, "min_ttl_seconds": 0}),
+        )
+        .await;
+    assert_eq!(status, 200, "{served}");
+    assert_eq!(served["access_token"], current["access_token"]);
+    assert_eq!(consent.fixture.mock.stats().oauth_refreshes, 0);
+
+    // A credential whose token has expired has nothing to give: 503 with Looker's wait.
+    consent.fixture.mock.set_fault(Fault::None);
+    consent.fixture.mock.set_expires_in(1);
+    let short = consent.connected("expiring").await;
+    consent.fixture.mock.set_fault(Fault::RateLimited);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let calls = consent.fixture.mock.stats().token_calls;
+    let response = consent
+        .app()
+        .client
+        .post(consent.app().url(&format!("/v1/credentials/{short}/token")))
+        .bearer_auth(&consent.app().admin_key)
+        .json(&json!({"min_ttl_seconds": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "30");
+    for _ in 0..3 {
+        let (status, _) = consent
+            .token(
+                &consent.app().address,
+                &short,
+                json!({"min_ttl_seconds": 0}),
+            )
+            .await;
+        assert_eq!(status, 503);
+    }
+    assert_eq!(
+        consent.fixture.mock.stats().token_calls,
+        calls + 1,
+        "Looker is not asked again before its Retry-After"
+    );
+    let (_, credential) = consent
+        .app()
+        .send(Method::GET, &format!("/v1/credentials/{id}"), None)
+        .await;
+    assert_eq!(credential["status"], "valid", "a 429 is not a refusal");
+    assert_eq!(consent.fixture.mock.stats().oauth_refreshes, 0);
+}
+
+async fn an_expired_session_is_reported_expired_and_its_late_callback_saves_nothing(
+    consent: Consent,
+) {
+    let session = consent.start(&consent.body("too late")).await;
+    let back = consent.screen(&session).await;
+    consent.app().expire_connect_sessions().await;
+    let expired = consent.session_now(&session).await;
+    assert_eq!(expired["status"], "expired");
+
+    let late = consent.browser.get(&back).send().await.unwrap();
+    assert_eq!(late.status(), StatusCode::BAD_REQUEST);
+    assert!(late.text().await.unwrap().contains("expired"));
+    let failed = consent.session_now(&session).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["error"].as_str().unwrap().contains("expired"));
+    let (_, list) = consent
+        .app()
+        .send(Method::GET, "/v1/credentials", None)
+        .await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+    assert_eq!(
+        consent.fixture.mock.stats().oauth_exchanges,
+        0,
+        "the code was never traded"
+    );
+}
+
+async fn return_to_may_point_at_a_console_origin_the_operator_allowed(consent: Consent) {
+    // A second server on the same database whose console is served from another origin.
+    let console = Url::parse("https://console.example.com").unwrap();
+    let replica = consent
+        .app()
+        .replica(TestOptions {
+            public_url: Some(Url::parse(&consent.app().address).unwrap()),
+            console_origins: vec![console],
+            ..TestOptions::mock_reachable()
+        })
+        .await;
+    let mut body = consent.body("from the console");
+    body["return_to"] = json!("https://console.example.com/credentials/new");
+    let response = consent
+        .app()
+        .client
+        .post(format!("{replica}/v1/connect-sessions"))
+        .bearer_auth(&consent.app().admin_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    // The first server allows only its own origin.
+    let (status, problem) = consent
+        .app()
+        .send(Method::POST, "/v1/connect-sessions", Some(&body))
+        .await;
+    assert_eq!(status, 422, "{problem}");
+}

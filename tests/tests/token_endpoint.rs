@@ -1,0 +1,193 @@
+//! The token endpoint calls every OAuth grant shares, against a strict authorization server
+//! over real HTTP: each client authenticated the one way it is registered for, the answer
+//! read as RFC 6749 §5.1 and §5.2 say, and nothing secret in what comes back.
+
+use latch_connector::token_endpoint::{ClientAuth, TokenEndpoint, client_credentials};
+use latch_connector::{EgressClient, EgressPolicy, ValidationStatus};
+use latch_tests::mock_oauth::{Auth, MockOAuth, Profile};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, json};
+
+/// A client that may call plain http on 127.0.0.0/8, where the server listens.
+fn egress() -> EgressClient {
+    EgressClient::new(EgressPolicy {
+        allow_http: true,
+        allow_cidrs: vec!["127.0.0.0/8".parse().unwrap()],
+        ..EgressPolicy::default()
+    })
+    .unwrap()
+}
+
+fn endpoint<'a>(
+    server: &MockOAuth,
+    client_id: &'a str,
+    secret: &'a SecretString,
+    auth: ClientAuth,
+) -> TokenEndpoint<'a> {
+    TokenEndpoint {
+        url: server.token_url().parse().unwrap(),
+        client_id,
+        client_secret: Some(secret),
+        auth,
+        upstream: "the test server",
+        keep: &["instance_url"],
+    }
+}
+
+fn profile(expires_in: Option<u64>) -> Profile {
+    Profile {
+        expires_in,
+        ..Profile::default()
+    }
+}
+
+#[tokio::test]
+async fn a_basic_client_gets_a_token_with_a_secret_holding_reserved_characters() {
+    let server = MockOAuth::start(profile(Some(3600))).await;
+    let secret = "s3:cr%t+with spaces&more";
+    server.register("client 1", secret, Auth::Basic, &[]);
+    let secret = SecretString::from(secret);
+    let answer = client_credentials(
+        &egress(),
+        &endpoint(&server, "client 1", &secret, ClientAuth::ClientSecretBasic),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(
+        answer
+            .access
+            .token
+            .expose_secret()
+            .starts_with("mock-oauth-token-1-")
+    );
+    assert_eq!(answer.access.token_type, "Bearer");
+    assert_eq!(answer.access.expires_in, Some(3600));
+    assert!(answer.refresh_token.is_none());
+    assert_eq!(server.grants(), 1);
+}
+
+#[tokio::test]
+async fn a_post_client_gets_a_token_and_only_the_fields_the_connector_keeps() {
+    let mut extra = Map::new();
+    extra.insert("instance_url".into(), json!("https://eu7.example.test"));
+    extra.insert("id_token".into(), json!("not-for-jobs"));
+    let server = MockOAuth::start(Profile {
+        expires_in: Some(900),
+        extra,
+        ..Profile::default()
+    })
+    .await;
+    server.register("reporting", "post-secret", Auth::Post, &["read"]);
+    let secret = SecretString::from("post-secret");
+    let answer = client_credentials(
+        &egress(),
+        &endpoint(&server, "reporting", &secret, ClientAuth::ClientSecretPost),
+        Some("read"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.access.expires_in, Some(900));
+    assert_eq!(
+        serde_json::Value::Object(answer.access.metadata),
+        json!({"instance_url": "https://eu7.example.test"})
+    );
+}
+
+#[tokio::test]
+async fn an_answer_without_a_lifetime_leaves_the_lifetime_to_the_connector() {
+    let server = MockOAuth::start(profile(None)).await;
+    server.register("c", "s", Auth::Basic, &[]);
+    let secret = SecretString::from("s");
+    let answer = client_credentials(
+        &egress(),
+        &endpoint(&server, "c", &secret, ClientAuth::ClientSecretBasic),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.access.expires_in, None);
+}
+
+#[tokio::test]
+async fn a_client_that_authenticates_another_way_than_registered_is_refused_as_invalid() {
+    let server = MockOAuth::start(profile(Some(3600))).await;
+    server.register("c", "the-secret", Auth::Basic, &[]);
+    let secret = SecretString::from("the-secret");
+    let refused = client_credentials(
+        &egress(),
+        &endpoint(&server, "c", &secret, ClientAuth::ClientSecretPost),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.status, ValidationStatus::Invalid, "{refused:?}");
+    assert!(
+        refused.detail.contains("invalid_client"),
+        "{}",
+        refused.detail
+    );
+    assert_eq!((server.grants(), server.refusals()), (0, 1));
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_invalid_and_the_refusal_names_no_secret() {
+    let server = MockOAuth::start(profile(Some(3600))).await;
+    server.register("c", "right-secret", Auth::Basic, &[]);
+    let wrong = SecretString::from("wrong-secret-7f3a");
+    let refused = client_credentials(
+        &egress(),
+        &endpoint(&server, "c", &wrong, ClientAuth::ClientSecretBasic),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.status, ValidationStatus::Invalid);
+    let told = format!("{refused:?}");
+    assert!(!told.contains("wrong-secret-7f3a") && !told.contains("right-secret"));
+}
+
+#[tokio::test]
+async fn a_scope_the_client_may_not_have_is_refused_as_invalid() {
+    let server = MockOAuth::start(profile(Some(3600))).await;
+    server.register("c", "s", Auth::Post, &["read"]);
+    let secret = SecretString::from("s");
+    let refused = client_credentials(
+        &egress(),
+        &endpoint(&server, "c", &secret, ClientAuth::ClientSecretPost),
+        Some("read write"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.status, ValidationStatus::Invalid);
+    assert!(
+        refused.detail.contains("invalid_scope"),
+        "{}",
+        refused.detail
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limited_token_endpoint_passes_its_retry_after_on() {
+    let server = MockOAuth::start(Profile {
+        rate_limited: Some(7),
+        ..Profile::default()
+    })
+    .await;
+    server.register("c", "s", Auth::Basic, &[]);
+    let secret = SecretString::from("s");
+    let refused = client_credentials(
+        &egress(),
+        &endpoint(&server, "c", &secret, ClientAuth::ClientSecretBasic),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.status, ValidationStatus::Error);
+    assert_eq!(refused.retry_after, Some(7));
+    assert!(
+        refused.detail.contains("retry after 7 seconds"),
+        "{}",
+        refused.detail
+    );
+}
