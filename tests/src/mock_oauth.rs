@@ -1,10 +1,11 @@
 //! A strict OAuth 2.0 authorization server for tests, over real HTTP on 127.0.0.1: its token
-//! endpoint (`POST /token`) authenticates each registered client the one way it is
-//! registered for (RFC 6749 §2.3.1, RFC 7591's `token_endpoint_auth_method`), refuses a
-//! request that authenticates two ways or none, and answers the client credentials grant as
-//! its profile says (a lifetime or none, extra fields, rate limiting).
+//! endpoint (`POST /token`) and revocation endpoint (`POST /revoke`, RFC 7009) authenticate
+//! each registered client the one way it is registered for (RFC 6749 §2.3.1, RFC 7591's
+//! `token_endpoint_auth_method`) and refuse a request that authenticates two ways or none;
+//! the token endpoint answers the client credentials and refresh token grants as its profile
+//! says (a lifetime or none, extra fields, rotating refresh tokens, rate limiting).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,6 +32,8 @@ pub struct Profile {
     pub extra: Map<String, Value>,
     /// Answer 429 with this `Retry-After` instead of tokens.
     pub rate_limited: Option<u64>,
+    /// A refresh grant answers a new refresh token and the one used dies (rotation).
+    pub rotate_refresh_tokens: bool,
 }
 
 struct Client {
@@ -45,6 +48,11 @@ struct State {
     profile: Mutex<Profile>,
     grants: AtomicU64,
     refusals: AtomicU64,
+    revocations: AtomicU64,
+    /// Live refresh tokens, and the client each belongs to.
+    refresh_tokens: Mutex<HashMap<String, String>>,
+    /// Live access tokens.
+    access_tokens: Mutex<HashSet<String>>,
 }
 
 pub struct MockOAuth {
@@ -60,12 +68,16 @@ impl MockOAuth {
             profile: Mutex::new(profile),
             grants: AtomicU64::new(0),
             refusals: AtomicU64::new(0),
+            revocations: AtomicU64::new(0),
+            refresh_tokens: Mutex::new(HashMap::new()),
+            access_tokens: Mutex::new(HashSet::new()),
         });
         let shared = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())
                 .route("/token", web::post().to(token))
+                .route("/revoke", web::post().to(revoke))
         })
         .workers(1)
         .bind("127.0.0.1:0")
@@ -103,8 +115,39 @@ impl MockOAuth {
         self.state.refusals.load(Ordering::SeqCst)
     }
 
+    /// Revocations that ended a live token.
+    pub fn revocations(&self) -> u64 {
+        self.state.revocations.load(Ordering::SeqCst)
+    }
+
     pub fn token_url(&self) -> String {
         format!("{}/token", self.url)
+    }
+
+    pub fn revocation_url(&self) -> String {
+        format!("{}/revoke", self.url)
+    }
+
+    /// A refresh token of `client_id`, as a consent would have given it.
+    pub fn issue_refresh_token(&self, client_id: &str) -> String {
+        let token = format!("mock-refresh-{}", uuid::Uuid::new_v4().simple());
+        self.state
+            .refresh_tokens
+            .lock()
+            .unwrap()
+            .insert(token.clone(), client_id.to_string());
+        token
+    }
+
+    /// Whether an access or refresh token is live.
+    pub fn is_active(&self, token: &str) -> bool {
+        self.state.access_tokens.lock().unwrap().contains(token)
+            || self
+                .state
+                .refresh_tokens
+                .lock()
+                .unwrap()
+                .contains_key(token)
     }
 }
 
@@ -140,43 +183,41 @@ fn basic(request: &HttpRequest) -> Option<(String, String)> {
     Some((decode(id)?, decode(secret)?))
 }
 
+/// The client a request authenticates as, exactly one way and the way it is registered for;
+/// or the refusal's status and error code.
+fn authenticate(
+    request: &HttpRequest,
+    state: &State,
+    form: &HashMap<String, String>,
+) -> Result<String, (u16, &'static str)> {
+    let in_header = basic(request);
+    let in_body = form.get("client_secret");
+    // Exactly one way of authenticating (RFC 6749 §2.3: "MUST NOT use more than one").
+    let (client_id, secret, used) = match (in_header, in_body) {
+        (Some(_), Some(_)) => return Err((400, "invalid_request")),
+        (Some((id, secret)), None) => (id, secret, Auth::Basic),
+        (None, Some(secret)) => match form.get("client_id") {
+            Some(id) => (id.clone(), secret.clone(), Auth::Post),
+            None => return Err((400, "invalid_request")),
+        },
+        (None, None) => return Err((401, "invalid_client")),
+    };
+    let clients = state.clients.lock().unwrap();
+    match clients.get(&client_id) {
+        Some(client) if client.auth == used && client.secret == secret => Ok(client_id),
+        _ => Err((401, "invalid_client")),
+    }
+}
+
 async fn token(
     request: HttpRequest,
     state: web::Data<State>,
     form: web::Form<HashMap<String, String>>,
 ) -> HttpResponse {
     let form = form.into_inner();
-    let in_header = basic(&request);
-    let in_body = form.get("client_secret");
-    // Exactly one way of authenticating (RFC 6749 §2.3: "MUST NOT use more than one").
-    let (client_id, secret, used) = match (in_header, in_body) {
-        (Some(_), Some(_)) => return refused(&state, 400, "invalid_request"),
-        (Some((id, secret)), None) => (id, secret, Auth::Basic),
-        (None, Some(secret)) => match form.get("client_id") {
-            Some(id) => (id.clone(), secret.clone(), Auth::Post),
-            None => return refused(&state, 400, "invalid_request"),
-        },
-        (None, None) => return refused(&state, 401, "invalid_client"),
-    };
-    let scope = {
-        let clients = state.clients.lock().unwrap();
-        let Some(client) = clients.get(&client_id) else {
-            return refused(&state, 401, "invalid_client");
-        };
-        if client.auth != used || client.secret != secret {
-            return refused(&state, 401, "invalid_client");
-        }
-        if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
-            return refused(&state, 400, "unsupported_grant_type");
-        }
-        let asked = form.get("scope").cloned().unwrap_or_default();
-        if asked
-            .split_whitespace()
-            .any(|scope| !client.scopes.iter().any(|allowed| allowed == scope))
-        {
-            return refused(&state, 400, "invalid_scope");
-        }
-        asked
+    let client_id = match authenticate(&request, &state, &form) {
+        Ok(client_id) => client_id,
+        Err((status, code)) => return refused(&state, status, code),
     };
     let profile = state.profile.lock().unwrap().clone();
     if let Some(seconds) = profile.rate_limited {
@@ -185,16 +226,53 @@ async fn token(
             .insert_header((header::RETRY_AFTER, seconds.to_string()))
             .json(json!({"error": "slow_down"}));
     }
+    let asked = form.get("scope").cloned().unwrap_or_default();
+    let allowed = {
+        let clients = state.clients.lock().unwrap();
+        let scopes = &clients[&client_id].scopes;
+        asked
+            .split_whitespace()
+            .all(|scope| scopes.iter().any(|allowed| allowed == scope))
+    };
+    if !allowed {
+        return refused(&state, 400, "invalid_scope");
+    }
+    let rotated = match form.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => None,
+        Some("refresh_token") => {
+            let mut live = state.refresh_tokens.lock().unwrap();
+            let presented = form.get("refresh_token").cloned().unwrap_or_default();
+            if live.get(&presented) != Some(&client_id) {
+                drop(live);
+                return refused(&state, 400, "invalid_grant");
+            }
+            if profile.rotate_refresh_tokens {
+                live.remove(&presented);
+                let next = format!("mock-refresh-{}", uuid::Uuid::new_v4().simple());
+                live.insert(next.clone(), client_id.clone());
+                Some(next)
+            } else {
+                None
+            }
+        }
+        _ => return refused(&state, 400, "unsupported_grant_type"),
+    };
     let n = state.grants.fetch_add(1, Ordering::SeqCst) + 1;
-    let mut answer = json!({
-        "access_token": format!("mock-oauth-token-{n}-{}", uuid::Uuid::new_v4().simple()),
-        "token_type": "Bearer",
-    });
+    let access_token = format!("mock-oauth-token-{n}-{}", uuid::Uuid::new_v4().simple());
+    state
+        .access_tokens
+        .lock()
+        .unwrap()
+        .insert(access_token.clone());
+    let mut answer = json!({"access_token": access_token, "token_type": "Bearer"});
     if let Some(seconds) = profile.expires_in {
         answer["expires_in"] = json!(seconds);
     }
-    if !scope.is_empty() {
-        answer["scope"] = json!(scope);
+    if let Some(next) = rotated {
+        answer["refresh_token"] = json!(next);
+    }
+    if !asked.is_empty() {
+        answer["scope"] = json!(asked);
     }
     for (field, value) in profile.extra {
         answer[field] = value;
@@ -202,4 +280,36 @@ async fn token(
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(answer)
+}
+
+/// RFC 7009: ends a token of the authenticated client; an unknown token is answered 200 too
+/// (§2.2), one of another client is refused.
+async fn revoke(
+    request: HttpRequest,
+    state: web::Data<State>,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    let client_id = match authenticate(&request, &state, &form) {
+        Ok(client_id) => client_id,
+        Err((status, code)) => return refused(&state, status, code),
+    };
+    let token = form.get("token").cloned().unwrap_or_default();
+    let mut refresh = state.refresh_tokens.lock().unwrap();
+    match refresh.get(&token) {
+        Some(owner) if *owner != client_id => {
+            drop(refresh);
+            return refused(&state, 400, "invalid_request");
+        }
+        Some(_) => {
+            refresh.remove(&token);
+            state.revocations.fetch_add(1, Ordering::SeqCst);
+        }
+        None => {
+            if state.access_tokens.lock().unwrap().remove(&token) {
+                state.revocations.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+    HttpResponse::Ok().finish()
 }

@@ -2,7 +2,9 @@
 //! over real HTTP: each client authenticated the one way it is registered for, the answer
 //! read as RFC 6749 §5.1 and §5.2 say, and nothing secret in what comes back.
 
-use latch_connector::token_endpoint::{ClientAuth, TokenEndpoint, client_credentials};
+use latch_connector::token_endpoint::{
+    ClientAuth, TokenEndpoint, TokenHint, client_credentials, refresh, revoke,
+};
 use latch_connector::{EgressClient, EgressPolicy, ValidationStatus};
 use latch_tests::mock_oauth::{Auth, MockOAuth, Profile};
 use secrecy::{ExposeSecret, SecretString};
@@ -189,5 +191,90 @@ async fn a_rate_limited_token_endpoint_passes_its_retry_after_on() {
         refused.detail.contains("retry after 7 seconds"),
         "{}",
         refused.detail
+    );
+}
+
+#[tokio::test]
+async fn a_rotating_refresh_answers_a_new_refresh_token_and_the_one_used_dies() {
+    let server = MockOAuth::start(Profile {
+        expires_in: Some(1800),
+        rotate_refresh_tokens: true,
+        ..Profile::default()
+    })
+    .await;
+    server.register("app", "s", Auth::Basic, &[]);
+    let secret = SecretString::from("s");
+    let endpoint = endpoint(&server, "app", &secret, ClientAuth::ClientSecretBasic);
+    let first = SecretString::from(server.issue_refresh_token("app"));
+    let answer = refresh(&egress(), &endpoint, &first, None).await.unwrap();
+    let next = answer.refresh_token.expect("a rotated refresh token");
+    assert_ne!(next.expose_secret(), first.expose_secret());
+    assert!(
+        !server.is_active(first.expose_secret()),
+        "the used one died"
+    );
+    assert!(server.is_active(next.expose_secret()));
+    assert_eq!(answer.access.expires_in, Some(1800));
+
+    let replayed = refresh(&egress(), &endpoint, &first, None)
+        .await
+        .unwrap_err();
+    assert_eq!(replayed.status, ValidationStatus::Invalid);
+    assert!(
+        replayed.detail.contains("invalid_grant"),
+        "{}",
+        replayed.detail
+    );
+    assert!(refresh(&egress(), &endpoint, &next, None).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_fixed_refresh_token_serves_again_and_no_new_one_is_answered() {
+    let server = MockOAuth::start(profile(Some(3600))).await;
+    server.register("app", "s", Auth::Post, &[]);
+    let secret = SecretString::from("s");
+    let endpoint = endpoint(&server, "app", &secret, ClientAuth::ClientSecretPost);
+    let token = SecretString::from(server.issue_refresh_token("app"));
+    for _ in 0..2 {
+        let answer = refresh(&egress(), &endpoint, &token, None).await.unwrap();
+        assert!(answer.refresh_token.is_none());
+    }
+    assert_eq!(server.grants(), 2);
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_is_gone_and_revoking_it_again_is_no_error() {
+    let server = MockOAuth::start(profile(Some(3600))).await;
+    server.register("app", "s", Auth::Basic, &[]);
+    let secret = SecretString::from("s");
+    let mut at = endpoint(&server, "app", &secret, ClientAuth::ClientSecretBasic);
+    at.url = server.revocation_url().parse().unwrap();
+    let token = SecretString::from(server.issue_refresh_token("app"));
+    revoke(&egress(), &at, &token, TokenHint::RefreshToken)
+        .await
+        .unwrap();
+    assert!(!server.is_active(token.expose_secret()));
+    // RFC 7009 §2.2: a token the server no longer knows is answered 200 as well.
+    revoke(&egress(), &at, &token, TokenHint::RefreshToken)
+        .await
+        .unwrap();
+    assert_eq!(server.revocations(), 1);
+}
+
+#[tokio::test]
+async fn a_revocation_is_authenticated_as_a_token_request_is() {
+    let server = MockOAuth::start(profile(Some(3600))).await;
+    server.register("app", "s", Auth::Basic, &[]);
+    let wrong = SecretString::from("not-s");
+    let mut at = endpoint(&server, "app", &wrong, ClientAuth::ClientSecretBasic);
+    at.url = server.revocation_url().parse().unwrap();
+    let token = SecretString::from(server.issue_refresh_token("app"));
+    let refused = revoke(&egress(), &at, &token, TokenHint::RefreshToken)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status, ValidationStatus::Invalid, "{refused:?}");
+    assert!(
+        server.is_active(token.expose_secret()),
+        "nothing was revoked"
     );
 }

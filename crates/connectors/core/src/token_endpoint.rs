@@ -1,7 +1,8 @@
 //! An OAuth 2.0 token endpoint, called the one way every grant shares (RFC 6749 §3.2): a
 //! form-encoded `POST` with the client authenticated as the client is registered, and the
-//! answer read as §5.1 (tokens) or §5.2 (an error code). Grants that build on it:
-//! [`client_credentials`] here; a connector's own code exchange and refresh too.
+//! answer read as §5.1 (tokens) or §5.2 (an error code). Built on it: the client credentials
+//! grant ([`client_credentials`]), the refresh token grant ([`refresh`]), and RFC 7009
+//! revocation ([`revoke`], at the revocation endpoint, the client authenticated alike).
 //!
 //! Nothing the upstream writes is repeated in an error but its §5.2 error code: its bodies
 //! are its own, and may quote what was sent.
@@ -57,6 +58,53 @@ pub async fn client_credentials(
     request_token(egress, endpoint, &form).await
 }
 
+/// The refresh token grant (RFC 6749 §6). An answer with a new refresh token replaces the
+/// old one, which the upstream may already have revoked (rotation): the caller must keep it.
+pub async fn refresh(
+    egress: &EgressClient,
+    endpoint: &TokenEndpoint<'_>,
+    refresh_token: &SecretString,
+    scope: Option<&str>,
+) -> Result<OAuthGrant, UpstreamError> {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.expose_secret()),
+    ];
+    if let Some(scope) = scope.filter(|scope| !scope.is_empty()) {
+        form.push(("scope", scope));
+    }
+    request_token(egress, endpoint, &form).await
+}
+
+/// Which kind of token a revocation names (RFC 7009 §2.1 `token_type_hint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenHint {
+    AccessToken,
+    RefreshToken,
+}
+
+/// Revokes `token` at the endpoint (RFC 7009 §2), the client authenticated as at the token
+/// endpoint. A token the server no longer knows is revoked as far as anyone can tell: the
+/// server answers 200 for it too (§2.2).
+pub async fn revoke(
+    egress: &EgressClient,
+    endpoint: &TokenEndpoint<'_>,
+    token: &SecretString,
+    hint: TokenHint,
+) -> Result<(), UpstreamError> {
+    let hint = match hint {
+        TokenHint::AccessToken => "access_token",
+        TokenHint::RefreshToken => "refresh_token",
+    };
+    let form = [("token", token.expose_secret()), ("token_type_hint", hint)];
+    let (host, response) = post_as_client(egress, endpoint, &form).await?;
+    match response.status {
+        StatusCode::OK => Ok(()),
+        status => Err(trouble(endpoint, &host, &response, "the revocation")
+            .unwrap_or_else(|| refusal(endpoint, status, parse(&response.body)))),
+    }
+}
+
 /// Sends `grant` (the grant's own parameters) to the token endpoint, authenticated as the
 /// client is registered, and reads the answer.
 pub async fn request_token(
@@ -64,8 +112,30 @@ pub async fn request_token(
     endpoint: &TokenEndpoint<'_>,
     grant: &[(&str, &str)],
 ) -> Result<OAuthGrant, UpstreamError> {
+    let (host, response) = post_as_client(egress, endpoint, grant).await?;
+    if let Some(error) = trouble(endpoint, &host, &response, "the token request") {
+        return Err(error);
+    }
+    match (response.status, parse(&response.body)) {
+        (StatusCode::OK, Some(body)) => read_tokens(endpoint, &host, body),
+        (StatusCode::OK, None) => Err(UpstreamError::error(format!(
+            "{host} answered the token request with something that is not JSON; is this the \
+             token endpoint of {}?",
+            endpoint.upstream
+        ))),
+        (status, body) => Err(refusal(endpoint, status, body)),
+    }
+}
+
+/// A form `POST` to the endpoint with the client authenticated the one way it is registered
+/// for; the endpoint's origin (for messages) and the answer.
+async fn post_as_client(
+    egress: &EgressClient,
+    endpoint: &TokenEndpoint<'_>,
+    params: &[(&str, &str)],
+) -> Result<(String, crate::UpstreamResponse), UpstreamError> {
     let host = endpoint.url.origin().ascii_serialization();
-    let mut form: Vec<(&str, &str)> = grant.to_vec();
+    let mut form: Vec<(&str, &str)> = params.to_vec();
     let secret = endpoint.client_secret.map(ExposeSecret::expose_secret);
     match endpoint.auth {
         ClientAuth::ClientSecretBasic => {}
@@ -91,33 +161,41 @@ pub async fn request_token(
         .execute(request)
         .await
         .map_err(|error| UpstreamError::from_egress(&host, error))?;
-    let body: Option<Map<String, Value>> = serde_json::from_slice(&response.body).ok();
-    match (response.status, body) {
-        (StatusCode::OK, Some(body)) => read_tokens(endpoint, &host, body),
-        (StatusCode::OK, None) => Err(UpstreamError::error(format!(
-            "{host} answered the token request with something that is not JSON; is this the \
-             token endpoint of {}?",
-            endpoint.upstream
-        ))),
-        (StatusCode::TOO_MANY_REQUESTS, _) => {
-            let retry_after = response.retry_after();
-            let mut error = UpstreamError::error(match retry_after {
-                Some(seconds) => format!(
-                    "{} is rate limiting token requests; retry after {seconds} seconds",
-                    endpoint.upstream
-                ),
-                None => format!("{} is rate limiting token requests", endpoint.upstream),
-            });
-            error.retry_after = retry_after;
-            Err(error)
-        }
-        (status, _) if status.is_server_error() => Err(UpstreamError::error(format!(
-            "{host} answered the token request with HTTP {}: {} had a problem; try again later",
-            status.as_u16(),
-            endpoint.upstream
-        ))),
-        (status, body) => Err(refusal(endpoint, status, body)),
+    Ok((host, response))
+}
+
+fn parse(body: &[u8]) -> Option<Map<String, Value>> {
+    serde_json::from_slice(body).ok()
+}
+
+/// Trouble that is the upstream's, not the client's: rate limiting (its `Retry-After` kept)
+/// and server errors. `None` for any other answer.
+fn trouble(
+    endpoint: &TokenEndpoint<'_>,
+    host: &str,
+    response: &crate::UpstreamResponse,
+    call: &str,
+) -> Option<UpstreamError> {
+    let upstream = endpoint.upstream;
+    if response.status == StatusCode::TOO_MANY_REQUESTS {
+        let retry_after = response.retry_after();
+        let mut error = UpstreamError::error(match retry_after {
+            Some(seconds) => {
+                format!("{upstream} is rate limiting {call}; retry after {seconds} seconds")
+            }
+            None => format!("{upstream} is rate limiting {call}"),
+        });
+        error.retry_after = retry_after;
+        return Some(error);
     }
+    response.status.is_server_error().then(|| {
+        let mut error = UpstreamError::error(format!(
+            "{host} answered {call} with HTTP {}: {upstream} had a problem; try again later",
+            response.status.as_u16()
+        ));
+        error.retry_after = response.retry_after();
+        error
+    })
 }
 
 /// `Basic base64(form(id) ":" form(secret))`: RFC 6749 §2.3.1 form-encodes both before they
