@@ -34,6 +34,8 @@ pub struct Profile {
     pub rate_limited: Option<u64>,
     /// A refresh grant answers a new refresh token and the one used dies (rotation).
     pub rotate_refresh_tokens: bool,
+    /// The longest a JWT bearer assertion may live, `iat` to `exp`, in seconds (0: an hour).
+    pub max_assertion_lifetime: u64,
 }
 
 struct Client {
@@ -53,6 +55,8 @@ struct State {
     refresh_tokens: Mutex<HashMap<String, String>>,
     /// Live access tokens.
     access_tokens: Mutex<HashSet<String>>,
+    /// Service accounts: issuer, and the RSA public key (PKCS#1 DER) their assertions verify with.
+    service_accounts: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 pub struct MockOAuth {
@@ -71,6 +75,7 @@ impl MockOAuth {
             revocations: AtomicU64::new(0),
             refresh_tokens: Mutex::new(HashMap::new()),
             access_tokens: Mutex::new(HashSet::new()),
+            service_accounts: Mutex::new(HashMap::new()),
         });
         let shared = state.clone();
         let server = HttpServer::new(move || {
@@ -126,6 +131,23 @@ impl MockOAuth {
 
     pub fn revocation_url(&self) -> String {
         format!("{}/revoke", self.url)
+    }
+
+    /// A service account whose assertions are signed with the PKCS#8 RSA key `private_key_pem`
+    /// (the server keeps only its public half).
+    pub fn register_service_account(&self, issuer: &str, private_key_pem: &str) {
+        use ring::signature::KeyPair;
+        let body: String = private_key_pem
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .collect();
+        let der = STANDARD.decode(body).expect("a PEM key");
+        let key = ring::signature::RsaKeyPair::from_pkcs8(&der).expect("a PKCS#8 RSA key");
+        self.state
+            .service_accounts
+            .lock()
+            .unwrap()
+            .insert(issuer.to_string(), key.public_key().as_ref().to_vec());
     }
 
     /// A refresh token of `client_id`, as a consent would have given it.
@@ -215,11 +237,18 @@ async fn token(
     form: web::Form<HashMap<String, String>>,
 ) -> HttpResponse {
     let form = form.into_inner();
+    let profile = state.profile.lock().unwrap().clone();
+    if form.get("grant_type").map(String::as_str) == Some(JWT_BEARER) {
+        let audience = format!("http://{}/token", request.connection_info().host());
+        return match verified_issuer(&state, &form, &audience, &profile) {
+            Some(_) => tokens(&state, &profile, None, ""),
+            None => refused(&state, 400, "invalid_grant"),
+        };
+    }
     let client_id = match authenticate(&request, &state, &form) {
         Ok(client_id) => client_id,
         Err((status, code)) => return refused(&state, status, code),
     };
-    let profile = state.profile.lock().unwrap().clone();
     if let Some(seconds) = profile.rate_limited {
         state.refusals.fetch_add(1, Ordering::SeqCst);
         return HttpResponse::TooManyRequests()
@@ -257,6 +286,11 @@ async fn token(
         }
         _ => return refused(&state, 400, "unsupported_grant_type"),
     };
+    tokens(&state, &profile, rotated, &asked)
+}
+
+/// A §5.1 answer with a new access token (and the rotated refresh token, when one).
+fn tokens(state: &State, profile: &Profile, rotated: Option<String>, asked: &str) -> HttpResponse {
     let n = state.grants.fetch_add(1, Ordering::SeqCst) + 1;
     let access_token = format!("mock-oauth-token-{n}-{}", uuid::Uuid::new_v4().simple());
     state
@@ -274,12 +308,53 @@ async fn token(
     if !asked.is_empty() {
         answer["scope"] = json!(asked);
     }
-    for (field, value) in profile.extra {
-        answer[field] = value;
+    for (field, value) in &profile.extra {
+        answer[field] = value.clone();
     }
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(answer)
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// The issuer of a JWT bearer assertion (RFC 7523 §3) the server accepts: RS256, signed by a
+/// registered service account's key, for this token endpoint, live now and no longer-lived
+/// than the profile allows.
+fn verified_issuer(
+    state: &State,
+    form: &HashMap<String, String>,
+    audience: &str,
+    profile: &Profile,
+) -> Option<String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let assertion = form.get("assertion")?;
+    let mut parts = assertion.split('.');
+    let (header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    if header["alg"] != "RS256" {
+        return None;
+    }
+    let issuer = claims["iss"].as_str()?.to_string();
+    let key = state.service_accounts.lock().unwrap().get(&issuer)?.clone();
+    // The signature covers `header.payload`.
+    let signed = &assertion[..assertion.rfind('.')?];
+    ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, key)
+        .verify(signed.as_bytes(), &URL_SAFE_NO_PAD.decode(signature).ok()?)
+        .ok()?;
+    let now = chrono::Utc::now().timestamp() as u64;
+    let (issued, expires) = (claims["iat"].as_u64()?, claims["exp"].as_u64()?);
+    let longest = if profile.max_assertion_lifetime == 0 {
+        3600
+    } else {
+        profile.max_assertion_lifetime
+    };
+    let fits = claims["aud"] == audience
+        && issued <= now + 60
+        && expires > now
+        && expires.saturating_sub(issued) <= longest;
+    fits.then_some(issuer)
 }
 
 /// RFC 7009: ends a token of the authenticated client; an unknown token is answered 200 too

@@ -2,6 +2,12 @@
 //! over real HTTP: each client authenticated the one way it is registered for, the answer
 //! read as RFC 6749 §5.1 and §5.2 say, and nothing secret in what comes back.
 
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use latch_connector::jwt_bearer::{self, Claims};
 use latch_connector::token_endpoint::{
     ClientAuth, TokenEndpoint, TokenHint, client_credentials, refresh, revoke,
 };
@@ -277,4 +283,117 @@ async fn a_revocation_is_authenticated_as_a_token_request_is() {
         server.is_active(token.expose_secret()),
         "nothing was revoked"
     );
+}
+
+/// A service account key made for these tests (nothing trusts it).
+const SERVICE_ACCOUNT_KEY: &str = include_str!("../fixtures/jwt-test-key.pem");
+
+fn now() -> u64 {
+    chrono::Utc::now().timestamp() as u64
+}
+
+fn service_account_endpoint(server: &MockOAuth) -> TokenEndpoint<'static> {
+    TokenEndpoint {
+        url: server.token_url().parse().unwrap(),
+        client_id: "",
+        client_secret: None,
+        auth: ClientAuth::Unauthenticated,
+        upstream: "the test server",
+        keep: &[],
+    }
+}
+
+fn claims(audience: &str, lifetime: Duration) -> Claims<'_> {
+    Claims {
+        issuer: "exports@project.example.test",
+        subject: None,
+        audience,
+        scope: Some("read"),
+        lifetime,
+    }
+}
+
+#[tokio::test]
+async fn a_service_account_assertion_signed_with_its_key_is_traded_for_a_token() {
+    let server = MockOAuth::start(profile(Some(3600))).await;
+    server.register_service_account("exports@project.example.test", SERVICE_ACCOUNT_KEY);
+    let key = SecretString::from(SERVICE_ACCOUNT_KEY);
+    let audience = server.token_url();
+    let assertion =
+        jwt_bearer::sign(&key, &claims(&audience, Duration::from_secs(300)), now()).unwrap();
+    let answer = jwt_bearer::exchange(&egress(), &service_account_endpoint(&server), &assertion)
+        .await
+        .unwrap();
+    assert_eq!(answer.access.expires_in, Some(3600));
+    assert_eq!(server.grants(), 1);
+}
+
+#[tokio::test]
+async fn an_assertion_changed_after_signing_is_refused() {
+    let server = MockOAuth::start(profile(Some(3600))).await;
+    server.register_service_account("exports@project.example.test", SERVICE_ACCOUNT_KEY);
+    let key = SecretString::from(SERVICE_ACCOUNT_KEY);
+    let audience = server.token_url();
+    let assertion =
+        jwt_bearer::sign(&key, &claims(&audience, Duration::from_secs(300)), now()).unwrap();
+    // The same claims asking for more scope, under the original signature.
+    let parts: Vec<&str> = assertion.expose_secret().split('.').collect();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    payload["scope"] = json!("read write");
+    let tampered = URL_SAFE_NO_PAD.encode(payload.to_string());
+    let forged = SecretString::from(format!("{}.{tampered}.{}", parts[0], parts[2]));
+    let refused = jwt_bearer::exchange(&egress(), &service_account_endpoint(&server), &forged)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status, ValidationStatus::Invalid);
+    assert!(
+        refused.detail.contains("invalid_grant"),
+        "{}",
+        refused.detail
+    );
+    assert!(
+        !format!("{refused:?}").contains(parts[2]),
+        "no assertion in the refusal"
+    );
+    assert_eq!(server.grants(), 0);
+}
+
+#[tokio::test]
+async fn an_assertion_living_longer_than_the_server_allows_is_refused() {
+    let server = MockOAuth::start(Profile {
+        expires_in: Some(3600),
+        max_assertion_lifetime: 300,
+        ..Profile::default()
+    })
+    .await;
+    server.register_service_account("exports@project.example.test", SERVICE_ACCOUNT_KEY);
+    let key = SecretString::from(SERVICE_ACCOUNT_KEY);
+    let audience = server.token_url();
+    let endpoint = service_account_endpoint(&server);
+    let long = jwt_bearer::sign(&key, &claims(&audience, Duration::from_secs(3600)), now());
+    let refused = jwt_bearer::exchange(&egress(), &endpoint, &long.unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status, ValidationStatus::Invalid);
+    let short = jwt_bearer::sign(&key, &claims(&audience, Duration::from_secs(300)), now());
+    assert!(
+        jwt_bearer::exchange(&egress(), &endpoint, &short.unwrap())
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn an_assertion_for_another_audience_is_refused() {
+    let server = MockOAuth::start(profile(Some(3600))).await;
+    server.register_service_account("exports@project.example.test", SERVICE_ACCOUNT_KEY);
+    let key = SecretString::from(SERVICE_ACCOUNT_KEY);
+    let elsewhere = "https://login.example.test/token";
+    let assertion =
+        jwt_bearer::sign(&key, &claims(elsewhere, Duration::from_secs(300)), now()).unwrap();
+    let refused = jwt_bearer::exchange(&egress(), &service_account_endpoint(&server), &assertion)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status, ValidationStatus::Invalid);
 }

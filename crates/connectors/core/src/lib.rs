@@ -6,6 +6,7 @@ mod address;
 mod auth_method;
 pub mod egress;
 mod fields;
+pub mod jwt_bearer;
 pub mod oauth;
 mod outcome;
 pub mod pkce;

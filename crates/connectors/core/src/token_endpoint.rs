@@ -29,6 +29,8 @@ pub enum ClientAuth {
     ClientSecretPost,
     /// A public client: `client_id` in the form body, no secret.
     None,
+    /// Nothing beside the grant itself: a JWT bearer assertion names and proves its issuer.
+    Unauthenticated,
 }
 
 /// One client at one token endpoint.
@@ -144,6 +146,7 @@ async fn post_as_client(
             form.push(("client_secret", secret.unwrap_or_default()));
         }
         ClientAuth::None => form.push(("client_id", endpoint.client_id)),
+        ClientAuth::Unauthenticated => {}
     }
     let request = egress
         .request(Method::POST, endpoint.url.clone())
