@@ -8,10 +8,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use latch_connector::jwt_bearer::{self, Claims};
+use latch_connector::oauth::OAuthGrant;
 use latch_connector::token_endpoint::{
     ClientAuth, TokenEndpoint, TokenHint, client_credentials, refresh, revoke,
 };
-use latch_connector::{EgressClient, EgressPolicy, ValidationStatus};
+use latch_connector::{EgressClient, EgressPolicy, UpstreamError, ValidationStatus};
 use latch_tests::mock_oauth::{Auth, MockOAuth, Profile};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, json};
@@ -42,6 +43,30 @@ fn endpoint<'a>(
     }
 }
 
+/// Client `app`'s revocation endpoint, the client authenticating with `secret` by Basic.
+fn revocation<'a>(server: &MockOAuth, secret: &'a SecretString) -> TokenEndpoint<'a> {
+    let mut at = endpoint(server, "app", secret, ClientAuth::ClientSecretBasic);
+    at.url = server.revocation_url().parse().unwrap();
+    at
+}
+
+/// The client credentials grant of `client_id` with `secret`, authenticated as `auth`.
+async fn grant(
+    server: &MockOAuth,
+    client_id: &str,
+    secret: &str,
+    auth: ClientAuth,
+    scope: Option<&str>,
+) -> Result<OAuthGrant, UpstreamError> {
+    let secret = SecretString::from(secret);
+    client_credentials(
+        &egress(),
+        &endpoint(server, client_id, &secret, auth),
+        scope,
+    )
+    .await
+}
+
 fn profile(expires_in: Option<u64>) -> Profile {
     Profile {
         expires_in,
@@ -54,10 +79,11 @@ async fn a_basic_client_gets_a_token_with_a_secret_holding_reserved_characters()
     let server = MockOAuth::start(profile(Some(3600))).await;
     let secret = "s3:cr%t+with spaces&more";
     server.register("client 1", secret, Auth::Basic, &[]);
-    let secret = SecretString::from(secret);
-    let answer = client_credentials(
-        &egress(),
-        &endpoint(&server, "client 1", &secret, ClientAuth::ClientSecretBasic),
+    let answer = grant(
+        &server,
+        "client 1",
+        secret,
+        ClientAuth::ClientSecretBasic,
         None,
     )
     .await
@@ -87,10 +113,11 @@ async fn a_post_client_gets_a_token_and_only_the_fields_the_connector_keeps() {
     })
     .await;
     server.register("reporting", "post-secret", Auth::Post, &["read"]);
-    let secret = SecretString::from("post-secret");
-    let answer = client_credentials(
-        &egress(),
-        &endpoint(&server, "reporting", &secret, ClientAuth::ClientSecretPost),
+    let answer = grant(
+        &server,
+        "reporting",
+        "post-secret",
+        ClientAuth::ClientSecretPost,
         Some("read"),
     )
     .await
@@ -106,14 +133,9 @@ async fn a_post_client_gets_a_token_and_only_the_fields_the_connector_keeps() {
 async fn an_answer_without_a_lifetime_leaves_the_lifetime_to_the_connector() {
     let server = MockOAuth::start(profile(None)).await;
     server.register("c", "s", Auth::Basic, &[]);
-    let secret = SecretString::from("s");
-    let answer = client_credentials(
-        &egress(),
-        &endpoint(&server, "c", &secret, ClientAuth::ClientSecretBasic),
-        None,
-    )
-    .await
-    .unwrap();
+    let answer = grant(&server, "c", "s", ClientAuth::ClientSecretBasic, None)
+        .await
+        .unwrap();
     assert_eq!(answer.access.expires_in, None);
 }
 
@@ -121,10 +143,11 @@ async fn an_answer_without_a_lifetime_leaves_the_lifetime_to_the_connector() {
 async fn a_client_that_authenticates_another_way_than_registered_is_refused_as_invalid() {
     let server = MockOAuth::start(profile(Some(3600))).await;
     server.register("c", "the-secret", Auth::Basic, &[]);
-    let secret = SecretString::from("the-secret");
-    let refused = client_credentials(
-        &egress(),
-        &endpoint(&server, "c", &secret, ClientAuth::ClientSecretPost),
+    let refused = grant(
+        &server,
+        "c",
+        "the-secret",
+        ClientAuth::ClientSecretPost,
         None,
     )
     .await
@@ -142,10 +165,11 @@ async fn a_client_that_authenticates_another_way_than_registered_is_refused_as_i
 async fn a_wrong_secret_is_invalid_and_the_refusal_names_no_secret() {
     let server = MockOAuth::start(profile(Some(3600))).await;
     server.register("c", "right-secret", Auth::Basic, &[]);
-    let wrong = SecretString::from("wrong-secret-7f3a");
-    let refused = client_credentials(
-        &egress(),
-        &endpoint(&server, "c", &wrong, ClientAuth::ClientSecretBasic),
+    let refused = grant(
+        &server,
+        "c",
+        "wrong-secret-7f3a",
+        ClientAuth::ClientSecretBasic,
         None,
     )
     .await
@@ -159,10 +183,11 @@ async fn a_wrong_secret_is_invalid_and_the_refusal_names_no_secret() {
 async fn a_scope_the_client_may_not_have_is_refused_as_invalid() {
     let server = MockOAuth::start(profile(Some(3600))).await;
     server.register("c", "s", Auth::Post, &["read"]);
-    let secret = SecretString::from("s");
-    let refused = client_credentials(
-        &egress(),
-        &endpoint(&server, "c", &secret, ClientAuth::ClientSecretPost),
+    let refused = grant(
+        &server,
+        "c",
+        "s",
+        ClientAuth::ClientSecretPost,
         Some("read write"),
     )
     .await
@@ -183,14 +208,9 @@ async fn a_rate_limited_token_endpoint_passes_its_retry_after_on() {
     })
     .await;
     server.register("c", "s", Auth::Basic, &[]);
-    let secret = SecretString::from("s");
-    let refused = client_credentials(
-        &egress(),
-        &endpoint(&server, "c", &secret, ClientAuth::ClientSecretBasic),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let refused = grant(&server, "c", "s", ClientAuth::ClientSecretBasic, None)
+        .await
+        .unwrap_err();
     assert_eq!(refused.status, ValidationStatus::Error);
     assert_eq!(refused.retry_after, Some(7));
     assert!(
@@ -253,8 +273,7 @@ async fn a_revoked_refresh_token_is_gone_and_revoking_it_again_is_no_error() {
     let server = MockOAuth::start(profile(Some(3600))).await;
     server.register("app", "s", Auth::Basic, &[]);
     let secret = SecretString::from("s");
-    let mut at = endpoint(&server, "app", &secret, ClientAuth::ClientSecretBasic);
-    at.url = server.revocation_url().parse().unwrap();
+    let at = revocation(&server, &secret);
     let token = SecretString::from(server.issue_refresh_token("app"));
     revoke(&egress(), &at, &token, TokenHint::RefreshToken)
         .await
@@ -272,8 +291,7 @@ async fn a_revocation_is_authenticated_as_a_token_request_is() {
     let server = MockOAuth::start(profile(Some(3600))).await;
     server.register("app", "s", Auth::Basic, &[]);
     let wrong = SecretString::from("not-s");
-    let mut at = endpoint(&server, "app", &wrong, ClientAuth::ClientSecretBasic);
-    at.url = server.revocation_url().parse().unwrap();
+    let at = revocation(&server, &wrong);
     let token = SecretString::from(server.issue_refresh_token("app"));
     let refused = revoke(&egress(), &at, &token, TokenHint::RefreshToken)
         .await
