@@ -321,6 +321,19 @@ fn service_account_endpoint(server: &MockOAuth) -> TokenEndpoint<'static> {
     }
 }
 
+/// A server that knows the test service account.
+async fn service_account_server(profile: Profile) -> MockOAuth {
+    let server = MockOAuth::start(profile).await;
+    server.register_service_account("exports@project.example.test", SERVICE_ACCOUNT_KEY);
+    server
+}
+
+/// An assertion of the test service account for `audience`, living `lifetime` from now.
+fn assertion(audience: &str, lifetime: Duration) -> SecretString {
+    let key = SecretString::from(SERVICE_ACCOUNT_KEY);
+    jwt_bearer::sign(&key, &claims(audience, lifetime), now()).unwrap()
+}
+
 fn claims(audience: &str, lifetime: Duration) -> Claims<'_> {
     Claims {
         issuer: "exports@project.example.test",
@@ -333,12 +346,8 @@ fn claims(audience: &str, lifetime: Duration) -> Claims<'_> {
 
 #[tokio::test]
 async fn a_service_account_assertion_signed_with_its_key_is_traded_for_a_token() {
-    let server = MockOAuth::start(profile(Some(3600))).await;
-    server.register_service_account("exports@project.example.test", SERVICE_ACCOUNT_KEY);
-    let key = SecretString::from(SERVICE_ACCOUNT_KEY);
-    let audience = server.token_url();
-    let assertion =
-        jwt_bearer::sign(&key, &claims(&audience, Duration::from_secs(300)), now()).unwrap();
+    let server = service_account_server(profile(Some(3600))).await;
+    let assertion = assertion(&server.token_url(), Duration::from_secs(300));
     let answer = jwt_bearer::exchange(&egress(), &service_account_endpoint(&server), &assertion)
         .await
         .unwrap();
@@ -348,12 +357,8 @@ async fn a_service_account_assertion_signed_with_its_key_is_traded_for_a_token()
 
 #[tokio::test]
 async fn an_assertion_changed_after_signing_is_refused() {
-    let server = MockOAuth::start(profile(Some(3600))).await;
-    server.register_service_account("exports@project.example.test", SERVICE_ACCOUNT_KEY);
-    let key = SecretString::from(SERVICE_ACCOUNT_KEY);
-    let audience = server.token_url();
-    let assertion =
-        jwt_bearer::sign(&key, &claims(&audience, Duration::from_secs(300)), now()).unwrap();
+    let server = service_account_server(profile(Some(3600))).await;
+    let assertion = assertion(&server.token_url(), Duration::from_secs(300));
     // The same claims asking for more scope, under the original signature.
     let parts: Vec<&str> = assertion.expose_secret().split('.').collect();
     let mut payload: serde_json::Value =
@@ -379,24 +384,21 @@ async fn an_assertion_changed_after_signing_is_refused() {
 
 #[tokio::test]
 async fn an_assertion_living_longer_than_the_server_allows_is_refused() {
-    let server = MockOAuth::start(Profile {
+    let server = service_account_server(Profile {
         expires_in: Some(3600),
         max_assertion_lifetime: 300,
         ..Profile::default()
     })
     .await;
-    server.register_service_account("exports@project.example.test", SERVICE_ACCOUNT_KEY);
-    let key = SecretString::from(SERVICE_ACCOUNT_KEY);
-    let audience = server.token_url();
     let endpoint = service_account_endpoint(&server);
-    let long = jwt_bearer::sign(&key, &claims(&audience, Duration::from_secs(3600)), now());
-    let refused = jwt_bearer::exchange(&egress(), &endpoint, &long.unwrap())
+    let long = assertion(&server.token_url(), Duration::from_secs(3600));
+    let refused = jwt_bearer::exchange(&egress(), &endpoint, &long)
         .await
         .unwrap_err();
     assert_eq!(refused.status, ValidationStatus::Invalid);
-    let short = jwt_bearer::sign(&key, &claims(&audience, Duration::from_secs(300)), now());
+    let short = assertion(&server.token_url(), Duration::from_secs(300));
     assert!(
-        jwt_bearer::exchange(&egress(), &endpoint, &short.unwrap())
+        jwt_bearer::exchange(&egress(), &endpoint, &short)
             .await
             .is_ok()
     );
@@ -404,12 +406,8 @@ async fn an_assertion_living_longer_than_the_server_allows_is_refused() {
 
 #[tokio::test]
 async fn an_assertion_for_another_audience_is_refused() {
-    let server = MockOAuth::start(profile(Some(3600))).await;
-    server.register_service_account("exports@project.example.test", SERVICE_ACCOUNT_KEY);
-    let key = SecretString::from(SERVICE_ACCOUNT_KEY);
-    let elsewhere = "https://login.example.test/token";
-    let assertion =
-        jwt_bearer::sign(&key, &claims(elsewhere, Duration::from_secs(300)), now()).unwrap();
+    let server = service_account_server(profile(Some(3600))).await;
+    let assertion = assertion("https://login.example.test/token", Duration::from_secs(300));
     let refused = jwt_bearer::exchange(&egress(), &service_account_endpoint(&server), &assertion)
         .await
         .unwrap_err();

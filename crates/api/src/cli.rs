@@ -252,8 +252,8 @@ async fn rewrap(args: RewrapArgs) -> Result<(), String> {
     let store = latch_store::connect(&args.database.database_url)
         .await
         .map_err(|error| error.to_string())?;
-    let current = master_key.material().map_err(|error| error.to_string())?;
-    let previous: Vec<_> = previous.iter().map(|key| key.material()).collect();
+    let (current, previous) =
+        crate::key_files::materials(&master_key, &previous).map_err(|error| error.to_string())?;
     let keyring = open_keyring(store.as_ref(), &current, &previous)
         .await
         .map_err(|error| error.to_string())?;

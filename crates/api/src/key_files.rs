@@ -110,6 +110,16 @@ impl PreviousMasterKey {
     }
 }
 
+/// The key material of the master key and of the previous ones, read from files where they
+/// are files: what `latch_core::keyring::open_keyring` takes.
+pub fn materials(
+    source: &MasterKeySource,
+    previous: &[PreviousMasterKey],
+) -> Result<(KeyMaterial, Vec<KeyMaterial>), KeyFileError> {
+    let previous = previous.iter().map(PreviousMasterKey::material).collect();
+    Ok((source.material()?, previous))
+}
+
 impl MasterKeySource {
     /// The key material, read from its file when it is one (a development key file is made
     /// first when missing).

@@ -25,7 +25,7 @@ use latch_core::oauth_settings::OAuthSettings;
 
 use crate::error::ApiError;
 use crate::extract::{BodyTimeout, field_problem};
-use crate::key_files::KeyFileError;
+use crate::key_files::{KeyFileError, materials};
 use crate::refusals::note_refusal;
 use crate::routes;
 use crate::settings::Settings;
@@ -79,13 +79,8 @@ impl Application {
         catalogue: Catalogue,
     ) -> Result<Self, StartupError> {
         let store = latch_store::connect(&settings.database_url).await?;
-        let previous: Vec<_> = settings
-            .previous_master_keys
-            .iter()
-            .map(|key| key.material())
-            .collect();
-        let keyring =
-            open_keyring(store.as_ref(), &settings.master_key.material()?, &previous).await?;
+        let (current, previous) = materials(&settings.master_key, &settings.previous_master_keys)?;
+        let keyring = open_keyring(store.as_ref(), &current, &previous).await?;
         let dev_admin_key = if settings.dev {
             bootstrap_dev(store.as_ref())
                 .await

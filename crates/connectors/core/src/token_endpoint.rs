@@ -27,8 +27,8 @@ pub enum ClientAuth {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the form body.
     ClientSecretPost,
-    /// A public client: `client_id` in the form body, no secret.
-    None,
+    /// A public client (RFC 7591's `none`): `client_id` in the form body, no secret.
+    Public,
     /// Nothing beside the grant itself: a JWT bearer assertion names and proves its issuer.
     Unauthenticated,
 }
@@ -145,7 +145,7 @@ async fn post_as_client(
             form.push(("client_id", endpoint.client_id));
             form.push(("client_secret", secret.unwrap_or_default()));
         }
-        ClientAuth::None => form.push(("client_id", endpoint.client_id)),
+        ClientAuth::Public => form.push(("client_id", endpoint.client_id)),
         ClientAuth::Unauthenticated => {}
     }
     let request = egress

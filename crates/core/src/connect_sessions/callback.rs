@@ -386,19 +386,20 @@ async fn connect(
         .exchange_code(&egress, &config, code, &verifier, &redirect_uri(state, app))
         .await
         .map_err(|error| CallbackError::Upstream(error.detail))?;
-    let lifetime = lifetime_of(connector, &grant.access);
-    let outcome = match &lifetime {
-        Ok(_) => flow.identify(&egress, &config, &grant.access.token).await,
-        Err(error) => error.clone().into_outcome(),
+    // A grant Latch cannot keep (no lifetime, no identity) is ended upstream at once.
+    let lifetime = match lifetime_of(connector, &grant.access) {
+        Ok(lifetime) => lifetime,
+        Err(error) => {
+            flow.logout(&egress, &config, &grant.access.token).await;
+            return Err(CallbackError::Upstream(error.detail));
+        }
     };
+    let outcome = flow.identify(&egress, &config, &grant.access.token).await;
     if outcome.status != ValidationStatus::Valid {
         flow.logout(&egress, &config, &grant.access.token).await;
         return Err(CallbackError::Upstream(outcome.detail));
     }
-    let grant = Granted {
-        lifetime: lifetime.map_err(|error| CallbackError::Upstream(error.detail))?,
-        grant,
-    };
+    let grant = Granted { grant, lifetime };
     let saved = match session.credential_id {
         Some(credential_id) => {
             save_reconnect(

@@ -6,8 +6,8 @@ use std::time::Duration;
 use latch_connector::oauth::OAuthGrant;
 use latch_connector::{AuthMethod, Fields, SecretFields};
 use latch_store::{
-    ConnectSession, Credential, CredentialChanges, CredentialStatus, NewAuditEvent, NewGrantTokens,
-    StoreError, now,
+    ConnectSession, Credential, CredentialChanges, CredentialStatus, NewAuditEvent, NewCredential,
+    NewGrantTokens, StoreError, now,
 };
 use latch_vault::{DataKey, Purpose, RecordContext};
 use serde_json::{Value, json};
@@ -53,13 +53,7 @@ pub(super) async fn save(
         },
         oauth_app_id: session.oauth_app_id,
     };
-    let sealed = new_row(state, row, &SecretFields::new(Fields::new())).and_then(
-        |(credential, data_key)| {
-            let context = RecordContext::new(session.org_id, id);
-            Ok((credential, sealed_grant(&data_key, &context, grant)?))
-        },
-    );
-    let (credential, tokens) = sealed.map_err(|error| {
+    let (credential, tokens) = sealed_row(state, row, grant).map_err(|error| {
         tracing::error!(%error, "could not seal a new OAuth credential");
         CallbackError::Unsealed
     })?;
@@ -96,6 +90,17 @@ pub(super) async fn save(
             Err(CallbackError::Unsaved)
         }
     }
+}
+
+/// The new credential's row (no secrets) and its grant, sealed under its new data key.
+fn sealed_row(
+    state: &Latch,
+    row: NewRow<'_>,
+    grant: &Granted,
+) -> Result<(NewCredential, NewGrantTokens), CoreError> {
+    let context = RecordContext::new(row.org_id, row.id);
+    let (credential, data_key) = new_row(state, row, &SecretFields::new(Fields::new()))?;
+    Ok((credential, sealed_grant(&data_key, &context, grant)?))
 }
 
 /// Seals a grant's tokens under a credential's data key.
