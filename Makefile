@@ -4,7 +4,7 @@ CARGO ?= cargo
 # The PostgreSQL server `make test` uses when one answers on 127.0.0.1:5432.
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run mock-looker test contract clients bench openapi lint fmt
+.PHONY: run mock-looker mock-oauth test contract clients bench openapi lint fmt
 
 ## Start Latch on ./data/latch.db (SQLite) with a generated development master key.
 ## For the demo it may call plain http on 127.0.0.0/8, where mock-looker listens; set
@@ -19,6 +19,11 @@ run:
 ## (POST /api/4.0/oauth_client_apps/{client_guid}): see the README's OAuth tour.
 mock-looker:
 	$(CARGO) run -p latch-tests --bin mock-looker -- --listen 127.0.0.1:19999
+
+## A stand-in OAuth 2.0 authorization server on 127.0.0.1:19998 for the generic `oauth2`
+## provider and providers of your own (client `tour-client`, secret `tour-secret`).
+mock-oauth:
+	$(CARGO) run -p latch-tests --bin mock-oauth -- --listen 127.0.0.1:19998
 
 ## Every test, on SQLite and (when a server answers or LATCH_TEST_POSTGRES_URL is set) PostgreSQL,
 ## then the contract run (`make contract`) and the generated clients (`make clients`).

@@ -101,6 +101,8 @@ struct State {
     oauth_exchanges: AtomicU64,
     oauth_refreshes: AtomicU64,
     token_calls: AtomicU64,
+    /// Where requests for paths Looker does not have go (see [`MockLooker::forward_others_to`]).
+    others: Mutex<Option<String>>,
 }
 
 impl State {
@@ -172,6 +174,48 @@ impl State {
 
 fn not_found() -> HttpResponse {
     HttpResponse::NotFound().json(json!({"message": "Not found", "documentation_url": DOCS}))
+}
+
+/// A path Looker does not have: 404, or the answer of the server others go to.
+async fn elsewhere(
+    state: web::Data<State>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Some(base) = state.others.lock().unwrap().clone() else {
+        return not_found();
+    };
+    let target = format!(
+        "{base}{}",
+        request
+            .uri()
+            .path_and_query()
+            .map_or("/", |path| path.as_str())
+    );
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    let method =
+        reqwest::Method::from_bytes(request.method().as_str().as_bytes()).expect("an HTTP method");
+    let mut forwarded = client.request(method, target).body(body.to_vec());
+    for name in ["authorization", "content-type", "accept"] {
+        if let Some(value) = request.headers().get(name).and_then(|v| v.to_str().ok()) {
+            forwarded = forwarded.header(name, value);
+        }
+    }
+    let Ok(answer) = forwarded.send().await else {
+        return HttpResponse::BadGateway().finish();
+    };
+    let mut response = HttpResponse::build(
+        actix_web::http::StatusCode::from_u16(answer.status().as_u16()).expect("a status"),
+    );
+    for name in ["location", "content-type", "retry-after"] {
+        if let Some(value) = answer.headers().get(name).and_then(|v| v.to_str().ok()) {
+            response.insert_header((name, value.to_string()));
+        }
+    }
+    response.body(answer.bytes().await.unwrap_or_default())
 }
 
 fn requires_authentication() -> HttpResponse {
@@ -280,6 +324,7 @@ impl MockLooker {
             oauth_exchanges: AtomicU64::new(0),
             oauth_refreshes: AtomicU64::new(0),
             token_calls: AtomicU64::new(0),
+            others: Mutex::new(None),
         });
         let listener = std::net::TcpListener::bind(address)?;
         let port = listener.local_addr()?.port();
@@ -309,7 +354,7 @@ impl MockLooker {
                     web::delete().to(oauth::invalidate_tokens),
                 )
                 .route("/__mock/oauth/approval", web::put().to(oauth::put_approval))
-                .default_service(web::to(|| async { not_found() }))
+                .default_service(web::to(elsewhere))
         })
         .workers(2)
         .disable_signals()
@@ -333,6 +378,13 @@ impl MockLooker {
     /// From now on, log in every client ID and secret: a world in which whatever API key a
     /// request carries is one Looker knows (the contract run, where whether Looker accepts a
     /// key is not what is tested).
+    /// From now on, requests for paths Looker does not have are forwarded to the server at
+    /// `url` (the contract run's authorization server, for the declared providers' calls that
+    /// reach this host).
+    pub fn forward_others_to(&self, url: &str) {
+        *self.state.others.lock().unwrap() = Some(url.to_string());
+    }
+
     pub fn accept_any_api_key(&self) {
         self.state.any_api_key.store(true, Ordering::SeqCst);
     }

@@ -2,8 +2,11 @@
 //! endpoint (`POST /token`) and revocation endpoint (`POST /revoke`, RFC 7009) authenticate
 //! each registered client the one way it is registered for (RFC 6749 §2.3.1, RFC 7591's
 //! `token_endpoint_auth_method`) and refuse a request that authenticates two ways or none;
-//! the token endpoint answers the client credentials and refresh token grants as its profile
-//! says (a lifetime or none, extra fields, rotating refresh tokens, rate limiting).
+//! the token endpoint answers the authorization code, client credentials and refresh token
+//! grants as its profile says (a lifetime or none, extra fields, rotating refresh tokens, rate
+//! limiting). Its authorization endpoint (`GET /authorize`) approves at once for the user
+//! Ada Lovelace, but only for a redirect URI registered for the client, and binds the code to
+//! it and to the PKCE challenge; `GET /userinfo` says who a token acts for.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -36,13 +39,31 @@ pub struct Profile {
     pub rotate_refresh_tokens: bool,
     /// The longest a JWT bearer assertion may live, `iat` to `exp`, in seconds (0: an hour).
     pub max_assertion_lifetime: u64,
+    /// A consent without an S256 code challenge is refused.
+    pub require_pkce: bool,
+    /// Any client with any secret, scope and redirect URI (the contract run's world, where
+    /// whatever a schema-valid request names must work); codes stay bound to their client,
+    /// redirect URI and challenge.
+    pub accept_any_client: bool,
 }
+
+/// The person every consent is approved for, as `/userinfo` names them.
+pub const USER_NAME: &str = "Ada Lovelace";
 
 struct Client {
     secret: String,
     auth: Auth,
     /// Scopes it may ask for.
     scopes: Vec<String>,
+    /// Where its consents may send the browser back to.
+    redirect_uris: Vec<String>,
+}
+
+/// An authorization code, until its one exchange.
+struct Code {
+    client_id: String,
+    redirect_uri: String,
+    challenge: Option<String>,
 }
 
 struct State {
@@ -57,6 +78,7 @@ struct State {
     access_tokens: Mutex<HashSet<String>>,
     /// Service accounts: issuer, and the RSA public key (PKCS#1 DER) their assertions verify with.
     service_accounts: Mutex<HashMap<String, Vec<u8>>>,
+    codes: Mutex<HashMap<String, Code>>,
 }
 
 pub struct MockOAuth {
@@ -67,6 +89,13 @@ pub struct MockOAuth {
 
 impl MockOAuth {
     pub async fn start(profile: Profile) -> Self {
+        Self::start_on("127.0.0.1:0", profile)
+            .await
+            .expect("the mock binds a free port")
+    }
+
+    /// Starts on `address` (the `mock-oauth` command's).
+    pub async fn start_on(address: &str, profile: Profile) -> std::io::Result<Self> {
         let state = web::Data::new(State {
             clients: Mutex::new(HashMap::new()),
             profile: Mutex::new(profile),
@@ -76,22 +105,26 @@ impl MockOAuth {
             refresh_tokens: Mutex::new(HashMap::new()),
             access_tokens: Mutex::new(HashSet::new()),
             service_accounts: Mutex::new(HashMap::new()),
+            codes: Mutex::new(HashMap::new()),
         });
         let shared = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())
+                .default_service(web::to(anywhere))
                 .route("/token", web::post().to(token))
                 .route("/revoke", web::post().to(revoke))
+                .route("/authorize", web::get().to(authorize))
+                .route("/userinfo", web::get().to(userinfo))
         })
         .workers(1)
-        .bind("127.0.0.1:0")
-        .expect("the mock binds");
-        let url = format!("http://127.0.0.1:{}", server.addrs()[0].port());
+        .bind(address)?;
+        let bound = server.addrs()[0];
+        let url = format!("http://{bound}");
         let server = server.run();
         let handle = server.handle();
         tokio::spawn(server);
-        Self { url, state, handle }
+        Ok(Self { url, state, handle })
     }
 
     /// Registers a client for the client credentials grant.
@@ -102,8 +135,24 @@ impl MockOAuth {
                 secret: secret.to_string(),
                 auth,
                 scopes: scopes.iter().map(|scope| scope.to_string()).collect(),
+                redirect_uris: Vec::new(),
             },
         );
+    }
+
+    /// Registers a redirect URI for a registered client, as its admin would.
+    pub fn register_redirect_uri(&self, client_id: &str, redirect_uri: &str) {
+        let mut clients = self.state.clients.lock().unwrap();
+        let client = clients.get_mut(client_id).expect("a registered client");
+        client.redirect_uris.push(redirect_uri.to_string());
+    }
+
+    pub fn authorization_url(&self) -> String {
+        format!("{}/authorize", self.url)
+    }
+
+    pub fn userinfo_url(&self) -> String {
+        format!("{}/userinfo", self.url)
     }
 
     pub fn set_profile(&self, profile: Profile) {
@@ -224,6 +273,9 @@ fn authenticate(
         },
         (None, None) => return Err((401, "invalid_client")),
     };
+    if state.profile.lock().unwrap().accept_any_client {
+        return Ok(client_id);
+    }
     let clients = state.clients.lock().unwrap();
     match clients.get(&client_id) {
         Some(client) if client.auth == used && client.secret == secret => Ok(client_id),
@@ -256,7 +308,7 @@ async fn token(
             .json(json!({"error": "slow_down"}));
     }
     let asked = form.get("scope").cloned().unwrap_or_default();
-    let allowed = {
+    let allowed = profile.accept_any_client || {
         let clients = state.clients.lock().unwrap();
         let scopes = &clients[&client_id].scopes;
         asked
@@ -268,6 +320,10 @@ async fn token(
     }
     let rotated = match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => None,
+        Some("authorization_code") => match redeemed(&state, &form, &client_id) {
+            Some(refresh) => Some(refresh),
+            None => return refused(&state, 400, "invalid_grant"),
+        },
         Some("refresh_token") => {
             let mut live = state.refresh_tokens.lock().unwrap();
             let presented = form.get("refresh_token").cloned().unwrap_or_default();
@@ -387,4 +443,138 @@ async fn revoke(
         }
     }
     HttpResponse::Ok().finish()
+}
+
+/// `GET /authorize`: a consent approved at once, sent back to the registered redirect URI
+/// with a code bound to it (and to the challenge). An unknown client or redirect URI is
+/// answered here, never by a redirect (RFC 6749 §4.1.2.1).
+async fn authorize(
+    state: web::Data<State>,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
+    let query = query.into_inner();
+    let get = |name: &str| query.get(name).cloned().unwrap_or_default();
+    let (client_id, redirect_uri) = (get("client_id"), get("redirect_uri"));
+    let allowed = {
+        let clients = state.clients.lock().unwrap();
+        clients.get(&client_id).map(|client| {
+            (
+                // A registered URI ending in `/` stands for every URI below it (the
+                // `mock-oauth` command's, for any app of a local server).
+                client.redirect_uris.iter().any(|registered| {
+                    *registered == redirect_uri
+                        || (registered.ends_with('/') && redirect_uri.starts_with(registered))
+                }),
+                get("scope")
+                    .split_whitespace()
+                    .all(|scope| client.scopes.iter().any(|allowed| allowed == scope)),
+            )
+        })
+    };
+    let any = state.profile.lock().unwrap().accept_any_client;
+    let scope_ok = match allowed {
+        _ if any => true,
+        Some((true, scope_ok)) => scope_ok,
+        _ => return HttpResponse::BadRequest().body("unknown client or redirect URI"),
+    };
+    let Ok(mut back) = url::Url::parse(&redirect_uri) else {
+        return HttpResponse::BadRequest().body("the redirect URI is no URL");
+    };
+    let challenge = query.get("code_challenge").cloned();
+    let pkce_ok = match (&challenge, query.get("code_challenge_method")) {
+        (Some(_), Some(method)) => method == "S256",
+        (Some(_), None) => false,
+        (None, _) => !state.profile.lock().unwrap().require_pkce,
+    };
+    let error = match (get("response_type") == "code", pkce_ok, scope_ok) {
+        (false, _, _) => Some("unsupported_response_type"),
+        (_, false, _) => Some("invalid_request"),
+        (_, _, false) => Some("invalid_scope"),
+        _ => None,
+    };
+    match error {
+        Some(error) => {
+            back.query_pairs_mut().append_pair("error", error);
+        }
+        None => {
+            let code = format!("mock-code-{}", uuid::Uuid::new_v4().simple());
+            state.codes.lock().unwrap().insert(
+                code.clone(),
+                Code {
+                    client_id,
+                    redirect_uri,
+                    challenge,
+                },
+            );
+            back.query_pairs_mut().append_pair("code", &code);
+        }
+    }
+    back.query_pairs_mut().append_pair("state", &get("state"));
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, back.to_string()))
+        .finish()
+}
+
+/// Redeems a code once: it must be the client's, come with the redirect URI it was given
+/// for and, when it was bound to a challenge, the verifier that hashes to it. A new refresh
+/// token.
+fn redeemed(state: &State, form: &HashMap<String, String>, client_id: &str) -> Option<String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use sha2::{Digest, Sha256};
+    let code = state.codes.lock().unwrap().remove(form.get("code")?)?;
+    let verifier_ok = match (&code.challenge, form.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) => {
+            URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == *challenge
+        }
+        (Some(_), None) => false,
+        (None, verifier) => verifier.is_none(),
+    };
+    let fits = code.client_id == client_id
+        && form.get("redirect_uri") == Some(&code.redirect_uri)
+        && verifier_ok;
+    fits.then(|| {
+        let refresh = format!("mock-refresh-{}", uuid::Uuid::new_v4().simple());
+        state
+            .refresh_tokens
+            .lock()
+            .unwrap()
+            .insert(refresh.clone(), client_id.to_string());
+        refresh
+    })
+}
+
+/// `GET /userinfo` (OpenID Connect Core §5.3): who a live access token acts for.
+async fn userinfo(request: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if state.access_tokens.lock().unwrap().contains(token) {
+        HttpResponse::Ok().json(json!({"sub": "user-1", "name": USER_NAME}))
+    } else {
+        HttpResponse::Unauthorized().json(json!({"error": "invalid_token"}))
+    }
+}
+
+/// Any other path, in the contract run's world (`accept_any_client`): a declared provider's
+/// endpoint, told by what is sent. 404 otherwise.
+async fn anywhere(request: HttpRequest, state: web::Data<State>, body: web::Bytes) -> HttpResponse {
+    if !state.profile.lock().unwrap().accept_any_client {
+        return HttpResponse::NotFound().finish();
+    }
+    let query: HashMap<String, String> =
+        serde_urlencoded::from_str(request.query_string()).unwrap_or_default();
+    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let post = request.method() == actix_web::http::Method::POST;
+    if post && form.contains_key("grant_type") {
+        token(request, state, web::Form(form)).await
+    } else if post && form.contains_key("token") {
+        revoke(request, state, web::Form(form)).await
+    } else if query.contains_key("response_type") {
+        authorize(state, web::Query(query)).await
+    } else {
+        userinfo(request, state).await
+    }
 }

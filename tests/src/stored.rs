@@ -50,6 +50,7 @@ pub async fn store_credential(
         identity: None,
         validated_at: None,
         oauth_app_id: None,
+        auth_method: "client_credentials".into(),
     };
     let event = NewAuditEvent {
         org_id: Some(credential.org_id),

@@ -14,7 +14,7 @@ on_both_backends!(TestApp:
     an_admin_creates_lists_and_revokes_keys_and_the_key_is_shown_once,
     creating_a_key_with_bad_scopes_is_refused,
     health_and_readiness_need_no_key,
-    the_connector_catalogue_describes_the_looker_form,
+    the_connector_catalogue_describes_the_looker_form_first_and_lists_the_shipped_providers,
 );
 
 async fn status_with(app: &TestApp, key: Option<&str>, method: Method, path: &str) -> u16 {
@@ -268,7 +268,9 @@ async fn health_and_readiness_need_no_key(app: TestApp) {
     );
 }
 
-async fn the_connector_catalogue_describes_the_looker_form(app: TestApp) {
+async fn the_connector_catalogue_describes_the_looker_form_first_and_lists_the_shipped_providers(
+    app: TestApp,
+) {
     let list: Value = app
         .admin(Method::GET, "/v1/connectors")
         .send()
@@ -277,7 +279,15 @@ async fn the_connector_catalogue_describes_the_looker_form(app: TestApp) {
         .json()
         .await
         .unwrap();
-    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let ids: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap())
+        .collect();
+    // Looker first, then the shipped providers' declarations.
+    assert_eq!(ids[0], "looker", "{ids:?}");
+    assert!(ids.contains(&"oauth2"), "{ids:?}");
     let looker: Value = app
         .admin(Method::GET, "/v1/connectors/looker")
         .send()

@@ -479,6 +479,8 @@ async fn an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_red
     browser.press("OAuth apps").await;
     browser.wait_for_text("No OAuth apps yet.").await;
     browser.press("Register OAuth app").await;
+    // Looker is one of the connectors with consent: the person picks it.
+    browser.press("Looker").await;
     browser.fill("App Name", "Looker production").await;
     browser.fill("API Host URL", &fixture.mock.url).await;
     browser.fill("Web Host URL", &fixture.mock.url).await;

@@ -647,35 +647,21 @@ async fn re_pointing_a_source_changes_the_token_its_jobs_get(fixture: WithMock) 
 }
 
 async fn a_credential_of_another_connector_is_refused_on_create_and_re_point(app: TestApp) {
-    // Only Looker is offered, so the other connector's credential goes straight to the store.
-    let other = latch_store::NewCredential {
-        id: uuid::Uuid::now_v7(),
-        org_id: app.org_id,
-        connector: "tableau".into(),
-        name: "tableau prod".into(),
-        description: None,
-        config: json!({}),
-        secret_ct: vec![1],
-        secret_nonce: vec![2; 24],
-        wrapped_dek: vec![3; 72],
-        kek_id: "kek-1".into(),
-        status: latch_store::CredentialStatus::Unverified,
-        status_detail: None,
-        identity: None,
-        validated_at: None,
-        oauth_app_id: None,
-    };
-    let event = latch_store::NewAuditEvent {
-        org_id: Some(app.org_id),
-        actor_key_id: None,
-        action: "credential.created".into(),
-        target_type: "credential".into(),
-        target_id: None,
-        outcome: "success".into(),
-        detail: json!({}),
-    };
-    app.store.insert_credential(&other, &event).await.unwrap();
-    let other_id = json!(other.id);
+    // A credential of the generic OAuth 2.0 provider, saved untested (no upstream is called).
+    let (status, other) = admin(
+        &app,
+        Method::POST,
+        "/v1/credentials?validate=false",
+        Some(json!({
+            "name": "generic",
+            "connector": "oauth2",
+            "config": {"token_url": "https://idp.example/token", "client_id": "c"},
+            "secrets": {"client_secret": "s"},
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{other}");
+    let other_id = other["id"].clone();
 
     let (status, problem) = admin(
         &app,
@@ -684,10 +670,10 @@ async fn a_credential_of_another_connector_is_refused_on_create_and_re_point(app
         Some(source("mixed", &other_id)),
     )
     .await;
-    assert_eq!(status, 422, "{problem}");
-    assert_eq!(problem["errors"][0]["field"], "credential_id");
-    let message = problem["errors"][0]["message"].as_str().unwrap();
-    assert!(message.contains("`tableau` credential"), "{message}");
+    // The request would do for another credential: it conflicts with this one's connector.
+    assert_eq!(status, 409, "{problem}");
+    let message = problem["detail"].as_str().unwrap();
+    assert!(message.contains("`oauth2` credential"), "{message}");
 
     let looker = app.create_credential("looker", "s").await;
     let created = create(&app, "/v1/data-destinations", "warehouse", &looker["id"]).await;
@@ -699,8 +685,13 @@ async fn a_credential_of_another_connector_is_refused_on_create_and_re_point(app
         Some(json!({"credential_id": other_id})),
     )
     .await;
-    assert_eq!(status, 422, "{problem}");
-    assert_eq!(problem["errors"][0]["field"], "credential_id");
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`credential_id`")
+    );
     let (_, unchanged) = admin(&app, Method::GET, &path, None).await;
     assert_eq!(unchanged["credential_id"], looker["id"]);
 }

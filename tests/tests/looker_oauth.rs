@@ -4,7 +4,7 @@
 
 use latch_connector::oauth::OAuthFlow;
 use latch_connector::pkce::Pkce;
-use latch_connector::{EgressClient, EgressPolicy, Fields, ValidationStatus};
+use latch_connector::{EgressClient, EgressPolicy, Fields, SecretFields, ValidationStatus};
 use latch_connector_looker::oauth::{LookerOAuth, OAuthGrant};
 use latch_tests::mock_looker::oauth::Approval;
 use latch_tests::mock_looker::{Fault, MockLooker, MockLookerConfig};
@@ -12,6 +12,11 @@ use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use url::Url;
+
+/// Looker's OAuth client apps have no secret.
+fn none() -> SecretFields {
+    SecretFields::new(Fields::new())
+}
 
 const APP: &str = "latch-test-app";
 const REDIRECT: &str = "http://127.0.0.1:9/v1/oauth/callback";
@@ -88,7 +93,14 @@ impl Flow {
 
     async fn exchange(&self, code: &SecretString, verifier: &SecretString) -> OAuthGrant {
         LookerOAuth
-            .exchange_code(&self.egress, &self.config, code, verifier, REDIRECT)
+            .exchange_code(
+                &self.egress,
+                &self.config,
+                &none(),
+                code,
+                verifier,
+                REDIRECT,
+            )
             .await
             .unwrap()
     }
@@ -143,7 +155,13 @@ async fn a_consented_code_trades_for_tokens_that_identify_the_person_and_refresh
     );
 
     let refreshed = LookerOAuth
-        .refresh(&flow.egress, &flow.config, &first_refresh, REDIRECT)
+        .refresh(
+            &flow.egress,
+            &flow.config,
+            &none(),
+            &first_refresh,
+            REDIRECT,
+        )
         .await
         .unwrap();
     let second_refresh = refreshed.refresh_token.expect("a rotated refresh token");
@@ -162,7 +180,13 @@ async fn a_consented_code_trades_for_tokens_that_identify_the_person_and_refresh
     );
 
     let reused = LookerOAuth
-        .refresh(&flow.egress, &flow.config, &first_refresh, REDIRECT)
+        .refresh(
+            &flow.egress,
+            &flow.config,
+            &none(),
+            &first_refresh,
+            REDIRECT,
+        )
         .await
         .unwrap_err();
     assert_eq!(reused.status, ValidationStatus::Invalid);
@@ -177,7 +201,14 @@ async fn a_code_is_refused_with_another_verifier_and_when_used_twice() {
     let (code, pkce) = flow.code().await;
     let other = Pkce::generate().unwrap();
     let wrong = LookerOAuth
-        .exchange_code(&flow.egress, &flow.config, &code, &other.verifier, REDIRECT)
+        .exchange_code(
+            &flow.egress,
+            &flow.config,
+            &none(),
+            &code,
+            &other.verifier,
+            REDIRECT,
+        )
         .await
         .unwrap_err();
     assert_eq!(wrong.status, ValidationStatus::Invalid);
@@ -185,7 +216,14 @@ async fn a_code_is_refused_with_another_verifier_and_when_used_twice() {
 
     flow.exchange(&code, &pkce.verifier).await;
     let again = LookerOAuth
-        .exchange_code(&flow.egress, &flow.config, &code, &pkce.verifier, REDIRECT)
+        .exchange_code(
+            &flow.egress,
+            &flow.config,
+            &none(),
+            &code,
+            &pkce.verifier,
+            REDIRECT,
+        )
         .await
         .unwrap_err();
     assert_eq!(again.status, ValidationStatus::Invalid);
@@ -276,6 +314,7 @@ async fn revoked_app_tokens_make_the_refresh_fail_with_invalid_grant() {
         .refresh(
             &flow.egress,
             &flow.config,
+            &none(),
             grant.refresh_token.as_ref().unwrap(),
             REDIRECT,
         )
@@ -295,6 +334,7 @@ async fn a_rate_limited_refresh_is_an_error_with_the_wait_not_a_refusal() {
         .refresh(
             &flow.egress,
             &flow.config,
+            &none(),
             grant.refresh_token.as_ref().unwrap(),
             REDIRECT,
         )
@@ -316,7 +356,7 @@ async fn the_oauth_logout_ends_the_access_and_the_refresh_token() {
     let (code, pkce) = flow.code().await;
     let grant = flow.exchange(&code, &pkce.verifier).await;
     LookerOAuth
-        .logout(&flow.egress, &flow.config, &grant.access.token)
+        .logout(&flow.egress, &flow.config, &none(), &grant.access.token)
         .await;
     assert!(!flow.mock.is_active(grant.access.token.expose_secret()));
     assert!(

@@ -11,6 +11,7 @@ mod consent_claims;
 mod console;
 mod credentials;
 mod data_sources;
+mod declared_providers;
 mod egress;
 mod floods;
 mod freshness;

@@ -32,6 +32,10 @@ const CONFIG: &[FieldSpec] = &[FieldSpec {
     max_len: 2048,
     example: "https://api.ledger.example",
     binds_secret: true,
+    pattern: None,
+    choices: &[],
+    default: None,
+    optional: false,
 }];
 
 const SECRETS: &[FieldSpec] = &[FieldSpec {
@@ -42,6 +46,10 @@ const SECRETS: &[FieldSpec] = &[FieldSpec {
     max_len: 256,
     example: "",
     binds_secret: false,
+    pattern: None,
+    choices: &[],
+    default: None,
+    optional: false,
 }];
 
 /// A second connector: client credentials only, on its upstream's own port.

@@ -92,6 +92,10 @@ struct ServeArgs {
     /// the public URL's (a console served elsewhere).
     #[arg(long, env = "LATCH_CONSOLE_ORIGINS", value_delimiter = ',')]
     console_origins: Vec<url::Url>,
+    /// A folder of provider declarations (`*.toml`) served beside the built-in connectors;
+    /// see docs/ADDING_A_PROVIDER.md. A file that breaks a rule stops start-up.
+    #[arg(long, env = "LATCH_PROVIDERS_DIR")]
+    providers_dir: Option<PathBuf>,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "LATCH_WORKERS")]
     workers: Option<usize>,
@@ -318,7 +322,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         public_url: args.public_url,
         console_origins: args.console_origins,
     };
-    let app = Application::build(settings)
+    let catalogue = match &args.providers_dir {
+        Some(folder) => crate::connectors::with_providers_from(folder)?,
+        None => crate::connectors::builtin(),
+    };
+    let app = Application::build_with(settings, catalogue)
         .await
         .map_err(|error| error.to_string())?;
     if let Some(key) = &app.dev_admin_key {

@@ -369,3 +369,63 @@ fn json_logs_are_one_object_a_line_and_an_unknown_format_is_refused() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("`text` or `json`"));
 }
+
+/// `latch serve` with `LATCH_PROVIDERS_DIR` holding `file_name` with `text`: its output.
+fn serve_with_provider(file_name: &str, text: &str) -> Output {
+    let (dir, url) = temp_database();
+    let folder = dir.path().join("providers");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join(file_name), text).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_latch"))
+        .arg("serve")
+        .env("LATCH_DATABASE_URL", &url)
+        .env("LATCH_LISTEN_ADDR", "127.0.0.1:0")
+        .env(
+            "LATCH_MASTER_KEY",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        )
+        .env("LATCH_PROVIDERS_DIR", &folder)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn serve_refuses_a_provider_file_that_breaks_a_rule_naming_the_file_the_field_and_why() {
+    let output = serve_with_provider(
+        "acme.toml",
+        r#"
+id = "acme"
+name = "Acme"
+description = "Acme's API."
+docs_url = "https://docs.acme.example/oauth"
+auth_methods = ["oauth_client_credentials"]
+
+[oauth]
+token_url = "http://acme.example/oauth/token"
+client_auth = "client_secret_post"
+"#,
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("acme.toml: oauth.token_url: must start with `https://`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_refuses_a_provider_file_that_is_not_toml_or_takes_a_shipped_id() {
+    let output = serve_with_provider("broken.toml", "id = \"acme\"\nname = \n");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("broken.toml: line 2:"), "{stderr}");
+
+    let shipped = include_str!("../../../providers/oauth2.toml");
+    let output = serve_with_provider("mine.toml", shipped);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("mine.toml: id: `oauth2` is a connector Latch ships already"),
+        "{stderr}"
+    );
+}

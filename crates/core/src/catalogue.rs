@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use latch_connector::{AuthMethod, Connector, FieldError};
+use latch_connector::{AuthMethod, Connector, FieldError, FieldSpec};
 
 use crate::error::CoreError;
 
@@ -31,6 +31,15 @@ impl Catalogue {
             assert!(
                 !connector.auth_methods().is_empty(),
                 "connector `{id}` offers no auth method"
+            );
+            assert!(
+                connector
+                    .auth_methods()
+                    .iter()
+                    .filter(|method| method.is_typed())
+                    .count()
+                    <= 1,
+                "connector `{id}` offers more than one typed method"
             );
             assert_eq!(
                 connector
@@ -89,6 +98,37 @@ impl Catalogue {
 
     pub fn all(&self) -> impl Iterator<Item = &dyn Connector> {
         self.connectors.iter().map(|connector| connector.as_ref())
+    }
+
+    /// The other connector whose section (`fields_of`) takes `section`, when `this` does
+    /// not: a request that would do for a record of that connector conflicts with this
+    /// record's state (409) rather than being malformed (422). A section that replaces the
+    /// stored one `whole` must also hold every field the connector requires.
+    pub fn fits_another(
+        &self,
+        this: &dyn Connector,
+        section: &serde_json::Value,
+        whole: bool,
+        fields_of: impl Fn(&dyn Connector) -> Option<&'static [FieldSpec]>,
+    ) -> Option<&'static str> {
+        let given = section.as_object()?;
+        let takes = |connector: &dyn Connector| {
+            fields_of(connector).is_some_and(|fields| {
+                given
+                    .keys()
+                    .all(|key| fields.iter().any(|field| field.name == key.as_str()))
+                    && (!whole
+                        || fields
+                            .iter()
+                            .all(|field| field.is_optional() || given.contains_key(field.name)))
+            })
+        };
+        if (given.is_empty() && !whole) || takes(this) {
+            return None;
+        }
+        self.all()
+            .find(|other| other.id() != this.id() && takes(*other))
+            .map(|other| other.id())
     }
 
     /// `looker`, `…`: for messages that say what is accepted.

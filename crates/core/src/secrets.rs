@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use latch_connector::{Connector, Fields, SecretFields};
-use latch_store::Credential;
+use latch_store::{Credential, OAuthApp, SealedAppSecrets};
 use latch_vault::{
     DataKey, ExposeSecret, Keyring, Purpose, RecordContext, Sealed, SecretString, WrappedKey,
 };
@@ -68,6 +68,43 @@ impl Secrets {
     }
 }
 
+impl Secrets {
+    /// An app's secrets in clear (none for an app without any), for a token call.
+    pub fn open_app(&self, app: &OAuthApp) -> Result<SecretFields, CoreError> {
+        let Some(sealed) = app.sealed.secrets() else {
+            return Ok(SecretFields::new(Fields::new()));
+        };
+        let context = RecordContext::new(app.org_id, app.id);
+        let data_key = self.data_key(&context, &sealed.kek_id, &sealed.wrapped_dek)?;
+        let sealed = Sealed {
+            nonce: sealed.secret_nonce,
+            ciphertext: sealed.secret_ct,
+        };
+        open_fields(&data_key, &context, &sealed)
+    }
+
+    /// Seals an app's secrets under a fresh data key of its own, bound to the app.
+    pub fn seal_app(
+        &self,
+        org_id: uuid::Uuid,
+        app_id: uuid::Uuid,
+        secrets: &SecretFields,
+    ) -> Result<SealedAppSecrets, CoreError> {
+        let context = RecordContext::new(org_id, app_id);
+        let (data_key, wrapped) = self
+            .keyring
+            .generate_data_key(&context)
+            .map_err(CoreError::internal)?;
+        let sealed = seal_secrets(&data_key, &context, secrets)?;
+        Ok(SealedAppSecrets {
+            kek_id: wrapped.kek_id,
+            wrapped_dek: wrapped.bytes,
+            secret_nonce: sealed.nonce,
+            secret_ct: sealed.ciphertext,
+        })
+    }
+}
+
 pub fn open_with(
     data_key: &DataKey,
     context: &RecordContext,
@@ -77,8 +114,17 @@ pub fn open_with(
         nonce: credential.secret_nonce.clone(),
         ciphertext: credential.secret_ct.clone(),
     };
+    open_fields(data_key, context, &sealed)
+}
+
+/// Secret fields sealed by [`seal_secrets`], opened.
+fn open_fields(
+    data_key: &DataKey,
+    context: &RecordContext,
+    sealed: &Sealed,
+) -> Result<SecretFields, CoreError> {
     let plain = data_key
-        .open(context, Purpose::Secret, &sealed)
+        .open(context, Purpose::Secret, sealed)
         .map_err(CoreError::internal)?;
     let fields: Fields = serde_json::from_slice(plain.expose_secret())
         .map_err(|_| CoreError::internal("a stored secret is not a JSON object"))?;

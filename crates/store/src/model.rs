@@ -37,15 +37,22 @@ pub enum SealedTable {
     #[default]
     Credentials,
     ConnectSessions,
+    /// Only the apps with a secret hold a data key.
+    OAuthApps,
 }
 
 impl SealedTable {
-    pub const ALL: [SealedTable; 2] = [SealedTable::Credentials, SealedTable::ConnectSessions];
+    pub const ALL: [SealedTable; 3] = [
+        SealedTable::Credentials,
+        SealedTable::ConnectSessions,
+        SealedTable::OAuthApps,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             SealedTable::Credentials => "credentials",
             SealedTable::ConnectSessions => "connect_sessions",
+            SealedTable::OAuthApps => "oauth_apps",
         }
     }
 }
@@ -226,6 +233,8 @@ pub struct NewCredential {
     pub validated_at: Option<DateTime<Utc>>,
     /// For a credential made by consent: the app it was made through.
     pub oauth_app_id: Option<Uuid>,
+    /// How it logs in (`client_credentials`, `oauth_client_credentials`, ...).
+    pub auth_method: String,
 }
 
 /// The mutable fields of a credential, all written at once.

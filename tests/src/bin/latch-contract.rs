@@ -10,7 +10,9 @@
 //! run's world accepts whatever a schema-valid request names: every host name resolves to
 //! this machine ([`DnsCatchAll`]), where a TLS front ([`TlsFront`], whose authority the server
 //! trusts through `SSL_CERT_FILE`) answers on the Looker ports as mock-looker, which logs in
-//! any API key; and the credentials whose ids the data source examples select exist.
+//! any API key and hands every other path to an authorization server that grants any client
+//! (the declared providers' endpoints); and the credentials whose ids the data source
+//! examples select exist.
 //! (Whether Looker accepts a key, or a host answers, is Looker's and the network's answer, not
 //! the document's: refusals and unreachable hosts are tested end to end.)
 //!
@@ -28,6 +30,7 @@ use latch_tests::Replica;
 use latch_tests::dns_catch_all::DnsCatchAll;
 use latch_tests::mock_looker::oauth::Approval;
 use latch_tests::mock_looker::{MockLooker, MockLookerConfig};
+use latch_tests::mock_oauth::{MockOAuth, Profile};
 use latch_tests::replica::admin_key;
 use latch_tests::stored::{StoredCredential, store_credential};
 use latch_tests::tls_front::TlsFront;
@@ -83,6 +86,15 @@ async fn main() -> ExitCode {
     let consent_key = admin_key(&binary, &database_url, "contract-consent");
     let mock = MockLooker::start(MockLookerConfig::default()).await;
     mock.accept_any_api_key();
+    // The declared providers' endpoints answer on the same hosts: what mock-looker does not
+    // have goes to an authorization server that grants any client.
+    let authorization_server = MockOAuth::start(Profile {
+        expires_in: Some(3600),
+        accept_any_client: true,
+        ..Profile::default()
+    })
+    .await;
+    mock.forward_others_to(&authorization_server.url);
     let mock_address: SocketAddr = mock
         .url
         .trim_start_matches("http://")
@@ -229,6 +241,7 @@ async fn store_example_apps(database_url: &str, project: &Path) {
                 "ui_host_url": EXAMPLE_LOOKER_URL,
                 "client_id": EXAMPLE_OAUTH_CLIENT,
             }),
+            secrets: None,
         };
         let event = latch_store::NewAuditEvent {
             org_id: Some(org.id),
@@ -271,12 +284,11 @@ async fn store_example_credentials(database_url: &str, master_key: &str, ids: &[
     }
 }
 
-/// What schemathesis is given through the environment: keys, the Looker it may name, and
+/// What schemathesis is given through the environment: keys, the API key it logs in with, and
 /// the ids of records it cannot make itself.
 struct Seed {
     key: String,
     consent_key: String,
-    looker_url: String,
     client_id: String,
     client_secret: String,
     credential: String,
@@ -348,9 +360,6 @@ impl Seed {
         Self {
             key: key.to_string(),
             consent_key: consent_key.to_string(),
-            // Where the examples' Looker is: a URL the document's pattern accepts (mock-looker's
-            // own is plain http, which only this deployment allows).
-            looker_url: EXAMPLE_LOOKER_URL.to_string(),
             client_id: config.client_id,
             client_secret: config.client_secret,
             credential,
@@ -366,7 +375,6 @@ impl Seed {
         vec![
             ("LATCH_CONTRACT_KEY", &self.key),
             ("LATCH_CONTRACT_CONSENT_KEY", &self.consent_key),
-            ("LATCH_CONTRACT_LOOKER_URL", &self.looker_url),
             ("LATCH_CONTRACT_CLIENT_ID", &self.client_id),
             ("LATCH_CONTRACT_CLIENT_SECRET", &self.client_secret),
             ("LATCH_CONTRACT_OAUTH_CLIENT", OAUTH_CLIENT),

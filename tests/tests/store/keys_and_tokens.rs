@@ -4,7 +4,7 @@
 use chrono::Duration;
 use latch_store::{
     Change, ChangeSubject, KeyringEntry, NewApiKey, NewConnectSession, NewOAuthApp, NewToken,
-    OwnedTable, Rewrapped, SealedTable, Store, StoreError, now,
+    OAuthAppChanges, OwnedTable, Rewrapped, SealedAppSecrets, SealedTable, Store, StoreError, now,
 };
 use latch_tests::{TestDatabase, on_both_backends};
 use serde_json::json;
@@ -17,6 +17,7 @@ on_both_backends!(TestDatabase:
     rewrapped_keys_are_written_only_where_the_row_still_holds_what_was_read,
     every_table_holding_a_wrapped_data_key_is_one_a_rotation_moves,
     a_connect_sessions_data_key_is_counted_and_rewrapped_like_a_credentials,
+    an_apps_sealed_secret_is_counted_rewrapped_and_kept_or_replaced_by_a_change,
     the_owner_of_an_id_is_found_in_any_organization,
     a_token_lease_has_one_holder_until_it_lapses,
     only_the_lease_holder_writes_the_token_and_writing_frees_the_lease,
@@ -304,6 +305,7 @@ async fn a_connect_sessions_data_key_is_counted_and_rewrapped_like_a_credentials
                 name: "app".into(),
                 description: None,
                 config: json!({}),
+                secrets: None,
             },
             &event(org.id, "oauth_app.created"),
         )
@@ -364,6 +366,103 @@ async fn a_connect_sessions_data_key_is_counted_and_rewrapped_like_a_credentials
         (moved.kek_id.as_str(), moved.wrapped_dek),
         ("kek-2", vec![9; 72])
     );
+}
+
+async fn an_apps_sealed_secret_is_counted_rewrapped_and_kept_or_replaced_by_a_change(
+    db: TestDatabase,
+) {
+    let store = open(&db).await;
+    let org = store.ensure_organization("acme").await.unwrap();
+    let sealed = |kek: &str, byte: u8| SealedAppSecrets {
+        kek_id: kek.into(),
+        wrapped_dek: vec![byte; 72],
+        secret_nonce: vec![byte; 24],
+        secret_ct: vec![byte; 40],
+    };
+    let app = |name: &str, secrets: Option<SealedAppSecrets>| NewOAuthApp {
+        id: Uuid::now_v7(),
+        org_id: org.id,
+        connector: "oauth2".into(),
+        name: name.into(),
+        description: None,
+        config: json!({}),
+        secrets,
+    };
+    let with_secret = app("confidential", Some(sealed("kek-1", 1)));
+    let public = app("public", None);
+    for new in [&with_secret, &public] {
+        store
+            .insert_oauth_app(new, &event(org.id, "oauth_app.created"))
+            .await
+            .unwrap();
+    }
+    // Only the app with a secret holds a data key.
+    assert_eq!(store.kek_usage().await.unwrap(), [("kek-1".to_string(), 1)]);
+    let rows = store
+        .wrapped_keys_not_under(SealedTable::OAuthApps, "kek-2", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].id, with_secret.id);
+    let batch = vec![Rewrapped {
+        old: rows[0].clone(),
+        kek_id: "kek-2".into(),
+        wrapped_dek: vec![9; 72],
+    }];
+    assert_eq!(store.rewrap_keys(&batch).await.unwrap(), 1);
+    let moved = store
+        .get_oauth_app(org.id, with_secret.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let moved_secrets = moved.sealed.secrets().unwrap();
+    assert_eq!(
+        (moved_secrets.kek_id.as_str(), &moved_secrets.wrapped_dek),
+        ("kek-2", &vec![9; 72])
+    );
+    assert_eq!(
+        moved_secrets.secret_ct,
+        vec![1; 40],
+        "the secret itself is untouched"
+    );
+
+    // A change without secrets keeps them; one with secrets replaces them whole.
+    let mut changes = OAuthAppChanges {
+        name: "renamed".into(),
+        description: None,
+        config: json!({}),
+        shared_redirect: false,
+        secrets: None,
+    };
+    let kept = store
+        .update_oauth_app(
+            org.id,
+            with_secret.id,
+            moved.version,
+            &changes,
+            &event(org.id, "oauth_app.updated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.sealed, moved.sealed);
+    changes.secrets = Some(sealed("kek-2", 3));
+    let replaced = store
+        .update_oauth_app(
+            org.id,
+            with_secret.id,
+            kept.version,
+            &changes,
+            &event(org.id, "oauth_app.updated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(replaced.sealed.secrets(), Some(sealed("kek-2", 3)));
+    let public = store
+        .get_oauth_app(org.id, public.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(public.sealed.secrets(), None);
 }
 
 async fn the_owner_of_an_id_is_found_in_any_organization(db: TestDatabase) {

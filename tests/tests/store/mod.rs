@@ -59,6 +59,7 @@ fn credential(org_id: Uuid, name: &str) -> NewCredential {
         identity: None,
         validated_at: None,
         oauth_app_id: None,
+        auth_method: "client_credentials".into(),
     }
 }
 

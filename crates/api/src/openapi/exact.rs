@@ -187,36 +187,33 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
         }
     }
     for request in ["CreateCredentialRequest", "TestCredentialRequest"] {
-        let general = schemas[request].clone();
-        let mut members = Vec::new();
-        let mut mapping = Map::new();
-        for connector in catalogue.all().filter(|c| offers_client_credentials(*c)) {
-            let id = connector.id();
-            let mut member = general.clone();
-            let properties = &mut member["properties"];
-            properties["connector"] = json!({"type": "string", "enum": [id]});
-            properties["config"] = reference(&format!("{id}.config"));
-            properties["secrets"] = reference(&format!("{id}.secrets"));
-            if let Some(object) = member.as_object_mut() {
-                object.remove("example");
-                object.remove("description");
-            }
-            let member_name = format!("{request}.{id}");
-            mapping.insert(id.to_string(), json!(component(&member_name)));
-            members.push(reference(&member_name));
-            schemas.insert(member_name, member);
-        }
-        let mut combined = json!({
-            "oneOf": members,
-            "discriminator": {"propertyName": "connector", "mapping": mapping},
-        });
-        for keyword in ["description", "example"] {
-            if let Some(value) = general.get(keyword) {
-                combined[keyword] = value.clone();
-            }
-        }
-        schemas.insert(request.to_string(), combined);
+        let members = catalogue
+            .all()
+            .filter(|c| offers_client_credentials(*c))
+            .map(|connector| {
+                let id = connector.id();
+                let secrets = reference(&format!("{id}.secrets"));
+                (id, reference(&format!("{id}.config")), secrets)
+            })
+            .collect();
+        one_member_per_connector(schemas, request, members);
     }
+    // An OAuth app's settings and secrets are the connector's OAuth sections; an app of a
+    // connector whose apps have no secret takes an empty object (or nothing).
+    let app_members = catalogue
+        .all()
+        .filter_map(|connector| {
+            let flow = connector.oauth()?;
+            let id = connector.id();
+            let config = reference(&format!("{id}.{OAUTH}.config"));
+            let secrets = match flow.secret_fields().is_empty() {
+                true => json!({"type": ["object", "null"], "maxProperties": 0}),
+                false => reference(&format!("{id}.{OAUTH}.secrets")),
+            };
+            Some((id, config, secrets))
+        })
+        .collect();
+    one_member_per_connector(schemas, "CreateOAuthAppRequest", app_members);
     // A change sends some of the stored credential's settings and, to rotate, its secrets
     // whole: the sections of any connector's client credentials, settings not required.
     let update = &mut schemas["UpdateCredentialRequest"]["properties"];
@@ -228,14 +225,15 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
         offers_client_credentials(connector)
             .then(|| reference(&format!("{}.secrets", connector.id())))
     });
-    // An OAuth app's settings are the connector's OAuth settings: those of any connector with
-    // OAuth (all required on create, the whole section on a change).
-    let app = &mut schemas["CreateOAuthAppRequest"]["properties"];
-    app["config"] = one_of_oauth_settings(catalogue);
-    // No connector here has apps with a client secret: an empty object is all `secrets` takes.
-    app["secrets"] = no_app_secrets(&app["secrets"]);
+    // A change replaces an app's settings or secrets whole, as the app's connector has them.
     let app_update = &mut schemas["UpdateOAuthAppRequest"]["properties"];
-    app_update["secrets"] = no_app_secrets(&app_update["secrets"]);
+    app_update["secrets"] = nullable_any_of(catalogue, &app_update["secrets"], |connector| {
+        let flow = connector.oauth()?;
+        Some(match flow.secret_fields().is_empty() {
+            true => json!({"type": "object", "maxProperties": 0}),
+            false => reference(&format!("{}.{OAUTH}.secrets", connector.id())),
+        })
+    });
     // Only `false` moves an app; none moves back to the shared redirect URI. (One boolean
     // member and `null` beside it: openapi-python-client cannot read an `enum` that holds
     // both `false` and `null`.)
@@ -254,26 +252,56 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
     });
 }
 
-/// `secrets` of an OAuth app: an empty object (or `null`), keeping the field's description.
-fn no_app_secrets(property: &Value) -> Value {
-    let mut schema = json!({"type": ["object", "null"], "maxProperties": 0});
-    if let Some(description) = property.get("description") {
-        schema["description"] = description.clone();
+/// `request` as a `oneOf` with one member per connector, told apart by `connector`: each
+/// member is the request with that connector's `config` and `secrets` schemas. A member's
+/// `secrets` is required exactly when the request requires it or the schema is a section.
+fn one_member_per_connector(
+    schemas: &mut Map<String, Value>,
+    request: &str,
+    connectors: Vec<(&str, Value, Value)>,
+) {
+    let general = schemas[request].clone();
+    let mut members = Vec::new();
+    let mut mapping = Map::new();
+    for (id, config, secrets) in connectors {
+        let mut member = general.clone();
+        let section_secrets = secrets.get("$ref").is_some();
+        let properties = &mut member["properties"];
+        properties["connector"] = json!({"type": "string", "enum": [id]});
+        properties["config"] = config;
+        let mut secrets = secrets;
+        if let (false, Some(description)) = (
+            section_secrets,
+            general.pointer("/properties/secrets/description"),
+        ) {
+            secrets["description"] = description.clone();
+        }
+        properties["secrets"] = secrets;
+        if let Some(object) = member.as_object_mut() {
+            object.remove("example");
+            object.remove("description");
+        }
+        if section_secrets
+            && let Some(required) = member["required"].as_array_mut()
+            && !required.contains(&json!("secrets"))
+        {
+            required.push(json!("secrets"));
+        }
+        let member_name = format!("{request}.{id}");
+        mapping.insert(id.to_string(), json!(component(&member_name)));
+        members.push(reference(&member_name));
+        schemas.insert(member_name, member);
     }
-    schema
-}
-
-/// The OAuth settings of any connector that offers consent, each as its section.
-fn one_of_oauth_settings(catalogue: &Catalogue) -> Value {
-    let members: Vec<Value> = catalogue
-        .all()
-        .filter(|connector| connector.oauth().is_some())
-        .map(|connector| reference(&format!("{}.{OAUTH}.config", connector.id())))
-        .collect();
-    match members.as_slice() {
-        [only] => only.clone(),
-        _ => json!({"oneOf": members}),
+    let mut combined = json!({
+        "oneOf": members,
+        "discriminator": {"propertyName": "connector", "mapping": mapping},
+    });
+    for keyword in ["description", "example"] {
+        if let Some(value) = general.get(keyword) {
+            combined[keyword] = value.clone();
+        }
     }
+    schemas.insert(request.to_string(), combined);
 }
 
 /// A change (`Update...Request`) must send at least one of its fields, and `null` reads as
@@ -383,7 +411,8 @@ fn without_required(mut section: Value) -> Value {
 }
 
 /// The section components of one connector, for the methods it offers: `{id}.config` and
-/// `{id}.secrets` with client credentials, `{id}.oauth_authorization_code.config` with consent.
+/// `{id}.secrets` with a typed method, `{id}.oauth_authorization_code.config` (and
+/// `.secrets`, for apps with a client secret) with consent.
 fn sections(connector: &dyn Connector) -> Vec<(String, Value)> {
     let id = connector.id();
     let mut sections = Vec::new();
@@ -402,15 +431,19 @@ fn sections(connector: &dyn Connector) -> Vec<(String, Value)> {
             format!("{id}.{OAUTH}.config"),
             section_schema(flow.config_fields()),
         ));
+        if !flow.secret_fields().is_empty() {
+            sections.push((
+                format!("{id}.{OAUTH}.secrets"),
+                section_schema(flow.secret_fields()),
+            ));
+        }
     }
     sections
 }
 
 /// Whether credentials of this connector are made by `POST /v1/credentials`.
 fn offers_client_credentials(connector: &dyn Connector) -> bool {
-    connector
-        .auth_methods()
-        .contains(&AuthMethod::ClientCredentials)
+    connector.typed_method().is_some()
 }
 
 /// `null`, or one of the members made for the connectors that have one; the description

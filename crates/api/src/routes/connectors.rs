@@ -31,10 +31,11 @@ pub struct ConnectorView {
     /// JSON Schema of `secrets`; its properties are `writeOnly`.
     #[schema(value_type = Object)]
     pub secrets_schema: Value,
-    /// The ways to make a credential of this connector, each with its form's schemas:
-    /// `client_credentials` (the `config_schema` and `secrets_schema` above, sent to
-    /// `POST /v1/credentials`) and, where offered, `oauth_authorization_code` (a person's
-    /// consent, through `POST /v1/connect-sessions`; no secrets to type).
+    /// The ways to make a credential of this connector, each with its form's schemas. A
+    /// person types at most one (`client_credentials`, `oauth_client_credentials`): the
+    /// `config_schema` and `secrets_schema` above, sent to `POST /v1/credentials`. Consent,
+    /// `oauth_authorization_code`, goes through `POST /v1/connect-sessions` and an OAuth app,
+    /// whose `config` and `secrets` (a confidential client's secret) are its schemas.
     pub auth_methods: Vec<AuthMethodView>,
 }
 
@@ -54,8 +55,14 @@ impl AuthMethodView {
     /// secrets, consent its OAuth settings and no secrets to type.
     fn of(connector: &dyn Connector, method: AuthMethod) -> Option<Self> {
         let (config, secrets) = match method {
-            AuthMethod::ClientCredentials => (connector.config_fields(), connector.secret_fields()),
-            AuthMethod::OauthAuthorizationCode => (connector.oauth()?.config_fields(), &[][..]),
+            AuthMethod::OauthAuthorizationCode => {
+                let flow = connector.oauth()?;
+                (flow.config_fields(), flow.secret_fields())
+            }
+            typed if connector.typed_method() == Some(typed) => {
+                (connector.config_fields(), connector.secret_fields())
+            }
+            _ => return None,
         };
         Some(Self {
             id: method.as_str(),

@@ -12,13 +12,21 @@ pub enum AuthMethod {
     /// A person approves Latch on the upstream's consent screen (RFC 6749 §4.1 with RFC 7636
     /// PKCE); Latch keeps the grant's refresh token.
     OauthAuthorizationCode,
+    /// An OAuth client's ID and secret (RFC 6749 §4.4): Latch trades them for tokens at the
+    /// provider's token endpoint, with no person in the loop.
+    OauthClientCredentials,
+    /// A service account's private key signs a short-lived assertion that Latch trades for a
+    /// token (RFC 7523 §2.1).
+    JwtBearer,
 }
 
 impl AuthMethod {
     /// Every method Latch knows, in the order they are listed.
-    pub const ALL: [AuthMethod; 2] = [
+    pub const ALL: [AuthMethod; 4] = [
         AuthMethod::ClientCredentials,
         AuthMethod::OauthAuthorizationCode,
+        AuthMethod::OauthClientCredentials,
+        AuthMethod::JwtBearer,
     ];
 
     /// The method's name in the API and in the store.
@@ -26,7 +34,15 @@ impl AuthMethod {
         match self {
             AuthMethod::ClientCredentials => "client_credentials",
             AuthMethod::OauthAuthorizationCode => "oauth_authorization_code",
+            AuthMethod::OauthClientCredentials => "oauth_client_credentials",
+            AuthMethod::JwtBearer => "jwt_bearer",
         }
+    }
+
+    /// Whether a person types the credential's settings and secrets (every method but
+    /// consent, whose settings come from an OAuth app and whose tokens Latch keeps).
+    pub const fn is_typed(self) -> bool {
+        !matches!(self, AuthMethod::OauthAuthorizationCode)
     }
 
     /// The method a stored or requested name stands for.

@@ -31,6 +31,24 @@ pub struct FieldSpec {
     /// requires sending the secrets again, so a stored secret never goes anywhere it was
     /// not given for. Shown in the schema as `x-binds-secret`.
     pub binds_secret: bool,
+    /// Text only: the whole value must match this (anchored, `^…$`) expression, written in
+    /// the syntax ECMA-262 and the `regex` crate read alike; the value is taken as sent, not
+    /// trimmed. What keeps a value that goes into a URL (a tenant, a subdomain) from naming
+    /// another host.
+    pub pattern: Option<&'static str>,
+    /// Text only: when not empty, the only values accepted, as sent.
+    pub choices: &'static [&'static str],
+    /// The value taken when the field is not sent.
+    pub default: Option<&'static str>,
+    /// The field may be left out even with no default (an endpoint a provider may lack).
+    pub optional: bool,
+}
+
+impl FieldSpec {
+    /// Whether a request may leave the field out.
+    pub fn is_optional(&self) -> bool {
+        self.optional || self.default.is_some()
+    }
 }
 
 /// A problem with one field of a request, named by its path (`config.api_host_url`).
@@ -59,8 +77,14 @@ pub fn section_schema(fields: &[FieldSpec]) -> Value {
             "description": spec.help,
             "minLength": 1,
             "maxLength": spec.max_len,
-            "pattern": field_pattern(spec.kind),
+            "pattern": spec.pattern.map_or_else(|| field_pattern(spec.kind), str::to_string),
         });
+        if !spec.choices.is_empty() {
+            property["enum"] = json!(spec.choices);
+        }
+        if let Some(default) = spec.default {
+            property["default"] = json!(default);
+        }
         match spec.kind {
             FieldKind::Text => {
                 property["examples"] = json!([spec.example]);
@@ -84,7 +108,11 @@ pub fn section_schema(fields: &[FieldSpec]) -> Value {
     json!({
         "type": "object",
         "properties": properties,
-        "required": fields.iter().map(|spec| spec.name).collect::<Vec<_>>(),
+        "required": fields
+            .iter()
+            .filter(|spec| !spec.is_optional())
+            .map(|spec| spec.name)
+            .collect::<Vec<_>>(),
         "additionalProperties": false,
     })
 }
@@ -148,7 +176,21 @@ pub fn check_section(
     for spec in specs {
         let path = format!("{section}.{}", spec.name);
         match object.get(spec.name) {
-            None | Some(Value::Null) => errors.push(FieldError::new(path, "is required")),
+            None => match spec.default {
+                Some(default) => {
+                    checked.insert(spec.name.to_string(), Value::String(default.into()));
+                }
+                None if spec.optional => {}
+                None => errors.push(FieldError::new(path, "is required")),
+            },
+            Some(Value::Null) => errors.push(FieldError::new(
+                path,
+                if spec.is_optional() {
+                    "must be a string, or left out for its default"
+                } else {
+                    "is required"
+                },
+            )),
             Some(Value::String(text)) => match check_text(spec, text, policy) {
                 Ok(text) => {
                     checked.insert(spec.name.to_string(), Value::String(text));
@@ -222,12 +264,64 @@ fn check_text(spec: &FieldSpec, text: &str, policy: ValidationPolicy) -> Result<
         // A URL parser would drop tabs and newlines silently; a NUL no database stores.
         return Err("must not contain control characters".into());
     }
+    if !spec.choices.is_empty() {
+        return match spec.choices.contains(&text) {
+            true => Ok(text.to_string()),
+            false => Err(format!("must be one of {}", quoted(spec.choices))),
+        };
+    }
+    if let Some(pattern) = spec.pattern {
+        return match matches_pattern(pattern, text) {
+            true => Ok(text.to_string()),
+            false => Err(format!("must match {pattern}")),
+        };
+    }
     match spec.kind {
         // Secrets are kept byte for byte (encrypted): a trailing space may be part of one.
         FieldKind::Secret => Ok(text.to_string()),
         FieldKind::Text => Ok(text.trim().to_string()),
         FieldKind::HostUrl => check_host_url(text.trim(), policy).map(|url| url.to_string()),
     }
+}
+
+fn quoted(values: &[&str]) -> String {
+    values
+        .iter()
+        .map(|value| format!("`{value}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether `text` matches `pattern` whole. A pattern that does not compile matches nothing:
+/// declarations are checked when they are loaded ([`check_pattern`]), so this is a fault of
+/// the program, refused rather than let through.
+pub fn matches_pattern(pattern: &str, text: &str) -> bool {
+    regex::Regex::new(pattern).is_ok_and(|expression| {
+        expression
+            .find(text)
+            .is_some_and(|found| found.start() == 0 && found.end() == text.len())
+    })
+}
+
+/// Why a field's declared pattern cannot be used: it must compile, be anchored at both ends
+/// (a schema's `pattern` matches anywhere otherwise) and stay within what ECMA-262 reads the
+/// same way (no look-around or `(?` flags but `(?:`, no `\p` classes).
+pub fn check_pattern(pattern: &str) -> Result<(), String> {
+    if !pattern.starts_with('^') || !pattern.ends_with('$') || pattern.ends_with("\\$") {
+        return Err("must be anchored: start with `^` and end with `$`".into());
+    }
+    if pattern.replace("(?:", "").contains("(?")
+        || pattern.contains("\\p")
+        || pattern.contains("\\P")
+    {
+        return Err(
+            "must use only syntax ECMA-262 reads alike: no `(?` groups but `(?:`, no `\\p` classes"
+                .into(),
+        );
+    }
+    regex::Regex::new(pattern)
+        .map(|_| ())
+        .map_err(|_| "is not a valid regular expression".into())
 }
 
 fn check_host_url(text: &str, policy: ValidationPolicy) -> Result<Url, String> {
@@ -270,234 +364,5 @@ fn check_host_url(text: &str, policy: ValidationPolicy) -> Result<Url, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_host_url_names_a_host_a_resolver_can_look_up() {
-        let policy = ValidationPolicy::default();
-        for good in [
-            "https://acme.cloud.looker.com",
-            "https://api.acme.example:8443/api/4.0",
-            "https://bücher.example",
-            "https://192.0.2.10",
-        ] {
-            assert!(check_host_url(good, policy).is_ok(), "{good}");
-        }
-        for bad in [
-            "https://acme.looker.com*",
-            "https://acme..looker.com",
-            "https://acme.looker.com./",
-            "https://ac$me.looker.com",
-        ] {
-            assert!(check_host_url(bad, policy).is_err(), "{bad}");
-        }
-    }
-
-    const SPECS: &[FieldSpec] = &[
-        FieldSpec {
-            name: "host",
-            title: "Host",
-            help: "The host.",
-            kind: FieldKind::HostUrl,
-            max_len: 100,
-            example: "https://example.com",
-            binds_secret: true,
-        },
-        FieldSpec {
-            name: "token",
-            title: "Token",
-            help: "The token.",
-            kind: FieldKind::Secret,
-            max_len: 8,
-            example: "",
-            binds_secret: false,
-        },
-    ];
-
-    fn check(value: Value, allow_http_hosts: bool) -> Result<Fields, Vec<FieldError>> {
-        check_section("s", SPECS, &value, ValidationPolicy { allow_http_hosts })
-    }
-
-    fn only_error(value: Value) -> FieldError {
-        let errors = check(value, false).unwrap_err();
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        errors.into_iter().next().unwrap()
-    }
-
-    #[test]
-    fn a_complete_section_passes_with_trimmed_text_and_untouched_secrets() {
-        let fields = check(
-            json!({"host": " https://example.com ", "token": " t "}),
-            false,
-        )
-        .unwrap();
-        assert_eq!(fields["host"], "https://example.com/");
-        assert_eq!(fields["token"], " t ");
-    }
-
-    #[test]
-    fn every_problem_is_reported_at_once() {
-        let errors = check(json!({"token": 5, "extra": 1}), false).unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["s.extra", "s.host", "s.token"]);
-    }
-
-    #[test]
-    fn host_urls_must_be_absolute_https_without_user_info_query_or_fragment() {
-        for (host, message) in [
-            ("example.com", "must be an absolute URL"),
-            ("ftp://example.com", "must be an https URL"),
-            ("http://example.com", "must use https"),
-            ("https://user:pw@example.com", "user name or password"),
-            ("https://example.com/?a=1", "query string"),
-            ("https://example.com/#top", "fragment"),
-        ] {
-            let error = only_error(json!({"host": host, "token": "t"}));
-            assert_eq!(error.field, "s.host");
-            assert!(error.message.contains(message), "{host}: {}", error.message);
-        }
-    }
-
-    #[test]
-    fn plain_http_passes_only_when_the_policy_allows_it() {
-        assert!(check(json!({"host": "http://127.0.0.1:9000", "token": "t"}), true).is_ok());
-    }
-
-    #[test]
-    fn empty_and_overlong_values_are_refused_with_their_limits() {
-        let error = only_error(json!({"host": "https://example.com", "token": ""}));
-        assert_eq!(error.message, "must not be empty");
-        let error = only_error(json!({"host": "https://example.com", "token": "123456789"}));
-        assert_eq!(error.message, "must be at most 8 characters (got 9)");
-    }
-
-    #[test]
-    fn control_characters_are_refused_outside_secrets() {
-        for host in [
-            "https://exa\tmple.com",
-            "https://example.com\u{0}",
-            "https://a\nb.com",
-        ] {
-            let error = only_error(json!({"host": host, "token": "t"}));
-            assert_eq!(
-                error,
-                FieldError::new("s.host", "must not contain control characters")
-            );
-        }
-        assert!(
-            check(
-                json!({"host": "https://example.com", "token": "t\u{0}"}),
-                false
-            )
-            .is_ok()
-        );
-    }
-
-    #[test]
-    fn a_nul_is_found_in_keys_values_and_arrays_with_its_path() {
-        assert_eq!(
-            first_nul(&json!({"a": {"b": "x\u{0}"}}), "config").as_deref(),
-            Some("config.a.b")
-        );
-        assert_eq!(
-            first_nul(&json!({"a": ["ok", "\u{0}"]}), "config").as_deref(),
-            Some("config.a[1]")
-        );
-        assert_eq!(
-            first_nul(&json!({"k\u{0}": 1}), "config").as_deref(),
-            Some("config.k\u{0}")
-        );
-        assert_eq!(first_nul(&json!({"a": ["ok", 1, null]}), "config"), None);
-    }
-
-    #[test]
-    fn a_section_that_is_not_an_object_is_refused() {
-        assert_eq!(
-            only_error(json!("x")),
-            FieldError::new("s", "must be a JSON object")
-        );
-    }
-
-    #[test]
-    fn the_schema_lists_every_field_and_marks_secrets_write_only() {
-        let schema = section_schema(SPECS);
-        assert_eq!(schema["required"], json!(["host", "token"]));
-        assert_eq!(schema["properties"]["token"]["writeOnly"], true);
-        assert!(schema["properties"]["host"].get("format").is_none());
-        assert!(
-            schema["properties"]["host"]["pattern"]
-                .as_str()
-                .unwrap()
-                .contains("https://")
-        );
-        assert_eq!(schema["properties"]["host"]["title"], "Host");
-        assert_eq!(schema["properties"]["host"]["x-binds-secret"], true);
-        assert!(
-            schema["properties"]["token"]
-                .get("x-binds-secret")
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn only_a_changed_secret_binding_field_counts_as_rebound() {
-        let stored = check(json!({"host": "https://a.example", "token": "t"}), false).unwrap();
-        let same = check(json!({"host": "https://a.example/", "token": "u"}), false).unwrap();
-        let moved = check(json!({"host": "https://b.example", "token": "t"}), false).unwrap();
-        assert!(rebound_fields(SPECS, &stored, &same).is_empty());
-        assert_eq!(rebound_fields(SPECS, &stored, &moved), ["host"]);
-    }
-
-    #[test]
-    fn each_field_pattern_accepts_what_the_field_check_accepts() {
-        let policy = ValidationPolicy {
-            allow_http_hosts: false,
-        };
-        let samples = [
-            "x",
-            " x ",
-            "a b",
-            " ",
-            "\u{3000}",
-            "\t",
-            "\tx",
-            "x\n",
-            "a\u{0}b",
-            "\u{85}",
-            "\u{200B}",
-            "https://acme.cloud.looker.com",
-            " https://acme.cloud.looker.com:443/api ",
-            "https://a.b-c.example/x/y_z.~",
-            "http://acme.example",
-            "https://",
-            "https://acme.example?x=1",
-            "https://user@acme.example",
-            "ftp://acme.example",
-            "https://acme .example",
-        ];
-        for kind in [FieldKind::Text, FieldKind::Secret, FieldKind::HostUrl] {
-            let pattern = regex::Regex::new(&field_pattern(kind)).unwrap();
-            let spec = FieldSpec {
-                name: "f",
-                title: "F",
-                help: "",
-                kind,
-                max_len: 100,
-                example: "",
-                binds_secret: false,
-            };
-            for text in samples {
-                let accepted = check_text(&spec, text, policy).is_ok();
-                if pattern.is_match(text) {
-                    assert!(accepted, "{kind:?} {text:?} matches but is refused");
-                } else if kind != FieldKind::HostUrl {
-                    assert!(
-                        !accepted,
-                        "{kind:?} {text:?} is accepted but does not match"
-                    );
-                }
-            }
-        }
-    }
-}
+#[path = "fields_tests.rs"]
+mod tests;

@@ -24,8 +24,8 @@ pub use address::blocked_reason;
 pub use auth_method::AuthMethod;
 pub use egress::{EgressClient, EgressError, EgressPolicy, UpstreamResponse};
 pub use fields::{
-    CONTROL_CHARS, FieldError, FieldKind, FieldSpec, Fields, SPACE_CHARS, check_section, first_nul,
-    rebound_fields, section_example, section_schema,
+    CONTROL_CHARS, FieldError, FieldKind, FieldSpec, Fields, SPACE_CHARS, check_pattern,
+    check_section, first_nul, matches_pattern, rebound_fields, section_example, section_schema,
 };
 pub use outcome::{AccessToken, UpstreamError, ValidationOutcome, ValidationStatus};
 pub use secret_fields::SecretFields;
@@ -45,7 +45,8 @@ pub trait Connector: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn description(&self) -> &'static str;
     fn docs_url(&self) -> &'static str;
-    /// Non-secret settings, returned in responses.
+    /// Non-secret settings of a credential a person types ([`Connector::typed_method`]),
+    /// returned in responses.
     fn config_fields(&self) -> &'static [FieldSpec];
     /// Secret settings: encrypted at rest, never returned.
     fn secret_fields(&self) -> &'static [FieldSpec];
@@ -53,6 +54,16 @@ pub trait Connector: Send + Sync + 'static {
     /// The ways a credential of this connector can be made. `OauthAuthorizationCode` is
     /// listed exactly when [`Connector::oauth`] gives the flow (the catalogue checks).
     fn auth_methods(&self) -> &'static [AuthMethod];
+
+    /// The method whose settings a person types, with [`Connector::config_fields`] and
+    /// [`Connector::secret_fields`]: the first listed that is not consent. A connector offers
+    /// at most one (the catalogue checks).
+    fn typed_method(&self) -> Option<AuthMethod> {
+        self.auth_methods()
+            .iter()
+            .copied()
+            .find(|method| method.is_typed())
+    }
 
     /// The ports this connector's upstreams answer on, besides any the operator opens.
     fn ports(&self) -> &'static [u16] {

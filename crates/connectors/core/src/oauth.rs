@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::{AccessToken, EgressClient, FieldSpec, Fields, UpstreamError, ValidationOutcome};
+use crate::{
+    AccessToken, EgressClient, FieldSpec, Fields, SecretFields, UpstreamError, ValidationOutcome,
+};
 
 /// What a code exchange or a refresh gives.
 pub struct OAuthGrant {
@@ -34,6 +36,13 @@ pub trait OAuthFlow: Send + Sync + 'static {
     /// The settings of an OAuth credential (no secrets: the tokens are Latch's to keep).
     fn config_fields(&self) -> &'static [FieldSpec];
 
+    /// The secrets of an app (a confidential client's secret): sealed with the app, never
+    /// returned, and handed to each token call as `app_secrets`. None by default (a public
+    /// client, such as Looker's OAuth client apps).
+    fn secret_fields(&self) -> &'static [FieldSpec] {
+        &[]
+    }
+
     /// Connector-specific normalisation of a config whose fields passed the generic checks.
     fn normalize_config(&self, config: Fields) -> Result<Fields, Vec<crate::FieldError>> {
         Ok(config)
@@ -60,6 +69,7 @@ pub trait OAuthFlow: Send + Sync + 'static {
         &self,
         egress: &EgressClient,
         config: &Fields,
+        app_secrets: &SecretFields,
         code: &SecretString,
         verifier: &SecretString,
         redirect_uri: &str,
@@ -71,6 +81,7 @@ pub trait OAuthFlow: Send + Sync + 'static {
         &self,
         egress: &EgressClient,
         config: &Fields,
+        app_secrets: &SecretFields,
         refresh_token: &SecretString,
         redirect_uri: &str,
     ) -> Result<OAuthGrant, UpstreamError>;
@@ -84,5 +95,11 @@ pub trait OAuthFlow: Send + Sync + 'static {
     ) -> ValidationOutcome;
 
     /// Ends the grant upstream. Best effort.
-    async fn logout(&self, egress: &EgressClient, config: &Fields, token: &SecretString);
+    async fn logout(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        app_secrets: &SecretFields,
+        token: &SecretString,
+    );
 }

@@ -31,6 +31,10 @@ const CONFIG_FIELDS: &[FieldSpec] = &[
         max_len: 2048,
         example: "https://acme.cloud.looker.com",
         binds_secret: true,
+        pattern: None,
+        choices: &[],
+        default: None,
+        optional: false,
     },
     FieldSpec {
         name: "client_id",
@@ -40,6 +44,10 @@ const CONFIG_FIELDS: &[FieldSpec] = &[
         max_len: 256,
         example: "AbCdEfGh12345678",
         binds_secret: false,
+        pattern: None,
+        choices: &[],
+        default: None,
+        optional: false,
     },
 ];
 
@@ -52,6 +60,10 @@ const SECRET_FIELDS: &[FieldSpec] = &[FieldSpec {
     max_len: 1024,
     example: "",
     binds_secret: false,
+    pattern: None,
+    choices: &[],
+    default: None,
+    optional: false,
 }];
 
 #[async_trait]

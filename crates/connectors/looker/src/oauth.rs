@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use latch_connector::oauth::OAuthFlow;
 pub use latch_connector::oauth::OAuthGrant;
 use latch_connector::{
-    AccessToken, EgressClient, FieldError, FieldKind, FieldSpec, Fields, UpstreamError,
-    ValidationOutcome,
+    AccessToken, EgressClient, FieldError, FieldKind, FieldSpec, Fields, SecretFields,
+    UpstreamError, ValidationOutcome,
 };
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -33,6 +33,10 @@ pub const OAUTH_CONFIG_FIELDS: &[FieldSpec] = &[
         max_len: 2048,
         example: "https://acme.cloud.looker.com",
         binds_secret: true,
+        pattern: None,
+        choices: &[],
+        default: None,
+        optional: false,
     },
     FieldSpec {
         name: "ui_host_url",
@@ -43,6 +47,10 @@ pub const OAUTH_CONFIG_FIELDS: &[FieldSpec] = &[
         max_len: 2048,
         example: "https://acme.cloud.looker.com",
         binds_secret: true,
+        pattern: None,
+        choices: &[],
+        default: None,
+        optional: false,
     },
     FieldSpec {
         name: "client_id",
@@ -53,6 +61,10 @@ pub const OAUTH_CONFIG_FIELDS: &[FieldSpec] = &[
         max_len: 256,
         example: "latch-production",
         binds_secret: true,
+        pattern: None,
+        choices: &[],
+        default: None,
+        optional: false,
     },
 ];
 
@@ -127,6 +139,7 @@ impl OAuthFlow for LookerOAuth {
         &self,
         egress: &EgressClient,
         config: &Fields,
+        _app_secrets: &SecretFields,
         code: &SecretString,
         verifier: &SecretString,
         redirect_uri: &str,
@@ -146,6 +159,7 @@ impl OAuthFlow for LookerOAuth {
         &self,
         egress: &EgressClient,
         config: &Fields,
+        _app_secrets: &SecretFields,
         refresh_token: &SecretString,
         redirect_uri: &str,
     ) -> Result<OAuthGrant, UpstreamError> {
@@ -180,7 +194,13 @@ impl OAuthFlow for LookerOAuth {
     }
 
     /// `DELETE /api/logout`: the access token and the refresh token that came with it.
-    async fn logout(&self, egress: &EgressClient, config: &Fields, token: &SecretString) {
+    async fn logout(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        _app_secrets: &SecretFields,
+        token: &SecretString,
+    ) {
         if let Ok(api) = LookerApi::new(egress, config) {
             api.logout_at("/api/logout", token).await;
         }

@@ -11,6 +11,8 @@ pub(super) enum LoginWith {
         token: Option<SecretString>,
         /// The redirect URI of the credential's OAuth app, which the upstream wants again.
         redirect_uri: String,
+        /// The app's secrets (a confidential client's secret).
+        app_secrets: SecretFields,
     },
 }
 
@@ -230,9 +232,11 @@ impl TokenBroker {
     /// What a login of this credential sends upstream.
     pub(super) async fn login_with(&self, credential: &Credential) -> Result<LoginWith, CoreError> {
         if made_by_consent(credential) {
+            let (redirect_uri, app_secrets) = self.app_settings_of(credential).await?;
             Ok(LoginWith::RefreshToken {
                 token: self.refresh_token_of(credential).await?,
-                redirect_uri: self.redirect_uri_of(credential).await?,
+                redirect_uri,
+                app_secrets,
             })
         } else {
             Ok(LoginWith::Secrets(self.secrets.open(credential)?))
@@ -260,12 +264,13 @@ impl TokenBroker {
             LoginWith::RefreshToken {
                 token: Some(refresh_token),
                 redirect_uri,
+                app_secrets,
             } => {
                 let flow = connector
                     .oauth()
                     .ok_or_else(|| UpstreamError::error("the connector no longer offers OAuth"))?;
                 let grant = flow
-                    .refresh(&egress, config, refresh_token, redirect_uri)
+                    .refresh(&egress, config, app_secrets, refresh_token, redirect_uri)
                     .await?;
                 (grant.access, grant.refresh_token)
             }
@@ -274,20 +279,12 @@ impl TokenBroker {
         Ok((access, lifetime, rotated))
     }
 
-    /// The redirect URI the credential's grant was made with: its OAuth app's own, or the
-    /// shared one for an app still on it (and for a credential without an app).
-    pub(super) async fn redirect_uri_of(
+    /// The redirect URI and app secrets of the credential's grant ([`app_settings`]).
+    pub(super) async fn app_settings_of(
         &self,
         credential: &Credential,
-    ) -> Result<String, CoreError> {
-        let app = match credential.oauth_app_id {
-            Some(app_id) => self.store.get_oauth_app(credential.org_id, app_id).await?,
-            None => None,
-        };
-        Ok(match app {
-            Some(app) => app_redirect_uri(&self.redirect_uri, &app),
-            None => self.redirect_uri.clone(),
-        })
+    ) -> Result<(String, SecretFields), CoreError> {
+        app_settings(&*self.store, &self.secrets, &self.redirect_uri, credential).await
     }
 
     /// The stored refresh token of an OAuth credential, opened.
@@ -405,4 +402,29 @@ impl TokenBroker {
             Err(error) => tracing::error!(%error, "could not mark a credential invalid"),
         }
     }
+}
+
+/// The redirect URI the credential's grant was made with (its OAuth app's own, or the shared
+/// one for an app still on it and for a credential without an app), and the app's secrets,
+/// opened.
+pub(super) async fn app_settings(
+    store: &dyn Store,
+    secrets: &Secrets,
+    shared_redirect_uri: &str,
+    credential: &Credential,
+) -> Result<(String, SecretFields), CoreError> {
+    let app = match credential.oauth_app_id {
+        Some(app_id) => store.get_oauth_app(credential.org_id, app_id).await?,
+        None => None,
+    };
+    Ok(match app {
+        Some(app) => (
+            app_redirect_uri(shared_redirect_uri, &app),
+            secrets.open_app(&app)?,
+        ),
+        None => (
+            shared_redirect_uri.to_string(),
+            SecretFields::new(Default::default()),
+        ),
+    })
 }

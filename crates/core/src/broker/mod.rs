@@ -253,6 +253,9 @@ impl TokenBroker {
         let config = credential.config.as_object().cloned().unwrap_or_default();
         let credential_id = credential.id;
         let oauth = made_by_consent(credential);
+        let secrets = self.secrets.clone();
+        let redirect_uri = self.redirect_uri.clone();
+        let owner = credential.clone();
         tokio::spawn(async move {
             if let Err(error) = store.delete_credential_token(credential_id).await {
                 tracing::warn!(%error, "could not drop a stored token");
@@ -261,10 +264,22 @@ impl TokenBroker {
                 return;
             };
             let egress = egress.for_ports(connector.ports());
+            let app_secrets = match oauth {
+                true => match login::app_settings(&*store, &secrets, &redirect_uri, &owner).await {
+                    Ok((_, secrets)) => Some(secrets),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not open an OAuth app's secrets to end a grant");
+                        None
+                    }
+                },
+                false => None,
+            };
             for token in &tokens {
                 // An OAuth grant ends with its logout, refresh token included.
-                match (oauth, connector.oauth()) {
-                    (true, Some(flow)) => flow.logout(&egress, &config, token).await,
+                match (&app_secrets, connector.oauth()) {
+                    (Some(secrets), Some(flow)) => {
+                        flow.logout(&egress, &config, secrets, token).await
+                    }
                     _ => connector.revoke(&egress, &config, token).await,
                 }
             }

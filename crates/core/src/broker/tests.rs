@@ -316,6 +316,7 @@ impl World {
                     identity: None,
                     validated_at: None,
                     oauth_app_id: None,
+                    auth_method: "client_credentials".into(),
                 },
                 &NewAuditEvent {
                     org_id: Some(org.id),

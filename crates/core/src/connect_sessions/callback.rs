@@ -381,22 +381,35 @@ async fn connect(
     let flow = connector.oauth().ok_or(CallbackError::NoConsent)?;
     let config: Fields = session.config.as_object().cloned().unwrap_or_default();
     let verifier = open_verifier(state, session).map_err(|_| CallbackError::SessionUnreadable)?;
+    let secrets = state.secrets.open_app(app).map_err(|error| {
+        tracing::error!(%error, "could not open an OAuth app's secrets");
+        CallbackError::Unsealed
+    })?;
     let egress = state.egress.for_ports(connector.ports());
     let grant = flow
-        .exchange_code(&egress, &config, code, &verifier, &redirect_uri(state, app))
+        .exchange_code(
+            &egress,
+            &config,
+            &secrets,
+            code,
+            &verifier,
+            &redirect_uri(state, app),
+        )
         .await
         .map_err(|error| CallbackError::Upstream(error.detail))?;
     // A grant Latch cannot keep (no lifetime, no identity) is ended upstream at once.
     let lifetime = match lifetime_of(connector, &grant.access) {
         Ok(lifetime) => lifetime,
         Err(error) => {
-            flow.logout(&egress, &config, &grant.access.token).await;
+            flow.logout(&egress, &config, &secrets, &grant.access.token)
+                .await;
             return Err(CallbackError::Upstream(error.detail));
         }
     };
     let outcome = flow.identify(&egress, &config, &grant.access.token).await;
     if outcome.status != ValidationStatus::Valid {
-        flow.logout(&egress, &config, &grant.access.token).await;
+        flow.logout(&egress, &config, &secrets, &grant.access.token)
+            .await;
         return Err(CallbackError::Upstream(outcome.detail));
     }
     let grant = Granted { grant, lifetime };
@@ -416,7 +429,7 @@ async fn connect(
     };
     if saved.is_err() {
         // Nothing keeps these tokens: end the grant rather than leave it open upstream.
-        flow.logout(&egress, &config, &grant.grant.access.token)
+        flow.logout(&egress, &config, &secrets, &grant.grant.access.token)
             .await;
     }
     saved

@@ -52,6 +52,7 @@ pub(super) async fn save(
             validated_at: Some(now()),
         },
         oauth_app_id: session.oauth_app_id,
+        auth_method: AuthMethod::OauthAuthorizationCode,
     };
     let (credential, tokens) = sealed_row(state, row, grant).map_err(|error| {
         tracing::error!(%error, "could not seal a new OAuth credential");

@@ -95,7 +95,23 @@ fn checked_connection<'a>(
     secrets: Option<&Value>,
     errors: &mut Vec<FieldError>,
 ) -> Option<(&'a dyn Connector, Fields, SecretFields)> {
-    let connector = state.catalogue.named(connector, errors);
+    let connector = state
+        .catalogue
+        .named(connector, errors)
+        .filter(|connector| {
+            let typed = connector.typed_method().is_some();
+            if !typed {
+                errors.push(FieldError::new(
+                    "connector",
+                    format!(
+                        "the {} connector makes credentials by consent only: start a connect \
+                     session through one of its OAuth apps",
+                        connector.id()
+                    ),
+                ));
+            }
+            typed
+        });
     let policy = state.policy;
     let config = checked_section(
         connector,
@@ -301,6 +317,9 @@ pub async fn create_credential(
         connector: connector.id(),
         fields: verdict,
         oauth_app_id: None,
+        auth_method: connector
+            .typed_method()
+            .ok_or_else(|| CoreError::internal("a connector without a typed method"))?,
     };
     let (new, _) = new_row(state, row, &secrets)?;
     let event = audit(caller, AuditAction::CredentialCreated, id, created_detail);
@@ -473,6 +492,18 @@ pub async fn update_credential(
         )]));
     }
 
+    if let Some(config) = &request.config
+        && let Some(other) = state
+            .catalogue
+            .fits_another(connector, config, false, |connector| {
+                connector.typed_method().map(|_| connector.config_fields())
+            })
+    {
+        return Err(CoreError::Conflict(format!(
+            "these are settings of a `{other}` credential; this one is a `{}` credential",
+            connector.id()
+        )));
+    }
     let mut errors = field_errors(request.validate());
     let mut changes = current.changes();
     let mut changed: Vec<&str> = Vec::new();

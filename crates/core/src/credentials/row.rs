@@ -1,7 +1,7 @@
 //! A new credential's row, built one way whether a person typed its secrets or a consent
 //! made it: a fresh data key, the secrets sealed under it, and the row's other fields.
 
-use latch_connector::SecretFields;
+use latch_connector::{AuthMethod, SecretFields};
 use latch_store::{CredentialChanges, NewCredential};
 use latch_vault::{DataKey, RecordContext};
 use uuid::Uuid;
@@ -19,6 +19,7 @@ pub(crate) struct NewRow<'a> {
     pub fields: CredentialChanges,
     /// For a credential made by consent: the app it was made through.
     pub oauth_app_id: Option<Uuid>,
+    pub auth_method: AuthMethod,
 }
 
 /// The row, and its data key for whatever else is sealed with it (a consent's tokens).
@@ -50,6 +51,7 @@ pub(crate) fn new_row(
         identity: fields.identity,
         validated_at: fields.validated_at,
         oauth_app_id: row.oauth_app_id,
+        auth_method: row.auth_method.as_str().into(),
     };
     Ok((new, data_key))
 }

@@ -110,15 +110,12 @@ async fn selected_credential(
         ));
         return Ok(None);
     };
+    // The request would do for another credential: it conflicts with this one's state.
     if credential.connector != connector {
-        errors.push(FieldError::new(
-            "credential_id",
-            format!(
-                "is a `{}` credential; this one must be a `{connector}` credential",
-                credential.connector
-            ),
-        ));
-        return Ok(None);
+        return Err(CoreError::Conflict(format!(
+            "`credential_id` is a `{}` credential; this one must be a `{connector}` credential",
+            credential.connector
+        )));
     }
     if credential.status == CredentialStatus::Invalid {
         warnings.push(format!(

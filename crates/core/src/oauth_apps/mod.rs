@@ -11,7 +11,7 @@ mod types;
 pub use types::*;
 
 use latch_connector::oauth::OAuthFlow;
-use latch_connector::{Connector, FieldError, Fields, check_section};
+use latch_connector::{Connector, FieldError, Fields, SecretFields, check_section, rebound_fields};
 use latch_store::{NewAuditEvent, NewOAuthApp, OAuthApp, OAuthAppChanges, StoreError};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -93,25 +93,50 @@ pub(crate) fn checked_settings(
         .ok()
 }
 
-/// App secrets: none of the connectors here has a client secret, so only an empty object
-/// (or nothing) is accepted.
-fn check_secrets(connector: &dyn Connector, secrets: Option<&Value>, errors: &mut Vec<FieldError>) {
-    match secrets {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(fields)) if fields.is_empty() => {}
-        Some(Value::Object(fields)) => {
-            for name in fields.keys() {
-                errors.push(FieldError::new(
-                    format!("secrets.{name}"),
-                    format!(
-                        "is not a secret of a {} OAuth app: its apps have no client secret",
-                        connector.id()
-                    ),
-                ));
+/// An app's secrets, checked as the connector's OAuth method defines them. A connector whose
+/// apps have no secret (a public client, such as Looker's) takes only an empty object or
+/// nothing.
+pub(crate) fn checked_secrets(
+    state: &Latch,
+    connector: &dyn Connector,
+    flow: &dyn OAuthFlow,
+    secrets: Option<&Value>,
+    errors: &mut Vec<FieldError>,
+) -> Option<SecretFields> {
+    let fields = flow.secret_fields();
+    if fields.is_empty() {
+        match secrets {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(given)) if given.is_empty() => {}
+            Some(Value::Object(given)) => {
+                for name in given.keys() {
+                    errors.push(FieldError::new(
+                        format!("secrets.{name}"),
+                        format!(
+                            "is not a secret of a {} OAuth app: its apps have no client secret",
+                            connector.id()
+                        ),
+                    ));
+                }
             }
+            Some(_) => errors.push(FieldError::new("secrets", "must be a JSON object")),
         }
-        Some(_) => errors.push(FieldError::new("secrets", "must be a JSON object")),
+        return None;
     }
+    let Some(secrets) = secrets.filter(|value| !value.is_null()) else {
+        errors.push(FieldError::new(
+            "secrets",
+            format!(
+                "is required: a {} OAuth app has a client secret",
+                connector.id()
+            ),
+        ));
+        return None;
+    };
+    check_section("secrets", fields, secrets, state.policy)
+        .map(SecretFields::new)
+        .map_err(|mut problems| errors.append(&mut problems))
+        .ok()
 }
 
 /// One of the caller's apps, or `None`.
@@ -159,21 +184,32 @@ pub async fn create_oauth_app(
         (None, Some(_)) => None,
         (Some(flow), Some(config)) => checked_settings(state, flow, config, &mut errors),
     };
-    if let Some(connector) = connector {
-        check_secrets(connector, request.secrets.as_ref(), &mut errors);
-    }
+    let secrets = match (connector, flow) {
+        (Some(connector), Some(flow)) => checked_secrets(
+            state,
+            connector,
+            flow,
+            request.secrets.as_ref(),
+            &mut errors,
+        ),
+        _ => None,
+    };
     let (Some(name), Some(connector), Some(config), true) =
         (request.name, connector, config, errors.is_empty())
     else {
         return Err(CoreError::Validation(errors));
     };
+    let id = Uuid::now_v7();
     let new = NewOAuthApp {
-        id: Uuid::now_v7(),
+        id,
         org_id: caller.org_id,
         connector: connector.id().to_string(),
         name: name.clone(),
         description: request.description.filter(|text| !text.is_empty()),
         config: Value::Object(config),
+        secrets: secrets
+            .map(|secrets| state.secrets.seal_app(caller.org_id, id, &secrets))
+            .transpose()?,
     };
     let event = audit(
         caller,
@@ -250,6 +286,7 @@ pub async fn update_oauth_app(
         description: current.description.clone(),
         config: current.config.clone(),
         shared_redirect: current.shared_redirect,
+        secrets: None,
     };
     let mut changed = Vec::new();
     if let Some(name) = request.name {
@@ -261,6 +298,28 @@ pub async fn update_oauth_app(
         changed.push("description");
     }
     let connector = state.catalogue.get(&current.connector);
+    if let Some(connector) = connector {
+        let config_elsewhere = request.config.as_ref().and_then(|config| {
+            state
+                .catalogue
+                .fits_another(connector, config, true, |connector| {
+                    connector.oauth().map(|flow| flow.config_fields())
+                })
+        });
+        let secrets_elsewhere = request.secrets.as_ref().and_then(|secrets| {
+            state
+                .catalogue
+                .fits_another(connector, secrets, true, |connector| {
+                    connector.oauth().map(|flow| flow.secret_fields())
+                })
+        });
+        if let Some(other) = config_elsewhere.or(secrets_elsewhere) {
+            return Err(CoreError::Conflict(format!(
+                "these are settings of a `{other}` OAuth app; this one is a `{}` app",
+                connector.id()
+            )));
+        }
+    }
     if let Some(config) = &request.config {
         let flow = connector.and_then(|connector| flow_of(connector, "config", &mut errors));
         if let Some(fields) =
@@ -271,10 +330,43 @@ pub async fn update_oauth_app(
         }
     }
     if request.secrets.is_some() {
-        if let Some(connector) = connector {
-            check_secrets(connector, request.secrets.as_ref(), &mut errors);
+        let flow = connector.and_then(|connector| flow_of(connector, "secrets", &mut errors));
+        if let (Some(connector), Some(flow)) = (connector, flow)
+            && let Some(secrets) = checked_secrets(
+                state,
+                connector,
+                flow,
+                request.secrets.as_ref(),
+                &mut errors,
+            )
+        {
+            changes.secrets = Some(state.secrets.seal_app(caller.org_id, id, &secrets)?);
         }
         changed.push("secrets");
+    }
+    // A stored secret is only sent where it was given for: a change of a setting that
+    // decides where it goes brings the secret again.
+    if let Some(flow) = connector.and_then(|connector| connector.oauth())
+        && !flow.secret_fields().is_empty()
+        && request.secrets.is_none()
+    {
+        let stored = current.config.as_object().cloned().unwrap_or_default();
+        let new = changes.config.as_object().cloned().unwrap_or_default();
+        let rebound = rebound_fields(flow.config_fields(), &stored, &new);
+        if !rebound.is_empty() {
+            errors.push(FieldError::new(
+                "secrets",
+                format!(
+                    "must be sent again when {} changes: a stored secret is only sent where \
+                     it was given for",
+                    rebound
+                        .iter()
+                        .map(|name| format!("`config.{name}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
     }
     match request.shared_redirect_uri {
         Some(false) => {

@@ -10,12 +10,7 @@ macro_rules! impl_credentials {
                 audit: &$crate::NewAuditEvent,
             ) -> Result<$crate::Credential, $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
-                let row = Self::insert_credential_row(
-                    &mut tx,
-                    c,
-                    "client_credentials",
-                )
-                .await?;
+                let row = Self::insert_credential_row(&mut tx, c, &c.auth_method).await?;
                 Self::insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(row)

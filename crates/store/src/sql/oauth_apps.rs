@@ -10,6 +10,7 @@ macro_rules! impl_oauth_apps {
                 audit: &$crate::NewAuditEvent,
             ) -> Result<$crate::OAuthApp, $crate::StoreError> {
                 let now = $crate::now();
+                let sealed = $crate::SealedAppColumns::from(app.secrets.as_ref());
                 let mut tx = self.pool.begin().await?;
                 let name_key = Self::claim_name(
                     &mut tx,
@@ -22,8 +23,10 @@ macro_rules! impl_oauth_apps {
                 let row = sqlx::query_as(
                     "INSERT INTO oauth_apps \
                      (id, org_id, connector, name, description, config, shared_redirect, \
-                      version, created_at, updated_at, name_key) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9) RETURNING *",
+                      version, created_at, updated_at, name_key, kek_id, wrapped_dek, \
+                      secret_nonce, secret_ct) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9, $10, $11, $12, $13) \
+                     RETURNING *",
                 )
                 .bind(app.id)
                 .bind(app.org_id)
@@ -34,6 +37,10 @@ macro_rules! impl_oauth_apps {
                 .bind(false)
                 .bind(now)
                 .bind(name_key)
+                .bind(sealed.kek_id)
+                .bind(sealed.wrapped_dek)
+                .bind(sealed.secret_nonce)
+                .bind(sealed.secret_ct)
                 .fetch_one(&mut *tx)
                 .await?;
                 Self::insert_audit(&mut tx, audit).await?;
@@ -116,6 +123,7 @@ macro_rules! impl_oauth_apps {
                 changes: &$crate::OAuthAppChanges,
                 audit: &$crate::NewAuditEvent,
             ) -> Result<$crate::OAuthApp, $crate::StoreError> {
+                let sealed = $crate::SealedAppColumns::from(changes.secrets.as_ref());
                 let mut tx = self.pool.begin().await?;
                 let name_key = Self::claim_name(
                     &mut tx,
@@ -128,6 +136,10 @@ macro_rules! impl_oauth_apps {
                 let updated: Option<$crate::OAuthApp> = sqlx::query_as(
                     "UPDATE oauth_apps SET name = $4, description = $5, config = $6, \
                      shared_redirect = $7, updated_at = $8, name_key = $9, \
+                     kek_id = CASE WHEN $10 THEN $11 ELSE kek_id END, \
+                     wrapped_dek = CASE WHEN $10 THEN $12 ELSE wrapped_dek END, \
+                     secret_nonce = CASE WHEN $10 THEN $13 ELSE secret_nonce END, \
+                     secret_ct = CASE WHEN $10 THEN $14 ELSE secret_ct END, \
                      version = version + 1 \
                      WHERE org_id = $1 AND id = $2 AND version = $3 RETURNING *",
                 )
@@ -140,6 +152,11 @@ macro_rules! impl_oauth_apps {
                 .bind(changes.shared_redirect)
                 .bind($crate::now())
                 .bind(name_key)
+                .bind(changes.secrets.is_some())
+                .bind(sealed.kek_id)
+                .bind(sealed.wrapped_dek)
+                .bind(sealed.secret_nonce)
+                .bind(sealed.secret_ct)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(updated) = updated else {

@@ -88,7 +88,9 @@ macro_rules! impl_organizations {
             }
             async fn kek_usage(&self) -> Result<Vec<(String, i64)>, $crate::StoreError> {
                 let every_key = $crate::SealedTable::ALL
-                    .map(|table| format!("SELECT kek_id FROM {}", table.name()))
+                    .map(|table| {
+                        format!("SELECT kek_id FROM {} WHERE kek_id IS NOT NULL", table.name())
+                    })
                     .join(" UNION ALL ");
                 Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT kek_id, COUNT(*) FROM ({every_key}) AS sealed \
