@@ -234,6 +234,23 @@ impl Browser {
         .await;
     }
 
+    /// Picks `option` in the list labelled `label`.
+    pub async fn choose(&self, label: &str, option: &str) {
+        let list = self.labelled(label).await;
+        let id = self
+            .attribute(&list, "id")
+            .await
+            .expect("a labelled list has an id");
+        let choice = self
+            .find(&format!(
+                "//select[@id={}]/option[normalize-space(.)={}]",
+                literal(&id),
+                literal(option)
+            ))
+            .await;
+        self.click(&choice).await;
+    }
+
     /// Clicks the button whose text is `text`.
     pub async fn press(&self, text: &str) {
         let button = self

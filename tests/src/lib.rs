@@ -351,6 +351,41 @@ impl WithMock {
     }
 }
 
+/// `count` concurrent `POST /v1/credentials/{id}/token` requests with `body`, sent to each of
+/// `addresses` in turn with the admin key; the distinct tokens they answered, once each was
+/// seen to answer 200.
+pub async fn token_storm(
+    app: &TestApp,
+    addresses: &[&str],
+    credential_id: &str,
+    body: &Value,
+    count: usize,
+) -> std::collections::HashSet<String> {
+    let requests: Vec<_> = (0..count)
+        .map(|n| {
+            let address = addresses[n % addresses.len()];
+            let request = app
+                .client
+                .post(format!("{address}/v1/credentials/{credential_id}/token"))
+                .bearer_auth(&app.admin_key)
+                .json(body);
+            tokio::spawn(async move {
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                let answer: Value = response.json().await.unwrap();
+                (status, answer["access_token"].as_str().map(str::to_string))
+            })
+        })
+        .collect();
+    let mut tokens = std::collections::HashSet::new();
+    for request in requests {
+        let (status, token) = request.await.unwrap();
+        assert_eq!(status, 200);
+        tokens.insert(token.unwrap());
+    }
+    tokens
+}
+
 /// Retries `check` every 50 ms for up to five seconds, for what a server does in the
 /// background (a logout, a change the feed carries to another replica); panics naming
 /// `what` when it never holds.

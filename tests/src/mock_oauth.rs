@@ -6,7 +6,8 @@
 //! grants as its profile says (a lifetime or none, extra fields, rotating refresh tokens, rate
 //! limiting). Its authorization endpoint (`GET /authorize`) approves at once for the user
 //! Ada Lovelace, but only for a redirect URI registered for the client, and binds the code to
-//! it and to the PKCE challenge; `GET /userinfo` says who a token acts for.
+//! it and to the PKCE challenge; `GET /userinfo` says who a token acts for. The same answer
+//! at any other path, told by what is sent, serve a provider's own paths.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -24,6 +25,9 @@ use serde_json::{Map, Value, json};
 pub enum Auth {
     Basic,
     Post,
+    /// A public client: `client_id` in the body and no secret; its codes must be bound to a
+    /// PKCE challenge.
+    Public,
 }
 
 /// How the server answers.
@@ -45,6 +49,9 @@ pub struct Profile {
     /// whatever a schema-valid request names must work); codes stay bound to their client,
     /// redirect URI and challenge.
     pub accept_any_client: bool,
+    /// What an identity request answers for a live token (a provider's own shape: Xero's
+    /// list of connections); `{"sub", "name"}` when `None`.
+    pub identity: Option<Value>,
 }
 
 /// The person every consent is approved for, as `/userinfo` names them.
@@ -271,7 +278,10 @@ fn authenticate(
             Some(id) => (id.clone(), secret.clone(), Auth::Post),
             None => return Err((400, "invalid_request")),
         },
-        (None, None) => return Err((401, "invalid_client")),
+        (None, None) => match form.get("client_id") {
+            Some(id) => (id.clone(), String::new(), Auth::Public),
+            None => return Err((401, "invalid_client")),
+        },
     };
     if state.profile.lock().unwrap().accept_any_client {
         return Ok(client_id);
@@ -292,9 +302,11 @@ async fn token(
     let profile = state.profile.lock().unwrap().clone();
     if form.get("grant_type").map(String::as_str) == Some(JWT_BEARER) {
         let audience = format!("http://{}/token", request.connection_info().host());
-        return match verified_issuer(&state, &form, &audience, &profile) {
-            Some(_) => tokens(&state, &profile, None, ""),
-            None => refused(&state, 400, "invalid_grant"),
+        let verified = (profile.accept_any_client && form.contains_key("assertion"))
+            || verified_issuer(&state, &form, &audience, &profile).is_some();
+        return match verified {
+            true => tokens(&state, &profile, None, ""),
+            false => refused(&state, 400, "invalid_grant"),
         };
     }
     let client_id = match authenticate(&request, &state, &form) {
@@ -529,9 +541,16 @@ fn redeemed(state: &State, form: &HashMap<String, String>, client_id: &str) -> O
         (Some(_), None) => false,
         (None, verifier) => verifier.is_none(),
     };
+    let public = state
+        .clients
+        .lock()
+        .unwrap()
+        .get(client_id)
+        .is_some_and(|client| client.auth == Auth::Public);
     let fits = code.client_id == client_id
         && form.get("redirect_uri") == Some(&code.redirect_uri)
-        && verifier_ok;
+        && verifier_ok
+        && (!public || code.challenge.is_some());
     fits.then(|| {
         let refresh = format!("mock-refresh-{}", uuid::Uuid::new_v4().simple());
         state
@@ -552,18 +571,16 @@ async fn userinfo(request: HttpRequest, state: web::Data<State>) -> HttpResponse
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default();
     if state.access_tokens.lock().unwrap().contains(token) {
-        HttpResponse::Ok().json(json!({"sub": "user-1", "name": USER_NAME}))
+        let identity = state.profile.lock().unwrap().identity.clone();
+        HttpResponse::Ok().json(identity.unwrap_or(json!({"sub": "user-1", "name": USER_NAME})))
     } else {
         HttpResponse::Unauthorized().json(json!({"error": "invalid_token"}))
     }
 }
 
-/// Any other path, in the contract run's world (`accept_any_client`): a declared provider's
-/// endpoint, told by what is sent. 404 otherwise.
+/// Any other path: a provider's endpoint at its own path (`/oauth/v3/token`,
+/// `/{tenant}/oauth2/v2.0/authorize`), told by what is sent.
 async fn anywhere(request: HttpRequest, state: web::Data<State>, body: web::Bytes) -> HttpResponse {
-    if !state.profile.lock().unwrap().accept_any_client {
-        return HttpResponse::NotFound().finish();
-    }
     let query: HashMap<String, String> =
         serde_urlencoded::from_str(request.query_string()).unwrap_or_default();
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();

@@ -11,7 +11,8 @@ on_both_backends!(
         a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_creates_a_data_source,
         a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay,
         a_blocked_popup_is_said_so_and_cancel_ends_the_session,
-        an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_redirect_uri;
+        an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_redirect_uri,
+        an_admin_registers_a_generic_oauth_app_picking_how_its_client_authenticates;
     TestApp:
         the_console_is_served_under_a_strict_policy_with_assets_cached_by_content,
         the_api_reference_renders_in_a_browser_under_its_policy,
@@ -517,5 +518,46 @@ async fn an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_red
         .await;
     assert!(browser.page_text().await.contains(&redirect));
     assert!(!browser.page_text().await.contains("Register OAuth app"));
+    browser.quit().await;
+}
+
+async fn an_admin_registers_a_generic_oauth_app_picking_how_its_client_authenticates(
+    fixture: WithMock,
+) {
+    let Some((browser, server)) = console_of(&fixture.app).await else {
+        return;
+    };
+    sign_in(&browser, &server, &fixture.app.admin_key).await;
+    browser.press("OAuth apps").await;
+    browser.wait_for_text("No OAuth apps yet.").await;
+    browser.press("Register OAuth app").await;
+    browser.press("OAuth 2.0").await;
+    browser.fill("App Name", "Generic IdP").await;
+    browser
+        .fill(
+            "Authorization URL",
+            "https://idp.example.com/oauth2/authorize",
+        )
+        .await;
+    browser
+        .fill("Token URL", "https://idp.example.com/oauth2/token")
+        .await;
+    // The list shows its default, and takes another pick.
+    let list = browser.labelled("Client authentication").await;
+    assert_eq!(browser.value_of(&list).await, "client_secret_basic");
+    browser
+        .choose("Client authentication", "client_secret_post")
+        .await;
+    browser.fill("Client ID", "generic-client").await;
+    browser.fill("Client Secret", "generic-s3cr3t").await;
+    browser.press("Register").await;
+    browser.wait_for_text("Generic IdP is registered").await;
+    assert!(!browser.html().await.contains("generic-s3cr3t"));
+    browser.press("Done").await;
+    let (_, apps) = fixture.app.send(Method::GET, "/v1/oauth-apps", None).await;
+    let config = &apps["items"][0]["config"];
+    assert_eq!(config["client_auth"], "client_secret_post", "{apps}");
+    // The generic provider declares no default scopes: an app saved without them has none.
+    assert!(config.get("scopes").is_none(), "{config}");
     browser.quit().await;
 }

@@ -14,7 +14,9 @@ on_both_backends!(
         a_consent_through_an_app_with_a_client_secret_saves_a_credential_that_refreshes_with_rotation,
         an_apps_client_secret_is_required_sealed_and_sent_again_when_its_token_url_changes,
         a_deleted_consent_credential_is_revoked_at_the_revocation_endpoint,
-        settings_of_another_connector_conflict_with_the_record_they_are_sent_to;
+        settings_of_another_connector_conflict_with_the_record_they_are_sent_to,
+        five_hundred_jobs_on_two_replicas_rejecting_the_token_cost_one_refresh_grant,
+        a_rate_limited_refresh_answers_503_with_the_providers_retry_after;
     WithOperatorsProvider:
         a_provider_from_an_operators_folder_is_listed_and_connects_with_no_rust_change,
 );
@@ -349,6 +351,20 @@ async fn settings_of_another_connector_conflict_with_the_record_they_are_sent_to
         problem["detail"].as_str().unwrap().contains("`oauth2`"),
         "{problem}"
     );
+    // So is a service account's key sent as its secrets.
+    let (status, problem) = fixture
+        .app
+        .send(
+            Method::PATCH,
+            &format!("/v1/credentials/{looker_id}"),
+            Some(&json!({"secrets": {"private_key": "-----BEGIN PRIVATE KEY-----"}})),
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("`google`"),
+        "{problem}"
+    );
     // A typo is still a bad field.
     let (status, problem) = fixture
         .app
@@ -400,6 +416,81 @@ async fn settings_of_another_connector_conflict_with_the_record_they_are_sent_to
         .await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem_fields(&problem), ["secrets.client_secret"]);
+}
+
+async fn five_hundred_jobs_on_two_replicas_rejecting_the_token_cost_one_refresh_grant(
+    fixture: WithProvider,
+) {
+    let app_id = fixture.app_for_consent().await;
+    let id = fixture.connected(&app_id, "busy").await;
+    let (_, current) = fixture.token(&id, json!({})).await;
+    let second = fixture.app.replica(TestOptions::mock_reachable()).await;
+    let grants = fixture.oauth.grants();
+    let body = json!({"rejected_token": current["access_token"]});
+    let addresses = [fixture.app.address.as_str(), second.as_str()];
+    let tokens = latch_tests::token_storm(&fixture.app, &addresses, &id, &body, 500).await;
+    assert_eq!(
+        tokens.len(),
+        1,
+        "every job on both replicas got the one new token"
+    );
+    assert!(!tokens.contains(current["access_token"].as_str().unwrap()));
+    assert_eq!(fixture.oauth.grants(), grants + 1, "one refresh grant");
+    // The rotated refresh token was kept: the next refresh works from either replica.
+    let next = tokens.into_iter().next().unwrap();
+    let response = fixture
+        .app
+        .client
+        .post(format!("{second}/v1/credentials/{id}/token"))
+        .bearer_auth(&fixture.app.admin_key)
+        .json(&json!({"rejected_token": next}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+async fn a_rate_limited_refresh_answers_503_with_the_providers_retry_after(fixture: WithProvider) {
+    fixture.oauth.set_profile(Profile {
+        expires_in: Some(1),
+        rotate_refresh_tokens: true,
+        require_pkce: true,
+        ..Profile::default()
+    });
+    let app_id = fixture.app_for_consent().await;
+    let id = fixture.connected(&app_id, "limited").await;
+    fixture.oauth.set_profile(Profile {
+        rate_limited: Some(30),
+        require_pkce: true,
+        ..Profile::default()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let response = fixture
+        .app
+        .client
+        .post(fixture.app.url(&format!("/v1/credentials/{id}/token")))
+        .bearer_auth(&fixture.app.admin_key)
+        .json(&json!({"min_ttl_seconds": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "30");
+    // The wait is honoured: the next asks do not reach the provider.
+    let refusals = fixture.oauth.refusals();
+    for _ in 0..3 {
+        let (status, _) = fixture.token(&id, json!({"min_ttl_seconds": 0})).await;
+        assert_eq!(status, 503);
+    }
+    assert_eq!(fixture.oauth.refusals(), refusals);
+    let (_, credential) = fixture
+        .app
+        .send(Method::GET, &format!("/v1/credentials/{id}"), None)
+        .await;
+    assert_eq!(
+        credential["status"], "valid",
+        "a wait is no refusal of the grant"
+    );
 }
 
 /// A provider an operator declares in a file of their own.

@@ -26,6 +26,7 @@ mod rotation;
 mod second_connector;
 mod secrecy;
 mod secret_binding;
+mod shipped_providers;
 mod slow_bodies;
 mod startup;
 mod store;

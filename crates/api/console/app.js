@@ -464,16 +464,27 @@ function schemaFields(schema, section, secret) {
   const required = schema.required || [];
   return Object.entries(schema.properties || {}).map(([name, property]) => {
     const id = uid(`${section}-${name}`);
-    const input = el("input", {
-      id,
-      name,
-      type: secret || property.writeOnly ? "password" : String(property.pattern || "").includes("https://") ? "url" : "text",
-      autocomplete: secret || property.writeOnly ? "new-password" : "off",
-      required: required.includes(name),
-      maxlength: property.maxLength,
-      placeholder: property.examples ? property.examples[0] : null,
-      "aria-describedby": `${id}-help ${id}-error`,
-    });
+    const described = `${id}-help ${id}-error`;
+    // A field with choices is a list to pick from, its default picked.
+    const input = property.enum
+      ? el(
+          "select",
+          { id, name, required: required.includes(name), "aria-describedby": described },
+          ...property.enum.map((choice) =>
+            el("option", { value: choice, text: choice, selected: choice === property.default }),
+          ),
+        )
+      : el("input", {
+          id,
+          name,
+          type: secret || property.writeOnly ? "password" : String(property.pattern || "").includes("https://") ? "url" : "text",
+          autocomplete: secret || property.writeOnly ? "new-password" : "off",
+          required: required.includes(name),
+          maxlength: property.maxLength,
+          value: property.default,
+          placeholder: property.examples ? property.examples[0] : null,
+          "aria-describedby": described,
+        });
     return {
       path: `${section}.${name}`,
       name,

@@ -66,10 +66,10 @@ pub struct AuditQuery {
     #[param(value_type = Option<AuditAction>)]
     pub action: Option<String>,
     /// Only events about this kind of target, such as `credential` or `data_source`.
-    #[param(max_length = 64)]
+    #[param(min_length = 1, max_length = 64)]
     pub target_type: Option<String>,
     /// Only events about this target: its id (an API key: its prefix).
-    #[param(max_length = 128)]
+    #[param(min_length = 1, max_length = 128)]
     pub target_id: Option<String>,
     /// `oldest` first (the default) or `newest` first.
     #[param(value_type = Option<AuditOrder>)]

@@ -284,13 +284,11 @@ async fn store_example_credentials(database_url: &str, master_key: &str, ids: &[
     }
 }
 
-/// What schemathesis is given through the environment: keys, the API key it logs in with, and
-/// the ids of records it cannot make itself.
+/// What schemathesis is given through the environment: keys, and the ids of records it
+/// cannot make itself.
 struct Seed {
     key: String,
     consent_key: String,
-    client_id: String,
-    client_secret: String,
     credential: String,
     oauth_credential: String,
     consent_destination: String,
@@ -360,8 +358,6 @@ impl Seed {
         Self {
             key: key.to_string(),
             consent_key: consent_key.to_string(),
-            client_id: config.client_id,
-            client_secret: config.client_secret,
             credential,
             oauth_credential,
             consent_destination,
@@ -375,8 +371,6 @@ impl Seed {
         vec![
             ("LATCH_CONTRACT_KEY", &self.key),
             ("LATCH_CONTRACT_CONSENT_KEY", &self.consent_key),
-            ("LATCH_CONTRACT_CLIENT_ID", &self.client_id),
-            ("LATCH_CONTRACT_CLIENT_SECRET", &self.client_secret),
             ("LATCH_CONTRACT_OAUTH_CLIENT", OAUTH_CLIENT),
             ("LATCH_CONTRACT_CREDENTIAL", &self.credential),
             ("LATCH_CONTRACT_OAUTH_CREDENTIAL", &self.oauth_credential),

@@ -181,29 +181,8 @@ async fn five_hundred_jobs_rejecting_the_same_token_cost_one_refresh_grant(conse
     let id = consent.connected("busy").await;
     let (_, current) = consent.token(&consent.app().address, &id, json!({})).await;
     let body = json!({"rejected_token": current["access_token"]});
-    let url = consent.app().url(&format!("/v1/credentials/{id}/token"));
-    let requests: Vec<_> = (0..500)
-        .map(|_| {
-            let request = consent
-                .app()
-                .client
-                .post(&url)
-                .bearer_auth(&consent.app().admin_key)
-                .json(&body);
-            tokio::spawn(async move {
-                let response = request.send().await.unwrap();
-                let status = response.status().as_u16();
-                let answer: Value = response.json().await.unwrap();
-                (status, answer["access_token"].as_str().map(str::to_string))
-            })
-        })
-        .collect();
-    let mut tokens = std::collections::HashSet::new();
-    for request in requests {
-        let (status, token) = request.await.unwrap();
-        assert_eq!(status, 200);
-        tokens.insert(token.unwrap());
-    }
+    let address = consent.app().address.as_str();
+    let tokens = latch_tests::token_storm(consent.app(), &[address], &id, &body, 500).await;
     assert_eq!(tokens.len(), 1, "every job got the one new token");
     assert!(!tokens.contains(current["access_token"].as_str().unwrap()));
     assert_eq!(consent.fixture.mock.stats().oauth_refreshes, 1);

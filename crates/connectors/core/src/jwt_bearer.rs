@@ -88,6 +88,11 @@ pub async fn exchange(
     request_token(egress, endpoint, &form).await
 }
 
+/// Why `pem` cannot sign assertions, if it cannot: for the check of a key when it is saved.
+pub fn check_private_key(pem: &SecretString) -> Result<(), String> {
+    private_key(pem).map(|_| ()).map_err(|error| error.detail)
+}
+
 /// The key in a `-----BEGIN PRIVATE KEY-----` block (PKCS#8): the kind service accounts'
 /// key files hold.
 fn private_key(pem: &SecretString) -> Result<RsaKeyPair, UpstreamError> {

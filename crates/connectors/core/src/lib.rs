@@ -94,6 +94,13 @@ pub trait Connector: Send + Sync + 'static {
         None
     }
 
+    /// Non-secret values jobs need that the identity names (Xero's tenant id, which every
+    /// Xero call sends), handed out with each token's metadata.
+    fn identity_metadata(&self, identity: &Value) -> serde_json::Map<String, Value> {
+        let _ = identity;
+        serde_json::Map::new()
+    }
+
     /// Connector-specific normalisation of a config whose fields passed the generic checks.
     fn normalize_config(&self, config: Fields) -> Result<Fields, Vec<FieldError>> {
         Ok(config)

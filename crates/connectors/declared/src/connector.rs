@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use latch_connector::oauth::{OAuthFlow, OAuthGrant};
 use latch_connector::token_endpoint::{self, ClientAuth, TokenEndpoint, TokenHint};
 use latch_connector::{
-    AccessToken, AuthMethod, Connector, EgressClient, FieldSpec, Fields, SecretFields,
-    UpstreamError, ValidationOutcome,
+    AccessToken, AuthMethod, Connector, EgressClient, FieldError, FieldSpec, Fields, SecretFields,
+    UpstreamError, ValidationOutcome, ValidationPolicy, check_section, jwt_bearer,
 };
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use reqwest::{Method, StatusCode};
@@ -17,7 +17,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::rules::{CLIENT_ID, CLIENT_SECRET, ClientAuthRule, Provider, SCOPES, client_auth_named};
+use crate::rules::{
+    CLIENT_ID, CLIENT_SECRET, ClientAuthRule, ISSUER, JwtBearer, PRIVATE_KEY, Provider, SCOPES,
+    SUBJECT, client_auth_named,
+};
 
 /// A provider from a declaration file.
 #[derive(Debug)]
@@ -151,6 +154,65 @@ impl DeclaredConnector {
         }
     }
 
+    /// An assertion signed with the service account's key, traded for a token (RFC 7523).
+    async fn assertion_grant(
+        &self,
+        egress: &EgressClient,
+        jwt: &JwtBearer,
+        config: &Fields,
+        secrets: &SecretFields,
+    ) -> Result<AccessToken, UpstreamError> {
+        let token_url = self.provider.token.render(config)?;
+        let audience = match &jwt.audience {
+            Some(template) => template.render(config)?.to_string(),
+            None => token_url.to_string(),
+        };
+        let key = SecretString::from(secrets.get(PRIVATE_KEY).unwrap_or_default().to_string());
+        let claims = jwt_bearer::Claims {
+            issuer: Self::text(config, ISSUER),
+            subject: config
+                .get(SUBJECT)
+                .and_then(Value::as_str)
+                .filter(|subject| !subject.is_empty()),
+            audience: &audience,
+            scope: Self::scope(config).filter(|_| jwt.scope_claim),
+            lifetime: jwt.lifetime,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs())
+            .unwrap_or_default();
+        let assertion = jwt_bearer::sign(&key, &claims, now)?;
+        let endpoint = TokenEndpoint {
+            url: token_url,
+            client_id: "",
+            client_secret: None,
+            auth: ClientAuth::Unauthenticated,
+            upstream: self.provider.name,
+            keep: self.provider.keep,
+        };
+        jwt_bearer::exchange(egress, &endpoint, &assertion)
+            .await
+            .map(|grant| grant.access)
+    }
+
+    /// Who the credential a person typed acts as: its client, or its service account.
+    fn typed_identity(&self, config: &Fields) -> (String, Value) {
+        match self.provider.jwt_bearer {
+            Some(_) => {
+                let issuer = Self::text(config, ISSUER);
+                (
+                    format!("service account {issuer}"),
+                    json!({"issuer": issuer}),
+                )
+            }
+            None => {
+                let client = Self::text(config, CLIENT_ID);
+                (format!("client {client}"), json!({"client_id": client}))
+            }
+        }
+    }
+
     /// Revokes `token` where the provider has an RFC 7009 endpoint. Best effort.
     async fn revoke_at_provider(
         &self,
@@ -199,7 +261,7 @@ impl Connector for DeclaredConnector {
         self.provider.settings
     }
     fn secret_fields(&self) -> &'static [FieldSpec] {
-        self.provider.secret_fields
+        self.provider.secrets
     }
     fn auth_methods(&self) -> &'static [AuthMethod] {
         self.provider.methods
@@ -220,13 +282,48 @@ impl Connector for DeclaredConnector {
         }
     }
 
-    /// The client credentials grant.
+    fn identity_metadata(&self, identity: &Value) -> serde_json::Map<String, Value> {
+        let Some(declared) = &self.provider.identity else {
+            return serde_json::Map::new();
+        };
+        declared
+            .keep
+            .iter()
+            .filter_map(|(name, pointer)| match identity.pointer(pointer)? {
+                value @ (Value::String(_) | Value::Number(_) | Value::Bool(_)) => {
+                    Some((name.clone(), value.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A service account's key must be one it can sign with: checked when it is saved.
+    fn validate_secrets(
+        &self,
+        secrets: &Value,
+        policy: ValidationPolicy,
+    ) -> Result<Fields, Vec<FieldError>> {
+        let fields = check_section("secrets", self.provider.secrets, secrets, policy)?;
+        if self.provider.jwt_bearer.is_some()
+            && let Some(Value::String(pem)) = fields.get(PRIVATE_KEY)
+            && let Err(why) = jwt_bearer::check_private_key(&SecretString::from(pem.to_string()))
+        {
+            return Err(vec![FieldError::new(format!("secrets.{PRIVATE_KEY}"), why)]);
+        }
+        Ok(fields)
+    }
+
+    /// The client credentials grant, or a service account's signed assertion.
     async fn fetch_token(
         &self,
         egress: &EgressClient,
         config: &Fields,
         secrets: &SecretFields,
     ) -> Result<AccessToken, UpstreamError> {
+        if let Some(jwt) = &self.provider.jwt_bearer {
+            return self.assertion_grant(egress, jwt, config, secrets).await;
+        }
         let secret = self.client_secret(secrets);
         let endpoint = self.endpoint(config, &secret)?;
         token_endpoint::client_credentials(egress, &endpoint, Self::scope(config))
@@ -234,7 +331,9 @@ impl Connector for DeclaredConnector {
             .map(|grant| grant.access)
     }
 
-    /// A real grant, then the identity request when the provider declares one.
+    /// A real grant proves the client's ID and secret. (The identity request is a consent's:
+    /// providers' identity endpoints answer for a person, whom a client acting for itself is
+    /// not.)
     async fn test_login(
         &self,
         egress: &EgressClient,
@@ -243,16 +342,23 @@ impl Connector for DeclaredConnector {
     ) -> ValidationOutcome {
         match self.fetch_token(egress, config, secrets).await {
             Ok(access) => {
-                let outcome = self.who(egress, config, &access.token).await;
-                self.revoke_at_provider(
-                    egress,
-                    config,
-                    secrets,
-                    &access.token,
-                    TokenHint::AccessToken,
+                // A client ends the token it tried; a service account's lapses on its own
+                // (the revocation endpoint authenticates clients, which it is not).
+                if self.provider.jwt_bearer.is_none() {
+                    self.revoke_at_provider(
+                        egress,
+                        config,
+                        secrets,
+                        &access.token,
+                        TokenHint::AccessToken,
+                    )
+                    .await;
+                }
+                let (who, identity) = self.typed_identity(config);
+                ValidationOutcome::valid(
+                    format!("{} granted a token to {who}", self.provider.name),
+                    identity,
                 )
-                .await;
-                outcome
             }
             Err(error) => error.into_outcome(),
         }
@@ -279,7 +385,7 @@ impl OAuthFlow for DeclaredConnector {
     }
 
     fn secret_fields(&self) -> &'static [FieldSpec] {
-        self.provider.secret_fields
+        self.provider.app_secrets
     }
 
     /// The token endpoint and the client ID name the client.

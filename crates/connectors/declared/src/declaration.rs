@@ -15,7 +15,8 @@ pub struct Declaration {
     pub description: String,
     /// The provider's own documentation of its OAuth endpoints.
     pub docs_url: String,
-    /// Of `oauth_authorization_code`, `oauth_client_credentials`.
+    /// Of `oauth_authorization_code`, `oauth_client_credentials`, `jwt_bearer` (at most one
+    /// of the last two).
     pub auth_methods: Vec<String>,
     /// The ports its endpoints answer on; 443 when left out.
     #[serde(default)]
@@ -27,6 +28,23 @@ pub struct Declaration {
     pub oauth: OAuthDeclaration,
     /// How a token says whom it acts for; without it a consent reads "connected".
     pub identity: Option<IdentityDeclaration>,
+    /// The assertions of `jwt_bearer` (RFC 7523).
+    pub jwt_bearer: Option<JwtBearerDeclaration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtBearerDeclaration {
+    /// The assertion's `aud`; the token URL when left out.
+    pub audience: Option<String>,
+    /// The longest an assertion may live, `iat` to `exp`, as the provider allows it.
+    pub max_lifetime_seconds: u64,
+    /// The scopes go in the assertion's `scope` claim (Google) rather than nowhere.
+    #[serde(default)]
+    pub scope_claim: bool,
+    /// The scopes a service account's credential asks for unless it names its own, when they
+    /// differ from `oauth.scopes`; `[]`: none.
+    pub scopes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -78,6 +96,9 @@ pub struct OAuthDeclaration {
     /// Scopes asked for unless an app or credential names its own.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The scopes a credential of the client credentials grant asks for unless it names its
+    /// own, when they differ from `scopes` (Microsoft's `.default`); `[]`: none.
+    pub client_credentials_scopes: Option<Vec<String>>,
     /// Between scopes in the `scope` parameter; a space (RFC 6749 §3.3) when left out.
     pub scope_separator: Option<String>,
     /// Extra parameters of the consent URL (Google's `access_type = "offline"`).
@@ -97,4 +118,7 @@ pub struct IdentityDeclaration {
     pub url: String,
     /// A JSON pointer (RFC 6901) to the name shown as "connected as".
     pub label: Option<String>,
+    /// Values of the identity jobs need, by metadata name: JSON pointers (Xero's tenant id).
+    #[serde(default)]
+    pub keep: BTreeMap<String, String>,
 }

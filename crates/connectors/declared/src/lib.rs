@@ -7,6 +7,7 @@
 mod connector;
 mod declaration;
 mod rules;
+mod specs;
 mod template;
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,9 @@ use latch_connector::{AuthMethod, FieldKind, FieldSpec, check_pattern, matches_p
 use url::Url;
 
 use crate::declaration::{Declaration, DeclaredKind, FieldDeclaration};
+use crate::specs::{
+    client_id_spec, client_secret_spec, issuer_spec, private_key_spec, scopes_spec, subject_spec,
+};
 use crate::template::UrlTemplate;
 
 /// A problem with one declaration file.
@@ -35,6 +38,9 @@ impl std::fmt::Display for ProviderError {
 pub const CLIENT_ID: &str = "client_id";
 pub const SCOPES: &str = "scopes";
 pub const CLIENT_SECRET: &str = "client_secret";
+pub const ISSUER: &str = "issuer";
+pub const SUBJECT: &str = "subject";
+pub const PRIVATE_KEY: &str = "private_key";
 
 /// A declaration that passed every rule.
 #[derive(Debug)]
@@ -50,8 +56,11 @@ pub struct Provider {
     pub settings: &'static [FieldSpec],
     /// An app's settings: the same, with those the consent URL takes required.
     pub app_settings: &'static [FieldSpec],
-    /// A confidential client's secret; empty for a public client.
-    pub secret_fields: &'static [FieldSpec],
+    /// The secrets of the credential a person types: a client's secret, or a service
+    /// account's private key.
+    pub secrets: &'static [FieldSpec],
+    /// An app's: a confidential client's secret; none for a public client.
+    pub app_secrets: &'static [FieldSpec],
     pub authorization: Option<UrlTemplate>,
     pub token: UrlTemplate,
     pub revocation: Option<UrlTemplate>,
@@ -62,7 +71,21 @@ pub struct Provider {
     pub lifetime: Option<Duration>,
     pub keep: &'static [&'static str],
     pub identity: Option<Identity>,
+    pub jwt_bearer: Option<JwtBearer>,
 }
+
+/// How assertions of `jwt_bearer` are made.
+#[derive(Debug)]
+pub struct JwtBearer {
+    /// `aud`; the token URL when `None`.
+    pub audience: Option<UrlTemplate>,
+    pub lifetime: Duration,
+    pub scope_claim: bool,
+}
+
+/// Assertions live at most this long, however long the provider would take them: each is
+/// signed just before its one exchange.
+const ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
 
 /// How the client authenticates: as declared, or as a setting of each app or credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,9 +108,11 @@ pub fn client_auth_named(name: &str) -> Option<ClientAuth> {
 pub struct Identity {
     pub url: UrlTemplate,
     pub label: Option<String>,
+    /// Metadata name, and the JSON pointer to its value in the identity.
+    pub keep: Vec<(String, String)>,
 }
 
-fn leak(text: String) -> &'static str {
+pub(crate) fn leak(text: String) -> &'static str {
     Box::leak(text.into_boxed_str())
 }
 
@@ -218,9 +243,25 @@ pub fn check(file: &str, declaration: Declaration) -> Result<Provider, Vec<Provi
                 "must be a JSON pointer (RFC 6901), starting with `/`",
             );
         }
+        for (name, pointer) in &identity.keep {
+            if !is_name(name, 64) || oauth.keep.contains(name) {
+                problems_ref.add(
+                    format!("identity.keep.{name}"),
+                    "must be a metadata name of lower-case letters, digits and `_` that \
+                     `oauth.keep` does not take already",
+                );
+            }
+            if !pointer.starts_with('/') {
+                problems_ref.add(
+                    format!("identity.keep.{name}"),
+                    "must be a JSON pointer (RFC 6901), starting with `/`",
+                );
+            }
+        }
         Some(Identity {
             url: template(problems_ref, "identity.url", &identity.url)?,
             label: identity.label.clone(),
+            keep: identity.keep.clone().into_iter().collect(),
         })
     });
     let separator = oauth.scope_separator.clone().unwrap_or_else(|| " ".into());
@@ -265,13 +306,65 @@ pub fn check(file: &str, declaration: Declaration) -> Result<Provider, Vec<Provi
         }
     }
 
-    let secret_fields: Vec<FieldSpec> = match public {
+    let jwt = methods.contains(&AuthMethod::JwtBearer);
+    let jwt_bearer = match (&declaration.jwt_bearer, jwt) {
+        (Some(declared), true) => {
+            if declared.max_lifetime_seconds == 0 {
+                problems_ref.add("jwt_bearer.max_lifetime_seconds", "must be at least 1");
+            }
+            let audience = declared
+                .audience
+                .as_deref()
+                .and_then(|url| template(problems_ref, "jwt_bearer.audience", url));
+            Some(JwtBearer {
+                audience,
+                lifetime: ASSERTION_LIFETIME
+                    .min(Duration::from_secs(declared.max_lifetime_seconds)),
+                scope_claim: declared.scope_claim,
+            })
+        }
+        (None, true) => {
+            problems_ref.add("jwt_bearer", "is required with the jwt_bearer method");
+            None
+        }
+        (Some(_), false) => {
+            problems_ref.add(
+                "jwt_bearer",
+                "is only for jwt_bearer, which auth_methods does not list",
+            );
+            None
+        }
+        (None, false) => None,
+    };
+    let app_secret_fields: Vec<FieldSpec> = match public {
         true => Vec::new(),
         false => vec![client_secret_spec()],
     };
+    let mut app_config_fields = fields.clone();
+    app_config_fields.push(client_id_spec());
+    app_config_fields.push(scopes_spec(&oauth.scopes, &separator));
+    // The settings and secrets of the credential a person types: a client's, or a service
+    // account's.
     let mut config_fields = fields;
-    config_fields.push(client_id_spec());
-    config_fields.push(scopes_spec(&oauth.scopes, &separator));
+    let secret_fields = if jwt {
+        config_fields.push(issuer_spec());
+        config_fields.push(subject_spec());
+        let typed_scopes = declaration
+            .jwt_bearer
+            .as_ref()
+            .and_then(|declared| declared.scopes.as_ref())
+            .unwrap_or(&oauth.scopes);
+        config_fields.push(scopes_spec(typed_scopes, &separator));
+        vec![private_key_spec()]
+    } else {
+        config_fields.push(client_id_spec());
+        let typed_scopes = oauth
+            .client_credentials_scopes
+            .as_ref()
+            .unwrap_or(&oauth.scopes);
+        config_fields.push(scopes_spec(typed_scopes, &separator));
+        app_secret_fields.clone()
+    };
 
     if !problems.found.is_empty() {
         return Err(problems.found);
@@ -284,7 +377,7 @@ pub fn check(file: &str, declaration: Declaration) -> Result<Provider, Vec<Provi
         .flat_map(|template| template.fields())
         .map(str::to_string)
         .collect();
-    let app_config_fields: Vec<FieldSpec> = config_fields
+    let app_config_fields: Vec<FieldSpec> = app_config_fields
         .iter()
         .map(
             |spec| match consent_takes.iter().any(|name| name == spec.name) {
@@ -305,7 +398,8 @@ pub fn check(file: &str, declaration: Declaration) -> Result<Provider, Vec<Provi
         ports: Box::leak(ports.into_boxed_slice()),
         settings: Box::leak(config_fields.into_boxed_slice()),
         app_settings: Box::leak(app_config_fields.into_boxed_slice()),
-        secret_fields: Box::leak(secret_fields.into_boxed_slice()),
+        secrets: Box::leak(secret_fields.into_boxed_slice()),
+        app_secrets: Box::leak(app_secret_fields.into_boxed_slice()),
         authorization,
         token,
         revocation,
@@ -327,6 +421,7 @@ pub fn check(file: &str, declaration: Declaration) -> Result<Provider, Vec<Provi
                 .into_boxed_slice(),
         ),
         identity,
+        jwt_bearer,
     })
 }
 
@@ -371,9 +466,10 @@ fn client_auth(problems: &mut Problems, text: &str, fields: &[FieldDeclaration])
 }
 
 fn methods(problems: &mut Problems, names: &[String]) -> Vec<AuthMethod> {
-    const OFFERED: [AuthMethod; 2] = [
+    const OFFERED: [AuthMethod; 3] = [
         AuthMethod::OauthAuthorizationCode,
         AuthMethod::OauthClientCredentials,
+        AuthMethod::JwtBearer,
     ];
     let mut methods = Vec::new();
     for (index, name) in names.iter().enumerate() {
@@ -388,13 +484,19 @@ fn methods(problems: &mut Problems, names: &[String]) -> Vec<AuthMethod> {
                 format!("auth_methods[{index}]"),
                 format!(
                     "`{name}` is not a method a declared provider offers; expected \
-                     `oauth_authorization_code` or `oauth_client_credentials`"
+                     `oauth_authorization_code`, `oauth_client_credentials` or `jwt_bearer`"
                 ),
             ),
         }
     }
     if names.is_empty() {
         problems.add("auth_methods", "must list at least one method");
+    }
+    if methods.iter().filter(|method| method.is_typed()).count() > 1 {
+        problems.add(
+            "auth_methods",
+            "may list one of `oauth_client_credentials` and `jwt_bearer`, not both",
+        );
     }
     methods
 }
@@ -410,7 +512,16 @@ fn field_specs(problems: &mut Problems, fields: &[FieldDeclaration]) -> Vec<Fiel
                 at("name"),
                 "must be 1 to 64 lower-case letters, digits and `_`, starting with a letter",
             );
-        } else if [CLIENT_ID, SCOPES, CLIENT_SECRET].contains(&field.name.as_str()) {
+        } else if [
+            CLIENT_ID,
+            SCOPES,
+            CLIENT_SECRET,
+            ISSUER,
+            SUBJECT,
+            PRIVATE_KEY,
+        ]
+        .contains(&field.name.as_str())
+        {
             problems.add(
                 at("name"),
                 format!("`{}` is a setting every provider has already", field.name),
@@ -543,58 +654,5 @@ fn check_template(
             key,
             format!("does not make an https URL with the fields' examples (`{sample}`)"),
         );
-    }
-}
-
-fn client_id_spec() -> FieldSpec {
-    FieldSpec {
-        name: CLIENT_ID,
-        title: "Client ID",
-        help: "The client ID the provider gave the OAuth client (app) when it was registered.",
-        kind: FieldKind::Text,
-        max_len: 512,
-        example: "latch-client",
-        // The client ID names the client the secret belongs to.
-        binds_secret: true,
-        pattern: None,
-        choices: &[],
-        default: None,
-        optional: false,
-    }
-}
-
-fn scopes_spec(scopes: &[String], separator: &str) -> FieldSpec {
-    let default = (!scopes.is_empty()).then(|| leak(scopes.join(separator)));
-    FieldSpec {
-        name: SCOPES,
-        title: "Scopes",
-        help: leak(format!(
-            "The scopes to ask for, separated by `{separator}`. Left out: {}.",
-            default.map_or("none".to_string(), |scopes| format!("`{scopes}`"))
-        )),
-        kind: FieldKind::Text,
-        max_len: 2048,
-        example: default.unwrap_or(""),
-        binds_secret: false,
-        pattern: None,
-        choices: &[],
-        default,
-        optional: true,
-    }
-}
-
-fn client_secret_spec() -> FieldSpec {
-    FieldSpec {
-        name: CLIENT_SECRET,
-        title: "Client Secret",
-        help: "The OAuth client's secret. Latch encrypts it and never shows it again.",
-        kind: FieldKind::Secret,
-        max_len: 2048,
-        example: "",
-        binds_secret: false,
-        pattern: None,
-        choices: &[],
-        default: None,
-        optional: false,
     }
 }

@@ -289,3 +289,51 @@ fn an_operators_folder_gives_its_toml_files_in_order_and_names_a_missing_folder(
     let problem = read_folder(&folder).unwrap_err();
     assert!(problem.why.contains("cannot be read"), "{problem}");
 }
+
+#[test]
+fn xero_hands_jobs_the_tenant_id_its_identity_names() {
+    let connectors = load(&shipped()).unwrap();
+    let xero = connectors.iter().find(|c| c.id() == "xero").unwrap();
+    let identity = json!([{"tenantId": "t-1", "tenantName": "Demo Company (NZ)"}]);
+    assert_eq!(
+        xero.identity_metadata(&identity),
+        *json!({"tenant_id": "t-1"}).as_object().unwrap()
+    );
+    assert_eq!(
+        xero.identity_label(&identity),
+        Some("Demo Company (NZ)".into())
+    );
+}
+
+#[test]
+fn a_service_account_method_needs_its_section_and_is_the_one_typed_method() {
+    let jwt = GOOD.replace(
+        "auth_methods = [\"oauth_authorization_code\", \"oauth_client_credentials\"]",
+        "auth_methods = [\"oauth_authorization_code\", \"jwt_bearer\"]",
+    );
+    let problem = only_problem(&jwt);
+    assert_eq!(problem.field, "jwt_bearer", "{problem}");
+
+    let with_section = format!("{jwt}\n[jwt_bearer]\nmax_lifetime_seconds = 3600\n");
+    let connectors = load(&[source("acme.toml", &with_section)]).unwrap();
+    let acme = &connectors[0];
+    assert_eq!(acme.typed_method(), Some(AuthMethod::JwtBearer));
+    let names: Vec<_> = acme.config_fields().iter().map(|f| f.name).collect();
+    assert_eq!(names, ["subdomain", "issuer", "subject", "scopes"]);
+    assert_eq!(acme.secret_fields()[0].name, "private_key");
+    // The app keeps the client's settings and secret.
+    let flow = acme.oauth().unwrap();
+    assert_eq!(flow.secret_fields()[0].name, "client_secret");
+
+    let both = GOOD.replace(
+        "auth_methods = [\"oauth_authorization_code\", \"oauth_client_credentials\"]",
+        "auth_methods = [\"oauth_client_credentials\", \"jwt_bearer\"]",
+    ) + "\n[jwt_bearer]\nmax_lifetime_seconds = 3600\n";
+    let problems = problems_of(&both);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.field == "auth_methods" && p.why.contains("not both")),
+        "{problems:#?}"
+    );
+}

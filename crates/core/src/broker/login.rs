@@ -118,7 +118,7 @@ impl TokenBroker {
             fetched.is_ok(),
         );
 
-        let (access, lifetime, rotated) = match fetched {
+        let (mut access, lifetime, rotated) = match fetched {
             Ok(fetched) => fetched,
             Err(failure) => {
                 self.release(credential.id, owner).await;
@@ -160,6 +160,12 @@ impl TokenBroker {
                 return self.stale_or(slot, credential, unavailable(retry_after, failure.detail));
             }
         };
+        // What the identity names that jobs need (Xero's tenant id) goes with every token.
+        if let Some(identity) = &credential.identity {
+            access
+                .metadata
+                .extend(connector.identity_metadata(identity));
+        }
 
         let obtained_at = self.clock.now();
         let expires_at = obtained_at + chrono::Duration::from_std(lifetime).unwrap_or_default();

@@ -412,6 +412,12 @@ async fn connect(
             .await;
         return Err(CallbackError::Upstream(outcome.detail));
     }
+    // What the identity names that jobs need (Xero's tenant id) goes with every token.
+    let mut grant = grant;
+    if let Some(identity) = &outcome.identity {
+        let named = connector.identity_metadata(identity);
+        grant.access.metadata.extend(named);
+    }
     let grant = Granted { grant, lifetime };
     let saved = match session.credential_id {
         Some(credential_id) => {

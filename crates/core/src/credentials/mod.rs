@@ -492,13 +492,23 @@ pub async fn update_credential(
         )]));
     }
 
-    if let Some(config) = &request.config
-        && let Some(other) = state
+    let typed = |connector: &dyn Connector| connector.typed_method().is_some();
+    let config_elsewhere = request.config.as_ref().and_then(|config| {
+        state
             .catalogue
             .fits_another(connector, config, false, |connector| {
-                connector.typed_method().map(|_| connector.config_fields())
+                typed(connector).then(|| connector.config_fields())
             })
-    {
+    });
+    // Secrets are replaced whole.
+    let secrets_elsewhere = request.secrets.as_ref().and_then(|secrets| {
+        state
+            .catalogue
+            .fits_another(connector, secrets, true, |connector| {
+                typed(connector).then(|| connector.secret_fields())
+            })
+    });
+    if let Some(other) = config_elsewhere.or(secrets_elsewhere) {
         return Err(CoreError::Conflict(format!(
             "these are settings of a `{other}` credential; this one is a `{}` credential",
             connector.id()
