@@ -52,6 +52,8 @@ pub struct Profile {
     /// What an identity request answers for a live token (a provider's own shape: Xero's
     /// list of connections); `{"sub", "name"}` when `None`.
     pub identity: Option<Value>,
+    /// Waited before each token answer (the benchmark's upstream latency).
+    pub latency: std::time::Duration,
 }
 
 /// The person every consent is approved for, as `/userinfo` names them.
@@ -300,6 +302,9 @@ async fn token(
 ) -> HttpResponse {
     let form = form.into_inner();
     let profile = state.profile.lock().unwrap().clone();
+    if !profile.latency.is_zero() {
+        tokio::time::sleep(profile.latency).await;
+    }
     if form.get("grant_type").map(String::as_str) == Some(JWT_BEARER) {
         let audience = format!("http://{}/token", request.connection_info().host());
         let verified = (profile.accept_any_client && form.contains_key("assertion"))

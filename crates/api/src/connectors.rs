@@ -45,7 +45,7 @@ pub fn with_providers_from(folder: &Path) -> Result<Catalogue, String> {
     let sources: Vec<Source> =
         latch_connector_declared::read_folder(folder).map_err(|problem| problem.to_string())?;
     let declared = latch_connector_declared::load(&sources)
-        .map_err(|problems| format!("LATCH_PROVIDERS_DIR: {}", lines(&problems)))?;
+        .map_err(|problems| format!("LATCH_PROVIDERS_DIR:{}", lines(&problems)))?;
     let mut problems = Vec::new();
     let builtin = builtin();
     for (source, connector) in sources.iter().zip(&declared) {
@@ -58,7 +58,7 @@ pub fn with_providers_from(folder: &Path) -> Result<Catalogue, String> {
         }
     }
     if !problems.is_empty() {
-        return Err(format!("LATCH_PROVIDERS_DIR: {}", lines(&problems)));
+        return Err(format!("LATCH_PROVIDERS_DIR:{}", lines(&problems)));
     }
     Ok(Catalogue::new(with_shipped(
         declared

@@ -1,11 +1,13 @@
 //! `make bench`: the token hot path against `GET /healthz` of the same server, refresh
 //! storms on one and on two replicas, the servers' memory, and a master key rotation of
 //! 100 000 credentials on SQLite and PostgreSQL while tokens are handed out. Prints a
-//! Markdown report.
+//! Markdown report. Tokens and storms are measured for Looker and for a declared provider
+//! (the generic `oauth2`'s client credentials) in the same run.
 //!
 //! Everything runs on this machine: the servers are release `latch-server` processes (the
-//! `latch` binary's code), Looker is mock-looker on 127.0.0.1 with 100 ms of latency, and the
-//! load comes from this program (64 connections, HTTP/1.1 keep-alive).
+//! `latch` binary's code), Looker is mock-looker and the declared provider the test crate's
+//! authorization server, both on 127.0.0.1 with 100 ms of latency, and the load comes from
+//! this program (64 connections, HTTP/1.1 keep-alive).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -14,11 +16,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use latch_tests::mock_looker::{MockLooker, MockLookerConfig};
+use latch_tests::mock_oauth::{Auth, MockOAuth, Profile};
 use latch_tests::replica::admin_key;
 use latch_tests::stored::{StoredCredential, store_credential};
 use latch_tests::{Backend, Replica, TestDatabase};
 use latch_vault::{ExposeSecret, Kek, Keyring, MasterKey};
 use serde_json::{Value, json};
+
+mod rewrap;
+mod store_load;
+
+use rewrap::{rewrap_report, rewrap_run};
+use store_load::{store_load, store_load_report};
 
 const CONNECTIONS: usize = 64;
 const STORM: usize = 500;
@@ -152,15 +161,82 @@ async fn create_credential(
     name: &str,
 ) -> String {
     let config = mock.config();
-    let created: Value = client
-        .post(format!("{}/v1/credentials", server.replicas[0].address))
-        .bearer_auth(&server.key)
-        .json(&json!({
+    saved(
+        client,
+        server,
+        json!({
             "name": name,
             "connector": "looker",
             "config": {"api_host_url": mock.url, "client_id": config.client_id},
             "secrets": {"client_secret": config.client_secret}
-        }))
+        }),
+    )
+    .await
+}
+
+/// The declared provider's client, as its authorization server knows it.
+const OAUTH_CLIENT: &str = "bench-client";
+const OAUTH_SECRET: &str = "bench-secret";
+
+/// The upstream a storm's credential logs in at.
+#[derive(Clone, Copy)]
+enum Upstream<'a> {
+    Looker(&'a MockLooker),
+    Declared(&'a MockOAuth),
+}
+
+impl Upstream<'_> {
+    /// From now on, tokens live `seconds`.
+    fn tokens_live(&self, seconds: u64) {
+        match self {
+            Upstream::Looker(mock) => mock.set_expires_in(seconds),
+            Upstream::Declared(server) => server.set_profile(declared_profile(seconds)),
+        }
+    }
+
+    /// Logins (token grants) so far.
+    fn logins(&self) -> u64 {
+        match self {
+            Upstream::Looker(mock) => mock.stats().logins,
+            Upstream::Declared(server) => server.grants(),
+        }
+    }
+
+    /// A valid credential logging in there; its id.
+    async fn credential(&self, client: &reqwest::Client, server: &Server, name: &str) -> String {
+        match self {
+            Upstream::Looker(mock) => create_credential(client, server, mock, name).await,
+            Upstream::Declared(upstream) => {
+                saved(
+                    client,
+                    server,
+                    json!({
+                        "name": name,
+                        "connector": "oauth2",
+                        "config": {"token_url": upstream.token_url(), "client_id": OAUTH_CLIENT},
+                        "secrets": {"client_secret": OAUTH_SECRET}
+                    }),
+                )
+                .await
+            }
+        }
+    }
+}
+
+fn declared_profile(expires_in: u64) -> Profile {
+    Profile {
+        expires_in: Some(expires_in),
+        latency: Duration::from_millis(100),
+        ..Profile::default()
+    }
+}
+
+/// Saves a credential (tested by a real login first); its id.
+async fn saved(client: &reqwest::Client, server: &Server, body: Value) -> String {
+    let created: Value = client
+        .post(format!("{}/v1/credentials", server.replicas[0].address))
+        .bearer_auth(&server.key)
+        .json(&body)
         .send()
         .await
         .unwrap()
@@ -187,15 +263,15 @@ fn token_request(address: &str, key: &str, id: &str, min_ttl: u64) -> MakeReques
 async fn storm(
     client: &reqwest::Client,
     server: &Server,
-    mock: &MockLooker,
+    upstream: Upstream<'_>,
     id: &str,
 ) -> (u64, Duration) {
-    mock.set_expires_in(3);
+    upstream.tokens_live(3);
     let first = token_request(&server.replicas[0].address, &server.key, id, 1);
     let response = first(client).send().await.unwrap();
     assert_eq!(response.status(), 200);
     tokio::time::sleep(Duration::from_millis(2300)).await;
-    let before = mock.stats().logins;
+    let before = upstream.logins();
     let started = Instant::now();
     let requests: Vec<_> = (0..STORM)
         .map(|index| {
@@ -215,12 +291,18 @@ async fn storm(
         latencies.push(request.await.unwrap());
     }
     let result = summarise(latencies, started.elapsed().as_secs_f64());
-    mock.set_expires_in(3600);
-    (mock.stats().logins - before, result.p99)
+    upstream.tokens_live(3600);
+    (upstream.logins() - before, result.p99)
 }
 
-/// The bench's own rounds of `/healthz` and of tokens, and wrk's ratio and token p99s.
-type HotPath = (Vec<Load>, Vec<Load>, Option<(f64, String)>);
+/// The bench's own rounds of `/healthz`, of Looker's tokens and of a declared provider's, and
+/// wrk's ratio and token p99s (Looker's).
+struct HotPath {
+    health: Vec<Load>,
+    tokens: Vec<Load>,
+    declared: Vec<Load>,
+    with_wrk: Option<(f64, String)>,
+}
 
 /// Throughput and p99 of one `wrk -t1 -c64` run, when wrk is installed.
 struct WrkRun {
@@ -288,42 +370,62 @@ fn wrk_ratio(server: &Server, id: &str, duration: Duration) -> Option<(f64, Stri
 }
 
 /// Starts a server with `workers` HTTP workers and measures `GET /healthz` and cached token
-/// hand-outs in interleaved rounds.
+/// hand-outs (a Looker credential's, a declared provider's) in interleaved rounds.
 async fn hot_path(
     client: &reqwest::Client,
-    mock: &MockLooker,
+    upstreams: [Upstream<'_>; 2],
     workers: usize,
     duration: Duration,
 ) -> (Server, HotPath) {
     let server = servers(Backend::Sqlite, 1, workers).await.unwrap();
     let address = server.replicas[0].address.clone();
-    let id = create_credential(client, &server, mock, "hot path").await;
+    let id = upstreams[0].credential(client, &server, "hot path").await;
+    let declared_id = upstreams[1]
+        .credential(client, &server, "hot path, declared")
+        .await;
     let healthz_url = format!("{address}/healthz");
     let healthz: MakeRequest = Arc::new(move |client| client.get(&healthz_url));
     let token = token_request(&address, &server.key, &id, 300);
-    // Warm both paths (connections, caches) before measuring.
+    let declared_token = token_request(&address, &server.key, &declared_id, 300);
+    // Warm every path (connections, caches) before measuring.
     let warm = Duration::from_secs(1);
-    load(client, CONNECTIONS, warm, healthz.clone()).await;
-    load(client, CONNECTIONS, warm, token.clone()).await;
-    // Interleaved rounds, so that drift (caches, clocks, other load) hits both alike.
-    let mut health = Vec::new();
-    let mut tokens = Vec::new();
-    for _ in 0..ROUNDS {
-        health.push(load(client, CONNECTIONS, duration, healthz.clone()).await);
-        tokens.push(load(client, CONNECTIONS, duration, token.clone()).await);
+    for make in [&healthz, &token, &declared_token] {
+        load(client, CONNECTIONS, warm, make.clone()).await;
     }
-    let with_wrk = wrk_ratio(&server, &id, duration);
-    (server, (health, tokens, with_wrk))
+    // Interleaved rounds, so that drift (caches, clocks, other load) hits all alike.
+    let mut hot = HotPath {
+        health: Vec::new(),
+        tokens: Vec::new(),
+        declared: Vec::new(),
+        with_wrk: None,
+    };
+    for _ in 0..ROUNDS {
+        hot.health
+            .push(load(client, CONNECTIONS, duration, healthz.clone()).await);
+        hot.tokens
+            .push(load(client, CONNECTIONS, duration, token.clone()).await);
+        hot.declared
+            .push(load(client, CONNECTIONS, duration, declared_token.clone()).await);
+    }
+    hot.with_wrk = wrk_ratio(&server, &id, duration);
+    (server, hot)
 }
 
-fn report(workers: usize, (health, tokens, with_wrk): &HotPath) {
+fn report(workers: usize, hot: &HotPath) {
     println!("### Server with {workers} HTTP worker(s)\n");
     println!("| round | run | requests/s | p50 | p99 |");
     println!("|---|---|---|---|---|");
-    for (round, (health, tokens)) in health.iter().zip(tokens).enumerate() {
+    for round in 0..hot.health.len() {
         for (name, run) in [
-            ("`GET /healthz` (baseline)", health),
-            ("`POST /v1/credentials/{id}/token`, cached", tokens),
+            ("`GET /healthz` (baseline)", &hot.health[round]),
+            (
+                "`POST /v1/credentials/{id}/token`, cached, Looker",
+                &hot.tokens[round],
+            ),
+            (
+                "the same, declared provider (`oauth2`)",
+                &hot.declared[round],
+            ),
         ] {
             println!(
                 "| {} | {name} | {:.0} | {} | {} |",
@@ -338,282 +440,21 @@ fn report(workers: usize, (health, tokens, with_wrk): &HotPath) {
         let requests: usize = runs.iter().map(|run| run.requests).sum();
         requests as f64 / runs.iter().map(|run| run.seconds).sum::<f64>()
     };
-    let worst_p99 = tokens.iter().map(|run| run.p99).max().unwrap_or_default();
+    let worst = |runs: &[Load]| runs.iter().map(|run| run.p99).max().unwrap_or_default();
     println!(
-        "\nCached token hand-out / healthz throughput, all rounds: **{:.2}**; worst token p99: **{}**\n",
-        rate(tokens) / rate(health),
-        ms(worst_p99)
+        "\nCached token hand-out / healthz throughput, all rounds: Looker **{:.2}**, declared \
+         provider **{:.2}**; worst token p99: Looker **{}**, declared provider **{}**\n",
+        rate(&hot.tokens) / rate(&hot.health),
+        rate(&hot.declared) / rate(&hot.health),
+        ms(worst(&hot.tokens)),
+        ms(worst(&hot.declared))
     );
-    match with_wrk {
+    match &hot.with_wrk {
         Some((ratio, p99s)) => println!(
-            "The same with `wrk -t1 -c{CONNECTIONS} --latency`, {ROUNDS} interleaved rounds: ratio **{ratio:.2}**; token p99 per round: {p99s}\n"
+            "The same with `wrk -t1 -c{CONNECTIONS} --latency` (Looker), {ROUNDS} interleaved rounds: ratio **{ratio:.2}**; token p99 per round: {p99s}\n"
         ),
         None => println!("(wrk is not installed: no wrk figures)\n"),
     }
-}
-
-/// What a rewrap of many credentials cost, and what it did to token hand-outs meanwhile.
-struct RewrapRun {
-    credentials: usize,
-    seconds: f64,
-    before: Load,
-    during: Load,
-}
-
-/// `count` credentials stored straight into the database, sealed and wrapped as the server
-/// does it, by `writers` concurrent writers.
-async fn fill(server: &Server, count: usize, writers: usize) {
-    let store = latch_store::connect(&server.db.url).await.unwrap();
-    let org = store.find_organization("bench").await.unwrap().unwrap();
-    let master = MasterKey::from_base64(&server.master.clone().into()).unwrap();
-    let keyring = Arc::new(Keyring::new(Kek::new("kek-1", master)));
-    let tasks: Vec<_> = (0..writers)
-        .map(|writer| {
-            let (store, keyring) = (store.clone(), keyring.clone());
-            tokio::spawn(async move {
-                for n in (writer..count).step_by(writers) {
-                    let credential = StoredCredential {
-                        id: uuid::Uuid::now_v7(),
-                        org_id: org.id,
-                        name: format!("filler {n}"),
-                        config: json!({"api_host_url": "https://acme.cloud.looker.com", "client_id": "x"}),
-                        secrets: &json!({"client_secret": "s"}),
-                    };
-                    store_credential(store.as_ref(), &keyring, credential).await;
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-}
-
-/// `count` credentials under the old master key; the server restarted with a new one (the old
-/// as a previous key); cached token hand-outs measured for `duration`, then again while
-/// `latch rewrap` runs, which is timed.
-async fn rewrap_run(
-    client: &reqwest::Client,
-    mock: &MockLooker,
-    backend: Backend,
-    count: usize,
-    duration: Duration,
-) -> Option<RewrapRun> {
-    let mut server = servers(backend, 1, 2).await?;
-    let writers = match backend {
-        Backend::Sqlite => 1,
-        Backend::Postgres => 16,
-    };
-    fill(&server, count, writers).await;
-    let binary = sibling("latch-server");
-    let new_master = MasterKey::generate().unwrap().to_base64();
-    let new_master = new_master.expose_secret().to_string();
-    server.replicas.clear();
-    let previous = [("LATCH_PREVIOUS_MASTER_KEYS", server.master.as_str())];
-    server
-        .replicas
-        .push(Replica::spawn_with_env(&binary, &server.db.url, &new_master, 2, &previous).await);
-    // Made after the rotation, so already under the new KEK: the one the load asks for.
-    let id = create_credential(client, &server, mock, "rotated").await;
-    let token = token_request(&server.replicas[0].address, &server.key, &id, 300);
-    load(client, CONNECTIONS, Duration::from_secs(1), token.clone()).await;
-    let before = load(client, CONNECTIONS, duration, token.clone()).await;
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let rewrap = {
-        let stop = stop.clone();
-        let (binary, url, old) = (binary.clone(), server.db.url.clone(), server.master.clone());
-        let new_master = new_master.clone();
-        tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            let output = Command::new(binary)
-                .arg("rewrap")
-                .env("LATCH_DATABASE_URL", url)
-                .env("LATCH_MASTER_KEY", new_master)
-                .env("LATCH_PREVIOUS_MASTER_KEYS", old)
-                .env("LATCH_LOG", "warn")
-                .output()
-                .unwrap();
-            let seconds = started.elapsed().as_secs_f64();
-            stop.store(true, Ordering::SeqCst);
-            (output, seconds)
-        })
-    };
-    let during = load_until(client, CONNECTIONS, stop, token).await;
-    let (output, seconds) = rewrap.await.unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        stdout.contains(&format!("rewrapped: {count}")),
-        "every data key was rewrapped: {stdout}"
-    );
-    Some(RewrapRun {
-        credentials: count,
-        seconds,
-        before,
-        during,
-    })
-}
-
-fn rewrap_report(runs: &[(&str, Option<RewrapRun>)]) {
-    println!(
-        "| master key rotation: `latch rewrap` while one server hands out cached tokens \
-         ({CONNECTIONS} connections) | data keys | rewrap time | data keys/s | tokens/s before | \
-         tokens/s during | during / before |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-    for (name, run) in runs {
-        match run {
-            Some(run) => println!(
-                "| {name} | {} | {:.1} s | {:.0} | {:.0} | {:.0} | {:.2} |",
-                run.credentials,
-                run.seconds,
-                run.credentials as f64 / run.seconds,
-                run.before.per_second(),
-                run.during.per_second(),
-                run.during.per_second() / run.before.per_second()
-            ),
-            None => println!("| {name} | SKIPPED postgres: no LATCH_TEST_POSTGRES_URL | | | | | |"),
-        }
-    }
-    println!(
-        "\nEvery token request during the rewraps answered 200 (the load asserts it), and \
-         every data key was rewrapped.\n"
-    );
-}
-
-// One thread drives all connections: the servers get the rest of the two cores.
-/// What two replicas on one PostgreSQL ask of it while jobs take cached tokens of
-/// `ACTIVE_CREDENTIALS` credentials, each asked for about every 20 ms.
-struct StoreLoad {
-    tokens_per_second: f64,
-    transactions_per_second: f64,
-    idle_transactions_per_second: f64,
-}
-
-/// Committed transactions of the database so far: every store query outside an explicit
-/// transaction is one.
-async fn transactions(stats: &mut sqlx::PgConnection, name: &str) -> i64 {
-    sqlx::query_scalar("SELECT xact_commit FROM pg_stat_database WHERE datname = $1")
-        .bind(name)
-        .fetch_one(stats)
-        .await
-        .unwrap()
-}
-
-async fn store_load(
-    client: &reqwest::Client,
-    mock: &MockLooker,
-    duration: Duration,
-) -> Option<StoreLoad> {
-    use sqlx::Connection;
-    let server = servers(Backend::Postgres, 2, 2).await?;
-    let config = mock.config();
-    let mut ids = Vec::with_capacity(ACTIVE_CREDENTIALS);
-    for batch in (0..ACTIVE_CREDENTIALS).collect::<Vec<_>>().chunks(32) {
-        let mut created = tokio::task::JoinSet::new();
-        for n in batch {
-            let request = client
-                .post(format!(
-                    "{}/v1/credentials?validate=false",
-                    server.replicas[0].address
-                ))
-                .bearer_auth(&server.key)
-                .json(&json!({
-                    "name": format!("active {n}"),
-                    "connector": "looker",
-                    "config": {"api_host_url": mock.url, "client_id": config.client_id},
-                    "secrets": {"client_secret": config.client_secret}
-                }));
-            created.spawn(async move { request.send().await.unwrap().json::<Value>().await });
-        }
-        for created in created.join_all().await {
-            ids.push(created.unwrap()["id"].as_str().unwrap().to_string());
-        }
-    }
-    let addresses: Vec<String> = server
-        .replicas
-        .iter()
-        .map(|replica| replica.address.clone())
-        .collect();
-    let url = move |n: usize| {
-        format!(
-            "{}/v1/credentials/{}/token",
-            addresses[n % addresses.len()],
-            ids[(n / addresses.len()) % ids.len()]
-        )
-    };
-    // Every credential's token, on both replicas: what follows is cached hand-outs only.
-    let url = Arc::new(url);
-    for batch in (0..ACTIVE_CREDENTIALS * server.replicas.len())
-        .collect::<Vec<_>>()
-        .chunks(64)
-    {
-        let mut warmed = tokio::task::JoinSet::new();
-        for n in batch {
-            let request = client.post(url(*n)).bearer_auth(&server.key);
-            warmed.spawn(async move { request.send().await.unwrap().status() });
-        }
-        for status in warmed.join_all().await {
-            assert_eq!(status, 200);
-        }
-    }
-    let name = server.db.postgres_name().unwrap().to_string();
-    let mut stats = sqlx::PgConnection::connect(&server.db.url).await.unwrap();
-    tokio::time::sleep(STATS_DELAY).await;
-    let before = transactions(&mut stats, &name).await;
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let key = server.key.clone();
-    let load = load(
-        client,
-        CONNECTIONS,
-        duration,
-        Arc::new(move |client| {
-            let n = next.fetch_add(1, Ordering::Relaxed);
-            client.post(url(n)).bearer_auth(&key)
-        }),
-    )
-    .await;
-    tokio::time::sleep(STATS_DELAY).await;
-    let after_load = transactions(&mut stats, &name).await;
-    tokio::time::sleep(STATS_DELAY).await;
-    let after_idle = transactions(&mut stats, &name).await;
-    let idle = (after_idle - after_load) as f64 / STATS_DELAY.as_secs_f64();
-    let during = (after_load - before) as f64 - idle * STATS_DELAY.as_secs_f64();
-    Some(StoreLoad {
-        tokens_per_second: load.per_second(),
-        transactions_per_second: during / load.seconds,
-        idle_transactions_per_second: idle,
-    })
-}
-
-fn store_load_report(seconds: u64, result: Option<&StoreLoad>) {
-    println!(
-        "| store load: two replicas, one PostgreSQL, {ACTIVE_CREDENTIALS} credentials with cached tokens, {CONNECTIONS} connections, {seconds} s | value |"
-    );
-    println!("|---|---|");
-    match result {
-        Some(load) => {
-            println!(
-                "| tokens handed out per second | {:.0} |",
-                load.tokens_per_second
-            );
-            println!(
-                "| store transactions per second under that load | {:.1} |",
-                load.transactions_per_second
-            );
-            println!(
-                "| store transactions per second, idle | {:.1} |",
-                load.idle_transactions_per_second
-            );
-        }
-        None => println!("| SKIPPED postgres: no LATCH_TEST_POSTGRES_URL | |"),
-    }
-    println!();
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -632,6 +473,9 @@ async fn main() {
         ..MockLookerConfig::default()
     })
     .await;
+    let declared = MockOAuth::start(declared_profile(3600)).await;
+    declared.register(OAUTH_CLIENT, OAUTH_SECRET, Auth::Basic, &[]);
+    let upstreams = [Upstream::Looker(&mock), Upstream::Declared(&declared)];
 
     let duration = Duration::from_secs(seconds);
     if std::env::var("LATCH_BENCH_ONLY").as_deref() == Ok("store-load") {
@@ -639,8 +483,8 @@ async fn main() {
         store_load_report(seconds, result.as_ref());
         return;
     }
-    let (one, two_workers) = hot_path(&client, &mock, 2, duration).await;
-    let (_, one_worker) = hot_path(&client, &mock, 1, duration).await;
+    let (one, two_workers) = hot_path(&client, upstreams, 2, duration).await;
+    let (_, one_worker) = hot_path(&client, upstreams, 1, duration).await;
     if std::env::var("LATCH_BENCH_ONLY").as_deref() == Ok("hot-path") {
         for (workers, hot) in [(2, &two_workers), (1, &one_worker)] {
             report(workers, hot);
@@ -648,21 +492,32 @@ async fn main() {
         return;
     }
 
-    let storm_id = create_credential(&client, &one, &mock, "storm").await;
-    let (one_logins, one_p99) = storm(&client, &one, &mock, &storm_id).await;
+    // Storms: each upstream's credential on one SQLite process, then on two PostgreSQL ones.
+    let mut one_storms = Vec::new();
+    for (n, upstream) in upstreams.into_iter().enumerate() {
+        let id = upstream
+            .credential(&client, &one, &format!("storm {n}"))
+            .await;
+        one_storms.push(storm(&client, &one, upstream, &id).await);
+    }
     let one_rss = one.replicas[0].rss_kib();
 
     let two = servers(Backend::Postgres, 2, 2).await;
     let two_result = match &two {
         Some(two) => {
-            let id = create_credential(&client, two, &mock, "storm").await;
-            let (logins, p99) = storm(&client, two, &mock, &id).await;
+            let mut storms = Vec::new();
+            for (n, upstream) in upstreams.into_iter().enumerate() {
+                let id = upstream
+                    .credential(&client, two, &format!("storm {n}"))
+                    .await;
+                storms.push(storm(&client, two, upstream, &id).await);
+            }
             let rss: Vec<String> = two
                 .replicas
                 .iter()
                 .map(|replica| format!("{} MiB", replica.rss_kib().unwrap_or(0) / 1024))
                 .collect();
-            Some((logins, p99, rss.join(" / ")))
+            Some((storms, rss.join(" / ")))
         }
         None => None,
     };
@@ -706,12 +561,19 @@ async fn main() {
         "| refresh storm ({STORM} concurrent requests, token just expired, upstream latency 100 ms) | upstream logins | p99 |"
     );
     println!("|---|---|---|");
-    println!("| one process, SQLite | {one_logins} | {} |", ms(one_p99));
+    let names = ["Looker", "declared provider (`oauth2`)"];
+    for (name, (logins, p99)) in names.iter().zip(&one_storms) {
+        println!("| {name}, one process, SQLite | {logins} | {} |", ms(*p99));
+    }
     match &two_result {
-        Some((logins, p99, _)) => println!(
-            "| two processes, one PostgreSQL | {logins} | {} |",
-            ms(*p99)
-        ),
+        Some((storms, _)) => {
+            for (name, (logins, p99)) in names.iter().zip(storms) {
+                println!(
+                    "| {name}, two processes, one PostgreSQL | {logins} | {} |",
+                    ms(*p99)
+                );
+            }
+        }
         None => println!(
             "| two processes, one PostgreSQL | SKIPPED postgres: no LATCH_TEST_POSTGRES_URL | |"
         ),
@@ -721,7 +583,7 @@ async fn main() {
         one_rss.unwrap_or(0) / 1024,
         two_result
             .as_ref()
-            .map(|r| r.2.clone())
+            .map(|r| r.1.clone())
             .unwrap_or_else(|| "not run".into())
     );
     println!();
