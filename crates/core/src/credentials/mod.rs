@@ -1,9 +1,11 @@
 //! Credential use cases: create, test, validate, read, list, change and delete. Handlers call
 //! these and render what they return; the request and response types are in [`types`].
 
+mod checks;
 mod row;
 mod types;
 
+use checks::{checked_connection, settings_of_another_connector};
 pub(crate) use row::{NewRow, new_row};
 pub use types::*;
 
@@ -66,69 +68,6 @@ fn audit(caller: &Caller, action: AuditAction, id: Uuid, detail: Value) -> NewAu
         outcome: AuditOutcome::Success.into(),
         detail,
     }
-}
-
-fn checked_section(
-    connector: Option<&dyn Connector>,
-    value: Option<&Value>,
-    section: &str,
-    check: impl Fn(&dyn Connector, &Value) -> Result<Fields, Vec<FieldError>>,
-    errors: &mut Vec<FieldError>,
-) -> Option<Fields> {
-    match (connector, value) {
-        (_, None) => {
-            errors.push(FieldError::new(section, "is required"));
-            None
-        }
-        (Some(connector), Some(value)) => check(connector, value)
-            .map_err(|problems| errors.extend(problems))
-            .ok(),
-        (None, Some(_)) => None,
-    }
-}
-
-/// The connector, config and secrets of a request, checked; problems go to `errors`.
-fn checked_connection<'a>(
-    state: &'a Latch,
-    connector: Option<&str>,
-    config: Option<&Value>,
-    secrets: Option<&Value>,
-    errors: &mut Vec<FieldError>,
-) -> Option<(&'a dyn Connector, Fields, SecretFields)> {
-    let connector = state
-        .catalogue
-        .named(connector, errors)
-        .filter(|connector| {
-            let typed = connector.typed_method().is_some();
-            if !typed {
-                errors.push(FieldError::new(
-                    "connector",
-                    format!(
-                        "the {} connector makes credentials by consent only: start a connect \
-                     session through one of its OAuth apps",
-                        connector.id()
-                    ),
-                ));
-            }
-            typed
-        });
-    let policy = state.policy;
-    let config = checked_section(
-        connector,
-        config,
-        "config",
-        |connector, value| connector.validate_config(value, policy),
-        errors,
-    );
-    let secrets = checked_section(
-        connector,
-        secrets,
-        "secrets",
-        |connector, value| connector.validate_secrets(value, policy),
-        errors,
-    )
-    .map(SecretFields::new);
-    Some((connector?, config?, secrets?))
 }
 
 fn stored_status(status: ValidationStatus) -> CredentialStatus {
@@ -492,28 +431,7 @@ pub async fn update_credential(
         )]));
     }
 
-    let typed = |connector: &dyn Connector| connector.typed_method().is_some();
-    let config_elsewhere = request.config.as_ref().and_then(|config| {
-        state
-            .catalogue
-            .fits_another(connector, config, false, |connector| {
-                typed(connector).then(|| connector.config_fields())
-            })
-    });
-    // Secrets are replaced whole.
-    let secrets_elsewhere = request.secrets.as_ref().and_then(|secrets| {
-        state
-            .catalogue
-            .fits_another(connector, secrets, true, |connector| {
-                typed(connector).then(|| connector.secret_fields())
-            })
-    });
-    if let Some(other) = config_elsewhere.or(secrets_elsewhere) {
-        return Err(CoreError::Conflict(format!(
-            "these are settings of a `{other}` credential; this one is a `{}` credential",
-            connector.id()
-        )));
-    }
+    settings_of_another_connector(state, connector, &request)?;
     let mut errors = field_errors(request.validate());
     let mut changes = current.changes();
     let mut changed: Vec<&str> = Vec::new();
