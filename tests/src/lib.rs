@@ -7,6 +7,7 @@ pub mod dns_catch_all;
 mod logs;
 pub mod mock_looker;
 pub mod mock_oauth;
+pub mod oidc_provider;
 pub mod replica;
 pub mod skips;
 pub mod stored;

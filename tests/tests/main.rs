@@ -21,6 +21,7 @@ mod migrations;
 mod names;
 mod oauth_apps;
 mod observability;
+mod oidc_provider;
 mod openapi;
 mod rotation;
 mod second_connector;

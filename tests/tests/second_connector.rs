@@ -146,7 +146,7 @@ impl Connector for Ledger {
             Err(error) => error.into_outcome(),
         }
     }
-    async fn revoke(&self, _: &EgressClient, _: &Fields, _: &SecretString) {}
+    async fn revoke(&self, _: &EgressClient, _: &Fields, _: &SecretFields, _: &SecretString) {}
 }
 
 /// Ledger's token endpoint: `POST /token`, counting the tokens it hands out.

@@ -162,7 +162,15 @@ pub trait Connector: Send + Sync + 'static {
     ) -> ValidationOutcome;
 
     /// Ends a token's session upstream. Best effort: failures are logged, not returned.
-    async fn revoke(&self, egress: &EgressClient, config: &Fields, token: &SecretString);
+    /// `secrets` are the credential's own, for a revocation endpoint that authenticates its
+    /// client (RFC 7009 §2.1).
+    async fn revoke(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        secrets: &SecretFields,
+        token: &SecretString,
+    );
 
     /// The OAuth authorization code grant, when the connector offers it.
     fn oauth(&self) -> Option<&dyn oauth::OAuthFlow> {

@@ -102,4 +102,15 @@ pub trait OAuthFlow: Send + Sync + 'static {
         app_secrets: &SecretFields,
         token: &SecretString,
     );
+
+    /// Ends the grant by its refresh token, when a deleted credential leaves it behind. Best
+    /// effort. By default nothing: a connector whose logout ends the grant needs no more.
+    async fn end_grant(
+        &self,
+        _egress: &EgressClient,
+        _config: &Fields,
+        _app_secrets: &SecretFields,
+        _refresh_token: &SecretString,
+    ) {
+    }
 }

@@ -366,7 +366,21 @@ impl Connector for DeclaredConnector {
 
     /// A client credentials token ends on its own; revoking it needs the client's secret,
     /// which this call does not carry.
-    async fn revoke(&self, _egress: &EgressClient, _config: &Fields, _token: &SecretString) {}
+    /// A client credentials token is revoked with the client's own secret. A JWT bearer token
+    /// is left to expire (an hour at most): it is no grant, and the revocation endpoints of
+    /// the providers offering it are documented for the grants of people.
+    async fn revoke(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        secrets: &SecretFields,
+        token: &SecretString,
+    ) {
+        if self.provider.jwt_bearer.is_none() {
+            self.revoke_at_provider(egress, config, secrets, token, TokenHint::AccessToken)
+                .await;
+        }
+    }
 
     fn oauth(&self) -> Option<&dyn OAuthFlow> {
         self.provider
@@ -487,5 +501,24 @@ impl OAuthFlow for DeclaredConnector {
     ) {
         self.revoke_at_provider(egress, config, app_secrets, token, TokenHint::AccessToken)
             .await;
+    }
+
+    /// Revoking the refresh token ends the grant and, where the server supports it, every
+    /// access token it gave (RFC 7009 §2.1).
+    async fn end_grant(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        app_secrets: &SecretFields,
+        refresh_token: &SecretString,
+    ) {
+        self.revoke_at_provider(
+            egress,
+            config,
+            app_secrets,
+            refresh_token,
+            TokenHint::RefreshToken,
+        )
+        .await;
     }
 }

@@ -169,7 +169,13 @@ impl Connector for Looker {
         }
     }
 
-    async fn revoke(&self, egress: &EgressClient, config: &Fields, token: &SecretString) {
+    async fn revoke(
+        &self,
+        egress: &EgressClient,
+        config: &Fields,
+        _secrets: &SecretFields,
+        token: &SecretString,
+    ) {
         if let Ok(api) = LookerApi::new(egress, config) {
             api.logout(token).await;
         }

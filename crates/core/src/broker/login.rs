@@ -331,23 +331,6 @@ impl TokenBroker {
         }
     }
 
-    /// Logs a replaced token's session out upstream, in the background, best effort.
-    pub(super) fn retire_session(&self, credential: &Credential, token: SecretString) {
-        // An OAuth logout ends the grant's refresh token too: an old access token is left to
-        // expire instead, and the grant ends only when the credential is deleted.
-        if made_by_consent(credential) {
-            return;
-        }
-        let Some(connector) = self.secrets.catalogue().shared(&credential.connector) else {
-            return;
-        };
-        let egress = self.egress.for_ports(connector.ports());
-        let config = credential.config.as_object().cloned().unwrap_or_default();
-        tokio::spawn(async move {
-            connector.revoke(&egress, &config, &token).await;
-        });
-    }
-
     pub(super) async fn release(&self, credential_id: Uuid, owner: &str) {
         if let Err(error) = self.store.release_token_lease(credential_id, owner).await {
             tracing::warn!(%error, "could not release a token lease; it lapses by itself");

@@ -46,11 +46,14 @@ use crate::secrets::{Secrets, open_text, seal_text};
 use crate::slot_map::SlotMap;
 
 // The broker's parts: what it keeps per credential (`slot`), the store's copy of a token
-// (`stored`), and logging in under the lease (`login`). Each sees this module's imports.
+// (`stored`), logging in under the lease (`login`) and ending what a change or a deletion
+// leaves behind upstream (`retire`). Each sees this module's imports.
 mod login;
+mod retire;
 mod slot;
 mod stored;
 
+pub use retire::ObsoleteTokens;
 use slot::{CachedToken, Failure, Slot};
 
 /// The broker's timings, all settable (tests shorten nothing: they move a clock instead).
@@ -219,71 +222,6 @@ impl TokenBroker {
             slot.token.store(None);
             *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = None;
         }
-    }
-
-    /// The tokens this process and the store hold for a credential, in clear: what to log out
-    /// upstream once a change or a deletion makes them obsolete.
-    pub async fn tokens_of(&self, credential: &Credential) -> Vec<SecretString> {
-        let mut tokens = Vec::new();
-        if let Some(cached) = self
-            .slots
-            .get(&credential.id)
-            .and_then(|slot| slot.token.load_full())
-        {
-            tokens.push(cached.token.clone());
-        }
-        if let Ok(Some(stored)) = self.open_stored(credential, self.changes.applied()).await
-            && tokens
-                .iter()
-                .all(|known| known.expose_secret() != stored.token.expose_secret())
-        {
-            tokens.push(stored.token.clone());
-        }
-        tokens
-    }
-
-    /// Drops a changed or deleted credential's tokens everywhere: this process at once, the
-    /// store's copy (other replicas also drop theirs, by version, within a second), and the
-    /// upstream sessions, logged out in the background, best effort.
-    pub fn retire(&self, credential: &Credential, tokens: Vec<SecretString>) {
-        self.forget(credential.id);
-        let store = self.store.clone();
-        let egress = self.egress.clone();
-        let connector = self.secrets.catalogue().shared(&credential.connector);
-        let config = credential.config.as_object().cloned().unwrap_or_default();
-        let credential_id = credential.id;
-        let oauth = made_by_consent(credential);
-        let secrets = self.secrets.clone();
-        let redirect_uri = self.redirect_uri.clone();
-        let owner = credential.clone();
-        tokio::spawn(async move {
-            if let Err(error) = store.delete_credential_token(credential_id).await {
-                tracing::warn!(%error, "could not drop a stored token");
-            }
-            let Some(connector) = connector else {
-                return;
-            };
-            let egress = egress.for_ports(connector.ports());
-            let app_secrets = match oauth {
-                true => match login::app_settings(&*store, &secrets, &redirect_uri, &owner).await {
-                    Ok((_, secrets)) => Some(secrets),
-                    Err(error) => {
-                        tracing::warn!(%error, "could not open an OAuth app's secrets to end a grant");
-                        None
-                    }
-                },
-                false => None,
-            };
-            for token in &tokens {
-                // An OAuth grant ends with its logout, refresh token included.
-                match (&app_secrets, connector.oauth()) {
-                    (Some(secrets), Some(flow)) => {
-                        flow.logout(&egress, &config, secrets, token).await
-                    }
-                    _ => connector.revoke(&egress, &config, token).await,
-                }
-            }
-        });
     }
 
     /// A token with at least `wish.min_ttl` left for the caller's credential.

@@ -250,7 +250,7 @@ impl Connector for FakeConnector {
         unreachable!("the broker never test-logs-in")
     }
 
-    async fn revoke(&self, _: &EgressClient, _: &Fields, token: &SecretString) {
+    async fn revoke(&self, _: &EgressClient, _: &Fields, _: &SecretFields, token: &SecretString) {
         self.0
             .revoked
             .lock()

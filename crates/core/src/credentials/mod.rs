@@ -517,10 +517,9 @@ pub async fn update_credential(
     }
 
     let event = audit(caller, AuditAction::CredentialUpdated, id, detail);
-    let obsolete = if settings_changed {
-        state.broker.tokens_of(&current).await
-    } else {
-        Vec::new()
+    let obsolete = match settings_changed {
+        true => Some(state.broker.tokens_of(&current).await),
+        false => None,
     };
     match state
         .store
@@ -528,7 +527,7 @@ pub async fn update_credential(
         .await
     {
         Ok(updated) => {
-            if settings_changed {
+            if let Some(obsolete) = obsolete {
                 state.broker.retire(&current, obsolete);
             }
             Ok(updated)
