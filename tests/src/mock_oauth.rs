@@ -43,6 +43,10 @@ pub struct Profile {
     pub rotate_refresh_tokens: bool,
     /// The longest a JWT bearer assertion may live, `iat` to `exp`, in seconds (0: an hour).
     pub max_assertion_lifetime: u64,
+    /// The `aud` an assertion must name; `None`: this server's token URL.
+    pub assertion_audience: Option<String>,
+    /// An assertion without a `sub` (the user a service acts as) is refused.
+    pub require_subject: bool,
     /// A consent without an S256 code challenge is refused.
     pub require_pkce: bool,
     /// Any client with any secret, scope and redirect URI (the contract run's world, where
@@ -306,7 +310,10 @@ async fn token(
         tokio::time::sleep(profile.latency).await;
     }
     if form.get("grant_type").map(String::as_str) == Some(JWT_BEARER) {
-        let audience = format!("http://{}/token", request.connection_info().host());
+        let audience = profile
+            .assertion_audience
+            .clone()
+            .unwrap_or_else(|| format!("http://{}/token", request.connection_info().host()));
         let verified = (profile.accept_any_client && form.contains_key("assertion"))
             || verified_issuer(&state, &form, &audience, &profile).is_some();
         return match verified {
@@ -423,7 +430,9 @@ fn verified_issuer(
     } else {
         profile.max_assertion_lifetime
     };
+    let subject = claims["sub"].as_str().is_some_and(|sub| !sub.is_empty());
     let fits = claims["aud"] == audience
+        && (subject || !profile.require_subject)
         && issued <= now + 60
         && expires > now
         && expires.saturating_sub(issued) <= longest;

@@ -12,7 +12,8 @@ on_both_backends!(
         a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay,
         a_blocked_popup_is_said_so_and_cancel_ends_the_session,
         an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_redirect_uri,
-        an_admin_registers_a_generic_oauth_app_picking_how_its_client_authenticates;
+        an_admin_registers_a_generic_oauth_app_picking_how_its_client_authenticates,
+        salesforce_offers_each_way_to_sign_in_with_its_own_fields;
     TestApp:
         the_console_is_served_under_a_strict_policy_with_assets_cached_by_content,
         the_api_reference_renders_in_a_browser_under_its_policy,
@@ -559,5 +560,51 @@ async fn an_admin_registers_a_generic_oauth_app_picking_how_its_client_authentic
     assert_eq!(config["client_auth"], "client_secret_post", "{apps}");
     // The generic provider declares no default scopes: an app saved without them has none.
     assert!(config.get("scopes").is_none(), "{config}");
+    browser.quit().await;
+}
+
+async fn salesforce_offers_each_way_to_sign_in_with_its_own_fields(fixture: WithMock) {
+    let Some((browser, server)) = console_of(&fixture.app).await else {
+        return;
+    };
+    sign_in(&browser, &server, &fixture.app.admin_key).await;
+    browser.press("Data sources").await;
+    browser.press("New data source").await;
+    browser.press("Salesforce").await;
+    browser.press("Add Credential").await;
+    for way in [
+        "Client credentials (client ID and secret)",
+        "Signed JWT (a private key, and whom it signs in as)",
+        "Consent in Salesforce",
+    ] {
+        browser.labelled(way).await;
+    }
+    // The first way's form: a client's ID and secret.
+    browser.labelled("Client Secret").await;
+    let jwt = browser
+        .labelled("Signed JWT (a private key, and whom it signs in as)")
+        .await;
+    browser.click(&jwt).await;
+    browser.fill("Credential Name", "Salesforce by JWT").await;
+    browser.fill("Consumer key", "3MVG9-consumer-key").await;
+    browser
+        .fill(
+            "Private key",
+            "-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----",
+        )
+        .await;
+    assert!(!browser.page_text().await.contains("Client Secret"));
+    // Saving without the user to sign in as: the server checks the JWT way's own fields (no
+    // login is tried while any is wrong), each problem next to its field.
+    browser.press("Save").await;
+    browser
+        .find("//label[normalize-space(.)='Username']/following-sibling::p[@class='field-error'][normalize-space(.)!='']")
+        .await;
+    browser
+        .find("//label[normalize-space(.)='Private key']/following-sibling::p[@class='field-error'][normalize-space(.)!='']")
+        .await;
+    browser.screenshot("add-credential-jwt").await;
+    let (_, none) = fixture.app.send(Method::GET, "/v1/credentials", None).await;
+    assert_eq!(none["items"].as_array().unwrap().len(), 0, "{none}");
     browser.quit().await;
 }

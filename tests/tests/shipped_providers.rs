@@ -22,6 +22,7 @@ on_both_backends!(
         google_asks_for_offline_access_and_revokes_the_grant_when_the_credential_goes,
         a_google_service_account_signs_its_assertions_and_its_key_is_checked_sealed_and_never_shown,
         salesforce_keeps_the_instance_url_lives_its_session_length_and_grants_client_credentials,
+        a_salesforce_credential_by_jwt_bearer_signs_for_its_user_beside_client_credentials,
 );
 
 const CLIENT: &str = "shipped-client";
@@ -34,9 +35,15 @@ fn pointed_at_the_test_server(id: &str) -> String {
     let text = std::fs::read_to_string(&path).expect("the shipped file");
     let mut out = String::new();
     for line in text.lines() {
-        let endpoint = ["authorization_url", "token_url", "revocation_url", "url"]
-            .iter()
-            .any(|key| line.starts_with(&format!("{key} = \"https://")));
+        let endpoint = [
+            "authorization_url",
+            "token_url",
+            "revocation_url",
+            "url",
+            "audience",
+        ]
+        .iter()
+        .any(|key| line.starts_with(&format!("{key} = \"https://")));
         if endpoint {
             let (key, rest) = line.split_once("\"https://").unwrap();
             let path_start = rest.find('/').unwrap_or(rest.len() - 1);
@@ -493,4 +500,157 @@ async fn salesforce_keeps_the_instance_url_lives_its_session_length_and_grants_c
     assert_eq!(created["status"], "valid", "{created}");
     let token = fixture.token(&created, json!({})).await;
     assert_eq!(token["metadata"]["instance_url"], instance);
+}
+
+async fn a_salesforce_credential_by_jwt_bearer_signs_for_its_user_beside_client_credentials(
+    fixture: Shipped,
+) {
+    let instance = "https://acme.my.salesforce.com";
+    fixture.oauth.set_profile(Profile {
+        expires_in: None,
+        extra: json!({"instance_url": instance})
+            .as_object()
+            .cloned()
+            .unwrap(),
+        // "exp" within 3 minutes, `aud` the login host's URL, and a user to act as.
+        max_assertion_lifetime: 180,
+        assertion_audience: Some(fixture.oauth.url.clone()),
+        require_subject: true,
+        ..Profile::default()
+    });
+    let key = include_str!("../fixtures/jwt-test-key.pem");
+    let consumer_key = "3MVG9-consumer-key";
+    fixture.oauth.register_service_account(consumer_key, key);
+
+    // The connector lists the method with its own form.
+    let (_, salesforce) = fixture
+        .app
+        .send(Method::GET, "/v1/connectors/salesforce", None)
+        .await;
+    let methods: Vec<&str> = salesforce["auth_methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|method| method["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "oauth_authorization_code",
+            "oauth_client_credentials",
+            "jwt_bearer"
+        ]
+    );
+    let jwt = &salesforce["auth_methods"][2];
+    assert_eq!(
+        jwt["config_schema"]["properties"]["issuer"]["title"],
+        "Consumer key"
+    );
+    assert_eq!(jwt["secrets_schema"]["required"], json!(["private_key"]));
+
+    let body = |method: &str, subject: Option<&str>| {
+        let mut config = json!({"mock_base": fixture.oauth.url,
+                                "login_host": "login.salesforce.com", "issuer": consumer_key});
+        if let Some(subject) = subject {
+            config["subject"] = json!(subject);
+        }
+        json!({"name": format!("jwt {method}"), "connector": "salesforce", "auth_method": method,
+               "config": config, "secrets": {"private_key": key}})
+    };
+    let (status, created) = fixture
+        .app
+        .send(
+            Method::POST,
+            "/v1/credentials",
+            Some(&body("jwt_bearer", Some("ada@acme.com"))),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["auth_method"], "jwt_bearer");
+    assert_eq!(created["status"], "valid", "{created}");
+    let token = fixture.token(&created, json!({})).await;
+    assert_eq!(token["metadata"]["instance_url"], instance, "{token}");
+    assert!((7000..=7200).contains(&token["expires_in"].as_i64().unwrap()));
+    let forced = fixture
+        .token(
+            &created,
+            json!({"force_refresh": true, "rejected_token": token["access_token"]}),
+        )
+        .await;
+    assert_ne!(forced["access_token"], token["access_token"]);
+    // A client secret is another method's secret: a conflict with this credential, not a typo.
+    let path = format!("/v1/credentials/{}", created["id"].as_str().unwrap());
+    let (status, problem) = fixture
+        .app
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&json!({"secrets": {"client_secret": "s3cr3t"}})),
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`salesforce` by `oauth_client_credentials`"),
+        "{problem}"
+    );
+
+    // Its form requires the user; consent and methods Salesforce lacks are no typed method.
+    let (status, problem) = fixture
+        .app
+        .send(
+            Method::POST,
+            "/v1/credentials",
+            Some(&body("jwt_bearer", None)),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(latch_tests::problem_fields(&problem), ["config.subject"]);
+    for method in ["oauth_authorization_code", "client_credentials", "password"] {
+        let (status, problem) = fixture
+            .app
+            .send(
+                Method::POST,
+                "/v1/credentials",
+                Some(&body(method, Some("ada@acme.com"))),
+            )
+            .await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(
+            latch_tests::problem_fields(&problem),
+            ["auth_method"],
+            "{method}"
+        );
+    }
+    // A test of the same settings without saving them, and its refusal for another user's
+    // key: the assertion of an unregistered app is refused by the token endpoint.
+    let (status, tried) = fixture
+        .app
+        .send(
+            Method::POST,
+            "/v1/credentials/test",
+            Some(&body("jwt_bearer", Some("ada@acme.com"))),
+        )
+        .await;
+    assert_eq!(status, 200, "{tried}");
+    assert_eq!(tried["status"], "valid", "{tried}");
+    let mut stranger = body("jwt_bearer", Some("ada@acme.com"));
+    stranger["config"]["issuer"] = json!("3MVG9-another-app");
+    let (_, tried) = fixture
+        .app
+        .send(Method::POST, "/v1/credentials/test", Some(&stranger))
+        .await;
+    assert_eq!(tried["status"], "invalid", "{tried}");
+
+    // Client credentials stay the method a body without `auth_method` means.
+    fixture.oauth.register(CLIENT, SECRET, Auth::Post, &[]);
+    let created = fixture
+        .client_credentials(
+            "salesforce",
+            json!({"login_host": "acme.my.salesforce.com"}),
+        )
+        .await;
+    assert_eq!(created["auth_method"], "oauth_client_credentials");
 }

@@ -465,8 +465,21 @@ function schemaFields(schema, section, secret) {
   return Object.entries(schema.properties || {}).map(([name, property]) => {
     const id = uid(`${section}-${name}`);
     const described = `${id}-help ${id}-error`;
-    // A field with choices is a list to pick from, its default picked.
-    const input = property.enum
+    // A field with choices is a list to pick from, its default picked; a long secret (a
+    // private key in PEM) keeps its lines in a text area.
+    const long = (secret || property.writeOnly) && property.maxLength > 1024;
+    const input = long
+      ? el("textarea", {
+          id,
+          name,
+          rows: 6,
+          spellcheck: false,
+          autocomplete: "off",
+          required: required.includes(name),
+          maxlength: property.maxLength,
+          "aria-describedby": described,
+        })
+      : property.enum
       ? el(
           "select",
           { id, name, required: required.includes(name), "aria-describedby": described },
@@ -510,25 +523,48 @@ function fieldBlock(field) {
   return field.node;
 }
 
+// How each method a person types reads in the form's choice of how Latch signs in.
+const TYPED_METHOD_LABELS = {
+  client_credentials: "API key (client ID and secret)",
+  oauth_client_credentials: "Client credentials (client ID and secret)",
+  jwt_bearer: "Signed JWT (a private key, and whom it signs in as)",
+};
+
+// The forms of the methods a person types, each with its own fields (the connector's
+// `auth_methods`; its top-level schemas when it lists none).
+function typedForms(connector) {
+  const listed = (connector.auth_methods || []).filter((method) => method.id !== "oauth_authorization_code");
+  const methods = listed.length || connector.auth_methods ? listed : [connector];
+  return methods.map((method) => ({
+    id: method.id === connector.id ? null : method.id,
+    label: TYPED_METHOD_LABELS[method.id] || method.id,
+    fields: [
+      ...schemaFields(method.config_schema, "config", false),
+      ...schemaFields(method.secrets_schema, "secrets", true),
+    ],
+  }));
+}
+
 function addCredential(connector, onsaved) {
   const nameInput = el("input", { id: uid("credential-name"), required: true, maxlength: 128 });
   const descriptionInput = el("textarea", { id: uid("credential-description"), maxlength: 1000, rows: 2 });
-  const fields = [
-    {
-      path: "name",
-      input: nameInput,
-      label: "Credential Name",
-      error: el("p", { class: "field-error" }),
-    },
-    {
-      path: "description",
-      input: descriptionInput,
-      label: "Credential Description",
-      error: el("p", { class: "field-error" }),
-    },
-    ...schemaFields(connector.config_schema, "config", false),
-    ...schemaFields(connector.secrets_schema, "secrets", true),
-  ];
+  const nameField = {
+    path: "name",
+    input: nameInput,
+    label: "Credential Name",
+    error: el("p", { class: "field-error" }),
+  };
+  const descriptionField = {
+    path: "description",
+    input: descriptionInput,
+    label: "Credential Description",
+    error: el("p", { class: "field-error" }),
+  };
+  const forms = typedForms(connector);
+  for (const form of forms) form.blocks = form.fields.map(fieldBlock);
+  // The method chosen, whose fields the request sends; none while consent is chosen.
+  let typed = forms[0] || null;
+  let fields = [nameField, descriptionField, ...(typed ? typed.fields : [])];
   const outcome = el("div", { class: "outcome", role: "status" });
   const error = alertBox();
   const oauth = (connector.auth_methods || []).find((method) => method.id === "oauth_authorization_code");
@@ -544,10 +580,8 @@ function addCredential(connector, onsaved) {
   };
   const oauthFields = [appField];
   const appPlace = el("div", {});
-  // The two ways to make one, when the connector offers consent: only the chosen way's
+  // The ways to make one, when the connector offers more than one: only the chosen way's
   // fields are in the form.
-  const [nameField, descriptionField, ...keyFields] = fields;
-  const keyBlocks = keyFields.map(fieldBlock);
   const keyActions = el(
     "div",
     { class: "actions" },
@@ -600,33 +634,31 @@ function addCredential(connector, onsaved) {
     );
     connectButton.disabled = false;
   }
-  const methodFields = el("div", {}, ...keyBlocks, outcome, error, keyActions);
-  const choose = (byConsent) => {
+  const methodFields = el("div", {}, ...(typed ? typed.blocks : []), outcome, error, typed ? keyActions : null);
+  const choose = (form) => {
     clearErrors();
-    if (byConsent) {
+    typed = form;
+    fields = [nameField, descriptionField, ...(form ? form.fields : [])];
+    if (!form) {
       methodFields.replaceChildren(appPlace, outcome, error, oauthActions);
       loadApps(appSelect.value);
-    }
-    else methodFields.replaceChildren(...keyBlocks, outcome, error, keyActions);
+    } else methodFields.replaceChildren(...form.blocks, outcome, error, keyActions);
   };
-  const radio = (text, checked, byConsent) => {
+  const radio = (text, checked, form) => {
     const id = uid("method");
     return el(
       "div",
       {},
-      el("input", { type: "radio", name: "method", id, checked, onchange: () => choose(byConsent) }),
+      el("input", { type: "radio", name: "method", id, checked, onchange: () => choose(form) }),
       el("label", { for: id, text, class: "inline" }),
     );
   };
-  const methods = oauth
-    ? el(
-        "fieldset",
-        {},
-        el("legend", { text: "How Latch signs in" }),
-        radio("API key (client ID and secret)", true, false),
-        radio(`Consent in ${connector.name}`, false, true),
-      )
-    : null;
+  const choices = [
+    ...forms.map((form, index) => radio(form.label, index === 0, form)),
+    ...(oauth ? [radio(`Consent in ${connector.name}`, !forms.length, null)] : []),
+  ];
+  const methods =
+    choices.length > 1 ? el("fieldset", {}, el("legend", { text: "How Latch signs in" }), ...choices) : null;
   const dialog = el(
     "dialog",
     { "aria-labelledby": "add-credential-title" },
@@ -669,6 +701,7 @@ function addCredential(connector, onsaved) {
 
   const body = () => {
     const request = { connector: connector.id, config: {}, secrets: {} };
+    if (typed && typed.id) request.auth_method = typed.id;
     for (const field of fields) {
       const value = field.input.value.trim();
       if (field.section) {
@@ -701,7 +734,7 @@ function addCredential(connector, onsaved) {
     if (placed < listed.length || !listed.length) error.textContent = problem.message;
   };
   const forgetSecrets = () => {
-    for (const field of fields) if (field.section === "secrets") field.input.value = "";
+    for (const form of forms) for (const field of form.fields) if (field.section === "secrets") field.input.value = "";
   };
   const close = () => {
     forgetSecrets();
@@ -732,6 +765,8 @@ function addCredential(connector, onsaved) {
   }
   dialog.addEventListener("close", forgetSecrets);
   document.body.append(dialog);
+  // A connector that makes credentials by consent only opens on its OAuth apps.
+  if (!typed && oauth) choose(null);
   dialog.showModal();
   nameInput.focus();
 }

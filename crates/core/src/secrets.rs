@@ -29,9 +29,9 @@ impl Secrets {
         &self.catalogue
     }
 
-    /// The connector a saved credential was made for.
+    /// The connector a saved credential was made for, as the method it was made with.
     pub fn connector_of(&self, credential: &Credential) -> Result<&dyn Connector, CoreError> {
-        self.catalogue.get(&credential.connector).ok_or_else(|| {
+        self.catalogue.of_credential(credential).ok_or_else(|| {
             CoreError::internal(format!(
                 "stored connector `{}` is not offered",
                 credential.connector

@@ -182,7 +182,7 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
         .as_object_mut()
         .expect("the document has schemas");
     for connector in catalogue.all() {
-        for (name, schema) in sections(connector) {
+        for (name, schema) in sections(catalogue, connector) {
             schemas.insert(name, schema);
         }
     }
@@ -191,9 +191,18 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
             .all()
             .filter(|c| offers_client_credentials(*c))
             .map(|connector| {
-                let id = connector.id();
-                let secrets = reference(&format!("{id}.secrets"));
-                (id, reference(&format!("{id}.config")), secrets)
+                let typed = typed_sections(catalogue, connector)
+                    .into_iter()
+                    .map(|(method, prefix)| {
+                        let config = reference(&format!("{prefix}.config"));
+                        (
+                            Some(method),
+                            config,
+                            reference(&format!("{prefix}.secrets")),
+                        )
+                    })
+                    .collect();
+                (connector.id(), typed)
             })
             .collect();
         one_member_per_connector(schemas, request, members);
@@ -210,24 +219,30 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
                 true => json!({"type": ["object", "null"], "maxProperties": 0}),
                 false => reference(&format!("{id}.{OAUTH}.secrets")),
             };
-            Some((id, config, secrets))
+            Some((id, vec![(None, config, secrets)]))
         })
         .collect();
     one_member_per_connector(schemas, "CreateOAuthAppRequest", app_members);
     // A change sends some of the stored credential's settings and, to rotate, its secrets
-    // whole: the sections of any connector's client credentials, settings not required.
+    // whole: the sections of any method a person types, settings not required.
     let update = &mut schemas["UpdateCredentialRequest"]["properties"];
-    update["config"] = nullable_any_of(catalogue, &update["config"], |connector| {
-        offers_client_credentials(connector)
-            .then(|| without_required(section_schema(connector.config_fields())))
+    let typed: Vec<&dyn Connector> = catalogue
+        .all()
+        .flat_map(|connector| catalogue.typed_methods(connector.id()))
+        .collect();
+    update["config"] = nullable_any_of(&typed, &update["config"], |entry| {
+        Some(without_required(section_schema(entry.config_fields())))
     });
-    update["secrets"] = nullable_any_of(catalogue, &update["secrets"], |connector| {
-        offers_client_credentials(connector)
-            .then(|| reference(&format!("{}.secrets", connector.id())))
+    update["secrets"] = nullable_any_of(&typed, &update["secrets"], |entry| {
+        Some(reference(&format!(
+            "{}.secrets",
+            section_prefix(catalogue, entry)
+        )))
     });
     // A change replaces an app's settings or secrets whole, as the app's connector has them.
     let app_update = &mut schemas["UpdateOAuthAppRequest"]["properties"];
-    app_update["secrets"] = nullable_any_of(catalogue, &app_update["secrets"], |connector| {
+    let all: Vec<&dyn Connector> = catalogue.all().collect();
+    app_update["secrets"] = nullable_any_of(&all, &app_update["secrets"], |connector| {
         let flow = connector.oauth()?;
         Some(match flow.secret_fields().is_empty() {
             true => json!({"type": "object", "maxProperties": 0}),
@@ -245,52 +260,58 @@ fn connector_schemas(document: &mut Value, catalogue: &Catalogue) {
         only_false["description"] = description.clone();
     }
     *shared = only_false;
-    app_update["config"] = nullable_any_of(catalogue, &app_update["config"], |connector| {
+    app_update["config"] = nullable_any_of(&all, &app_update["config"], |connector| {
         connector
             .oauth()
             .map(|_| reference(&format!("{}.{OAUTH}.config", connector.id())))
     });
 }
 
+/// One connector's way of a request: its `auth_method` (for credentials; `None` for apps)
+/// with the `config` and `secrets` schemas it takes.
+type Alternative = (Option<AuthMethod>, Value, Value);
+
 /// `request` as a `oneOf` with one member per connector, told apart by `connector`: each
 /// member is the request with that connector's `config` and `secrets` schemas. A member's
 /// `secrets` is required exactly when the request requires it or the schema is a section.
+/// A connector with several methods a person types has a member that is itself a `oneOf`,
+/// one per method, told apart by `auth_method` (required but for the first, which is what
+/// leaving it out means).
 fn one_member_per_connector(
     schemas: &mut Map<String, Value>,
     request: &str,
-    connectors: Vec<(&str, Value, Value)>,
+    connectors: Vec<(&str, Vec<Alternative>)>,
 ) {
     let general = schemas[request].clone();
     let mut members = Vec::new();
     let mut mapping = Map::new();
-    for (id, config, secrets) in connectors {
-        let mut member = general.clone();
-        let section_secrets = secrets.get("$ref").is_some();
-        let properties = &mut member["properties"];
-        properties["connector"] = json!({"type": "string", "enum": [id]});
-        properties["config"] = config;
-        let mut secrets = secrets;
-        if let (false, Some(description)) = (
-            section_secrets,
-            general.pointer("/properties/secrets/description"),
-        ) {
-            secrets["description"] = description.clone();
-        }
-        properties["secrets"] = secrets;
-        if let Some(object) = member.as_object_mut() {
-            object.remove("example");
-            object.remove("description");
-        }
-        if section_secrets
-            && let Some(required) = member["required"].as_array_mut()
-            && !required.contains(&json!("secrets"))
-        {
-            required.push(json!("secrets"));
-        }
+    for (id, alternatives) in connectors {
         let member_name = format!("{request}.{id}");
+        let several = alternatives.len() > 1;
+        let mut parts = Vec::new();
+        for (index, (method, config, secrets)) in alternatives.into_iter().enumerate() {
+            let mut part = member_of(&general, id, (method, index == 0), config, secrets);
+            if index > 0
+                && let Some(required) = part["required"].as_array_mut()
+            {
+                required.push(json!("auth_method"));
+            }
+            match (several, method) {
+                (true, Some(method)) => {
+                    let part_name = format!("{member_name}.{}", method.as_str());
+                    parts.push(reference(&part_name));
+                    schemas.insert(part_name, part);
+                }
+                _ => {
+                    schemas.insert(member_name.clone(), part);
+                }
+            }
+        }
+        if several {
+            schemas.insert(member_name.clone(), json!({"oneOf": parts}));
+        }
         mapping.insert(id.to_string(), json!(component(&member_name)));
         members.push(reference(&member_name));
-        schemas.insert(member_name, member);
     }
     let mut combined = json!({
         "oneOf": members,
@@ -302,6 +323,53 @@ fn one_member_per_connector(
         }
     }
     schemas.insert(request.to_string(), combined);
+}
+
+/// The request as one connector's method takes it.
+/// `method` is the member's `auth_method` and whether it is the connector's first, which a
+/// request may also mean by leaving it out or sending `null`.
+fn member_of(
+    general: &Value,
+    id: &str,
+    (method, first): (Option<AuthMethod>, bool),
+    config: Value,
+    secrets: Value,
+) -> Value {
+    let mut member = general.clone();
+    let section_secrets = secrets.get("$ref").is_some();
+    let properties = &mut member["properties"];
+    properties["connector"] = json!({"type": "string", "enum": [id]});
+    if let Some(method) = method {
+        let named = json!({"type": "string", "enum": [method.as_str()]});
+        let mut only = match first {
+            true => json!({"anyOf": [named, {"type": "null"}]}),
+            false => named,
+        };
+        if let Some(description) = general.pointer("/properties/auth_method/description") {
+            only["description"] = description.clone();
+        }
+        properties["auth_method"] = only;
+    }
+    properties["config"] = config;
+    let mut secrets = secrets;
+    if let (false, Some(description)) = (
+        section_secrets,
+        general.pointer("/properties/secrets/description"),
+    ) {
+        secrets["description"] = description.clone();
+    }
+    properties["secrets"] = secrets;
+    if let Some(object) = member.as_object_mut() {
+        object.remove("example");
+        object.remove("description");
+    }
+    if section_secrets
+        && let Some(required) = member["required"].as_array_mut()
+        && !required.contains(&json!("secrets"))
+    {
+        required.push(json!("secrets"));
+    }
+    member
 }
 
 /// A change (`Update...Request`) must send at least one of its fields, and `null` reads as
@@ -411,19 +479,21 @@ fn without_required(mut section: Value) -> Value {
 }
 
 /// The section components of one connector, for the methods it offers: `{id}.config` and
-/// `{id}.secrets` with a typed method, `{id}.oauth_authorization_code.config` (and
-/// `.secrets`, for apps with a client secret) with consent.
-fn sections(connector: &dyn Connector) -> Vec<(String, Value)> {
+/// `{id}.secrets` with its first typed method (`{id}.{method}.config` and `.secrets` with
+/// any other), `{id}.oauth_authorization_code.config` (and `.secrets`, for apps with a
+/// client secret) with consent.
+fn sections(catalogue: &Catalogue, connector: &dyn Connector) -> Vec<(String, Value)> {
     let id = connector.id();
     let mut sections = Vec::new();
-    if offers_client_credentials(connector) {
+    for entry in catalogue.typed_methods(id) {
+        let prefix = section_prefix(catalogue, entry);
         sections.push((
-            format!("{id}.config"),
-            section_schema(connector.config_fields()),
+            format!("{prefix}.config"),
+            section_schema(entry.config_fields()),
         ));
         sections.push((
-            format!("{id}.secrets"),
-            section_schema(connector.secret_fields()),
+            format!("{prefix}.secrets"),
+            section_schema(entry.secret_fields()),
         ));
     }
     if let Some(flow) = connector.oauth() {
@@ -441,6 +511,27 @@ fn sections(connector: &dyn Connector) -> Vec<(String, Value)> {
     sections
 }
 
+/// The methods a person types of a connector, each with the prefix of its sections.
+fn typed_sections(catalogue: &Catalogue, connector: &dyn Connector) -> Vec<(AuthMethod, String)> {
+    catalogue
+        .typed_methods(connector.id())
+        .into_iter()
+        .filter_map(|entry| Some((entry.typed_method()?, section_prefix(catalogue, entry))))
+        .collect()
+}
+
+/// `{id}` for a connector's first typed method (the connector itself), `{id}.{method}` for
+/// another.
+fn section_prefix(catalogue: &Catalogue, entry: &dyn Connector) -> String {
+    let main = catalogue
+        .get(entry.id())
+        .and_then(|connector| connector.typed_method());
+    match entry.typed_method() {
+        Some(method) if main != Some(method) => format!("{}.{}", entry.id(), method.as_str()),
+        _ => entry.id().to_string(),
+    }
+}
+
 /// Whether credentials of this connector are made by `POST /v1/credentials`.
 fn offers_client_credentials(connector: &dyn Connector) -> bool {
     connector.typed_method().is_some()
@@ -449,12 +540,12 @@ fn offers_client_credentials(connector: &dyn Connector) -> bool {
 /// `null`, or one of the members made for the connectors that have one; the description
 /// of the property it replaces is kept.
 fn nullable_any_of(
-    catalogue: &Catalogue,
+    connectors: &[&dyn Connector],
     replaced: &Value,
     member: impl Fn(&dyn Connector) -> Option<Value>,
 ) -> Value {
     let members: Vec<Value> = std::iter::once(json!({"type": "null"}))
-        .chain(catalogue.all().filter_map(member))
+        .chain(connectors.iter().filter_map(|connector| member(*connector)))
         .collect();
     let mut property = json!({"anyOf": members});
     if let Some(description) = replaced.get("description") {

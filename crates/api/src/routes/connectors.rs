@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::responses::{KeyRefused, NotFound};
 use crate::state::AppState;
 use latch_core::CoreError;
+use latch_core::catalogue::Catalogue;
 
 /// A connector and the JSON Schemas of the form that creates its credentials.
 #[derive(Serialize, ToSchema)]
@@ -31,9 +32,10 @@ pub struct ConnectorView {
     /// JSON Schema of `secrets`; its properties are `writeOnly`.
     #[schema(value_type = Object)]
     pub secrets_schema: Value,
-    /// The ways to make a credential of this connector, each with its form's schemas. A
-    /// person types at most one (`client_credentials`, `oauth_client_credentials`): the
-    /// `config_schema` and `secrets_schema` above, sent to `POST /v1/credentials`. Consent,
+    /// The ways to make a credential of this connector, each with its form's schemas. Those
+    /// a person types (`client_credentials`, `oauth_client_credentials`, `jwt_bearer`) are sent to
+    /// `POST /v1/credentials` with that `auth_method`; the first of them is also the
+    /// `config_schema` and `secrets_schema` above. Consent,
     /// `oauth_authorization_code`, goes through `POST /v1/connect-sessions` and an OAuth app,
     /// whose `config` and `secrets` (a confidential client's secret) are its schemas.
     pub auth_methods: Vec<AuthMethodView>,
@@ -53,16 +55,16 @@ pub struct AuthMethodView {
 impl AuthMethodView {
     /// The form of one method the connector declares: client credentials are its config and
     /// secrets, consent its OAuth settings and no secrets to type.
-    fn of(connector: &dyn Connector, method: AuthMethod) -> Option<Self> {
+    fn of(catalogue: &Catalogue, connector: &dyn Connector, method: AuthMethod) -> Option<Self> {
         let (config, secrets) = match method {
             AuthMethod::OauthAuthorizationCode => {
                 let flow = connector.oauth()?;
                 (flow.config_fields(), flow.secret_fields())
             }
-            typed if connector.typed_method() == Some(typed) => {
-                (connector.config_fields(), connector.secret_fields())
+            typed => {
+                let entry = catalogue.typed(connector.id(), typed)?;
+                (entry.config_fields(), entry.secret_fields())
             }
-            _ => return None,
         };
         Some(Self {
             id: method.as_str(),
@@ -73,7 +75,7 @@ impl AuthMethodView {
 }
 
 impl ConnectorView {
-    fn of(connector: &dyn Connector) -> Self {
+    fn of(catalogue: &Catalogue, connector: &dyn Connector) -> Self {
         Self {
             id: connector.id(),
             name: connector.name(),
@@ -84,7 +86,7 @@ impl ConnectorView {
             auth_methods: connector
                 .auth_methods()
                 .iter()
-                .filter_map(|method| AuthMethodView::of(connector, *method))
+                .filter_map(|method| AuthMethodView::of(catalogue, connector, *method))
                 .collect(),
         }
     }
@@ -104,7 +106,11 @@ pub struct ConnectorList {
     ))]
 pub async fn list(state: web::Data<AppState>, _: Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(ConnectorList {
-        items: state.catalogue.all().map(ConnectorView::of).collect(),
+        items: state
+            .catalogue
+            .all()
+            .map(|connector| ConnectorView::of(&state.catalogue, connector))
+            .collect(),
     })
 }
 
@@ -128,5 +134,5 @@ pub async fn get(
             state.catalogue.ids()
         )))
     })?;
-    Ok(HttpResponse::Ok().json(ConnectorView::of(connector)))
+    Ok(HttpResponse::Ok().json(ConnectorView::of(&state.catalogue, connector)))
 }

@@ -2,6 +2,7 @@
 //! person types, and the authorization code grant (with PKCE where declared) for consents,
 //! both through the token endpoint call every OAuth grant shares.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,15 +23,51 @@ use crate::rules::{
     SUBJECT, client_auth_named,
 };
 
-/// A provider from a declaration file.
+/// A provider from a declaration file, as one of the methods a person types (or none, for a
+/// consent-only provider); consent is the same flow in each.
 #[derive(Debug)]
 pub struct DeclaredConnector {
-    provider: Provider,
+    provider: Arc<Provider>,
+    typed: Option<AuthMethod>,
 }
 
 impl DeclaredConnector {
-    pub fn new(provider: Provider) -> Self {
-        Self { provider }
+    /// One connector per method a person types, in the declaration's order; one without such
+    /// a method when the provider offers consent only.
+    pub fn per_method(provider: Provider) -> Vec<Self> {
+        let provider = Arc::new(provider);
+        let typed: Vec<AuthMethod> = provider
+            .methods
+            .iter()
+            .copied()
+            .filter(|method| method.is_typed())
+            .collect();
+        match typed.is_empty() {
+            true => vec![Self {
+                provider,
+                typed: None,
+            }],
+            false => typed
+                .into_iter()
+                .map(|method| Self {
+                    provider: provider.clone(),
+                    typed: Some(method),
+                })
+                .collect(),
+        }
+    }
+
+    /// The declared id, shared by the connectors of each typed method.
+    pub fn provider_id(&self) -> &'static str {
+        self.provider.id
+    }
+
+    /// The service account settings, when this connector is the provider's JWT bearer one.
+    fn jwt(&self) -> Option<&JwtBearer> {
+        match self.typed {
+            Some(AuthMethod::JwtBearer) => self.provider.jwt_bearer.as_ref(),
+            _ => None,
+        }
     }
 
     fn text<'a>(config: &'a Fields, name: &str) -> &'a str {
@@ -164,7 +201,14 @@ impl DeclaredConnector {
     ) -> Result<AccessToken, UpstreamError> {
         let token_url = self.provider.token.render(config)?;
         let audience = match &jwt.audience {
-            Some(template) => template.render(config)?.to_string(),
+            // A bare origin is written as the provider writes it, with no `/` after the host
+            // (Salesforce's `https://login.salesforce.com`): `aud` is compared as a string.
+            Some(template) => match template.render(config)? {
+                url if url.path() == "/" && url.query().is_none() => {
+                    url.origin().ascii_serialization()
+                }
+                url => url.to_string(),
+            },
             None => token_url.to_string(),
         };
         let key = SecretString::from(secrets.get(PRIVATE_KEY).unwrap_or_default().to_string());
@@ -198,7 +242,7 @@ impl DeclaredConnector {
 
     /// Who the credential a person typed acts as: its client, or its service account.
     fn typed_identity(&self, config: &Fields) -> (String, Value) {
-        match self.provider.jwt_bearer {
+        match self.jwt() {
             Some(_) => {
                 let issuer = Self::text(config, ISSUER);
                 (
@@ -258,13 +302,22 @@ impl Connector for DeclaredConnector {
         self.provider.docs_url
     }
     fn config_fields(&self) -> &'static [FieldSpec] {
-        self.provider.settings
+        match self.jwt() {
+            Some(jwt) => jwt.settings,
+            None => self.provider.settings,
+        }
     }
     fn secret_fields(&self) -> &'static [FieldSpec] {
-        self.provider.secrets
+        match self.jwt() {
+            Some(jwt) => jwt.secrets,
+            None => self.provider.secrets,
+        }
     }
     fn auth_methods(&self) -> &'static [AuthMethod] {
         self.provider.methods
+    }
+    fn typed_method(&self) -> Option<AuthMethod> {
+        self.typed
     }
     fn ports(&self) -> &'static [u16] {
         self.provider.ports
@@ -304,8 +357,8 @@ impl Connector for DeclaredConnector {
         secrets: &Value,
         policy: ValidationPolicy,
     ) -> Result<Fields, Vec<FieldError>> {
-        let fields = check_section("secrets", self.provider.secrets, secrets, policy)?;
-        if self.provider.jwt_bearer.is_some()
+        let fields = check_section("secrets", Connector::secret_fields(self), secrets, policy)?;
+        if self.jwt().is_some()
             && let Some(Value::String(pem)) = fields.get(PRIVATE_KEY)
             && let Err(why) = jwt_bearer::check_private_key(&SecretString::from(pem.to_string()))
         {
@@ -321,7 +374,7 @@ impl Connector for DeclaredConnector {
         config: &Fields,
         secrets: &SecretFields,
     ) -> Result<AccessToken, UpstreamError> {
-        if let Some(jwt) = &self.provider.jwt_bearer {
+        if let Some(jwt) = self.jwt() {
             return self.assertion_grant(egress, jwt, config, secrets).await;
         }
         let secret = self.client_secret(secrets);
@@ -344,7 +397,7 @@ impl Connector for DeclaredConnector {
             Ok(access) => {
                 // A client ends the token it tried; a service account's lapses on its own
                 // (the revocation endpoint authenticates clients, which it is not).
-                if self.provider.jwt_bearer.is_none() {
+                if self.jwt().is_none() {
                     self.revoke_at_provider(
                         egress,
                         config,
@@ -364,8 +417,6 @@ impl Connector for DeclaredConnector {
         }
     }
 
-    /// A client credentials token ends on its own; revoking it needs the client's secret,
-    /// which this call does not carry.
     /// A client credentials token is revoked with the client's own secret. A JWT bearer token
     /// is left to expire (an hour at most): it is no grant, and the revocation endpoints of
     /// the providers offering it are documented for the grants of people.
@@ -376,7 +427,7 @@ impl Connector for DeclaredConnector {
         secrets: &SecretFields,
         token: &SecretString,
     ) {
-        if self.provider.jwt_bearer.is_none() {
+        if self.jwt().is_none() {
             self.revoke_at_provider(egress, config, secrets, token, TokenHint::AccessToken)
                 .await;
         }

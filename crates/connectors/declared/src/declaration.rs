@@ -15,8 +15,7 @@ pub struct Declaration {
     pub description: String,
     /// The provider's own documentation of its OAuth endpoints.
     pub docs_url: String,
-    /// Of `oauth_authorization_code`, `oauth_client_credentials`, `jwt_bearer` (at most one
-    /// of the last two).
+    /// Of `oauth_authorization_code`, `oauth_client_credentials`, `jwt_bearer`.
     pub auth_methods: Vec<String>,
     /// The ports its endpoints answer on; 443 when left out.
     #[serde(default)]
@@ -45,6 +44,16 @@ pub struct JwtBearerDeclaration {
     /// The scopes a service account's credential asks for unless it names its own, when they
     /// differ from `oauth.scopes`; `[]`: none.
     pub scopes: Option<Vec<String>>,
+    /// How the form names the assertion's `iss` where "Service account" is not the
+    /// provider's word (Salesforce's "Consumer key").
+    pub issuer_title: Option<String>,
+    pub issuer_help: Option<String>,
+    /// How the form names the assertion's `sub`, and whether the provider requires one
+    /// (Salesforce: the username the app acts as).
+    pub subject_title: Option<String>,
+    pub subject_help: Option<String>,
+    #[serde(default)]
+    pub subject_required: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -70,7 +70,9 @@ pub fn read_folder(folder: &Path) -> Result<Vec<Source>, ProviderError> {
 }
 
 /// The connectors `sources` declare, or every problem of every file. Two files may not
-/// declare the same id.
+/// declare the same id. A provider offering two methods a person types (client credentials
+/// and JWT bearer) is two connectors of one id, one per method ([`DeclaredConnector::typed`]),
+/// the first its main one.
 pub fn load(sources: &[Source]) -> Result<Vec<DeclaredConnector>, Vec<ProviderError>> {
     let mut connectors: Vec<(String, DeclaredConnector)> = Vec::new();
     let mut problems = Vec::new();
@@ -84,19 +86,19 @@ pub fn load(sources: &[Source]) -> Result<Vec<DeclaredConnector>, Vec<ProviderEr
         };
         match rules::check(&source.file, declaration) {
             Ok(provider) => {
-                let connector = DeclaredConnector::new(provider);
-                use latch_connector::Connector;
                 if let Some((first, _)) = connectors
                     .iter()
-                    .find(|(_, other)| other.id() == connector.id())
+                    .find(|(_, other)| other.provider_id() == provider.id)
                 {
                     problems.push(ProviderError {
                         file: source.file.clone(),
                         field: "id".into(),
-                        why: format!("`{}` is declared by {first} already", connector.id()),
+                        why: format!("`{}` is declared by {first} already", provider.id),
                     });
                 } else {
-                    connectors.push((source.file.clone(), connector));
+                    for connector in DeclaredConnector::per_method(provider) {
+                        connectors.push((source.file.clone(), connector));
+                    }
                 }
             }
             Err(mut found) => problems.append(&mut found),

@@ -51,13 +51,12 @@ pub struct Provider {
     pub docs_url: &'static str,
     pub methods: &'static [AuthMethod],
     pub ports: &'static [u16],
-    /// The settings of an app and of a credential a person types alike: the declared
-    /// fields, the client ID and the scopes.
+    /// The settings of a client credentials credential (and the base of an app's): the
+    /// declared fields, the client ID and the scopes.
     pub settings: &'static [FieldSpec],
     /// An app's settings: the same, with those the consent URL takes required.
     pub app_settings: &'static [FieldSpec],
-    /// The secrets of the credential a person types: a client's secret, or a service
-    /// account's private key.
+    /// A client credentials credential's: the client's secret.
     pub secrets: &'static [FieldSpec],
     /// An app's: a confidential client's secret; none for a public client.
     pub app_secrets: &'static [FieldSpec],
@@ -81,6 +80,11 @@ pub struct JwtBearer {
     pub audience: Option<UrlTemplate>,
     pub lifetime: Duration,
     pub scope_claim: bool,
+    /// A service account credential's settings: the declared fields, its issuer, subject
+    /// and scopes.
+    pub settings: &'static [FieldSpec],
+    /// Its private key.
+    pub secrets: &'static [FieldSpec],
 }
 
 /// Assertions live at most this long, however long the provider would take them: each is
@@ -316,11 +320,18 @@ pub fn check(file: &str, declaration: Declaration) -> Result<Provider, Vec<Provi
                 .audience
                 .as_deref()
                 .and_then(|url| template(problems_ref, "jwt_bearer.audience", url));
+            let mut settings = fields.clone();
+            settings.push(issuer_spec(declared));
+            settings.push(subject_spec(declared));
+            let scopes = declared.scopes.as_ref().unwrap_or(&oauth.scopes);
+            settings.push(scopes_spec(scopes, &separator));
             Some(JwtBearer {
                 audience,
                 lifetime: ASSERTION_LIFETIME
                     .min(Duration::from_secs(declared.max_lifetime_seconds)),
                 scope_claim: declared.scope_claim,
+                settings: Box::leak(settings.into_boxed_slice()),
+                secrets: Box::leak(vec![private_key_spec()].into_boxed_slice()),
             })
         }
         (None, true) => {
@@ -343,28 +354,16 @@ pub fn check(file: &str, declaration: Declaration) -> Result<Provider, Vec<Provi
     let mut app_config_fields = fields.clone();
     app_config_fields.push(client_id_spec());
     app_config_fields.push(scopes_spec(&oauth.scopes, &separator));
-    // The settings and secrets of the credential a person types: a client's, or a service
-    // account's.
+    // The settings and secrets of a client credentials credential (those of a service
+    // account's are the JWT bearer method's, above).
     let mut config_fields = fields;
-    let secret_fields = if jwt {
-        config_fields.push(issuer_spec());
-        config_fields.push(subject_spec());
-        let typed_scopes = declaration
-            .jwt_bearer
-            .as_ref()
-            .and_then(|declared| declared.scopes.as_ref())
-            .unwrap_or(&oauth.scopes);
-        config_fields.push(scopes_spec(typed_scopes, &separator));
-        vec![private_key_spec()]
-    } else {
-        config_fields.push(client_id_spec());
-        let typed_scopes = oauth
-            .client_credentials_scopes
-            .as_ref()
-            .unwrap_or(&oauth.scopes);
-        config_fields.push(scopes_spec(typed_scopes, &separator));
-        app_secret_fields.clone()
-    };
+    config_fields.push(client_id_spec());
+    let typed_scopes = oauth
+        .client_credentials_scopes
+        .as_ref()
+        .unwrap_or(&oauth.scopes);
+    config_fields.push(scopes_spec(typed_scopes, &separator));
+    let secret_fields = app_secret_fields.clone();
 
     if !problems.found.is_empty() {
         return Err(problems.found);
@@ -491,12 +490,6 @@ fn methods(problems: &mut Problems, names: &[String]) -> Vec<AuthMethod> {
     }
     if names.is_empty() {
         problems.add("auth_methods", "must list at least one method");
-    }
-    if methods.iter().filter(|method| method.is_typed()).count() > 1 {
-        problems.add(
-            "auth_methods",
-            "may list one of `oauth_client_credentials` and `jwt_bearer`, not both",
-        );
     }
     methods
 }

@@ -4,6 +4,7 @@
 
 use latch_connector::{FieldKind, FieldSpec};
 
+use crate::declaration::JwtBearerDeclaration;
 use crate::rules::{CLIENT_ID, CLIENT_SECRET, ISSUER, PRIVATE_KEY, SCOPES, SUBJECT, leak};
 
 pub(crate) fn client_id_spec() -> FieldSpec {
@@ -43,11 +44,15 @@ pub(crate) fn scopes_spec(scopes: &[String], separator: &str) -> FieldSpec {
     }
 }
 
-pub(crate) fn issuer_spec() -> FieldSpec {
+/// The assertion's `iss`, named as the declaration says or as a service account.
+pub(crate) fn issuer_spec(declared: &JwtBearerDeclaration) -> FieldSpec {
     FieldSpec {
         name: ISSUER,
-        title: "Service account",
-        help: "The service account that signs the assertions (its `iss`): its email or client ID, as the provider names it.",
+        title: declared.issuer_title.clone().map_or("Service account", leak),
+        help: declared.issuer_help.clone().map_or(
+            "The service account that signs the assertions (its `iss`): its email or client ID, as the provider names it.",
+            leak,
+        ),
         kind: FieldKind::Text,
         max_len: 512,
         example: "exports@acme-project.iam.gserviceaccount.com",
@@ -60,11 +65,15 @@ pub(crate) fn issuer_spec() -> FieldSpec {
     }
 }
 
-pub(crate) fn subject_spec() -> FieldSpec {
+/// The assertion's `sub`: optional unless the declaration requires it.
+pub(crate) fn subject_spec(declared: &JwtBearerDeclaration) -> FieldSpec {
     FieldSpec {
         name: SUBJECT,
-        title: "Acting for",
-        help: "Optional: the user the service account acts for (its `sub`), where the provider allows it.",
+        title: declared.subject_title.clone().map_or("Acting for", leak),
+        help: declared.subject_help.clone().map_or(
+            "Optional: the user the service account acts for (its `sub`), where the provider allows it.",
+            leak,
+        ),
         kind: FieldKind::Text,
         max_len: 512,
         example: "ada@acme.example",
@@ -72,7 +81,7 @@ pub(crate) fn subject_spec() -> FieldSpec {
         pattern: None,
         choices: &[],
         default: None,
-        optional: true,
+        optional: !declared.subject_required,
     }
 }
 

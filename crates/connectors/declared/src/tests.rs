@@ -306,7 +306,7 @@ fn xero_hands_jobs_the_tenant_id_its_identity_names() {
 }
 
 #[test]
-fn a_service_account_method_needs_its_section_and_is_the_one_typed_method() {
+fn a_service_account_method_needs_its_section_and_is_a_connector_of_its_own() {
     let jwt = GOOD.replace(
         "auth_methods = [\"oauth_authorization_code\", \"oauth_client_credentials\"]",
         "auth_methods = [\"oauth_authorization_code\", \"jwt_bearer\"]",
@@ -325,15 +325,27 @@ fn a_service_account_method_needs_its_section_and_is_the_one_typed_method() {
     let flow = acme.oauth().unwrap();
     assert_eq!(flow.secret_fields()[0].name, "client_secret");
 
+    // Both typed methods: one connector each, of one id, in the declaration's order; the
+    // issuer and subject named as the file says.
     let both = GOOD.replace(
         "auth_methods = [\"oauth_authorization_code\", \"oauth_client_credentials\"]",
-        "auth_methods = [\"oauth_client_credentials\", \"jwt_bearer\"]",
-    ) + "\n[jwt_bearer]\nmax_lifetime_seconds = 3600\n";
-    let problems = problems_of(&both);
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.field == "auth_methods" && p.why.contains("not both")),
-        "{problems:#?}"
+        "auth_methods = [\"oauth_authorization_code\", \"oauth_client_credentials\", \"jwt_bearer\"]",
+    ) + "\n[jwt_bearer]\nmax_lifetime_seconds = 180\nissuer_title = \"Consumer key\"\n\
+         subject_title = \"Username\"\nsubject_required = true\n";
+    let connectors = load(&[source("acme.toml", &both)]).unwrap();
+    assert_eq!(connectors.len(), 2);
+    let (client, account) = (&connectors[0], &connectors[1]);
+    assert_eq!((client.id(), account.id()), ("acme", "acme"));
+    assert_eq!(
+        client.typed_method(),
+        Some(AuthMethod::OauthClientCredentials)
     );
+    assert_eq!(account.typed_method(), Some(AuthMethod::JwtBearer));
+    assert_eq!(client.secret_fields()[0].name, "client_secret");
+    assert_eq!(account.secret_fields()[0].name, "private_key");
+    let issuer = &account.config_fields()[1];
+    assert_eq!((issuer.name, issuer.title), ("issuer", "Consumer key"));
+    let subject = &account.config_fields()[2];
+    assert_eq!((subject.title, subject.is_optional()), ("Username", false));
+    assert_eq!(client.auth_methods(), account.auth_methods());
 }

@@ -53,7 +53,7 @@ impl TokenBroker {
         self.forget(credential.id);
         let store = self.store.clone();
         let egress = self.egress.clone();
-        let connector = self.secrets.catalogue().shared(&credential.connector);
+        let connector = self.secrets.catalogue().shared_of(credential);
         let secrets = self.secrets.clone();
         let redirect_uri = self.redirect_uri.clone();
         let owner = credential.clone();
@@ -114,7 +114,7 @@ impl TokenBroker {
         if made_by_consent(credential) {
             return;
         }
-        let Some(connector) = self.secrets.catalogue().shared(&credential.connector) else {
+        let Some(connector) = self.secrets.catalogue().shared_of(credential) else {
             return;
         };
         let own_secrets = match self.secrets.open(credential) {

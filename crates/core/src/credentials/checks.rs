@@ -1,6 +1,8 @@
 //! The checks of a request's connector, config and secrets, before any use case acts on them.
 
-use latch_connector::{Connector, FieldError, Fields, SecretFields};
+use std::ops::Not;
+
+use latch_connector::{AuthMethod, Connector, FieldError, Fields, SecretFields};
 use serde_json::Value;
 
 use crate::error::CoreError;
@@ -27,10 +29,13 @@ fn checked_section(
     }
 }
 
-/// The connector, config and secrets of a request, checked; problems go to `errors`.
+/// The connector, as the method a person types that the request names (`auth_method`, the
+/// connector's first when left out), config and secrets of a request, checked; problems go
+/// to `errors`.
 pub(super) fn checked_connection<'a>(
     state: &'a Latch,
     connector: Option<&str>,
+    method: Option<&str>,
     config: Option<&Value>,
     secrets: Option<&Value>,
     errors: &mut Vec<FieldError>,
@@ -38,20 +43,7 @@ pub(super) fn checked_connection<'a>(
     let connector = state
         .catalogue
         .named(connector, errors)
-        .filter(|connector| {
-            let typed = connector.typed_method().is_some();
-            if !typed {
-                errors.push(FieldError::new(
-                    "connector",
-                    format!(
-                        "the {} connector makes credentials by consent only: start a connect \
-                     session through one of its OAuth apps",
-                        connector.id()
-                    ),
-                ));
-            }
-            typed
-        });
+        .and_then(|connector| typed_as(state, connector, method, errors));
     let policy = state.policy;
     let config = checked_section(
         connector,
@@ -69,6 +61,53 @@ pub(super) fn checked_connection<'a>(
     )
     .map(SecretFields::new);
     Some((connector?, config?, secrets?))
+}
+
+/// The entry of `connector` for the method a person types that `method` names.
+fn typed_as<'a>(
+    state: &'a Latch,
+    connector: &'a dyn Connector,
+    method: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> Option<&'a dyn Connector> {
+    let typed = state.catalogue.typed_methods(connector.id());
+    let consent_only = || {
+        format!(
+            "the {} connector makes credentials by consent only: start a connect session \
+             through one of its OAuth apps",
+            connector.id()
+        )
+    };
+    let Some(name) = method else {
+        if typed.is_empty() {
+            errors.push(FieldError::new("connector", consent_only()));
+        }
+        return typed.is_empty().not().then_some(connector);
+    };
+    let found = AuthMethod::from_name(name)
+        .and_then(|method| state.catalogue.typed(connector.id(), method));
+    if found.is_none() {
+        let why = match (AuthMethod::from_name(name), typed.is_empty()) {
+            (_, true) => consent_only(),
+            (Some(AuthMethod::OauthAuthorizationCode), false) => format!(
+                "is made by consent: start a connect session through one of the {} \
+                 connector's OAuth apps",
+                connector.id()
+            ),
+            (_, false) => format!(
+                "is not a method of the {} connector that a person types; expected one of {}",
+                connector.id(),
+                typed
+                    .iter()
+                    .filter_map(|entry| entry.typed_method())
+                    .map(|method| format!("`{}`", method.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        errors.push(FieldError::new("auth_method", why));
+    }
+    found
 }
 
 /// A change whose settings would do for a credential of another connector conflicts with
@@ -95,8 +134,12 @@ pub(super) fn settings_of_another_connector(
     });
     if let Some(other) = config_elsewhere.or(secrets_elsewhere) {
         return Err(CoreError::Conflict(format!(
-            "these are settings of a `{other}` credential; this one is a `{}` credential",
-            connector.id()
+            "these are settings of a {other} credential; this one is a `{}` credential{}",
+            connector.id(),
+            connector
+                .typed_method()
+                .map(|method| format!(" by `{}`", method.as_str()))
+                .unwrap_or_default()
         )));
     }
     Ok(())

@@ -217,6 +217,7 @@ pub async fn create_credential(
     let checked = checked_connection(
         state,
         request.connector.as_deref(),
+        request.auth_method.as_deref(),
         request.config.as_ref(),
         request.secrets.as_ref(),
         &mut errors,
@@ -279,6 +280,7 @@ pub async fn test_credential(
     let checked = checked_connection(
         state,
         request.connector.as_deref(),
+        request.auth_method.as_deref(),
         request.config.as_ref(),
         request.secrets.as_ref(),
         &mut errors,

@@ -38,7 +38,12 @@ pub struct CreateCredentialRequest {
     /// A connector id from `GET /v1/connectors`.
     #[schema(value_type = String, required = true, nullable = false)]
     pub connector: Option<String>,
-    /// The connector's `config_schema`.
+    /// How the credential signs in: one of the connector's `auth_methods` whose settings a
+    /// person types (`client_credentials`, `oauth_client_credentials`, `jwt_bearer`). Left
+    /// out: the first the connector lists.
+    #[schema(value_type = String, required = false, nullable = true)]
+    pub auth_method: Option<String>,
+    /// The connector's `config_schema` (that of the `auth_method`).
     #[schema(value_type = Object, required = true, nullable = false)]
     pub config: Option<Value>,
     /// The connector's `secrets_schema`. Encrypted at rest, never returned.
@@ -95,6 +100,9 @@ pub struct TestCredentialRequest {
     pub description: Option<Value>,
     #[schema(value_type = String, required = true, nullable = false)]
     pub connector: Option<String>,
+    /// As in `POST /v1/credentials`.
+    #[schema(value_type = String, required = false, nullable = true)]
+    pub auth_method: Option<String>,
     #[schema(value_type = Object, required = true, nullable = false)]
     pub config: Option<Value>,
     #[schema(value_type = Object, required = true, nullable = false)]

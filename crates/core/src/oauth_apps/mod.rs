@@ -315,7 +315,7 @@ pub async fn update_oauth_app(
         });
         if let Some(other) = config_elsewhere.or(secrets_elsewhere) {
             return Err(CoreError::Conflict(format!(
-                "these are settings of a `{other}` OAuth app; this one is a `{}` app",
+                "these are settings of a {other} OAuth app; this one is a `{}` app",
                 connector.id()
             )));
         }
