@@ -530,13 +530,12 @@ const TYPED_METHOD_LABELS = {
   jwt_bearer: "Signed JWT (a private key, and whom it signs in as)",
 };
 
-// The forms of the methods a person types, each with its own fields (the connector's
-// `auth_methods`; its top-level schemas when it lists none).
+// The forms of the methods a person types (the connector's `auth_methods` but consent), each
+// with its own fields.
 function typedForms(connector) {
-  const listed = (connector.auth_methods || []).filter((method) => method.id !== "oauth_authorization_code");
-  const methods = listed.length || connector.auth_methods ? listed : [connector];
-  return methods.map((method) => ({
-    id: method.id === connector.id ? null : method.id,
+  const typed = (connector.auth_methods || []).filter((method) => method.id !== "oauth_authorization_code");
+  return typed.map((method) => ({
+    id: method.id,
     label: TYPED_METHOD_LABELS[method.id] || method.id,
     fields: [
       ...schemaFields(method.config_schema, "config", false),
@@ -701,7 +700,7 @@ function addCredential(connector, onsaved) {
 
   const body = () => {
     const request = { connector: connector.id, config: {}, secrets: {} };
-    if (typed && typed.id) request.auth_method = typed.id;
+    if (typed) request.auth_method = typed.id;
     for (const field of fields) {
       const value = field.input.value.trim();
       if (field.section) {

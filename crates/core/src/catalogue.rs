@@ -93,6 +93,11 @@ impl Catalogue {
         }
     }
 
+    /// Every entry: the connectors, then their variants.
+    fn entries(&self) -> impl Iterator<Item = &Arc<dyn Connector>> {
+        self.connectors.iter().chain(self.variants.iter())
+    }
+
     pub fn get(&self, id: &str) -> Option<&dyn Connector> {
         self.connectors
             .iter()
@@ -103,9 +108,7 @@ impl Catalogue {
     /// The connector `id` as the method a person types named `method`: its main entry or
     /// one of its variants.
     pub fn typed(&self, id: &str, method: AuthMethod) -> Option<&dyn Connector> {
-        self.connectors
-            .iter()
-            .chain(self.variants.iter())
+        self.entries()
             .find(|connector| connector.id() == id && connector.typed_method() == Some(method))
             .map(|connector| connector.as_ref())
     }
@@ -125,9 +128,7 @@ impl Catalogue {
     fn entry_of(&self, credential: &latch_store::Credential) -> Option<&Arc<dyn Connector>> {
         let method = AuthMethod::from_name(&credential.auth_method);
         let entries = || {
-            self.connectors
-                .iter()
-                .chain(self.variants.iter())
+            self.entries()
                 .filter(|connector| connector.id() == credential.connector)
         };
         entries()
@@ -137,9 +138,7 @@ impl Catalogue {
 
     /// The entries of connector `id` that a person types, one per method.
     pub fn typed_methods(&self, id: &str) -> Vec<&dyn Connector> {
-        self.connectors
-            .iter()
-            .chain(self.variants.iter())
+        self.entries()
             .filter(|connector| connector.id() == id && connector.typed_method().is_some())
             .map(|connector| connector.as_ref())
             .collect()
@@ -214,9 +213,7 @@ impl Catalogue {
             return None;
         }
         let others = || {
-            self.connectors
-                .iter()
-                .chain(self.variants.iter())
+            self.entries()
                 .map(|other| other.as_ref())
                 .filter(|other| {
                     other.id() != this.id() || other.typed_method() != this.typed_method()

@@ -57,11 +57,6 @@ impl DeclaredConnector {
         }
     }
 
-    /// The declared id, shared by the connectors of each typed method.
-    pub fn provider_id(&self) -> &'static str {
-        self.provider.id
-    }
-
     /// The service account settings, when this connector is the provider's JWT bearer one.
     fn jwt(&self) -> Option<&JwtBearer> {
         match self.typed {

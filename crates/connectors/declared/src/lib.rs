@@ -14,6 +14,8 @@ mod tests;
 
 use std::path::Path;
 
+use latch_connector::Connector;
+
 pub use connector::DeclaredConnector;
 pub use rules::ProviderError;
 
@@ -88,7 +90,7 @@ pub fn load(sources: &[Source]) -> Result<Vec<DeclaredConnector>, Vec<ProviderEr
             Ok(provider) => {
                 if let Some((first, _)) = connectors
                     .iter()
-                    .find(|(_, other)| other.provider_id() == provider.id)
+                    .find(|(_, other)| Connector::id(other) == provider.id)
                 {
                     problems.push(ProviderError {
                         file: source.file.clone(),

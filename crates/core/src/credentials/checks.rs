@@ -1,7 +1,5 @@
 //! The checks of a request's connector, config and secrets, before any use case acts on them.
 
-use std::ops::Not;
-
 use latch_connector::{AuthMethod, Connector, FieldError, Fields, SecretFields};
 use serde_json::Value;
 
@@ -82,7 +80,7 @@ fn typed_as<'a>(
         if typed.is_empty() {
             errors.push(FieldError::new("connector", consent_only()));
         }
-        return typed.is_empty().not().then_some(connector);
+        return (!typed.is_empty()).then_some(connector);
     };
     let found = AuthMethod::from_name(name)
         .and_then(|method| state.catalogue.typed(connector.id(), method));
