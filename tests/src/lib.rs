@@ -72,6 +72,8 @@ pub struct TestOptions {
     pub console_origins: Vec<url::Url>,
     /// The connectors offered; `None`: the built-in ones, as `latch serve` offers them.
     pub catalogue: Option<latch_core::catalogue::Catalogue>,
+    /// The background worker, as `latch serve` runs it unless a test says otherwise.
+    pub worker: latch_core::worker::WorkerConfig,
 }
 
 impl Default for TestOptions {
@@ -87,6 +89,7 @@ impl Default for TestOptions {
             public_url: None,
             console_origins: Vec::new(),
             catalogue: None,
+            worker: Default::default(),
         }
     }
 }
@@ -121,6 +124,7 @@ async fn serve(database_url: &str, master_key: &SecretString, options: TestOptio
         limits: options.limits,
         public_url: options.public_url,
         console_origins: options.console_origins,
+        worker: options.worker,
     };
     let catalogue = options
         .catalogue
@@ -313,7 +317,13 @@ pub struct WithMock {
 
 impl WithMock {
     pub async fn create(backend: Backend) -> Option<Self> {
-        let app = TestApp::create_with(backend, TestOptions::mock_reachable()).await?;
+        Self::create_with(backend, TestOptions::mock_reachable()).await
+    }
+
+    /// As [`WithMock::create`], the server started with `options` (which must let it reach
+    /// 127.0.0.0/8, as [`TestOptions::mock_reachable`] does).
+    pub async fn create_with(backend: Backend, options: TestOptions) -> Option<Self> {
+        let app = TestApp::create_with(backend, options).await?;
         let mock = MockLooker::start(MockLookerConfig {
             client_secret: unique_secret(),
             ..MockLookerConfig::default()

@@ -263,9 +263,12 @@ async fn health_and_readiness_need_no_key(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(
-        ready,
-        json!({"status": "ready", "store": "ok", "keyring": "ok"})
+        (&ready["status"], &ready["store"], &ready["keyring"]),
+        (&json!("ready"), &json!("ok"), &json!("ok")),
+        "{ready}"
     );
+    assert_eq!(ready["worker"]["enabled"], true, "{ready}");
+    assert!(ready["worker"]["tasks"].is_array(), "{ready}");
 }
 
 async fn the_connector_catalogue_describes_the_looker_form_first_and_lists_the_shipped_providers(

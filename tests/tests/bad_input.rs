@@ -353,6 +353,13 @@ async fn bad_query_parameters_are_400_naming_them(app: TestApp) {
         let problem: Value = response.json().await.unwrap();
         assert_eq!(problem_fields(&problem), [field], "{query}");
     }
+    // The statuses 0013 folded into `degraded` say where they went.
+    let (status, problem) = app
+        .send(Method::GET, "/v1/credentials?status=unreachable", None)
+        .await;
+    assert_eq!(status, 400);
+    let said = problem["errors"][0]["message"].as_str().unwrap();
+    assert!(said.contains("now `degraded`"), "{said}");
 }
 
 async fn a_bad_if_match_is_400(app: TestApp) {

@@ -121,8 +121,16 @@ async fn sessions_long_expired_are_deleted_and_their_history_stays_in_the_audit(
         .await
         .unwrap();
 
-    // A replica starting on the same database does its housekeeping at once.
-    let replica = app.replica(TestOptions::mock_reachable()).await;
+    // A replica whose worker keeps house five times a second deletes it.
+    let busy = TestOptions {
+        worker: latch_core::worker::WorkerConfig {
+            tick: std::time::Duration::from_millis(200),
+            housekeeping_every: std::time::Duration::from_millis(200),
+            ..Default::default()
+        },
+        ..TestOptions::mock_reachable()
+    };
+    let replica = app.replica(busy).await;
     let gone = format!("/v1/connect-sessions/{}", old["id"].as_str().unwrap());
     let kept = format!("/v1/connect-sessions/{}", recent["id"].as_str().unwrap());
     let mut status = 0;

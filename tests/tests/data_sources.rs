@@ -187,8 +187,12 @@ async fn an_invalid_credential_is_accepted_with_a_warning(app: TestApp) {
         .unwrap()
         .unwrap();
     let mut changes = row.changes();
-    changes.status = latch_store::CredentialStatus::Invalid;
-    changes.status_detail = Some("Looker refused the client ID / secret".into());
+    changes.health = Some(latch_store::HealthReset {
+        status: latch_store::CredentialStatus::Invalid,
+        status_detail: Some("Looker refused the client ID / secret".into()),
+        identity: None,
+        validated_at: None,
+    });
     let event = latch_store::NewAuditEvent {
         org_id: Some(app.org_id),
         actor_key_id: None,

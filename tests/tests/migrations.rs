@@ -115,7 +115,12 @@ async fn the_sqlite_credentials_rebuild_keeps_every_row_and_every_reference() {
     assert!(matches!(refused, StoreError::InUse), "{refused:?}");
     // And the new status is accepted.
     let mut changes = kept.changes();
-    changes.status = CredentialStatus::ReauthorizationRequired;
+    changes.health = Some(latch_store::HealthReset {
+        status: CredentialStatus::ReauthorizationRequired,
+        status_detail: None,
+        identity: None,
+        validated_at: None,
+    });
     let changed = store
         .update_credential(org, credential, 4, &changes, &audit)
         .await
@@ -397,4 +402,156 @@ async fn oauth_credentials_and_a_pending_session_become_apps_of_their_organizati
         .await
         .unwrap_err();
     assert!(matches!(refused, StoreError::InUse), "{refused:?}");
+}
+
+#[tokio::test]
+async fn sqlite_unreachable_and_error_become_degraded_and_every_row_and_reference_is_kept() {
+    unreachable_and_error_become_degraded_and_every_row_and_reference_is_kept(Backend::Sqlite)
+        .await;
+}
+
+#[tokio::test]
+async fn postgres_unreachable_and_error_become_degraded_and_every_row_and_reference_is_kept() {
+    unreachable_and_error_become_degraded_and_every_row_and_reference_is_kept(Backend::Postgres)
+        .await;
+}
+
+/// Migration 0013 turns the stored transient statuses into `degraded` (SQLite rebuilds
+/// `credentials` for it), dates each status from the credential's last test login, and keeps
+/// versions, tokens and the sources that select a credential.
+async fn unreachable_and_error_become_degraded_and_every_row_and_reference_is_kept(
+    backend: Backend,
+) {
+    let Some((db, mut raw)) = migrated_before(backend, 13).await else {
+        return;
+    };
+    let org = Uuid::now_v7();
+    let tested = chrono::Utc::now() - chrono::Duration::hours(3);
+    let edited = tested - chrono::Duration::days(2);
+    run!(
+        &mut raw,
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, 'acme', $2)")
+            .bind(org)
+            .bind(edited)
+    );
+    let rows = [
+        (Uuid::now_v7(), "far", "unreachable", Some(tested)),
+        (Uuid::now_v7(), "broken", "error", Some(tested)),
+        (Uuid::now_v7(), "refused", "invalid", Some(tested)),
+        (Uuid::now_v7(), "untested", "unverified", None),
+    ];
+    for (id, name, status, validated_at) in rows {
+        run!(
+            &mut raw,
+            sqlx::query(
+                "INSERT INTO credentials (id, org_id, connector, name, description, config, \
+                 secret_ct, secret_nonce, wrapped_dek, kek_id, status, status_detail, identity, \
+                 validated_at, version, created_at, updated_at, auth_method, name_key) \
+                 VALUES ($1, $2, 'looker', $3, NULL, '{}', $4, $4, $4, 'kek-1', $5, 'as found', \
+                 NULL, $6, 3, $7, $7, 'client_credentials', $3)",
+            )
+            .bind(id)
+            .bind(org)
+            .bind(name)
+            .bind(vec![1u8, 2])
+            .bind(status)
+            .bind(validated_at)
+            .bind(edited)
+        );
+    }
+    let (broken, source) = (rows[1].0, Uuid::now_v7());
+    run!(
+        &mut raw,
+        sqlx::query(
+            "INSERT INTO credential_tokens (credential_id, token_ct, nonce, token_type, \
+             expires_at, obtained_at, credential_version) VALUES ($1, $2, $2, 'Bearer', $3, $3, 3)",
+        )
+        .bind(broken)
+        .bind(vec![7u8])
+        .bind(tested)
+    );
+    run!(
+        &mut raw,
+        sqlx::query(
+            "INSERT INTO data_sources (id, org_id, kind, name, connector, credential_id, config, \
+             version, created_at, updated_at) VALUES ($1, $2, 'source', 'nightly', 'looker', $3, \
+             '{}', 1, $4, $4)",
+        )
+        .bind(source)
+        .bind(org)
+        .bind(broken)
+        .bind(edited)
+    );
+    drop(raw);
+
+    let store = latch_store::connect(&db.url).await.unwrap();
+    let expected = [
+        CredentialStatus::Degraded,
+        CredentialStatus::Degraded,
+        CredentialStatus::Invalid,
+        CredentialStatus::Unverified,
+    ];
+    for ((id, name, _, validated_at), status) in rows.into_iter().zip(expected) {
+        let kept = store.get_credential(org, id).await.unwrap().unwrap();
+        assert_eq!((kept.name.as_str(), kept.status), (name, status));
+        assert_eq!(kept.status_detail.as_deref(), Some("as found"));
+        assert_eq!(kept.version, 3, "{name}: the migration is not an edit");
+        let since = validated_at.unwrap_or(edited);
+        assert_eq!(
+            kept.status_since.timestamp_micros(),
+            since.timestamp_micros(),
+            "{name}"
+        );
+        assert_eq!((kept.consecutive_failures, kept.last_token_at), (0, None));
+        assert!(store.health_changes(org, id, 10).await.unwrap().is_empty());
+    }
+    let token = store.credential_token(broken).await.unwrap().unwrap();
+    assert_eq!(token.token_ct, Some(vec![7]));
+    let selected = store
+        .get_data_source(org, DataSourceKind::Source, source)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(selected.credential_id, broken);
+    let audit = NewAuditEvent {
+        org_id: Some(org),
+        actor_key_id: None,
+        action: "credential.deleted".into(),
+        target_type: "credential".into(),
+        target_id: None,
+        outcome: "success".into(),
+        detail: json!({}),
+    };
+    let refused = store
+        .delete_credential(org, broken, None, &audit)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::InUse), "{refused:?}");
+    // The old statuses are refused from now on.
+    let old = "UPDATE credentials SET status = 'unreachable' WHERE id = $1";
+    let refused = match backend {
+        Backend::Sqlite => {
+            let options: sqlx::sqlite::SqliteConnectOptions = db.url.parse().unwrap();
+            let mut connection = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .unwrap();
+            sqlx::query(old)
+                .bind(broken)
+                .execute(&mut connection)
+                .await
+                .err()
+        }
+        Backend::Postgres => {
+            let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query(old)
+                .bind(broken)
+                .execute(&mut connection)
+                .await
+                .err()
+        }
+    };
+    assert!(
+        refused.is_some(),
+        "the check constraint refuses `unreachable`"
+    );
 }

@@ -178,6 +178,7 @@ const DOCUMENTED: &[&str] = &[
     "PATCH /v1/credentials/{id}",
     "DELETE /v1/credentials/{id}",
     "POST /v1/credentials/{id}/validate",
+    "GET /v1/credentials/{id}/health",
     "POST /v1/credentials/{id}/token",
     "POST /v1/connect-sessions",
     "POST /v1/credentials/{id}/reconnect",

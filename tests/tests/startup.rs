@@ -23,6 +23,7 @@ fn settings(url: &str, master_key: MasterKeySource, dev: bool) -> Settings {
         limits: Default::default(),
         public_url: None,
         console_origins: Vec::new(),
+        worker: Default::default(),
     }
 }
 

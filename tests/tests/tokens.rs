@@ -194,6 +194,7 @@ async fn a_restart_reuses_the_stored_token_without_logging_in(fixture: WithMock)
         limits: Default::default(),
         public_url: None,
         console_origins: Vec::new(),
+        worker: Default::default(),
     })
     .await
     .unwrap();

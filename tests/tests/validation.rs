@@ -12,7 +12,7 @@ on_both_backends!(
         each_upstream_fault_maps_to_its_status_with_a_useful_detail,
         a_host_that_refuses_connections_is_unreachable_and_not_stored,
         saving_with_validate_false_calls_nobody_and_stores_unverified,
-        revalidating_stores_the_new_status_whatever_it_is,
+        revalidating_stores_what_it_found_without_an_edit,
         the_test_endpoint_reports_the_outcome_and_stores_nothing,
         rotating_the_secret_revalidates_and_a_refused_secret_changes_nothing,
         every_validation_is_an_audit_event;
@@ -166,7 +166,7 @@ async fn saving_with_validate_false_calls_nobody_and_stores_unverified(fixture: 
     assert_eq!(mock.stats().login_attempts, 0);
 }
 
-async fn revalidating_stores_the_new_status_whatever_it_is(fixture: WithMock) {
+async fn revalidating_stores_what_it_found_without_an_edit(fixture: WithMock) {
     let WithMock { app, mock } = &fixture;
     let (_, created) = send(
         app,
@@ -180,17 +180,26 @@ async fn revalidating_stores_the_new_status_whatever_it_is(fixture: WithMock) {
         created["id"].as_str().unwrap()
     );
 
+    // One failure is counted, not yet believed: the status holds, and nothing is edited.
     mock.set_fault(Fault::ServerError);
     let (status, body) = send(app, Method::POST, &validate, None).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["status"], "error");
+    assert_eq!(body["status"], "valid");
+    assert_eq!(body["consecutive_failures"], 1);
+    assert_eq!(body["identity"]["id"], "42");
+    assert_eq!(body["version"], 1);
+    // The third in a row makes it degraded, with the cause.
+    send(app, Method::POST, &validate, None).await;
+    let (_, body) = send(app, Method::POST, &validate, None).await;
+    assert_eq!(body["status"], "degraded");
     assert!(body["status_detail"].as_str().unwrap().contains("HTTP 500"));
-    assert_eq!(body["identity"], Value::Null);
-    assert_eq!(body["version"], 2);
+    assert_eq!(body["consecutive_failures"], 3);
+    assert_eq!(body["version"], 1);
 
     mock.set_fault(Fault::None);
     let (_, body) = send(app, Method::POST, &validate, None).await;
     assert_eq!(body["status"], "valid");
+    assert_eq!(body["consecutive_failures"], 0);
     assert_eq!(body["identity"]["id"], "42");
     assert!(body["validated_at"].as_str() > created["validated_at"].as_str());
 

@@ -162,6 +162,7 @@ const statusText = {
   error: "error",
   reauthorization_required: "reauthorization required",
   unverified: "unverified",
+  degraded: "degraded",
 };
 
 function when(text) {
@@ -192,6 +193,9 @@ function credentialTile(credential, { selected, onselect } = {}) {
       credential.status_detail ? ` ${credential.status_detail}` : "",
     ),
     who ? el("p", { text: `connected as ${who}` }) : null,
+    credential.status !== "valid" && credential.status_since
+      ? el("p", { text: `${statusText[credential.status] || credential.status} since ${when(credential.status_since)}` })
+      : null,
     el("p", { text: `last tested: ${when(credential.validated_at)}` }),
     el("p", {
       text: `used by ${used.data_sources} data source(s) and ${used.data_destinations} destination(s)`,

@@ -7,11 +7,15 @@ use std::time::Duration;
 
 use latch_core::keyring::open_keyring;
 
-use crate::{Application, DEV_ORG, Limits, MasterKeySource, PreviousMasterKey, Settings};
+use crate::{
+    Application, DEV_ORG, Limits, MasterKeySource, PreviousMasterKey, Settings, WorkerProcess,
+};
 use clap::{Args, Parser, Subcommand};
 use latch_connector::EgressPolicy;
 use latch_core::api_keys::issue_api_key;
 use latch_core::callers::Scope;
+use latch_core::catalogue::Catalogue;
+use latch_core::worker::WorkerConfig;
 use latch_store::DEFAULT_DATABASE_URL;
 use secrecy::ExposeSecret;
 
@@ -33,6 +37,9 @@ enum Command {
     /// Serve the REST API. The master key comes from LATCH_MASTER_KEY, LATCH_MASTER_KEY_FILE
     /// or LATCH_MASTER_PASSPHRASE (first found wins).
     Serve(ServeArgs),
+    /// Run the background worker (scheduled checks, housekeeping) without the HTTP server,
+    /// with the same settings as `serve`; serving replicas may then run with LATCH_WORKER=off.
+    Worker(ServeArgs),
     /// Create or update the database schema, then exit.
     Migrate(DatabaseArgs),
     /// Manage API keys.
@@ -137,6 +144,17 @@ struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..=3650)
     )]
     connect_session_retention_days: u64,
+    /// Failed checks and token logins in a row (upstream unreachable, 5xx, 429, time-outs)
+    /// that turn a credential `degraded`.
+    #[arg(
+        long,
+        env = "LATCH_HEALTH_DEGRADED_AFTER",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
+    health_degraded_after: u32,
+    #[command(flatten)]
+    worker: WorkerArgs,
     /// Development mode: generate ./data/master.key when no master key is set, create the
     /// `default` organization and print an admin key on first start.
     #[arg(long)]
@@ -205,6 +223,7 @@ async fn run_cli() -> ExitCode {
 async fn run(command: Command) -> Result<(), String> {
     match command {
         Command::Serve(args) => serve(args).await,
+        Command::Worker(args) => worker(args).await,
         Command::Migrate(args) => {
             latch_store::connect(&args.database_url)
                 .await
@@ -294,7 +313,85 @@ async fn rewrap(args: RewrapArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(args: ServeArgs) -> Result<(), String> {
+/// The background worker's settings.
+#[derive(Args)]
+struct WorkerArgs {
+    /// Runs the background worker's scheduled checks and housekeeping in this process
+    /// (`on` or `off`).
+    #[arg(long, env = "LATCH_WORKER", default_value = "on", value_parser = on_or_off)]
+    worker: bool,
+    /// Seconds between two scheduled checks of a credential (less up to a tenth, drawn per
+    /// credential); a token obtained meanwhile counts as a check.
+    #[arg(
+        long,
+        env = "LATCH_CHECK_INTERVAL_SECONDS",
+        default_value_t = 21_600,
+        value_parser = clap::value_parser!(u64).range(1..=31_536_000)
+    )]
+    check_interval_seconds: u64,
+    /// Test logins and refreshes at once against one upstream host.
+    #[arg(
+        long,
+        env = "LATCH_CHECKS_PER_HOST",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u64).range(1..=64)
+    )]
+    checks_per_host: u64,
+    /// Tokens of credentials jobs asked for within this many seconds are refreshed before
+    /// they get shorter than the min_ttl_seconds asked for; 0 turns it off.
+    #[arg(
+        long,
+        env = "LATCH_REFRESH_AHEAD_WINDOW_SECONDS",
+        default_value_t = 900,
+        value_parser = clap::value_parser!(u64).range(0..=86_400)
+    )]
+    refresh_ahead_window_seconds: u64,
+    /// Milliseconds between two looks for work (leased tasks; refreshing ahead looks six
+    /// times as often).
+    #[arg(
+        long,
+        env = "LATCH_WORKER_TICK_MS",
+        default_value_t = 30_000,
+        value_parser = clap::value_parser!(u64).range(100..=3_600_000)
+    )]
+    worker_tick_ms: u64,
+    /// Seconds a replica holds a task before another may take it over (renewed while it
+    /// works).
+    #[arg(
+        long,
+        env = "LATCH_WORKER_LEASE_SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    worker_lease_seconds: u64,
+}
+
+fn on_or_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        _ => Err("must be `on` or `off`".into()),
+    }
+}
+
+impl WorkerArgs {
+    fn config(&self) -> WorkerConfig {
+        let tick = Duration::from_millis(self.worker_tick_ms);
+        WorkerConfig {
+            enabled: self.worker,
+            tick,
+            lease: Duration::from_secs(self.worker_lease_seconds),
+            check_interval: Duration::from_secs(self.check_interval_seconds),
+            per_host: usize::try_from(self.checks_per_host).unwrap_or(2),
+            refresh_ahead_window: Duration::from_secs(self.refresh_ahead_window_seconds),
+            refresh_ahead_tick: tick / 6,
+            ..WorkerConfig::default()
+        }
+    }
+}
+
+/// What `serve` and `worker` run on.
+fn settings_of(args: ServeArgs) -> Result<(Settings, Catalogue), String> {
     let master_key =
         MasterKeySource::from_env(args.dev.then(|| PathBuf::from(DEV_MASTER_KEY_FILE)))?;
     let settings = Settings {
@@ -318,14 +415,32 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             connect_session_retention: Duration::from_secs(
                 args.connect_session_retention_days * 24 * 3600,
             ),
+            degraded_after: args.health_degraded_after,
         },
         public_url: args.public_url,
         console_origins: args.console_origins,
+        worker: args.worker.config(),
     };
     let catalogue = match &args.providers_dir {
         Some(folder) => crate::connectors::with_providers_from(folder)?,
         None => crate::connectors::builtin(),
     };
+    Ok((settings, catalogue))
+}
+
+async fn worker(args: ServeArgs) -> Result<(), String> {
+    let (settings, catalogue) = settings_of(args)?;
+    let worker = WorkerProcess::start(settings, catalogue)
+        .await
+        .map_err(|error| error.to_string())?;
+    worker
+        .run_until_stopped()
+        .await
+        .map_err(|error| error.to_string())
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let (settings, catalogue) = settings_of(args)?;
     let app = Application::build_with(settings, catalogue)
         .await
         .map_err(|error| error.to_string())?;

@@ -22,4 +22,4 @@ pub mod state;
 pub mod telemetry;
 
 pub use settings::{Limits, MasterKeySource, PreviousMasterKey, Settings};
-pub use startup::{Application, DEV_ORG, StartupError};
+pub use startup::{Application, DEV_ORG, StartupError, WorkerProcess};

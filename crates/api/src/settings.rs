@@ -27,6 +27,8 @@ pub struct Settings {
     /// Origins besides the public URL's that a connect session may send the browser back
     /// to (`LATCH_CONSOLE_ORIGINS`).
     pub console_origins: Vec<url::Url>,
+    /// The background worker: scheduled checks, housekeeping, refreshing ahead.
+    pub worker: latch_core::worker::WorkerConfig,
 }
 
 /// Bounds on abuse; each has a safe default.
@@ -44,6 +46,8 @@ pub struct Limits {
     pub pending_connect_sessions: u32,
     /// How long a connect session is kept after it expired.
     pub connect_session_retention: Duration,
+    /// Failed checks and token logins in a row that make a credential `degraded`.
+    pub degraded_after: u32,
 }
 
 impl Default for Limits {
@@ -54,6 +58,7 @@ impl Default for Limits {
             body_timeout: crate::extract::BODY_TIMEOUT,
             pending_connect_sessions: latch_core::oauth_settings::PENDING_SESSIONS_PER_ORG,
             connect_session_retention: latch_core::oauth_settings::SESSION_RETENTION,
+            degraded_after: latch_core::health::HealthPolicy::default().degraded_after,
         }
     }
 }

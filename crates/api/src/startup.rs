@@ -19,6 +19,7 @@ use latch_core::api_keys::issue_api_key;
 use latch_core::broker::{BrokerConfig, SystemClock};
 use latch_core::callers::Scope;
 use latch_core::catalogue::Catalogue;
+use latch_core::health::HealthPolicy;
 use latch_core::keyring::{KeyringError, open_keyring};
 use latch_core::latch::LatchConfig;
 use latch_core::oauth_settings::OAuthSettings;
@@ -78,55 +79,13 @@ impl Application {
         settings: Settings,
         catalogue: Catalogue,
     ) -> Result<Self, StartupError> {
-        let store = latch_store::connect(&settings.database_url).await?;
-        let (current, previous) = materials(&settings.master_key, &settings.previous_master_keys)?;
-        let keyring = open_keyring(store.as_ref(), &current, &previous).await?;
-        let dev_admin_key = if settings.dev {
-            bootstrap_dev(store.as_ref())
-                .await
-                .map_err(StartupError::Bootstrap)?
-        } else {
-            None
-        };
         let bind_error = |source| StartupError::Bind {
             addr: settings.listen_addr.clone(),
             source,
         };
         let listener = TcpListener::bind(&settings.listen_addr).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-
-        let policy = ValidationPolicy {
-            allow_http_hosts: settings.egress.allow_http,
-        };
-        let egress = EgressClient::new(settings.egress).map_err(StartupError::Egress)?;
-        let config = LatchConfig {
-            policy,
-            broker: BrokerConfig {
-                forced_interval: settings.limits.forced_refresh_interval,
-                ..BrokerConfig::default()
-            },
-            auth_failures_per_minute: settings.limits.auth_failures_per_minute,
-            oauth: OAuthSettings {
-                pending_sessions_per_org: settings.limits.pending_connect_sessions,
-                session_retention: settings.limits.connect_session_retention,
-                ..OAuthSettings::new(
-                    &public_url(settings.public_url.as_ref(), &settings.listen_addr, port)?,
-                    &settings.console_origins,
-                )
-            },
-        };
-        let latch = AppState::new(
-            store,
-            Arc::new(keyring),
-            catalogue,
-            egress,
-            config,
-            Arc::new(SystemClock),
-        )
-        .await?;
-        let latch = Arc::new(latch);
-        latch.follow_changes();
-        latch_core::housekeeping::start(&latch);
+        let (latch, dev_admin_key) = open(&settings, catalogue, port).await?;
         let state = web::Data::from(latch);
         let shared = state.clone();
         let mut document = crate::openapi::document(&state.catalogue);
@@ -182,6 +141,102 @@ impl Application {
         self.state.refusals.flush().await;
         tracing::info!("latch stopped");
         served
+    }
+}
+
+/// The store, keyring and everything else a replica runs on, with its caches following the
+/// change feed and the background worker started; and the development admin key when one was
+/// made. `port` is the one listened on (for the default public URL).
+async fn open(
+    settings: &Settings,
+    catalogue: Catalogue,
+    port: u16,
+) -> Result<(Arc<AppState>, Option<SecretString>), StartupError> {
+    let store = latch_store::connect(&settings.database_url).await?;
+    let (current, previous) = materials(&settings.master_key, &settings.previous_master_keys)?;
+    let keyring = open_keyring(store.as_ref(), &current, &previous).await?;
+    let dev_admin_key = if settings.dev {
+        bootstrap_dev(store.as_ref())
+            .await
+            .map_err(StartupError::Bootstrap)?
+    } else {
+        None
+    };
+    let policy = ValidationPolicy {
+        allow_http_hosts: settings.egress.allow_http,
+    };
+    let egress = EgressClient::new(settings.egress.clone()).map_err(StartupError::Egress)?;
+    let config = LatchConfig {
+        policy,
+        broker: BrokerConfig {
+            forced_interval: settings.limits.forced_refresh_interval,
+            health: HealthPolicy {
+                degraded_after: settings.limits.degraded_after.max(1),
+            },
+            ..BrokerConfig::default()
+        },
+        auth_failures_per_minute: settings.limits.auth_failures_per_minute,
+        oauth: OAuthSettings {
+            pending_sessions_per_org: settings.limits.pending_connect_sessions,
+            session_retention: settings.limits.connect_session_retention,
+            ..OAuthSettings::new(
+                &public_url(settings.public_url.as_ref(), &settings.listen_addr, port)?,
+                &settings.console_origins,
+            )
+        },
+        worker: settings.worker.clone(),
+    };
+    let latch = AppState::new(
+        store,
+        Arc::new(keyring),
+        catalogue,
+        egress,
+        config,
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let latch = Arc::new(latch);
+    latch.follow_changes();
+    latch_core::worker::start(&latch);
+    Ok((latch, dev_admin_key))
+}
+
+/// The background worker without the HTTP server (`latch worker`).
+pub struct WorkerProcess {
+    state: Arc<AppState>,
+}
+
+impl WorkerProcess {
+    /// Opens what a replica opens, listening on nothing; the worker starts at once. The
+    /// default public URL (for the redirect URI consents refresh with) takes the port of
+    /// `listen_addr`, as the serving replicas do: set `LATCH_PUBLIC_URL` alike for both.
+    pub async fn start(settings: Settings, catalogue: Catalogue) -> Result<Self, StartupError> {
+        let port = settings
+            .listen_addr
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .unwrap_or(8080);
+        let (state, _) = open(&settings, catalogue, port).await?;
+        tracing::info!("latch worker is running");
+        Ok(Self { state })
+    }
+
+    /// Runs until SIGINT or SIGTERM.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        stopped().await?;
+        self.state.issuances.flush().await;
+        self.state.refusals.flush().await;
+        tracing::info!("latch worker stopped");
+        Ok(())
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn stopped() -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted,
+        _ = terminate.recv() => Ok(()),
     }
 }
 

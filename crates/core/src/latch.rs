@@ -18,6 +18,7 @@ use crate::metrics::Metrics;
 use crate::oauth_settings::OAuthSettings;
 use crate::secrets::Secrets;
 use crate::source_cache::SourceCache;
+use crate::worker::WorkerConfig;
 
 pub struct Latch {
     pub store: Arc<dyn Store>,
@@ -42,6 +43,8 @@ pub struct Latch {
     pub auth_failures: FailureLimiter,
     /// Where the OAuth consent comes back to, and where browsers may be sent after it.
     pub oauth: OAuthSettings,
+    /// What the background worker does (`crate::worker`).
+    pub worker: WorkerConfig,
 }
 
 /// How this process behaves, beside what it reaches.
@@ -52,6 +55,7 @@ pub struct LatchConfig {
     /// Failed authentications an address may make in a minute before 429 (0: no limit).
     pub auth_failures_per_minute: u32,
     pub oauth: OAuthSettings,
+    pub worker: WorkerConfig,
 }
 
 impl Latch {
@@ -90,6 +94,7 @@ impl Latch {
             policy: config.policy,
             egress,
             oauth: config.oauth,
+            worker: config.worker,
         })
     }
 

@@ -18,7 +18,7 @@ pub mod connect_sessions;
 pub mod credentials;
 pub mod data_sources;
 pub mod error;
-pub mod housekeeping;
+pub mod health;
 pub mod input;
 pub mod keyring;
 pub mod latch;
@@ -30,6 +30,7 @@ pub mod secrets;
 pub mod slot_map;
 pub mod source_cache;
 pub mod tokens;
+pub mod worker;
 
 pub use error::CoreError;
 pub use latch::Latch;

@@ -73,6 +73,12 @@ struct ResultLabel {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabel {
+    task: &'static str,
+    result: &'static str,
+}
+
 /// The process's metrics, registered once. The series the token hot path touches are looked
 /// up at start and kept: recording one is an atomic increment, with no lock and no hashing.
 pub struct Metrics {
@@ -85,6 +91,9 @@ pub struct Metrics {
     login_seconds: Histogram,
     refresh_failures: Counter,
     audit_dropped: Counter,
+    worker_runs: Family<TaskLabel, Counter>,
+    checks: Family<OutcomeLabel, Counter>,
+    refreshes_ahead: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -146,7 +155,28 @@ impl Default for Metrics {
             "latch_audit_events_dropped",
             "Audit records counted instead of kept one by one because the queue was full",
         );
+        let worker_runs = Family::<TaskLabel, Counter>::default();
+        registry.register(
+            "latch_worker_runs",
+            "Runs of the background worker's leased tasks on this replica, by task and result",
+            worker_runs.clone(),
+        );
+        let checks = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "latch_credential_checks",
+            "Scheduled checks of credentials run on this replica, by the test login's outcome",
+            checks.clone(),
+        );
+        let refreshes_ahead = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "latch_token_refreshes_ahead",
+            "Tokens this replica refreshed ahead of the jobs that use them, by result",
+            refreshes_ahead.clone(),
+        );
         Self {
+            worker_runs,
+            checks,
+            refreshes_ahead,
             registry,
             issuances,
             cache_hits,
@@ -192,6 +222,25 @@ impl Metrics {
 
     pub fn audit_dropped(&self) {
         self.audit_dropped.inc();
+    }
+
+    pub fn worker_run(&self, task: &'static str, ok: bool) {
+        let result = if ok { "success" } else { "failure" };
+        self.worker_runs
+            .get_or_create(&TaskLabel { task, result })
+            .inc();
+    }
+
+    /// A scheduled check ended with `outcome` (`valid`, `invalid`, `unreachable`, `error`).
+    pub fn credential_check(&self, outcome: &'static str) {
+        self.checks.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    pub fn refresh_ahead(&self, ok: bool) {
+        let result = if ok { "success" } else { "failure" };
+        self.refreshes_ahead
+            .get_or_create(&ResultLabel { result })
+            .inc();
     }
 
     /// The OpenMetrics text exposition, which Prometheus scrapes.

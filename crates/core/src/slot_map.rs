@@ -34,6 +34,15 @@ impl<K: Hash + Eq + Clone, S> SlotMap<K, S> {
         self.slots.load().get(key).cloned()
     }
 
+    /// Every key and its slot, as the map is now.
+    pub fn entries(&self) -> Vec<(K, Arc<S>)> {
+        self.slots
+            .load()
+            .iter()
+            .map(|(key, slot)| (key.clone(), slot.clone()))
+            .collect()
+    }
+
     /// The slot of `key`, made by `make` when there is none yet.
     pub fn get_or_add(&self, key: &K, make: impl FnOnce() -> S) -> Arc<S> {
         if let Some(slot) = self.get(key) {

@@ -18,6 +18,9 @@ pub enum StoreError {
     LimitReached {
         retry_at: chrono::DateTime<chrono::Utc>,
     },
+    /// The task lease a write depended on is held by another owner now, or lapsed.
+    #[error("the task lease was lost")]
+    LeaseLost,
     /// Text the database cannot hold (PostgreSQL refuses NUL characters in text and JSON).
     #[error("a text value holds a character the database cannot store")]
     UnstorableText,

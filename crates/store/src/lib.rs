@@ -7,6 +7,7 @@
 
 mod connect_sessions;
 mod error;
+mod health;
 mod model;
 mod names;
 mod oauth_apps;
@@ -22,6 +23,7 @@ use async_trait::async_trait;
 
 pub use connect_sessions::*;
 pub use error::StoreError;
+pub use health::*;
 pub use model::*;
 pub use names::folded_name;
 pub use oauth_apps::*;
@@ -68,6 +70,8 @@ pub trait Store:
     + KeyringStore
     + ApiKeyStore
     + CredentialStore
+    + HealthStore
+    + WorkerStore
     + DataSourceStore
     + OAuthAppStore
     + ConnectSessionStore

@@ -111,19 +111,18 @@ pub enum CredentialStatus {
     Unverified,
     Valid,
     Invalid,
-    Unreachable,
-    Error,
+    /// Transient trouble (the upstream could not be reached, or erred) several times in a row.
+    Degraded,
     /// An OAuth grant the upstream no longer accepts: a person must consent again.
     ReauthorizationRequired,
 }
 
 impl CredentialStatus {
-    pub const ALL: [CredentialStatus; 6] = [
+    pub const ALL: [CredentialStatus; 5] = [
         CredentialStatus::Unverified,
         CredentialStatus::Valid,
         CredentialStatus::Invalid,
-        CredentialStatus::Unreachable,
-        CredentialStatus::Error,
+        CredentialStatus::Degraded,
         CredentialStatus::ReauthorizationRequired,
     ];
 
@@ -132,8 +131,7 @@ impl CredentialStatus {
             CredentialStatus::Unverified => "unverified",
             CredentialStatus::Valid => "valid",
             CredentialStatus::Invalid => "invalid",
-            CredentialStatus::Unreachable => "unreachable",
-            CredentialStatus::Error => "error",
+            CredentialStatus::Degraded => "degraded",
             CredentialStatus::ReauthorizationRequired => "reauthorization_required",
         }
     }
@@ -182,6 +180,14 @@ pub struct Credential {
     pub updated_at: DateTime<Utc>,
     /// The OAuth app a credential made by consent was made through.
     pub oauth_app_id: Option<Uuid>,
+    /// Since when it has had its status.
+    pub status_since: DateTime<Utc>,
+    /// Checks and token logins that failed since the last success.
+    pub consecutive_failures: i64,
+    /// Why the last of those failed; `None` after a success.
+    pub last_failure: Option<String>,
+    /// When an upstream last handed out a token for it.
+    pub last_token_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -207,10 +213,7 @@ impl Credential {
             config: self.config.clone(),
             secret_ct: self.secret_ct.clone(),
             secret_nonce: self.secret_nonce.clone(),
-            status: self.status,
-            status_detail: self.status_detail.clone(),
-            identity: self.identity.clone(),
-            validated_at: self.validated_at,
+            health: None,
         }
     }
 }
@@ -237,7 +240,7 @@ pub struct NewCredential {
     pub auth_method: String,
 }
 
-/// The mutable fields of a credential, all written at once.
+/// The fields a person edits, all written at once.
 #[derive(Clone, PartialEq)]
 pub struct CredentialChanges {
     pub name: String,
@@ -245,10 +248,8 @@ pub struct CredentialChanges {
     pub config: Value,
     pub secret_ct: Vec<u8>,
     pub secret_nonce: Vec<u8>,
-    pub status: CredentialStatus,
-    pub status_detail: Option<String>,
-    pub identity: Option<Value>,
-    pub validated_at: Option<DateTime<Utc>>,
+    /// New settings start the credential's health over; `None` leaves it as it is.
+    pub health: Option<crate::HealthReset>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -10,6 +10,8 @@ macro_rules! impl_store {
         $crate::sql::organizations::impl_organizations!($store, $db);
         $crate::sql::api_keys::impl_api_keys!($store, $db);
         $crate::sql::credentials::impl_credentials!($store, $db);
+        $crate::sql::health::impl_health!($store, $db);
+        $crate::sql::health::impl_worker!($store, $db);
         $crate::sql::data_sources::impl_data_sources!($store, $db);
         $crate::sql::tokens::impl_tokens!($store, $db);
         $crate::sql::audit::impl_audit!($store, $db);

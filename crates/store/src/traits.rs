@@ -110,6 +110,79 @@ pub trait CredentialStore: Send + Sync {
     ) -> Result<std::collections::HashMap<Uuid, CredentialUsage>, StoreError>;
 }
 
+/// What a health step writes, given the credential as it is when its row is locked.
+pub type HealthStepFn<'a> = &'a (dyn Fn(&Credential) -> Option<HealthStep> + Send + Sync);
+
+/// Credential health: written beside a credential without editing it (no `version` bump, no
+/// change-feed entry), with the history of its status.
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    /// In one transaction: locks the credential while it is still at `version`, asks `step`
+    /// what to write for the row as it is then, and writes it with the status change and the
+    /// audit event it names. `None` when the credential is gone or at another version (what
+    /// was measured was of settings it no longer has); the row unchanged when `step` answers
+    /// `None`.
+    ///
+    /// With a `fence`, the write happens only while the fence's task lease is held (the lease
+    /// row is locked until the commit, so another replica takes it over only after): a stale
+    /// holder's measurement is refused with `LeaseLost`.
+    async fn observe_health(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        version: i64,
+        fence: Option<&TaskFence>,
+        step: HealthStepFn<'_>,
+    ) -> Result<Option<(Credential, Option<HealthChange>)>, StoreError>;
+    /// The latest `limit` changes of a credential's status, newest first.
+    async fn health_changes(
+        &self,
+        org_id: Uuid,
+        credential_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<HealthChange>, StoreError>;
+}
+
+/// The background worker's task leases, and what its tasks read.
+#[async_trait]
+pub trait WorkerStore: Send + Sync {
+    /// Takes `task` for `owner` until `until` when nobody holds it (or its holder's lease
+    /// lapsed before `now`) and its last run finished no later than `due_before`.
+    async fn acquire_task_lease(
+        &self,
+        task: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        due_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Extends `owner`'s lease; `false` when it no longer holds it.
+    async fn renew_task_lease(
+        &self,
+        task: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Ends `owner`'s run at `at` and frees the task; `false` when it no longer held it.
+    async fn finish_task(
+        &self,
+        task: &str,
+        owner: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Every task that ever ran, with its holder and last run.
+    async fn task_leases(&self) -> Result<Vec<TaskLease>, StoreError>;
+    /// Credentials of every organization last tested (or, never tested, made) before
+    /// `before`, longest ago first; none that waits for a new consent
+    /// (`reauthorization_required`: only a person can mend it).
+    async fn credentials_due_for_check(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Credential>, StoreError>;
+}
+
 /// Data sources and destinations, each selecting a credential.
 #[async_trait]
 pub trait DataSourceStore: Send + Sync {

@@ -17,6 +17,7 @@ use latch_core::credentials::{
     self, CreateCredentialRequest, CredentialList, CredentialView, ListCredentialsQuery,
     TestCredentialRequest, UpdateCredentialRequest,
 };
+use latch_core::health::CredentialHealthView;
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -175,13 +176,15 @@ pub async fn delete(
 /// Tests a saved credential by a login now, and stores what it found.
 ///
 /// `status`, `status_detail`, `identity` and `validated_at` are updated whatever the outcome:
-/// a credential Looker now refuses becomes `invalid`.
+/// a credential Looker now refuses becomes `invalid`; one Looker cannot be reached for turns
+/// `degraded` after `LATCH_HEALTH_DEGRADED_AFTER` failures in a row. This is health, not an
+/// edit: `version` and the ETag stay, and so does the token jobs are handed.
 #[utoipa::path(post, path = "/v1/credentials/{id}/validate", operation_id = "validate_credential", tag = "credentials",
     security(("api_key" = ["credentials:write"])),
     params(("id" = Uuid, Path, description = "Credential id")),
     responses(
         (status = 200, description = "Tested; the credential with its new status", body = CredentialView,
-            headers(("ETag" = String, description = "The new version"))),
+            headers(("ETag" = String, description = "Its version, unchanged by the test"))),
         ScopeRefused,
         (status = 404, response = NotFound),
         (status = 409, description = "The credential changed during the test; retry", body = Problem, content_type = "application/problem+json"),
@@ -194,6 +197,25 @@ pub async fn validate(
     let credential = credentials::validate_credential(&state, &caller, *id).await?;
     let view = credentials::view(&state, credential).await?;
     Ok(credential_response(HttpResponse::Ok(), view))
+}
+
+/// A credential's health: its status, since when, its failures in a row, its last token and
+/// its latest status changes (newest first), each with what measured it.
+#[utoipa::path(get, path = "/v1/credentials/{id}/health", operation_id = "get_credential_health", tag = "credentials",
+    security(("api_key" = ["credentials:read"])),
+    params(("id" = Uuid, Path, description = "Credential id")),
+    responses(
+        (status = 200, description = "Its health", body = CredentialHealthView),
+        ScopeRefused,
+        (status = 404, response = NotFound),
+    ))]
+pub async fn health(
+    state: web::Data<AppState>,
+    Authenticated(caller): Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let health = latch_core::health::credential_health(&state, &caller, *id).await?;
+    Ok(HttpResponse::Ok().json(health))
 }
 
 /// Tests an unsaved credential by a login (the form's "Test" button). Nothing is stored.

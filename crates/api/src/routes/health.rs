@@ -19,6 +19,28 @@ pub struct Readiness {
     pub store: &'static str,
     #[schema(example = "ok")]
     pub keyring: &'static str,
+    /// The background worker as this replica runs it, and its leased tasks as the store has
+    /// them (whichever replica ran them).
+    pub worker: WorkerReadiness,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkerReadiness {
+    /// Whether this replica runs the leased tasks (`LATCH_WORKER`).
+    pub enabled: bool,
+    /// Whether this replica refreshes tokens ahead of its jobs.
+    pub refresh_ahead: bool,
+    pub tasks: Vec<TaskReadiness>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TaskReadiness {
+    /// `checks` or `housekeeping`.
+    #[schema(example = "checks")]
+    pub task: String,
+    /// A replica holds it now.
+    pub running: bool,
+    pub last_run_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Liveness: the process answers.
@@ -30,7 +52,8 @@ pub async fn healthz() -> HttpResponse {
 
 /// Metrics in the OpenMetrics text format, which Prometheus scrapes: token requests by
 /// outcome, cache hits and misses, upstream logins and their latency, refresh failures,
-/// audit records counted when their queue was full.
+/// audit records counted when their queue was full, the background worker's runs, scheduled
+/// checks by outcome and tokens refreshed ahead.
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "OpenMetrics text exposition 1.0.0",
         body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
@@ -56,6 +79,19 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     };
     // The keyring is loaded and verified before the server starts listening.
     let keyring_ok = !state.keyring.active_kek_id().is_empty();
+    let now = latch_store::now();
+    let tasks = match state.store.task_leases().await {
+        Ok(leases) => leases
+            .into_iter()
+            .map(|lease| TaskReadiness {
+                running: lease.owner.is_some()
+                    && lease.lease_until.is_some_and(|until| until > now),
+                task: lease.task,
+                last_run_at: lease.last_run_at,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     let readiness = Readiness {
         status: if store_ok && keyring_ok {
             "ready"
@@ -64,6 +100,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         },
         store: if store_ok { "ok" } else { "unavailable" },
         keyring: if keyring_ok { "ok" } else { "missing" },
+        worker: WorkerReadiness {
+            enabled: state.worker.enabled,
+            refresh_ahead: !state.worker.refresh_ahead_window.is_zero(),
+            tasks,
+        },
     };
     if store_ok && keyring_ok {
         HttpResponse::Ok().json(readiness)

@@ -63,6 +63,7 @@ routes! {
     // Before `/v1/credentials/{id}`, which would take `test` for an id.
     "/v1/credentials/test" => [POST credentials::test],
     "/v1/credentials/{id}/validate" => [POST credentials::validate],
+    "/v1/credentials/{id}/health" => [GET credentials::health],
     "/v1/credentials/{id}/reconnect" => [POST connect_sessions::reconnect],
     "/v1/credentials/{id}" => [
         GET credentials::get,

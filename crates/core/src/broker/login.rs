@@ -126,9 +126,11 @@ impl TokenBroker {
                     slot.token.store(None);
                     let now = self.clock.instant();
                     let cool_down = self.config.cool_down.as_secs();
+                    let refused = Finding::Refused {
+                        detail: failure.detail.clone(),
+                    };
+                    self.observe_login(credential, refused).await;
                     if made_by_consent(credential) {
-                        let status = CredentialStatus::ReauthorizationRequired;
-                        self.mark_invalid(credential, status, &failure.detail).await;
                         let detail = format!(
                             "{} The credential now needs a new consent: connect it again \
                              (POST /v1/credentials/{}/reconnect).",
@@ -137,8 +139,6 @@ impl TokenBroker {
                         slot.cool_down(now, cool_down, Failure::Reconnect(detail.clone()));
                         return Err(CoreError::ReconnectRequired(detail));
                     }
-                    let status = CredentialStatus::Invalid;
-                    self.mark_invalid(credential, status, &failure.detail).await;
                     let detail = format!(
                         "{} The credential is now marked invalid: rotate its secret or \
                          validate it again once fixed.",
@@ -148,6 +148,10 @@ impl TokenBroker {
                     return Err(CoreError::CredentialInvalid(detail));
                 }
                 self.metrics.refresh_failure();
+                let transient = Finding::Transient {
+                    detail: failure.detail.clone(),
+                };
+                self.observe_login(credential, transient).await;
                 let wait = slot.backoff(failure.retry_after, self.config.backoff_cap);
                 slot.cool_down_for(
                     self.clock.instant(),
@@ -232,6 +236,11 @@ impl TokenBroker {
         }
         *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = None;
         slot.failures.store(0, std::sync::atomic::Ordering::Relaxed);
+        let healthy = Finding::Healthy {
+            detail: None,
+            identity: None,
+        };
+        self.observe_login(credential, healthy).await;
         fresh_enough(&cached, wish, obtained_at, Issuance::Refreshed)
     }
 
@@ -355,40 +364,38 @@ impl TokenBroker {
         }
     }
 
-    pub(super) async fn mark_invalid(
-        &self,
-        credential: &Credential,
-        status: CredentialStatus,
-        detail: &str,
-    ) {
-        let mut changes = credential.changes();
-        changes.status = status;
-        changes.status_detail = Some(detail.to_string());
-        changes.identity = None;
-        changes.validated_at = Some(self.clock.now());
-        let event = NewAuditEvent {
-            org_id: Some(credential.org_id),
-            actor_key_id: None,
-            action: AuditAction::CredentialInvalidated.into(),
-            target_type: "credential".into(),
-            target_id: Some(credential.id.to_string()),
-            outcome: AuditOutcome::Failure.into(),
-            detail: json!({"during": "token refresh", "detail": detail}),
+    /// Writes what a login for a token found to the credential's health. A failure to write
+    /// is logged: the job's answer does not wait on it.
+    pub(super) async fn observe_login(&self, credential: &Credential, finding: Finding) {
+        let audit = match &finding {
+            Finding::Refused { detail } => Some(NewAuditEvent {
+                org_id: Some(credential.org_id),
+                actor_key_id: None,
+                action: AuditAction::CredentialInvalidated.into(),
+                target_type: "credential".into(),
+                target_id: Some(credential.id.to_string()),
+                outcome: AuditOutcome::Failure.into(),
+                detail: json!({"during": "token refresh", "detail": detail}),
+            }),
+            _ => None,
         };
-        match self
-            .store
-            .update_credential(
-                credential.org_id,
-                credential.id,
-                credential.version,
-                &changes,
-                &event,
-            )
-            .await
+        let observation = Observation {
+            finding,
+            cause: HealthCause::Token,
+            at: self.clock.now(),
+            audit,
+        };
+        // A credential changed meanwhile (`None`): its new settings decide, not this login.
+        if let Err(error) = observe(
+            &*self.store,
+            self.config.health,
+            credential,
+            observation,
+            None,
+        )
+        .await
         {
-            // Someone changed the credential meanwhile: their change decides.
-            Ok(_) | Err(StoreError::VersionMismatch { .. }) | Err(StoreError::NotFound) => {}
-            Err(error) => tracing::error!(%error, "could not mark a credential invalid"),
+            tracing::error!(%error, credential_id = %credential.id, "could not record a credential's health");
         }
     }
 }

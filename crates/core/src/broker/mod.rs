@@ -15,7 +15,9 @@
 //!    poll the store until the token appears or the lease lapses (30 s).
 //! 4. An upstream that refuses the credential marks it `invalid` (409, and later requests fail
 //!    fast); one that cannot be reached or errs starts a 30 s cool-down in which requests
-//!    fail fast with 503 instead of hammering it, unless a still-valid token can be returned.
+//!    fail fast with 503 instead of hammering it, unless a still-valid token can be returned,
+//!    and counts towards `degraded` (`crate::health`). Every login's result is written to the
+//!    credential's health, which is not an edit: no version bump, no token dropped.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,7 +30,8 @@ use latch_connector::{
     AccessToken, Connector, EgressClient, Fields, SecretFields, UpstreamError, ValidationStatus,
 };
 use latch_store::{
-    Credential, CredentialStatus, NewAuditEvent, NewToken, Store, StoreError, StoredToken, now,
+    Credential, CredentialStatus, HealthCause, NewAuditEvent, NewToken, Store, StoreError,
+    StoredToken, now,
 };
 use latch_vault::{ExposeSecret, Purpose, RecordContext, Sealed, SecretString};
 use serde_json::json;
@@ -40,6 +43,7 @@ use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::catalogue::made_by_consent;
 use crate::change_feed::{ChangeFeed, Watch};
 use crate::error::CoreError;
+use crate::health::{Finding, HealthPolicy, Observation, observe};
 use crate::metrics::{Issuance, Metrics};
 use crate::oauth_settings::app_redirect_uri;
 use crate::secrets::{Secrets, open_text, seal_text};
@@ -70,6 +74,8 @@ pub struct BrokerConfig {
     pub poll: Duration,
     /// See [`FORCED_REFRESH_INTERVAL`].
     pub forced_interval: Duration,
+    /// When failed logins make a credential `degraded`.
+    pub health: HealthPolicy,
 }
 
 impl Default for BrokerConfig {
@@ -80,6 +86,7 @@ impl Default for BrokerConfig {
             backoff_cap: Duration::from_secs(10),
             poll: Duration::from_millis(50),
             forced_interval: FORCED_REFRESH_INTERVAL,
+            health: HealthPolicy::default(),
         }
     }
 }
@@ -126,6 +133,19 @@ pub struct TokenWish {
 /// The digest a rejected token is compared by, so the broker keeps no copy of it.
 pub fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// A credential jobs asked for lately (see [`TokenBroker::demand`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Demanded {
+    pub org_id: Uuid,
+    pub credential_id: Uuid,
+    /// The largest `min_ttl` jobs asked for.
+    pub min_ttl: Duration,
+    /// How long its cached token still lives.
+    pub left: Duration,
+    /// How long its cached token lived when it was obtained.
+    pub lifetime: Duration,
 }
 
 /// A token for a job.
@@ -224,6 +244,19 @@ impl TokenBroker {
         }
     }
 
+    /// The credential was just proven valid: a refusal this process remembers is over. Its
+    /// cached token stays (health is not an edit).
+    pub fn recovered(&self, credential_id: Uuid) {
+        if let Some(slot) = self.slots.get(&credential_id) {
+            *slot.cool_down.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+
+    /// When failed logins make a credential `degraded`.
+    pub fn health_policy(&self) -> HealthPolicy {
+        self.config.health
+    }
+
     /// A token with at least `wish.min_ttl` left for the caller's credential.
     pub async fn token(
         &self,
@@ -231,9 +264,66 @@ impl TokenBroker {
         credential_id: Uuid,
         wish: TokenWish,
     ) -> Result<IssuedToken, CoreError> {
+        self.serve(org_id, credential_id, wish, true).await
+    }
+
+    /// The credentials jobs asked for within `window`, with the largest `min_ttl` they asked
+    /// for and how long their cached token still lives (`None`: no token cached).
+    pub fn demand(&self, window: Duration) -> Vec<Demanded> {
+        let now = self.clock.now();
+        let since = now.timestamp() - i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+        self.slots
+            .entries()
+            .into_iter()
+            .filter_map(|(credential_id, slot)| {
+                let (asked_at, min_ttl) = slot.demand.read();
+                if asked_at < since {
+                    return None;
+                }
+                let cached = slot.token.load_full()?;
+                Some(Demanded {
+                    org_id: cached.org_id,
+                    credential_id,
+                    min_ttl,
+                    left: (cached.expires_at - now).to_std().unwrap_or_default(),
+                    lifetime: (cached.expires_at - cached.obtained_at)
+                        .to_std()
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Makes sure the credential's token lives at least `min_ttl` more, logging in (once
+    /// across replicas, as for jobs) when it does not; not counted as a job's demand.
+    pub async fn refresh_ahead(
+        &self,
+        org_id: Uuid,
+        credential_id: Uuid,
+        min_ttl: Duration,
+    ) -> Result<IssuedToken, CoreError> {
+        let wish = TokenWish {
+            min_ttl,
+            force_refresh: false,
+            rejected: None,
+        };
+        self.serve(org_id, credential_id, wish, false).await
+    }
+
+    async fn serve(
+        &self,
+        org_id: Uuid,
+        credential_id: Uuid,
+        wish: TokenWish,
+        asked_by_job: bool,
+    ) -> Result<IssuedToken, CoreError> {
         let asked_at = self.clock.now();
+        let slot = self.slots.get(&credential_id);
+        if asked_by_job && let Some(slot) = &slot {
+            slot.demand.note(asked_at, wish.min_ttl);
+        }
         if !wish.force_refresh
-            && let Some(slot) = self.slots.get(&credential_id)
+            && let Some(slot) = slot
             && let Some(cached) = slot.token.load().as_ref()
             && cached.org_id == org_id
             && slot.watch.trusts(
@@ -265,6 +355,9 @@ impl TokenBroker {
         let slot = self
             .slots
             .get_or_add(&credential_id, || Slot::new(self.changes.watch()));
+        if asked_by_job {
+            slot.demand.note(asked_at, wish.min_ttl);
+        }
         let forced_interval = self.config.forced_interval;
         if let Some(cached) = self.confirm_cached(&slot, &credential, basis)
             && cached.suits(credential.version, wish, asked_at, forced_interval)

@@ -88,8 +88,43 @@ pub(super) struct CoolDown {
     pub(super) failure: Failure,
 }
 
+/// What jobs asked of a credential lately, for refreshing its token ahead of them. Both are
+/// written only when they change (at most once a second for the time), so the hot path mostly
+/// reads them.
+#[derive(Default)]
+pub(super) struct Demand {
+    /// When a job last asked, in Unix seconds.
+    asked_at: std::sync::atomic::AtomicI64,
+    /// The largest `min_ttl` jobs asked for, in seconds.
+    min_ttl: std::sync::atomic::AtomicU64,
+}
+
+impl Demand {
+    pub(super) fn note(&self, at: DateTime<Utc>, min_ttl: Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let second = at.timestamp();
+        if self.asked_at.load(Relaxed) < second {
+            self.asked_at.store(second, Relaxed);
+        }
+        let seconds = min_ttl.as_secs();
+        if self.min_ttl.load(Relaxed) < seconds {
+            self.min_ttl.fetch_max(seconds, Relaxed);
+        }
+    }
+
+    /// When a job last asked, and the largest `min_ttl` asked for.
+    pub(super) fn read(&self) -> (i64, Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.asked_at.load(Relaxed),
+            Duration::from_secs(self.min_ttl.load(Relaxed)),
+        )
+    }
+}
+
 /// Everything the broker keeps for one credential.
 pub(super) struct Slot {
+    pub(super) demand: Demand,
     pub(super) token: ArcSwapOption<CachedToken>,
     pub(super) refresh: tokio::sync::Mutex<()>,
     pub(super) cool_down: Mutex<Option<CoolDown>>,
@@ -101,6 +136,7 @@ pub(super) struct Slot {
 impl Slot {
     pub(super) fn new(watch: Watch) -> Self {
         Self {
+            demand: Demand::default(),
             token: ArcSwapOption::empty(),
             refresh: tokio::sync::Mutex::new(()),
             cool_down: Mutex::new(None),

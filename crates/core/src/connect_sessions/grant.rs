@@ -6,8 +6,8 @@ use std::time::Duration;
 use latch_connector::oauth::OAuthGrant;
 use latch_connector::{AuthMethod, Fields, SecretFields};
 use latch_store::{
-    ConnectSession, Credential, CredentialChanges, CredentialStatus, NewAuditEvent, NewCredential,
-    NewGrantTokens, StoreError, now,
+    ConnectSession, Credential, CredentialChanges, CredentialStatus, HealthReset, NewAuditEvent,
+    NewCredential, NewGrantTokens, StoreError, now,
 };
 use latch_vault::{DataKey, Purpose, RecordContext};
 use serde_json::{Value, json};
@@ -46,10 +46,12 @@ pub(super) async fn save(
             config: session.config.clone(),
             secret_ct: Vec::new(),
             secret_nonce: Vec::new(),
-            status: CredentialStatus::Valid,
-            status_detail: Some(detail.to_string()),
-            identity,
-            validated_at: Some(now()),
+            health: Some(HealthReset {
+                status: CredentialStatus::Valid,
+                status_detail: Some(detail.to_string()),
+                identity,
+                validated_at: Some(now()),
+            }),
         },
         oauth_app_id: session.oauth_app_id,
         auth_method: AuthMethod::OauthAuthorizationCode,

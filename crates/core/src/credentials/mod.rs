@@ -2,20 +2,22 @@
 //! these and render what they return; the request and response types are in [`types`].
 
 mod checks;
+mod logins;
 mod row;
 mod types;
 
 use checks::{checked_connection, settings_of_another_connector};
+pub(crate) use logins::{Actor, measure};
+use logins::{record, rejected, test_login};
 pub(crate) use row::{NewRow, new_row};
 pub use types::*;
 
 use latch_connector::{
-    Connector, FieldError, Fields, SecretFields, ValidationOutcome, ValidationStatus,
-    rebound_fields,
+    Connector, FieldError, SecretFields, ValidationOutcome, ValidationStatus, rebound_fields,
 };
 use latch_store::{
-    Credential, CredentialChanges, CredentialFilter, CredentialStatus, NewAuditEvent, Page,
-    StoreError, now,
+    Credential, CredentialChanges, CredentialFilter, CredentialStatus, HealthCause, HealthReset,
+    NewAuditEvent, Page, StoreError, now,
 };
 use latch_vault::RecordContext;
 use serde_json::{Value, json};
@@ -23,10 +25,10 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
-use crate::broker::TokenWish;
 use crate::callers::{Caller, Scope};
 use crate::catalogue::made_by_consent;
 use crate::error::{CoreError, OutcomeView, UsedBy};
+use crate::health::{self, Finding, Observation};
 use crate::input::{field_errors, one_more, paginate};
 use crate::latch::Latch;
 use crate::secrets::{open_with, seal_secrets};
@@ -70,138 +72,22 @@ fn audit(caller: &Caller, action: AuditAction, id: Uuid, detail: Value) -> NewAu
     }
 }
 
-fn stored_status(status: ValidationStatus) -> CredentialStatus {
-    match status {
-        ValidationStatus::Valid => CredentialStatus::Valid,
-        ValidationStatus::Invalid => CredentialStatus::Invalid,
-        ValidationStatus::Unreachable => CredentialStatus::Unreachable,
-        ValidationStatus::Error => CredentialStatus::Error,
+/// How a test login of new settings leaves a credential's health.
+fn reset_by(outcome: &ValidationOutcome) -> HealthReset {
+    HealthReset {
+        status: match outcome.status {
+            ValidationStatus::Valid => CredentialStatus::Valid,
+            // Only a passing test login lets new settings be saved with `validate`.
+            _ => CredentialStatus::Unverified,
+        },
+        status_detail: Some(outcome.detail.clone()),
+        identity: outcome.identity.clone(),
+        validated_at: Some(now()),
     }
-}
-
-/// Writes what a test login found into the fields a credential keeps.
-fn apply_outcome(changes: &mut CredentialChanges, outcome: &ValidationOutcome) {
-    changes.status = stored_status(outcome.status);
-    changes.status_detail = Some(outcome.detail.clone());
-    changes.identity = outcome.identity.clone();
-    changes.validated_at = Some(now());
 }
 
 fn outcome_detail(outcome: &ValidationOutcome, during: &str) -> Value {
     json!({"during": during, "status": outcome.status.as_str(), "detail": outcome.detail})
-}
-
-/// Records an event outside any other write; a failure to record is logged, not fatal.
-async fn record(state: &Latch, event: NewAuditEvent) {
-    if let Err(error) = state.store.record_audit_event(&event).await {
-        tracing::error!(%error, action = %event.action, "could not record an audit event");
-    }
-}
-
-/// A test login through the egress client. A call the egress policy refused is logged and
-/// recorded on its own, whatever the caller does with the outcome.
-async fn test_login(
-    state: &Latch,
-    caller: &Caller,
-    connector: &dyn Connector,
-    config: &Fields,
-    secrets: &SecretFields,
-    target: Option<Uuid>,
-) -> ValidationOutcome {
-    let egress = state.egress.for_ports(connector.ports());
-    let outcome = connector.test_login(&egress, config, secrets).await;
-    if outcome.blocked {
-        let host = connector
-            .host_field()
-            .and_then(|field| config.get(field))
-            .cloned()
-            .unwrap_or(Value::Null);
-        tracing::warn!(%host, detail = %outcome.detail, "egress refused");
-        record(
-            state,
-            NewAuditEvent {
-                org_id: Some(caller.org_id),
-                actor_key_id: Some(caller.key_id),
-                action: AuditAction::EgressBlocked.into(),
-                target_type: "credential".into(),
-                target_id: target.map(|id| id.to_string()),
-                outcome: AuditOutcome::Failure.into(),
-                detail: json!({"host": host, "detail": outcome.detail}),
-            },
-        )
-        .await;
-    }
-    outcome
-}
-
-/// Records a test login that was refused and turns it into the 422 the caller gets.
-async fn rejected(
-    state: &Latch,
-    caller: &Caller,
-    target: Option<Uuid>,
-    outcome: &ValidationOutcome,
-    during: &str,
-    name: &str,
-) -> CoreError {
-    let mut detail = outcome_detail(outcome, during);
-    detail["name"] = json!(name);
-    record(
-        state,
-        NewAuditEvent {
-            org_id: Some(caller.org_id),
-            actor_key_id: Some(caller.key_id),
-            action: AuditAction::CredentialValidated.into(),
-            target_type: "credential".into(),
-            target_id: target.map(|id| id.to_string()),
-            outcome: AuditOutcome::Failure.into(),
-            detail,
-        },
-    )
-    .await;
-    CoreError::CredentialRejected(outcome.into())
-}
-
-/// An OAuth credential's test: a token through the broker (refreshed when needed, under the
-/// same rules as for jobs), then who it acts for.
-async fn oauth_check(
-    state: &Latch,
-    connector: &dyn Connector,
-    credential: &Credential,
-    config: &Fields,
-) -> ValidationOutcome {
-    let failed = |status, detail: String| ValidationOutcome {
-        status,
-        detail,
-        identity: None,
-        retry_after: None,
-        blocked: false,
-    };
-    let Some(flow) = connector.oauth() else {
-        return failed(
-            ValidationStatus::Error,
-            "the connector no longer offers OAuth".into(),
-        );
-    };
-    let wish = TokenWish {
-        min_ttl: std::time::Duration::ZERO,
-        force_refresh: false,
-        rejected: None,
-    };
-    match state
-        .broker
-        .token(credential.org_id, credential.id, wish)
-        .await
-    {
-        Ok(issued) => {
-            let egress = state.egress.for_ports(connector.ports());
-            flow.identify(&egress, config, &issued.token).await
-        }
-        Err(CoreError::CredentialInvalid(detail) | CoreError::ReconnectRequired(detail)) => {
-            failed(ValidationStatus::Invalid, detail)
-        }
-        Err(CoreError::Unavailable { detail, .. }) => failed(ValidationStatus::Unreachable, detail),
-        Err(other) => failed(ValidationStatus::Error, other.to_string()),
-    }
 }
 
 /// Saves a credential, after a test login unless `validate` is false. A credential the
@@ -235,19 +121,17 @@ pub async fn create_credential(
         config: Value::Object(config),
         secret_ct: Vec::new(),
         secret_nonce: Vec::new(),
-        status: CredentialStatus::Unverified,
-        status_detail: None,
-        identity: None,
-        validated_at: None,
+        health: None,
     };
     let mut created_detail = json!({"name": name, "connector": connector.id()});
     if validate {
         let config = verdict.config.as_object().cloned().unwrap_or_default();
-        let outcome = test_login(state, caller, connector, &config, &secrets, None).await;
+        let outcome =
+            test_login(state, Actor::of(caller), connector, &config, &secrets, None).await;
         if outcome.status != ValidationStatus::Valid {
             return Err(rejected(state, caller, None, &outcome, "create", &name).await);
         }
-        apply_outcome(&mut verdict, &outcome);
+        verdict.health = Some(reset_by(&outcome));
         created_detail["validation"] = outcome_detail(&outcome, "create");
     }
 
@@ -288,7 +172,7 @@ pub async fn test_credential(
     let (Some((connector, config, secrets)), true) = (checked, errors.is_empty()) else {
         return Err(CoreError::Validation(errors));
     };
-    let outcome = test_login(state, caller, connector, &config, &secrets, None).await;
+    let outcome = test_login(state, Actor::of(caller), connector, &config, &secrets, None).await;
     record(
         state,
         NewAuditEvent {
@@ -313,19 +197,7 @@ pub async fn validate_credential(
 ) -> Result<Credential, CoreError> {
     caller.require(Scope::CredentialsWrite)?;
     let current = stored(state, caller, id).await?;
-    let connector = state.secrets.connector_of(&current)?;
-    let config = current.config.as_object().cloned().unwrap_or_default();
-    let outcome = if made_by_consent(&current) {
-        oauth_check(state, connector, &current, &config).await
-    } else {
-        let secrets = state.secrets.open(&current)?;
-        test_login(state, caller, connector, &config, &secrets, Some(id)).await
-    };
-    let mut changes = current.changes();
-    apply_outcome(&mut changes, &outcome);
-    if made_by_consent(&current) && outcome.status == ValidationStatus::Invalid {
-        changes.status = CredentialStatus::ReauthorizationRequired;
-    }
+    let outcome = measure(state, &current, Actor::of(caller)).await?;
     let mut event = audit(
         caller,
         AuditAction::CredentialValidated,
@@ -335,23 +207,29 @@ pub async fn validate_credential(
     if outcome.status != ValidationStatus::Valid {
         event.outcome = AuditOutcome::Failure.into();
     }
-    match state
-        .store
-        .update_credential(caller.org_id, id, current.version, &changes, &event)
-        .await
-    {
-        Ok(updated) => {
+    // Health, not an edit: the version and ETag hold, and so does the cached token.
+    let observation = Observation {
+        finding: Finding::of(&outcome),
+        cause: HealthCause::Validated,
+        at: now(),
+        audit: Some(event),
+    };
+    let policy = state.broker.health_policy();
+    match health::observe(&*state.store, policy, &current, observation, None).await? {
+        Some((updated, _)) => {
             if outcome.status == ValidationStatus::Valid {
-                // Whatever the broker last heard from the upstream is out of date.
-                state.broker.forget(id);
+                // A refusal the broker remembers is over.
+                state.broker.recovered(id);
             }
             Ok(updated)
         }
-        Err(StoreError::NotFound) => Err(credential_not_found()),
-        Err(StoreError::VersionMismatch { current }) => Err(CoreError::Conflict(format!(
-            "the credential changed during the test login (now version {current}); retry"
-        ))),
-        Err(error) => Err(error.into()),
+        None => match state.store.get_credential(caller.org_id, id).await? {
+            None => Err(credential_not_found()),
+            Some(now) => Err(CoreError::Conflict(format!(
+                "the credential changed during the test login (now version {}); retry",
+                now.version
+            ))),
+        },
     }
 }
 
@@ -379,7 +257,17 @@ pub async fn list_credentials(
             CredentialStatus::parse(text).ok_or_else(|| {
                 CoreError::bad_request(
                     "status",
-                    "must be one of `unverified`, `valid`, `invalid`, `unreachable`, `error`",
+                    match text {
+                        "unreachable" | "error" => {
+                            "`unreachable` and `error` are now `degraded`: must be one of \
+                             `unverified`, `valid`, `invalid`, `degraded`, \
+                             `reauthorization_required`"
+                        }
+                        _ => {
+                            "must be one of `unverified`, `valid`, `invalid`, `degraded`, \
+                             `reauthorization_required`"
+                        }
+                    },
                 )
             })
         })
@@ -501,20 +389,30 @@ pub async fn update_credential(
         };
         if validate {
             let config = changes.config.as_object().cloned().unwrap_or_default();
-            let outcome = test_login(state, caller, connector, &config, &secrets, Some(id)).await;
+            let outcome = test_login(
+                state,
+                Actor::of(caller),
+                connector,
+                &config,
+                &secrets,
+                Some(id),
+            )
+            .await;
             if outcome.status != ValidationStatus::Valid {
                 return Err(
                     rejected(state, caller, Some(id), &outcome, "update", &changes.name).await,
                 );
             }
-            apply_outcome(&mut changes, &outcome);
+            changes.health = Some(reset_by(&outcome));
             detail["validation"] = outcome_detail(&outcome, "update");
         } else {
             // What was proven about the old settings says nothing about the new ones.
-            changes.status = CredentialStatus::Unverified;
-            changes.status_detail = None;
-            changes.identity = None;
-            changes.validated_at = None;
+            changes.health = Some(HealthReset {
+                status: CredentialStatus::Unverified,
+                status_detail: None,
+                identity: None,
+                validated_at: None,
+            });
         }
     }
 

@@ -2,7 +2,7 @@
 //! made it: a fresh data key, the secrets sealed under it, and the row's other fields.
 
 use latch_connector::{AuthMethod, SecretFields};
-use latch_store::{CredentialChanges, NewCredential};
+use latch_store::{CredentialChanges, CredentialStatus, HealthReset, NewCredential};
 use latch_vault::{DataKey, RecordContext};
 use uuid::Uuid;
 
@@ -15,7 +15,8 @@ pub(crate) struct NewRow<'a> {
     pub id: Uuid,
     pub org_id: Uuid,
     pub connector: &'a str,
-    /// Its fields; the secret ciphertext in them is replaced by `secrets`, sealed.
+    /// Its fields; the secret ciphertext in them is replaced by `secrets`, sealed. Its
+    /// health is `unverified` unless `fields.health` says what a test login found.
     pub fields: CredentialChanges,
     /// For a credential made by consent: the app it was made through.
     pub oauth_app_id: Option<Uuid>,
@@ -35,6 +36,12 @@ pub(crate) fn new_row(
         .map_err(CoreError::internal)?;
     let sealed = seal_secrets(&data_key, &context, secrets)?;
     let fields = row.fields;
+    let health = fields.health.unwrap_or(HealthReset {
+        status: CredentialStatus::Unverified,
+        status_detail: None,
+        identity: None,
+        validated_at: None,
+    });
     let new = NewCredential {
         id: row.id,
         org_id: row.org_id,
@@ -46,10 +53,10 @@ pub(crate) fn new_row(
         secret_nonce: sealed.nonce,
         wrapped_dek: wrapped.bytes,
         kek_id: wrapped.kek_id,
-        status: fields.status,
-        status_detail: fields.status_detail,
-        identity: fields.identity,
-        validated_at: fields.validated_at,
+        status: health.status,
+        status_detail: health.status_detail,
+        identity: health.identity,
+        validated_at: health.validated_at,
         oauth_app_id: row.oauth_app_id,
         auth_method: row.auth_method.as_str().into(),
     };

@@ -109,20 +109,22 @@ pub struct TestCredentialRequest {
     pub secrets: Option<Value>,
 }
 
-/// Whether a credential works, as last measured.
+/// Whether a credential works, as last measured (by a test login, a scheduled check or a
+/// login for a token). A test login's own `outcome` still says `unreachable` or `error`;
+/// the credential's status says `degraded` once such trouble repeats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CredentialStatusView {
     /// Saved without a test login.
     Unverified,
-    /// The last test login succeeded.
+    /// The last test login, check or token login succeeded.
     Valid,
     /// The upstream refused the client ID or secret.
     Invalid,
-    /// The upstream could not be reached (DNS, connect, TLS, timeout, blocked address).
-    Unreachable,
-    /// The upstream answered with an error or something unexpected.
-    Error,
+    /// Several test logins, checks or token logins in a row could not reach the upstream or
+    /// got an error from it (5xx, 429, a time-out, DNS): `status_detail` says the last cause.
+    /// It turns `valid` again by itself once a call succeeds.
+    Degraded,
     /// The upstream no longer accepts the OAuth grant (revoked or expired): connect the
     /// credential again (`POST /v1/credentials/{id}/reconnect`).
     #[serde(rename = "reauthorization_required")]
@@ -135,8 +137,7 @@ impl From<CredentialStatus> for CredentialStatusView {
             CredentialStatus::Unverified => Self::Unverified,
             CredentialStatus::Valid => Self::Valid,
             CredentialStatus::Invalid => Self::Invalid,
-            CredentialStatus::Unreachable => Self::Unreachable,
-            CredentialStatus::Error => Self::Error,
+            CredentialStatus::Degraded => Self::Degraded,
             CredentialStatus::ReauthorizationRequired => Self::ReauthorizationRequired,
         }
     }
@@ -151,8 +152,11 @@ impl From<CredentialStatus> for CredentialStatusView {
     "connector": "looker",
     "status": "unverified",
     "status_detail": null,
+    "status_since": "2026-11-23T09:30:00Z",
+    "consecutive_failures": 0,
     "identity": null,
     "validated_at": null,
+    "last_token_at": null,
     "version": 1,
     "created_at": "2026-11-23T09:30:00Z",
     "updated_at": "2026-11-23T09:30:00Z"
@@ -173,11 +177,19 @@ pub struct CredentialView {
     pub config: Value,
     pub status: CredentialStatusView,
     pub status_detail: Option<String>,
+    /// When it took its status.
+    pub status_since: DateTime<Utc>,
+    /// Checks and token logins that failed since the last success.
+    pub consecutive_failures: i64,
     /// The upstream user the credential logs in as, once validated.
     #[schema(value_type = Option<Object>)]
     pub identity: Option<Value>,
+    /// When a test login, a check or a token login last proved or refused it.
     pub validated_at: Option<DateTime<Utc>>,
-    /// Increases with every change; send it back in `If-Match`.
+    /// When an upstream last handed out a token for it.
+    pub last_token_at: Option<DateTime<Utc>>,
+    /// Increases with every change of its name, description or settings (not of its
+    /// health); send it back in `If-Match`.
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -213,8 +225,11 @@ impl CredentialView {
             config: credential.config,
             status: credential.status.into(),
             status_detail: credential.status_detail,
+            status_since: credential.status_since,
+            consecutive_failures: credential.consecutive_failures,
             identity: credential.identity,
             validated_at: credential.validated_at,
+            last_token_at: credential.last_token_at,
             version: credential.version,
             created_at: credential.created_at,
             updated_at: credential.updated_at,

@@ -219,17 +219,14 @@ macro_rules! impl_connect_sessions {
                     return Err($crate::StoreError::NotFound);
                 }
                 let updated: Option<$crate::Credential> = sqlx::query_as(
-                    "UPDATE credentials SET config = $3, status = 'valid', status_detail = $4, \
-                     identity = $5, validated_at = $6, updated_at = $6, version = version + 1, \
-                     oauth_app_id = $7 \
+                    "UPDATE credentials SET config = $3, updated_at = $4, version = version + 1, \
+                     oauth_app_id = $5 \
                      WHERE org_id = $1 AND id = $2 AND auth_method = 'oauth_authorization_code' \
                      RETURNING *",
                 )
                 .bind(org_id)
                 .bind(credential_id)
                 .bind(sqlx::types::Json(config))
-                .bind(status_detail)
-                .bind(identity.map(sqlx::types::Json))
                 .bind(now)
                 .bind(oauth_app_id)
                 .fetch_optional(&mut *tx)
@@ -237,6 +234,26 @@ macro_rules! impl_connect_sessions {
                 let Some(updated) = updated else {
                     return Err($crate::StoreError::NotFound);
                 };
+                // A new consent: the grant works now, whatever the old one's trouble was.
+                let state = $crate::HealthState {
+                    status: $crate::CredentialStatus::Valid,
+                    status_detail: Some(status_detail.to_string()),
+                    status_since: if updated.status == $crate::CredentialStatus::Valid {
+                        updated.status_since
+                    } else {
+                        now
+                    },
+                    consecutive_failures: 0,
+                    last_failure: None,
+                    identity: identity.cloned(),
+                    validated_at: Some(now),
+                    last_token_at: Some(now),
+                };
+                let note = $crate::HealthNote {
+                    cause: $crate::HealthCause::Reconnected,
+                    detail: Some(status_detail.to_string()),
+                };
+                let (updated, _) = Self::write_health(&mut tx, &updated, &state, Some(&note)).await?;
                 Self::record_change(
                     &mut tx,
                     $crate::ChangeSubject::Credential,

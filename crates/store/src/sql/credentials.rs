@@ -66,10 +66,12 @@ macro_rules! impl_credentials {
                     &c.name,
                 )
                 .await?;
+                let at = $crate::now();
+                // The health columns are left alone: checks write them without a version, so
+                // an edit that read them earlier would put back what it read.
                 let updated: Option<$crate::Credential> = sqlx::query_as(
                     "UPDATE credentials SET name = $4, description = $5, config = $6, \
-                     secret_ct = $7, secret_nonce = $8, status = $9, status_detail = $10, \
-                     identity = $11, validated_at = $12, updated_at = $13, name_key = $14, \
+                     secret_ct = $7, secret_nonce = $8, updated_at = $9, name_key = $10, \
                      version = version + 1 \
                      WHERE org_id = $1 AND id = $2 AND version = $3 RETURNING *",
                 )
@@ -81,18 +83,36 @@ macro_rules! impl_credentials {
                 .bind(sqlx::types::Json(&c.config))
                 .bind(&c.secret_ct)
                 .bind(&c.secret_nonce)
-                .bind(c.status.as_str())
-                .bind(&c.status_detail)
-                .bind(c.identity.as_ref().map(sqlx::types::Json))
-                .bind(c.validated_at)
-                .bind($crate::now())
+                .bind(at)
                 .bind(name_key)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let Some(updated) = updated else {
+                let Some(mut updated) = updated else {
                     drop(tx);
                     return Err(self.missing_or_moved_on("credentials", org_id, id, None).await);
                 };
+                if let Some(reset) = &c.health {
+                    // New settings: what was known of the old ones, failures included, goes.
+                    let state = $crate::HealthState {
+                        status: reset.status,
+                        status_detail: reset.status_detail.clone(),
+                        status_since: if reset.status == updated.status {
+                            updated.status_since
+                        } else {
+                            at
+                        },
+                        consecutive_failures: 0,
+                        last_failure: None,
+                        identity: reset.identity.clone(),
+                        validated_at: reset.validated_at,
+                        last_token_at: updated.last_token_at,
+                    };
+                    let note = $crate::HealthNote {
+                        cause: $crate::HealthCause::Edited,
+                        detail: reset.status_detail.clone(),
+                    };
+                    updated = Self::write_health(&mut tx, &updated, &state, Some(&note)).await?.0;
+                }
                 Self::record_change(&mut tx, $crate::ChangeSubject::Credential, &id.to_string())
                     .await?;
                 Self::insert_audit(&mut tx, audit).await?;
@@ -171,13 +191,14 @@ macro_rules! impl_credentials {
                     &c.name,
                 )
                 .await?;
-                Ok(sqlx::query_as(
+                let row: $crate::Credential = sqlx::query_as(
                     "INSERT INTO credentials \
                      (id, org_id, connector, auth_method, name, description, config, secret_ct, \
                       secret_nonce, wrapped_dek, kek_id, status, status_detail, identity, \
-                      validated_at, version, created_at, updated_at, oauth_app_id, name_key) \
+                      validated_at, version, created_at, updated_at, oauth_app_id, name_key, \
+                      status_since) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                             1, $16, $16, $17, $18) \
+                             1, $16, $16, $17, $18, $16) \
                      RETURNING *",
                 )
                 .bind(c.id)
@@ -199,7 +220,13 @@ macro_rules! impl_credentials {
                 .bind(c.oauth_app_id)
                 .bind(name_key)
                 .fetch_one(&mut **tx)
-                .await?)
+                .await?;
+                let note = $crate::HealthNote {
+                    cause: $crate::HealthCause::Created,
+                    detail: c.status_detail.clone(),
+                };
+                Self::record_health_change(tx, &row, None, &note, row.status_since).await?;
+                Ok(row)
             }
         }
     };

@@ -7,6 +7,7 @@ pub(crate) mod changes;
 pub(crate) mod connect_sessions;
 pub(crate) mod credentials;
 pub(crate) mod data_sources;
+pub(crate) mod health;
 pub(crate) mod names;
 pub(crate) mod oauth_apps;
 pub(crate) mod organizations;

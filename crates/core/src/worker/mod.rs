@@ -1,0 +1,188 @@
+//! The background worker: work nobody asked for in a request, in every `latch serve` (and in
+//! `latch worker`, which runs it without the HTTP server).
+//!
+//! - Leased tasks ([`TASKS`]): scheduled checks and housekeeping. Each is taken under a lease
+//!   in the store (`worker_leases`), so one replica works a task at a time; the holder renews
+//!   its lease while it works, and another replica takes the task over once the lease lapsed.
+//!   A run is due once the last one finished `every` ago, whichever replica ran it. A check
+//!   writes what it found only while its lease is held (`TaskFence`): a stale holder's
+//!   writes are refused, as the broker's are.
+//! - Refresh ahead ([`refresh_ahead`]): not leased. Each serving replica refreshes the tokens
+//!   its own jobs asked for; the broker's per-credential token lease makes that one upstream
+//!   login across replicas, as for jobs.
+
+pub mod checks;
+pub mod housekeeping;
+pub mod refresh_ahead;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use latch_store::{TaskFence, now};
+use uuid::Uuid;
+
+use crate::error::CoreError;
+use crate::latch::Latch;
+
+/// What the worker does, and how often.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Runs the leased tasks (`LATCH_WORKER`); refresh ahead has its own switch.
+    pub enabled: bool,
+    /// How often a replica looks for a leased task to run.
+    pub tick: Duration,
+    /// How long a task lease lasts; renewed every third of it while the task runs.
+    pub lease: Duration,
+    /// How often each credential is re-tested (`LATCH_CHECK_INTERVAL_SECONDS`), less a
+    /// jitter of up to a tenth, drawn per credential.
+    pub check_interval: Duration,
+    /// Test logins at once against one upstream host, in checks and in refreshes ahead.
+    pub per_host: usize,
+    /// The most credentials one check run takes; the rest wait for the next tick.
+    pub checks_per_run: i64,
+    /// How often housekeeping runs.
+    pub housekeeping_every: Duration,
+    /// Credentials jobs asked for within this window have their tokens refreshed ahead of
+    /// them (`LATCH_REFRESH_AHEAD_WINDOW_SECONDS`); zero turns refreshing ahead off.
+    pub refresh_ahead_window: Duration,
+    /// How often a replica looks for tokens to refresh ahead.
+    pub refresh_ahead_tick: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            tick: Duration::from_secs(30),
+            lease: Duration::from_secs(60),
+            check_interval: Duration::from_secs(6 * 3600),
+            per_host: 2,
+            checks_per_run: 200,
+            housekeeping_every: Duration::from_secs(60),
+            refresh_ahead_window: Duration::from_secs(15 * 60),
+            refresh_ahead_tick: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A leased task: its name (the lease row), how often it is due, and one run of it.
+pub struct Task {
+    pub name: &'static str,
+    pub every: fn(&WorkerConfig) -> Duration,
+    pub run: for<'a> fn(&'a Latch, &'a TaskFence) -> TaskRun<'a>,
+}
+
+pub type TaskRun<'a> = Pin<Box<dyn Future<Output = Result<(), CoreError>> + Send + 'a>>;
+
+/// Every leased task.
+pub const TASKS: [Task; 2] = [
+    Task {
+        name: "checks",
+        every: |config| config.tick,
+        run: |latch, fence| Box::pin(checks::run(latch, fence)),
+    },
+    Task {
+        name: "housekeeping",
+        every: |config| config.housekeeping_every,
+        run: |latch, _| Box::pin(housekeeping::run(latch)),
+    },
+];
+
+/// Starts the worker for as long as `latch` lives: the leased tasks when enabled, and
+/// refreshing ahead when its window is not zero.
+pub fn start(latch: &Arc<Latch>) {
+    if latch.worker.enabled {
+        for task in &TASKS {
+            tokio::spawn(run_leased(Arc::downgrade(latch), task));
+        }
+    }
+    if !latch.worker.refresh_ahead_window.is_zero() {
+        tokio::spawn(refresh_ahead::follow(Arc::downgrade(latch)));
+    }
+}
+
+/// Tries `task` at start and then every tick (with up to a fifth of it added at random, so
+/// replicas do not knock in step), and runs it when this replica wins its lease.
+async fn run_leased(latch: Weak<Latch>, task: &'static Task) {
+    loop {
+        let Some(strong) = latch.upgrade() else {
+            return;
+        };
+        if let Err(error) = run_once(&strong, task).await {
+            strong.broker.metrics.worker_run(task.name, false);
+            tracing::warn!(%error, task = task.name, "a background task failed");
+        }
+        let tick = strong.worker.tick;
+        drop(strong);
+        tokio::time::sleep(tick.mul_f64(1.0 + jitter() / 5.0)).await;
+    }
+}
+
+/// One attempt at `task`: nothing when another replica holds it or it is not due.
+pub async fn run_once(latch: &Latch, task: &Task) -> Result<bool, CoreError> {
+    let config = &latch.worker;
+    let fence = TaskFence {
+        task: task.name.into(),
+        owner: Uuid::now_v7().to_string(),
+    };
+    let at = now();
+    let lease = chrono::Duration::from_std(config.lease).unwrap_or_default();
+    let every = chrono::Duration::from_std((task.every)(config)).unwrap_or_default();
+    let won = latch
+        .store
+        .acquire_task_lease(task.name, &fence.owner, at + lease, at, at - every)
+        .await?;
+    if !won {
+        return Ok(false);
+    }
+    let outcome = {
+        let work = (task.run)(latch, &fence);
+        tokio::pin!(work);
+        tokio::select! {
+            outcome = &mut work => outcome,
+            () = keep_lease(latch, &fence) => Err(CoreError::internal(format!(
+                "the lease of task {} was lost while it ran", task.name
+            ))),
+        }
+    };
+    let finished = latch
+        .store
+        .finish_task(task.name, &fence.owner, now())
+        .await?;
+    latch
+        .broker
+        .metrics
+        .worker_run(task.name, outcome.is_ok() && finished);
+    outcome.map(|()| true)
+}
+
+/// Renews the lease every third of its length; returns once it is lost.
+async fn keep_lease(latch: &Latch, fence: &TaskFence) {
+    let lease = chrono::Duration::from_std(latch.worker.lease).unwrap_or_default();
+    loop {
+        tokio::time::sleep(latch.worker.lease / 3).await;
+        let at = now();
+        match latch
+            .store
+            .renew_task_lease(&fence.task, &fence.owner, at + lease, at)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => {
+                tracing::warn!(%error, task = %fence.task, "could not renew a task lease")
+            }
+        }
+    }
+}
+
+/// A number between 0 and 1, for spreading work out.
+pub(crate) fn jitter() -> f64 {
+    let mut random = [0u8; 4];
+    match getrandom::fill(&mut random) {
+        Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
+        Err(_) => 0.5,
+    }
+}

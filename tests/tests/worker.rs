@@ -1,0 +1,344 @@
+//! The background worker through real processes: scheduled checks taken under a lease by one
+//! of two workers at a time (an in-process server and a `latch worker` process), a stale
+//! holder's write refused, and tokens refreshed ahead of the jobs that use them.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chrono::Utc;
+use latch_core::worker::WorkerConfig;
+use latch_store::{HealthCause, HealthNote, HealthState, HealthStep, StoreError, TaskFence};
+use latch_tests::{Backend, TestApp, TestOptions, WithMock, eventually, on_both_backends};
+use reqwest::Method;
+use serde_json::json;
+
+const LATCH: &str = env!("CARGO_BIN_EXE_latch-server");
+
+/// A server whose worker looks for work five times a second, checks credentials every minute
+/// and refreshes tokens ahead of jobs; and a mock Looker.
+pub struct Busy(WithMock);
+
+impl Busy {
+    pub async fn create(backend: Backend) -> Option<Self> {
+        let options = TestOptions {
+            worker: fast_worker(),
+            ..TestOptions::mock_reachable()
+        };
+        Some(Self(WithMock::create_with(backend, options).await?))
+    }
+}
+
+/// A server that runs no worker of its own, and a mock Looker.
+pub struct Quiet(WithMock);
+
+impl Quiet {
+    pub async fn create(backend: Backend) -> Option<Self> {
+        let options = TestOptions {
+            worker: WorkerConfig {
+                enabled: false,
+                refresh_ahead_window: Duration::ZERO,
+                ..fast_worker()
+            },
+            ..TestOptions::mock_reachable()
+        };
+        Some(Self(WithMock::create_with(backend, options).await?))
+    }
+}
+
+fn fast_worker() -> WorkerConfig {
+    WorkerConfig {
+        tick: Duration::from_millis(200),
+        lease: Duration::from_secs(5),
+        check_interval: Duration::from_secs(60),
+        refresh_ahead_tick: Duration::from_millis(200),
+        refresh_ahead_window: Duration::from_secs(60),
+        ..WorkerConfig::default()
+    }
+}
+
+on_both_backends!(
+    Busy:
+        due_credentials_are_checked_once_each_by_one_of_two_workers,
+        a_token_jobs_use_is_refreshed_before_it_gets_too_short_for_them;
+    Quiet:
+        latch_worker_checks_what_is_due_while_the_servers_run_no_worker,
+        a_check_written_after_its_lease_passed_to_another_replica_is_refused,
+);
+
+/// A `latch worker` process on the same database; killed when dropped.
+struct WorkerProcess(Child);
+
+impl WorkerProcess {
+    fn running(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+
+    fn start(app: &TestApp) -> Self {
+        use latch_vault::ExposeSecret;
+        let child = Command::new(LATCH)
+            .arg("worker")
+            .env("LATCH_DATABASE_URL", &app.db.url)
+            .env("LATCH_MASTER_KEY", app.master_key.expose_secret())
+            .env("LATCH_ALLOW_HTTP_HOSTS", "true")
+            .env("LATCH_EGRESS_ALLOW_CIDRS", "127.0.0.0/8")
+            .env("LATCH_WORKER_TICK_MS", "200")
+            .env("LATCH_WORKER_LEASE_SECONDS", "5")
+            .env("LATCH_CHECK_INTERVAL_SECONDS", "60")
+            .env("LATCH_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("latch worker starts");
+        Self(child)
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn due_credentials_are_checked_once_each_by_one_of_two_workers(Busy(fixture): Busy) {
+    let mut other = WorkerProcess::start(&fixture.app);
+    let app = &fixture.app;
+    let mut ids = Vec::new();
+    for name in ["one", "two", "three"] {
+        ids.push(fixture.saved_credential(name, true).await);
+    }
+    // Saved untested with a secret Looker turns down.
+    let (status, refused) = app
+        .send(
+            Method::POST,
+            "/v1/credentials?validate=false",
+            Some(&fixture.credential("refused", "wrong")),
+        )
+        .await;
+    assert_eq!(status, 201, "{refused}");
+    let attempts = fixture.mock.stats().login_attempts;
+    // Tested (or made) long ago: due now.
+    app.run_sql(
+        "UPDATE credentials SET validated_at = '2020-01-01T00:00:00+00:00' \
+         WHERE validated_at IS NOT NULL",
+    )
+    .await;
+    app.run_sql("UPDATE credentials SET created_at = '2020-01-01T00:00:00+00:00'")
+        .await;
+
+    eventually("every due credential was checked", || async {
+        let (_, listed) = app.send(Method::GET, "/v1/credentials", None).await;
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|credential| credential["validated_at"].as_str() > Some("2021"))
+    })
+    .await;
+    // Another second of ticks on both workers: nothing is due again for a minute.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        fixture.mock.stats().login_attempts,
+        attempts + 4,
+        "each credential was checked once, by one worker"
+    );
+    for id in &ids {
+        let (_, health) = app
+            .send(Method::GET, &format!("/v1/credentials/{id}/health"), None)
+            .await;
+        assert_eq!(health["status"], "valid", "{health}");
+    }
+    let path = format!("/v1/credentials/{}/health", refused["id"].as_str().unwrap());
+    let (_, health) = app.send(Method::GET, &path, None).await;
+    assert_eq!(health["status"], "invalid", "{health}");
+    assert_eq!(health["changes"][0]["cause"], "checked");
+    assert_eq!(health["changes"][0]["from"], "unverified");
+
+    assert!(other.running(), "latch worker runs beside the server");
+    let (_, ready) = app.send(Method::GET, "/readyz", None).await;
+    assert_eq!(ready["worker"]["enabled"], true);
+    let tasks = ready["worker"]["tasks"].as_array().unwrap();
+    assert!(
+        tasks
+            .iter()
+            .any(|task| task["task"] == "checks" && task["last_run_at"].is_string()),
+        "{ready}"
+    );
+}
+
+async fn latch_worker_checks_what_is_due_while_the_servers_run_no_worker(Quiet(fixture): Quiet) {
+    let app = &fixture.app;
+    let id = fixture.saved_credential("nightly", true).await;
+    app.run_sql("UPDATE credentials SET validated_at = '2020-01-01T00:00:00+00:00'")
+        .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let path = format!("/v1/credentials/{id}");
+    let (_, before) = app.send(Method::GET, &path, None).await;
+    assert!(
+        before["validated_at"].as_str() < Some("2021"),
+        "the server checks nothing itself"
+    );
+    let (_, ready) = app.send(Method::GET, "/readyz", None).await;
+    assert_eq!(ready["worker"]["enabled"], false);
+
+    let mut worker = WorkerProcess::start(app);
+    eventually("latch worker checked the credential", || async {
+        let (_, now) = app.send(Method::GET, &path, None).await;
+        now["validated_at"].as_str() > Some("2021")
+    })
+    .await;
+    assert!(worker.running());
+}
+
+async fn a_token_jobs_use_is_refreshed_before_it_gets_too_short_for_them(Busy(fixture): Busy) {
+    fixture.mock.set_expires_in(8);
+    let id = fixture.saved_credential("nightly", true).await;
+    let ask = || async {
+        let (status, token) = fixture
+            .app
+            .send(
+                Method::POST,
+                &format!("/v1/credentials/{id}/token"),
+                Some(&json!({"min_ttl_seconds": 2})),
+            )
+            .await;
+        assert_eq!(status, 200, "{token}");
+        token
+    };
+    let first = ask().await;
+    let logins = fixture.mock.stats().logins;
+    // 8 s tokens, 2 s asked: replaced with 5 s left, with no job asking.
+    let mock = &fixture.mock;
+    for _ in 0..3 {
+        eventually("a refresh ahead of the jobs", || async {
+            mock.stats().logins > logins
+        })
+        .await;
+    }
+    let before = mock.stats().logins;
+    let second = ask().await;
+    assert_ne!(second["access_token"], first["access_token"]);
+    assert!(second["expires_in"].as_i64().unwrap() >= 4, "{second}");
+    assert_eq!(mock.stats().logins, before, "the job waited for no login");
+    let metrics = fixture
+        .app
+        .anonymous(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("latch_token_refreshes_ahead_total{result=\"success\"}"),
+        "{metrics}"
+    );
+}
+
+/// The server runs no worker, so the lease is this test's alone.
+async fn a_check_written_after_its_lease_passed_to_another_replica_is_refused(
+    Quiet(fixture): Quiet,
+) {
+    let app = &fixture.app;
+    let store = &app.store;
+    let credential = app.create_credential("watched", "s").await;
+    let id: uuid::Uuid = credential["id"].as_str().unwrap().parse().unwrap();
+    let now = Utc::now();
+    let long_ago = now - chrono::Duration::hours(1);
+    assert!(
+        store
+            .acquire_task_lease(
+                "checks",
+                "first",
+                now + chrono::Duration::milliseconds(200),
+                now,
+                now
+            )
+            .await
+            .unwrap()
+    );
+    // Held: nobody else takes it.
+    assert!(
+        !store
+            .acquire_task_lease(
+                "checks",
+                "second",
+                now + chrono::Duration::seconds(5),
+                now,
+                now
+            )
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let later = Utc::now();
+    assert!(
+        store
+            .acquire_task_lease(
+                "checks",
+                "second",
+                later + chrono::Duration::seconds(5),
+                later,
+                later
+            )
+            .await
+            .unwrap(),
+        "a lapsed lease passes on"
+    );
+
+    let step = |current: &latch_store::Credential| {
+        let mut state = HealthState::of(current);
+        state.status = latch_store::CredentialStatus::Invalid;
+        Some(HealthStep {
+            state,
+            change: Some(HealthNote {
+                cause: HealthCause::Checked,
+                detail: Some("refused".into()),
+            }),
+            audit: None,
+        })
+    };
+    let stale = TaskFence {
+        task: "checks".into(),
+        owner: "first".into(),
+    };
+    let refused = store
+        .observe_health(app.org_id, id, 1, Some(&stale), &step)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::LeaseLost), "{refused:?}");
+    let kept = store.get_credential(app.org_id, id).await.unwrap().unwrap();
+    assert_eq!(kept.status, latch_store::CredentialStatus::Unverified);
+    assert!(!store.finish_task("checks", "first", later).await.unwrap());
+
+    let holder = TaskFence {
+        task: "checks".into(),
+        owner: "second".into(),
+    };
+    let (written, change) = store
+        .observe_health(app.org_id, id, 1, Some(&holder), &step)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(written.status, latch_store::CredentialStatus::Invalid);
+    assert_eq!(written.version, 1);
+    assert_eq!(change.unwrap().cause, "checked");
+    assert!(store.finish_task("checks", "second", later).await.unwrap());
+    // Finished just now: not due again for whoever asks with an earlier bound.
+    let again = Utc::now();
+    assert!(
+        !store
+            .acquire_task_lease(
+                "checks",
+                "third",
+                again + chrono::Duration::seconds(5),
+                again,
+                long_ago
+            )
+            .await
+            .unwrap()
+    );
+    let leases = store.task_leases().await.unwrap();
+    let checks = leases.iter().find(|lease| lease.task == "checks").unwrap();
+    assert_eq!(checks.owner, None);
+    assert!(checks.last_run_at.is_some());
+}
