@@ -342,3 +342,32 @@ async fn a_check_written_after_its_lease_passed_to_another_replica_is_refused(
     assert_eq!(checks.owner, None);
     assert!(checks.last_run_at.is_some());
 }
+
+#[test]
+fn worker_settings_out_of_range_stop_start_up_naming_the_variable() {
+    for (variable, value, said) in [
+        ("LATCH_WORKER", "sometimes", "must be `on` or `off`"),
+        ("LATCH_HEALTH_DEGRADED_AFTER", "0", "0 is not in 1..=1000"),
+        (
+            "LATCH_CHECK_INTERVAL_SECONDS",
+            "0",
+            "0 is not in 1..=31536000",
+        ),
+        ("LATCH_WORKER_TICK_MS", "10", "10 is not in 100..=3600000"),
+    ] {
+        let output = Command::new(LATCH)
+            .arg("worker")
+            .env("LATCH_DATABASE_URL", "sqlite://never-opened.db")
+            .env(variable, value)
+            .output()
+            .expect("latch runs");
+        assert!(!output.status.success(), "{variable}={value} was accepted");
+        let error = String::from_utf8_lossy(&output.stderr);
+        assert!(error.contains(said), "{variable}: {error}");
+        let flag = variable
+            .trim_start_matches("LATCH_")
+            .to_lowercase()
+            .replace('_', "-");
+        assert!(error.contains(&flag), "{variable}: {error}");
+    }
+}

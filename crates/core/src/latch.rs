@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::oauth_settings::OAuthSettings;
 use crate::secrets::Secrets;
 use crate::source_cache::SourceCache;
-use crate::worker::WorkerConfig;
+use crate::worker_settings::WorkerConfig;
 
 pub struct Latch {
     pub store: Arc<dyn Store>,

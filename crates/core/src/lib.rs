@@ -13,6 +13,7 @@ pub mod authentication;
 pub mod broker;
 pub mod callers;
 pub mod catalogue;
+pub mod census;
 pub mod change_feed;
 pub mod connect_sessions;
 pub mod credentials;
@@ -31,6 +32,7 @@ pub mod slot_map;
 pub mod source_cache;
 pub mod tokens;
 pub mod worker;
+pub mod worker_settings;
 
 pub use error::CoreError;
 pub use latch::Latch;

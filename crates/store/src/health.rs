@@ -137,3 +137,11 @@ pub struct TaskLease {
     pub lease_until: Option<DateTime<Utc>>,
     pub last_run_at: Option<DateTime<Utc>>,
 }
+
+/// How many credentials of one connector have one status.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct CensusRow {
+    pub connector: String,
+    pub status: String,
+    pub count: i64,
+}

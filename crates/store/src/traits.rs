@@ -173,6 +173,10 @@ pub trait WorkerStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Every task that ever ran, with its holder and last run.
     async fn task_leases(&self) -> Result<Vec<TaskLease>, StoreError>;
+    /// Credentials of every organization counted by connector and status, for `/metrics`.
+    async fn credential_census(&self) -> Result<Vec<CensusRow>, StoreError>;
+    /// When each credential of every organization last got a token (those that ever did).
+    async fn last_tokens(&self) -> Result<Vec<DateTime<Utc>>, StoreError>;
     /// Credentials of every organization last tested (or, never tested, made) before
     /// `before`, longest ago first; none that waits for a new consent
     /// (`reauthorization_required`: only a person can mend it).

@@ -14,10 +14,9 @@ use crate::responses::{
 };
 use crate::state::AppState;
 use latch_core::credentials::{
-    self, CreateCredentialRequest, CredentialList, CredentialView, ListCredentialsQuery,
-    TestCredentialRequest, UpdateCredentialRequest,
+    self, CreateCredentialRequest, CredentialHealthView, CredentialList, CredentialView,
+    ListCredentialsQuery, TestCredentialRequest, UpdateCredentialRequest,
 };
-use latch_core::health::CredentialHealthView;
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -214,7 +213,7 @@ pub async fn health(
     Authenticated(caller): Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let health = latch_core::health::credential_health(&state, &caller, *id).await?;
+    let health = credentials::credential_health(&state, &caller, *id).await?;
     Ok(HttpResponse::Ok().json(health))
 }
 

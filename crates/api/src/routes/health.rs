@@ -53,14 +53,22 @@ pub async fn healthz() -> HttpResponse {
 /// Metrics in the OpenMetrics text format, which Prometheus scrapes: token requests by
 /// outcome, cache hits and misses, upstream logins and their latency, refresh failures,
 /// audit records counted when their queue was full, the background worker's runs, scheduled
-/// checks by outcome and tokens refreshed ahead.
+/// checks by outcome and tokens refreshed ahead; and, counted from the store, credentials by
+/// connector and status and the time since each last got a token.
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "OpenMetrics text exposition 1.0.0",
         body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    // The census needs the store; without it, the process's own metrics still answer.
+    let census = latch_core::census::census_text(&*state.store, latch_store::now())
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "metrics: could not count the credentials");
+            String::new()
+        });
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.broker.metrics.render())
+        .body(census + &state.broker.metrics.render())
 }
 
 /// Readiness: the store answers and the keyring is loaded.

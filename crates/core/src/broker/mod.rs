@@ -294,9 +294,10 @@ impl TokenBroker {
             .collect()
     }
 
-    /// Makes sure the credential's token lives at least `min_ttl` more, logging in (once
-    /// across replicas, as for jobs) when it does not; not counted as a job's demand.
-    pub async fn refresh_ahead(
+    /// A token for Latch's own use (refreshing ahead, a consent's check) that lives at least
+    /// `min_ttl` more, logging in (once across replicas, as for jobs) when the cached one does
+    /// not; not counted as a job's demand.
+    pub async fn token_for_latch(
         &self,
         org_id: Uuid,
         credential_id: Uuid,

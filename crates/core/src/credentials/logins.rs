@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 use super::outcome_detail;
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
-use crate::broker::TokenWish;
 use crate::callers::Caller;
 use crate::catalogue::made_by_consent;
 use crate::error::CoreError;
@@ -147,14 +146,10 @@ async fn oauth_check(
             "the connector no longer offers OAuth".into(),
         );
     };
-    let wish = TokenWish {
-        min_ttl: std::time::Duration::ZERO,
-        force_refresh: false,
-        rejected: None,
-    };
+    // Latch's own use: not a job's demand, so nothing is refreshed ahead for it.
     match state
         .broker
-        .token(credential.org_id, credential.id, wish)
+        .token_for_latch(credential.org_id, credential.id, std::time::Duration::ZERO)
         .await
     {
         Ok(issued) => {

@@ -2,11 +2,13 @@
 //! these and render what they return; the request and response types are in [`types`].
 
 mod checks;
+mod health;
 mod logins;
 mod row;
 mod types;
 
 use checks::{checked_connection, settings_of_another_connector};
+pub use health::{CredentialHealthView, HealthChangeView, RECENT_CHANGES, credential_health};
 pub(crate) use logins::{Actor, measure};
 use logins::{record, rejected, test_login};
 pub(crate) use row::{NewRow, new_row};
@@ -28,7 +30,7 @@ use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::callers::{Caller, Scope};
 use crate::catalogue::made_by_consent;
 use crate::error::{CoreError, OutcomeView, UsedBy};
-use crate::health::{self, Finding, Observation};
+use crate::health::{Finding, Observation, observe};
 use crate::input::{field_errors, one_more, paginate};
 use crate::latch::Latch;
 use crate::secrets::{open_with, seal_secrets};
@@ -215,7 +217,7 @@ pub async fn validate_credential(
         audit: Some(event),
     };
     let policy = state.broker.health_policy();
-    match health::observe(&*state.store, policy, &current, observation, None).await? {
+    match observe(&*state.store, policy, &current, observation, None).await? {
         Some((updated, _)) => {
             if outcome.status == ValidationStatus::Valid {
                 // A refusal the broker remembers is over.

@@ -68,6 +68,8 @@ pub async fn run(latch: &Latch) -> usize {
             Err(error) => tracing::warn!(%error, "could not read a credential to refresh ahead"),
         }
     }
+    // The shortest first: with many due on one host, those closest to too short go first.
+    due.sort_by_key(|(_, demanded, _)| demanded.left);
     let hosts: HashMap<&str, Semaphore> = due
         .iter()
         .map(|(host, _, _)| (host.as_str(), Semaphore::new(config.per_host.max(1))))
@@ -78,7 +80,7 @@ pub async fn run(latch: &Latch) -> usize {
             let _turn = hosts[host.as_str()].acquire().await;
             let refreshed = latch
                 .broker
-                .refresh_ahead(demanded.org_id, demanded.credential_id, *want)
+                .token_for_latch(demanded.org_id, demanded.credential_id, *want)
                 .await;
             latch.broker.metrics.refresh_ahead(refreshed.is_ok());
             match refreshed {

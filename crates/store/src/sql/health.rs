@@ -230,6 +230,25 @@ macro_rules! impl_worker {
                     .fetch_all(&self.pool)
                     .await?)
             }
+            async fn credential_census(
+                &self,
+            ) -> Result<Vec<$crate::CensusRow>, $crate::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT connector, status, COUNT(*) AS count FROM credentials \
+                     GROUP BY connector, status ORDER BY connector, status",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+            async fn last_tokens(
+                &self,
+            ) -> Result<Vec<chrono::DateTime<chrono::Utc>>, $crate::StoreError> {
+                Ok(sqlx::query_scalar(
+                    "SELECT last_token_at FROM credentials WHERE last_token_at IS NOT NULL",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
             async fn credentials_due_for_check(
                 &self,
                 before: chrono::DateTime<chrono::Utc>,

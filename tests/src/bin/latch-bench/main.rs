@@ -23,9 +23,11 @@ use latch_tests::{Backend, Replica, TestDatabase};
 use latch_vault::{ExposeSecret, Kek, Keyring, MasterKey};
 use serde_json::{Value, json};
 
+mod refresh_ahead;
 mod rewrap;
 mod store_load;
 
+use refresh_ahead::{refresh_ahead_report, refresh_ahead_run};
 use rewrap::{rewrap_report, rewrap_run};
 use store_load::{store_load, store_load_report};
 
@@ -61,6 +63,17 @@ async fn load(
     duration: Duration,
     make: MakeRequest,
 ) -> Load {
+    let (latencies, seconds) = load_latencies(client, connections, duration, make).await;
+    summarise(latencies, seconds)
+}
+
+/// As [`load`], every latency and the seconds it took.
+async fn load_latencies(
+    client: &reqwest::Client,
+    connections: usize,
+    duration: Duration,
+    make: MakeRequest,
+) -> (Vec<Duration>, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let timer = {
         let stop = stop.clone();
@@ -69,7 +82,7 @@ async fn load(
             stop.store(true, Ordering::SeqCst);
         })
     };
-    let result = load_until(client, connections, stop, make).await;
+    let result = latencies_until(client, connections, stop, make).await;
     timer.await.unwrap();
     result
 }
@@ -81,6 +94,17 @@ async fn load_until(
     stop: Arc<AtomicBool>,
     make: MakeRequest,
 ) -> Load {
+    let (latencies, seconds) = latencies_until(client, connections, stop, make).await;
+    summarise(latencies, seconds)
+}
+
+/// What [`load_until`] measures: every latency and the seconds it took.
+async fn latencies_until(
+    client: &reqwest::Client,
+    connections: usize,
+    stop: Arc<AtomicBool>,
+    make: MakeRequest,
+) -> (Vec<Duration>, f64) {
     let started = Instant::now();
     let workers: Vec<_> = (0..connections)
         .map(|_| {
@@ -104,8 +128,7 @@ async fn load_until(
     for worker in workers {
         latencies.extend(worker.await.unwrap());
     }
-    let seconds = started.elapsed().as_secs_f64();
-    summarise(latencies, seconds)
+    (latencies, started.elapsed().as_secs_f64())
 }
 
 fn summarise(mut latencies: Vec<Duration>, seconds: f64) -> Load {
@@ -457,6 +480,31 @@ fn report(workers: usize, hot: &HotPath) {
     }
 }
 
+/// How long each refresh-ahead run lasts: several expiries of its one-minute tokens.
+const REFRESH_AHEAD_SECONDS: u64 = 180;
+
+/// Refreshing ahead off (the baseline) and on, on PostgreSQL (SQLite when it is not there).
+async fn refresh_ahead_runs(
+    client: &reqwest::Client,
+) -> Vec<(&'static str, Option<refresh_ahead::RefreshAhead>)> {
+    let backend = if std::env::var("LATCH_TEST_POSTGRES_URL").is_ok() {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    let duration = Duration::from_secs(REFRESH_AHEAD_SECONDS);
+    vec![
+        (
+            "without refreshing ahead (baseline)",
+            refresh_ahead_run(client, backend, false, duration).await,
+        ),
+        (
+            "refreshing ahead",
+            refresh_ahead_run(client, backend, true, duration).await,
+        ),
+    ]
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let seconds: u64 = std::env::var("LATCH_BENCH_SECONDS")
@@ -478,6 +526,11 @@ async fn main() {
     let upstreams = [Upstream::Looker(&mock), Upstream::Declared(&declared)];
 
     let duration = Duration::from_secs(seconds);
+    if std::env::var("LATCH_BENCH_ONLY").as_deref() == Ok("refresh-ahead") {
+        let runs = refresh_ahead_runs(&client).await;
+        refresh_ahead_report(REFRESH_AHEAD_SECONDS, &runs);
+        return;
+    }
     if std::env::var("LATCH_BENCH_ONLY").as_deref() == Ok("store-load") {
         let result = store_load(&client, &mock, duration).await;
         store_load_report(seconds, result.as_ref());
@@ -523,6 +576,7 @@ async fn main() {
     };
 
     let store = store_load(&client, &mock, duration).await;
+    let ahead = refresh_ahead_runs(&client).await;
 
     let rewraps = [
         (
@@ -588,6 +642,7 @@ async fn main() {
     );
     println!();
     store_load_report(seconds, store.as_ref());
+    refresh_ahead_report(REFRESH_AHEAD_SECONDS, &ahead);
     rewrap_report(&rewraps);
     drop(one.db);
 }
