@@ -13,7 +13,8 @@ on_both_backends!(
         a_blocked_popup_is_said_so_and_cancel_ends_the_session,
         an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_redirect_uri,
         an_admin_registers_a_generic_oauth_app_picking_how_its_client_authenticates,
-        salesforce_offers_each_way_to_sign_in_with_its_own_fields;
+        salesforce_offers_each_way_to_sign_in_with_its_own_fields,
+        a_broken_credential_comes_first_and_its_history_says_what_happened;
     TestApp:
         the_console_is_served_under_a_strict_policy_with_assets_cached_by_content,
         the_api_reference_renders_in_a_browser_under_its_policy,
@@ -607,5 +608,63 @@ async fn salesforce_offers_each_way_to_sign_in_with_its_own_fields(fixture: With
     browser.screenshot("add-credential-jwt").await;
     let (_, none) = fixture.app.send(Method::GET, "/v1/credentials", None).await;
     assert_eq!(none["items"].as_array().unwrap().len(), 0, "{none}");
+    browser.quit().await;
+}
+
+async fn a_broken_credential_comes_first_and_its_history_says_what_happened(fixture: WithMock) {
+    let app = &fixture.app;
+    fixture.saved_credential("alpha", true).await;
+    let beta = fixture.saved_credential("beta", true).await;
+    // Three failed test logins in a row: degraded.
+    fixture
+        .mock
+        .set_fault(latch_tests::mock_looker::Fault::ServerError);
+    for _ in 0..3 {
+        let (status, _) = app
+            .send(
+                Method::POST,
+                &format!("/v1/credentials/{beta}/validate"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let Some((browser, server)) = console_of(app).await else {
+        return;
+    };
+    sign_in(&browser, &server, &app.admin_key).await;
+    let first = browser
+        .find("(//section[@aria-label='Looker']//h3)[1]")
+        .await;
+    let text = browser
+        .script("return document.querySelector(\"section[aria-label='Looker'] h3\").textContent")
+        .await;
+    assert_eq!(text, "beta", "the degraded one comes first ({first})");
+    browser.wait_for_text("degraded since").await;
+
+    let history = browser
+        .find("//div[@aria-label='Actions for beta']/button[normalize-space(.)='History']")
+        .await;
+    browser.click(&history).await;
+    let dialog = browser.find("//dialog[@aria-label='Health of beta']").await;
+    let said = browser
+        .script("return document.querySelector(\"dialog[aria-label='Health of beta']\").innerText")
+        .await;
+    let said = said.as_str().unwrap_or_default();
+    for expected in [
+        "degraded since",
+        "failures in a row: 3",
+        "validated",
+        "HTTP 500",
+        "(saved)",
+    ] {
+        assert!(
+            said.contains(expected),
+            "{expected:?} missing from {said:?} ({dialog})"
+        );
+    }
+    browser.screenshot("credential-health").await;
+    browser.press("Close").await;
+    browser.wait_gone("//dialog").await;
     browser.quit().await;
 }

@@ -45,6 +45,25 @@ impl Quiet {
     }
 }
 
+/// A server that keeps house five times a second and keeps its audit trail and status changes
+/// two seconds.
+pub struct Forgetful(TestApp);
+
+impl Forgetful {
+    pub async fn create(backend: Backend) -> Option<Self> {
+        let options = TestOptions {
+            worker: WorkerConfig {
+                housekeeping_every: Duration::from_millis(200),
+                audit_retention: Some(Duration::from_secs(2)),
+                health_history_retention: Duration::from_secs(2),
+                ..fast_worker()
+            },
+            ..TestOptions::default()
+        };
+        Some(Self(TestApp::create_with(backend, options).await?))
+    }
+}
+
 fn fast_worker() -> WorkerConfig {
     WorkerConfig {
         tick: Duration::from_millis(200),
@@ -60,6 +79,8 @@ on_both_backends!(
     Busy:
         due_credentials_are_checked_once_each_by_one_of_two_workers,
         a_token_jobs_use_is_refreshed_before_it_gets_too_short_for_them;
+    Forgetful:
+        housekeeping_deletes_audit_events_and_status_changes_past_their_retention;
     Quiet:
         latch_worker_checks_what_is_due_while_the_servers_run_no_worker,
         a_check_written_after_its_lease_passed_to_another_replica_is_refused,
@@ -187,6 +208,46 @@ async fn latch_worker_checks_what_is_due_while_the_servers_run_no_worker(Quiet(f
     })
     .await;
     assert!(worker.running());
+}
+
+/// How many audit events name a credential, and how many status changes it has.
+async fn history(app: &TestApp, credential: &serde_json::Value) -> (usize, usize) {
+    let id = credential["id"].as_str().unwrap();
+    let (_, audit) = app
+        .send(
+            Method::GET,
+            &format!("/v1/audit-events?target_id={id}"),
+            None,
+        )
+        .await;
+    let (_, health) = app
+        .send(Method::GET, &format!("/v1/credentials/{id}/health"), None)
+        .await;
+    (
+        audit["items"].as_array().unwrap().len(),
+        health["changes"].as_array().unwrap().len(),
+    )
+}
+
+async fn housekeeping_deletes_audit_events_and_status_changes_past_their_retention(
+    Forgetful(app): Forgetful,
+) {
+    let old = app.create_credential("old", "s").await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let new = app.create_credential("new", "s").await;
+    eventually("the old credential's history is deleted", || async {
+        history(&app, &old).await == (0, 0)
+    })
+    .await;
+    assert_eq!(history(&app, &new).await, (1, 1), "what is younger stays");
+    let (status, kept) = app
+        .send(
+            Method::GET,
+            &format!("/v1/credentials/{}", old["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!((status, &kept["status"]), (200, &json!("unverified")));
 }
 
 async fn a_token_jobs_use_is_refreshed_before_it_gets_too_short_for_them(Busy(fixture): Busy) {

@@ -212,11 +212,13 @@ async function showCredentials() {
       api("GET", "/v1/credentials?limit=200"),
       api("GET", "/v1/connectors"),
     ]);
-    // One group of tiles per connector.
+    // One group of tiles per connector, broken ones first.
     const groups = connectors.items
       .map((connector) => ({
         connector,
-        items: page.items.filter((credential) => credential.connector === connector.id),
+        items: page.items
+          .filter((credential) => credential.connector === connector.id)
+          .sort((a, b) => brokenFirst(a) - brokenFirst(b)),
       }))
       .filter((group) => group.items.length);
     if (!groups.length) {
@@ -244,8 +246,65 @@ async function showCredentials() {
   }
 }
 
+/// Where a tile goes among its connector's: what needs a person first.
+function brokenFirst(credential) {
+  const order = ["reauthorization_required", "invalid", "degraded", "unverified", "valid"];
+  const rank = order.indexOf(credential.status);
+  return rank < 0 ? order.length : rank;
+}
+
+/// A credential's health: now, since when, and its latest status changes.
+async function showHealth(credential) {
+  const health = await api("GET", `/v1/credentials/${credential.id}/health`);
+  const cell = (text) => el("td", { text: text || "" });
+  const dialog = el(
+    "dialog",
+    { "aria-label": `Health of ${credential.name}` },
+    el("h2", { text: `Health of ${credential.name}` }),
+    el("p", {
+      text: `${statusText[health.status] || health.status} since ${when(health.since)}` +
+        (health.status_detail ? `: ${health.status_detail}` : ""),
+    }),
+    el("p", {
+      text: `failures in a row: ${health.consecutive_failures}` +
+        (health.last_failure ? ` (last: ${health.last_failure})` : "") +
+        `; last token: ${when(health.last_token_at)}`,
+    }),
+    el(
+      "table",
+      {},
+      el("thead", {}, el("tr", {}, ...["When", "From", "To", "Measured by", "Why"].map((name) => el("th", { text: name })))),
+      el(
+        "tbody",
+        {},
+        ...health.changes.map((change) =>
+          el(
+            "tr",
+            {},
+            cell(when(change.at)),
+            cell(change.from ? statusText[change.from] || change.from : "(saved)"),
+            cell(statusText[change.to] || change.to),
+            cell(change.cause),
+            cell(change.detail),
+          ),
+        ),
+      ),
+    ),
+    el("div", { class: "actions" }, el("button", { type: "button", text: "Close", onclick: () => { dialog.close(); dialog.remove(); } })),
+  );
+  document.body.append(dialog);
+  dialog.showModal();
+}
+
 function credentialActions(credential, error) {
-  if (!can("credentials:write")) return null;
+  const history = el("button", {
+    type: "button",
+    text: "History",
+    onclick: () => showHealth(credential).catch((problem) => showError(error, problem)),
+  });
+  if (!can("credentials:write")) {
+    return el("div", { class: "actions", role: "group", "aria-label": `Actions for ${credential.name}` }, history);
+  }
   const path = `/v1/credentials/${credential.id}`;
   const run = (action) => async () => {
     error.textContent = "";
@@ -288,6 +347,7 @@ function credentialActions(credential, error) {
       ? el("button", { type: "button", text: "Reconnect", onclick: run(() => reconnect(credential, consentStatus)) })
       : el("button", { type: "button", text: "Rotate secret", onclick: () => rotateSecret(credential) }),
     el("button", { type: "button", text: "Edit", onclick: () => editCredential(credential) }),
+    history,
     el("button", { type: "button", text: "Delete", onclick: run(() => api("DELETE", path)) }),
     consentStatus,
   );

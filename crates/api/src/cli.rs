@@ -364,7 +364,26 @@ struct WorkerArgs {
         value_parser = clap::value_parser!(u64).range(1..=3600)
     )]
     worker_lease_seconds: u64,
+    /// Days audit events are kept; 0 keeps them for ever.
+    #[arg(
+        long,
+        env = "LATCH_AUDIT_RETENTION_DAYS",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u64).range(0..=36_500)
+    )]
+    audit_retention_days: u64,
+    /// Days a credential's status changes are kept.
+    #[arg(
+        long,
+        env = "LATCH_HEALTH_HISTORY_RETENTION_DAYS",
+        default_value_t = 90,
+        value_parser = clap::value_parser!(u64).range(1..=36_500)
+    )]
+    health_history_retention_days: u64,
 }
+
+/// Seconds in a day.
+const DAY: u64 = 24 * 3600;
 
 fn on_or_off(text: &str) -> Result<bool, String> {
     match text {
@@ -385,6 +404,9 @@ impl WorkerArgs {
             per_host: usize::try_from(self.checks_per_host).unwrap_or(2),
             refresh_ahead_window: Duration::from_secs(self.refresh_ahead_window_seconds),
             refresh_ahead_tick: tick / 6,
+            audit_retention: (self.audit_retention_days > 0)
+                .then(|| Duration::from_secs(self.audit_retention_days * DAY)),
+            health_history_retention: Duration::from_secs(self.health_history_retention_days * DAY),
             ..WorkerConfig::default()
         }
     }

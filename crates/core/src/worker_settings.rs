@@ -20,6 +20,11 @@ pub struct WorkerConfig {
     pub checks_per_run: i64,
     /// How often housekeeping runs.
     pub housekeeping_every: Duration,
+    /// How long audit events are kept (`LATCH_AUDIT_RETENTION_DAYS`); `None`: for ever.
+    pub audit_retention: Option<Duration>,
+    /// How long a credential's status changes are kept
+    /// (`LATCH_HEALTH_HISTORY_RETENTION_DAYS`).
+    pub health_history_retention: Duration,
     /// Credentials jobs asked for within this window have their tokens refreshed ahead of
     /// them (`LATCH_REFRESH_AHEAD_WINDOW_SECONDS`); zero turns refreshing ahead off.
     pub refresh_ahead_window: Duration,
@@ -37,6 +42,8 @@ impl Default for WorkerConfig {
             per_host: 2,
             checks_per_run: 200,
             housekeeping_every: Duration::from_secs(60),
+            audit_retention: None,
+            health_history_retention: Duration::from_secs(90 * 24 * 3600),
             refresh_ahead_window: Duration::from_secs(15 * 60),
             refresh_ahead_tick: Duration::from_secs(5),
         }

@@ -145,3 +145,47 @@ pub struct CensusRow {
     pub status: String,
     pub count: i64,
 }
+
+/// The tables housekeeping trims by age: rows keyed by UUIDv7, so their ids follow their time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryTable {
+    AuditEvents,
+    HealthChanges,
+}
+
+impl HistoryTable {
+    pub fn name(self) -> &'static str {
+        match self {
+            HistoryTable::AuditEvents => "audit_events",
+            HistoryTable::HealthChanges => "credential_health_changes",
+        }
+    }
+}
+
+/// The smallest UUIDv7 of the millisecond `at`: every id made at or after it is greater.
+pub fn first_id_at(at: DateTime<Utc>) -> Uuid {
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    bytes[6] = 0x70;
+    bytes[8] = 0x80;
+    Uuid::from_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_id_of_a_millisecond_sorts_between_the_ids_made_before_and_after_it() {
+        let before = Uuid::now_v7();
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        let bound = first_id_at(Utc::now());
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        let after = Uuid::now_v7();
+        assert!(before < bound && bound < after, "{before} {bound} {after}");
+        assert_eq!(bound.get_version_num(), 7);
+        // As bytes too, which is how SQLite compares the blobs.
+        assert!(before.as_bytes() < bound.as_bytes() && bound.as_bytes() < after.as_bytes());
+    }
+}

@@ -177,6 +177,14 @@ pub trait WorkerStore: Send + Sync {
     async fn credential_census(&self) -> Result<Vec<CensusRow>, StoreError>;
     /// When each credential of every organization last got a token (those that ever did).
     async fn last_tokens(&self) -> Result<Vec<DateTime<Utc>>, StoreError>;
+    /// Deletes up to `limit` rows of `table` recorded before `before` (by their time-ordered
+    /// ids, so the primary key finds them); how many went.
+    async fn prune_history(
+        &self,
+        table: HistoryTable,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<u64, StoreError>;
     /// Credentials of every organization last tested (or, never tested, made) before
     /// `before`, longest ago first; none that waits for a new consent
     /// (`reauthorization_required`: only a person can mend it).

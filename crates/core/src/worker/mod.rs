@@ -71,7 +71,6 @@ async fn run_leased(latch: Weak<Latch>, task: &'static Task) {
             return;
         };
         if let Err(error) = run_once(&strong, task).await {
-            strong.broker.metrics.worker_run(task.name, false);
             tracing::warn!(%error, task = task.name, "a background task failed");
         }
         let tick = strong.worker.tick;
@@ -80,7 +79,8 @@ async fn run_leased(latch: Weak<Latch>, task: &'static Task) {
     }
 }
 
-/// One attempt at `task`: nothing when another replica holds it or it is not due.
+/// One attempt at `task`: nothing when another replica holds it or it is not due. Counted in
+/// the metrics when it ran (or could not ask for the lease).
 pub async fn run_once(latch: &Latch, task: &Task) -> Result<bool, CoreError> {
     let config = &latch.worker;
     let fence = TaskFence {
@@ -90,10 +90,17 @@ pub async fn run_once(latch: &Latch, task: &Task) -> Result<bool, CoreError> {
     let at = now();
     let lease = chrono::Duration::from_std(config.lease).unwrap_or_default();
     let every = chrono::Duration::from_std((task.every)(config)).unwrap_or_default();
-    let won = latch
+    let won = match latch
         .store
         .acquire_task_lease(task.name, &fence.owner, at + lease, at, at - every)
-        .await?;
+        .await
+    {
+        Ok(won) => won,
+        Err(error) => {
+            latch.broker.metrics.worker_run(task.name, false);
+            return Err(error.into());
+        }
+    };
     if !won {
         return Ok(false);
     }

@@ -249,6 +249,30 @@ macro_rules! impl_worker {
                 .fetch_all(&self.pool)
                 .await?)
             }
+            async fn prune_history(
+                &self,
+                table: $crate::HistoryTable,
+                before: chrono::DateTime<chrono::Utc>,
+                limit: i64,
+            ) -> Result<u64, $crate::StoreError> {
+                let sql = match table {
+                    $crate::HistoryTable::AuditEvents => {
+                        "DELETE FROM audit_events WHERE id IN \
+                         (SELECT id FROM audit_events WHERE id < $1 ORDER BY id LIMIT $2)"
+                    }
+                    $crate::HistoryTable::HealthChanges => {
+                        "DELETE FROM credential_health_changes WHERE id IN \
+                         (SELECT id FROM credential_health_changes WHERE id < $1 \
+                          ORDER BY id LIMIT $2)"
+                    }
+                };
+                Ok(sqlx::query(sql)
+                    .bind($crate::first_id_at(before))
+                    .bind(limit)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
             async fn credentials_due_for_check(
                 &self,
                 before: chrono::DateTime<chrono::Utc>,
