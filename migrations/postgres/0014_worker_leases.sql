@@ -8,5 +8,9 @@ CREATE TABLE worker_leases (
     last_run_at  TIMESTAMPTZ NULL
 );
 
--- Scheduled checks pick the credentials tested (or, never tested, made) longest ago.
-CREATE INDEX credentials_by_check ON credentials ((COALESCE(validated_at, created_at)));
+-- When a scheduled check last ran for a credential, whatever it found: a check that could not
+-- reach the upstream proves nothing (`validated_at` stays) but is not repeated before the
+-- next interval.
+ALTER TABLE credentials ADD COLUMN checked_at TIMESTAMPTZ NULL;
+-- Scheduled checks pick the credentials checked (or, never checked, made) longest ago.
+CREATE INDEX credentials_by_check ON credentials ((COALESCE(checked_at, created_at)));

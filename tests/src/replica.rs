@@ -186,3 +186,38 @@ fn server_faults(log: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// A `latch worker` process (the background worker without the HTTP server) on a database,
+/// looking for work five times a second with checks due every minute; killed when dropped.
+pub struct WorkerProcess(Child);
+
+impl WorkerProcess {
+    pub fn start(binary: &Path, database_url: &str, master_key: &str) -> Self {
+        let child = Command::new(binary)
+            .arg("worker")
+            .env("LATCH_DATABASE_URL", database_url)
+            .env("LATCH_MASTER_KEY", master_key)
+            .env("LATCH_ALLOW_HTTP_HOSTS", "true")
+            .env("LATCH_EGRESS_ALLOW_CIDRS", "127.0.0.0/8")
+            .env("LATCH_WORKER_TICK_MS", "200")
+            .env("LATCH_WORKER_LEASE_SECONDS", "5")
+            .env("LATCH_CHECK_INTERVAL_SECONDS", "60")
+            .env("LATCH_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("latch worker starts");
+        Self(child)
+    }
+
+    /// Whether it still runs.
+    pub fn running(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -2,12 +2,13 @@
 //! of two workers at a time (an in-process server and a `latch worker` process), a stale
 //! holder's write refused, and tokens refreshed ahead of the jobs that use them.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use chrono::Utc;
 use latch_core::worker::WorkerConfig;
 use latch_store::{HealthCause, HealthNote, HealthState, HealthStep, StoreError, TaskFence};
+use latch_tests::replica::WorkerProcess;
 use latch_tests::{Backend, TestApp, TestOptions, WithMock, eventually, on_both_backends};
 use reqwest::Method;
 use serde_json::json;
@@ -86,42 +87,18 @@ on_both_backends!(
         a_check_written_after_its_lease_passed_to_another_replica_is_refused,
 );
 
-/// A `latch worker` process on the same database; killed when dropped.
-struct WorkerProcess(Child);
-
-impl WorkerProcess {
-    fn running(&mut self) -> bool {
-        self.0.try_wait().unwrap().is_none()
-    }
-
-    fn start(app: &TestApp) -> Self {
-        use latch_vault::ExposeSecret;
-        let child = Command::new(LATCH)
-            .arg("worker")
-            .env("LATCH_DATABASE_URL", &app.db.url)
-            .env("LATCH_MASTER_KEY", app.master_key.expose_secret())
-            .env("LATCH_ALLOW_HTTP_HOSTS", "true")
-            .env("LATCH_EGRESS_ALLOW_CIDRS", "127.0.0.0/8")
-            .env("LATCH_WORKER_TICK_MS", "200")
-            .env("LATCH_WORKER_LEASE_SECONDS", "5")
-            .env("LATCH_CHECK_INTERVAL_SECONDS", "60")
-            .env("LATCH_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("latch worker starts");
-        Self(child)
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A `latch worker` process on the fixture's database.
+fn worker_process(app: &TestApp) -> WorkerProcess {
+    use latch_vault::ExposeSecret;
+    WorkerProcess::start(
+        std::path::Path::new(LATCH),
+        &app.db.url,
+        app.master_key.expose_secret(),
+    )
 }
 
 async fn due_credentials_are_checked_once_each_by_one_of_two_workers(Busy(fixture): Busy) {
-    let mut other = WorkerProcess::start(&fixture.app);
+    let mut other = worker_process(&fixture.app);
     let app = &fixture.app;
     let mut ids = Vec::new();
     for name in ["one", "two", "three"] {
@@ -136,6 +113,13 @@ async fn due_credentials_are_checked_once_each_by_one_of_two_workers(Busy(fixtur
         )
         .await;
     assert_eq!(status, 201, "{refused}");
+    // And one whose host answers nothing (nothing listens on port 9).
+    let mut far = fixture.credential("far", "wrong");
+    far["config"]["api_host_url"] = json!("http://127.0.0.1:9");
+    let (status, far) = app
+        .send(Method::POST, "/v1/credentials?validate=false", Some(&far))
+        .await;
+    assert_eq!(status, 201, "{far}");
     let attempts = fixture.mock.stats().login_attempts;
     // Tested (or made) long ago: due now.
     app.run_sql(
@@ -148,11 +132,12 @@ async fn due_credentials_are_checked_once_each_by_one_of_two_workers(Busy(fixtur
 
     eventually("every due credential was checked", || async {
         let (_, listed) = app.send(Method::GET, "/v1/credentials", None).await;
-        listed["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|credential| credential["validated_at"].as_str() > Some("2021"))
+        let items = listed["items"].as_array().unwrap();
+        items.len() == 5
+            && items.iter().all(|credential| {
+                credential["validated_at"].as_str() > Some("2021")
+                    || credential["consecutive_failures"] == 1
+            })
     })
     .await;
     // Another second of ticks on both workers: nothing is due again for a minute.
@@ -173,6 +158,13 @@ async fn due_credentials_are_checked_once_each_by_one_of_two_workers(Busy(fixtur
     assert_eq!(health["status"], "invalid", "{health}");
     assert_eq!(health["changes"][0]["cause"], "checked");
     assert_eq!(health["changes"][0]["from"], "unverified");
+    // Trouble reaching the upstream proves nothing, and is not retried before the interval.
+    let path = format!("/v1/credentials/{}/health", far["id"].as_str().unwrap());
+    let (_, health) = app.send(Method::GET, &path, None).await;
+    assert_eq!(health["status"], "unverified", "{health}");
+    assert_eq!(health["consecutive_failures"], 1, "checked once: {health}");
+    assert_eq!(health["validated_at"], serde_json::Value::Null);
+    assert!(health["checked_at"].is_string(), "{health}");
 
     assert!(other.running(), "latch worker runs beside the server");
     let (_, ready) = app.send(Method::GET, "/readyz", None).await;
@@ -189,8 +181,11 @@ async fn due_credentials_are_checked_once_each_by_one_of_two_workers(Busy(fixtur
 async fn latch_worker_checks_what_is_due_while_the_servers_run_no_worker(Quiet(fixture): Quiet) {
     let app = &fixture.app;
     let id = fixture.saved_credential("nightly", true).await;
-    app.run_sql("UPDATE credentials SET validated_at = '2020-01-01T00:00:00+00:00'")
-        .await;
+    app.run_sql(
+        "UPDATE credentials SET validated_at = '2020-01-01T00:00:00+00:00', \
+         created_at = '2020-01-01T00:00:00+00:00'",
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     let path = format!("/v1/credentials/{id}");
     let (_, before) = app.send(Method::GET, &path, None).await;
@@ -201,7 +196,7 @@ async fn latch_worker_checks_what_is_due_while_the_servers_run_no_worker(Quiet(f
     let (_, ready) = app.send(Method::GET, "/readyz", None).await;
     assert_eq!(ready["worker"]["enabled"], false);
 
-    let mut worker = WorkerProcess::start(app);
+    let mut worker = worker_process(app);
     eventually("latch worker checked the credential", || async {
         let (_, now) = app.send(Method::GET, &path, None).await;
         now["validated_at"].as_str() > Some("2021")

@@ -62,6 +62,7 @@ pub struct HealthState {
     pub identity: Option<Value>,
     pub validated_at: Option<DateTime<Utc>>,
     pub last_token_at: Option<DateTime<Utc>>,
+    pub checked_at: Option<DateTime<Utc>>,
 }
 
 impl HealthState {
@@ -76,6 +77,7 @@ impl HealthState {
             identity: credential.identity.clone(),
             validated_at: credential.validated_at,
             last_token_at: credential.last_token_at,
+            checked_at: credential.checked_at,
         }
     }
 }

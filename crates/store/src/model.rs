@@ -188,6 +188,8 @@ pub struct Credential {
     pub last_failure: Option<String>,
     /// When an upstream last handed out a token for it.
     pub last_token_at: Option<DateTime<Utc>>,
+    /// When a scheduled check last ran for it, whatever it found.
+    pub checked_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Credential {

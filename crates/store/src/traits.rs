@@ -185,8 +185,9 @@ pub trait WorkerStore: Send + Sync {
         before: DateTime<Utc>,
         limit: i64,
     ) -> Result<u64, StoreError>;
-    /// Credentials of every organization last tested (or, never tested, made) before
-    /// `before`, longest ago first; none that waits for a new consent
+    /// Credentials of every organization neither checked nor proven (by a test login or a
+    /// token) since `before` (those never checked nor proven: made before it), checked longest
+    /// ago first; none that waits for a new consent
     /// (`reauthorization_required`: only a person can mend it).
     async fn credentials_due_for_check(
         &self,

@@ -13,6 +13,7 @@ on_both_backends!(
         a_rate_limited_refresh_keeps_serving_a_live_token_and_waits_for_retry_after,
         an_expired_session_is_reported_expired_and_its_late_callback_saves_nothing,
         return_to_may_point_at_a_console_origin_the_operator_allowed,
+        a_scheduled_check_of_a_consent_asks_who_it_acts_for_and_finds_a_revoked_grant,
 );
 
 async fn reconnecting_a_revoked_credential_keeps_its_id_and_its_data_sources_working(
@@ -303,4 +304,81 @@ async fn return_to_may_point_at_a_console_origin_the_operator_allowed(consent: C
         .send(Method::POST, "/v1/connect-sessions", Some(&body))
         .await;
     assert_eq!(status, 422, "{problem}");
+}
+
+async fn a_scheduled_check_of_a_consent_asks_who_it_acts_for_and_finds_a_revoked_grant(
+    consent: Consent,
+) {
+    let app = consent.app();
+    let kept = consent.connected("kept").await;
+    let revoked = consent.connected("revoked").await;
+    let (status, _) = consent.token(&app.address, &revoked, json!({})).await;
+    assert_eq!(status, 200);
+    // Made and tested long ago: due. Then Looker's admin revokes the app's grants.
+    app.run_sql(
+        "UPDATE credentials SET validated_at = '2020-01-01T00:00:00+00:00', \
+         created_at = '2020-01-01T00:00:00+00:00'",
+    )
+    .await;
+    let identity_calls = consent.fixture.mock.stats().identity_calls;
+    let _worker = latch_tests::replica::WorkerProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_latch-server")),
+        &app.db.url,
+        latch_vault::ExposeSecret::expose_secret(&app.master_key),
+    );
+    latch_tests::eventually("both consents were checked", || async {
+        let (_, listed) = app.send(Method::GET, "/v1/credentials", None).await;
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|credential| credential["validated_at"].as_str() > Some("2021"))
+    })
+    .await;
+    assert_eq!(
+        consent.fixture.mock.stats().identity_calls,
+        identity_calls + 2,
+        "each consent's check asked who it acts for, once"
+    );
+    consent.fixture.mock.revoke_oauth_tokens(APP);
+    app.run_sql(
+        "UPDATE credentials SET validated_at = '2020-01-01T00:00:00+00:00', \
+         checked_at = '2020-01-01T00:00:00+00:00'",
+    )
+    .await;
+    let path = format!("/v1/credentials/{revoked}/health");
+    latch_tests::eventually("the revoked grants were found", || async {
+        let (_, listed) = app
+            .send(
+                Method::GET,
+                "/v1/credentials?status=reauthorization_required",
+                None,
+            )
+            .await;
+        listed["items"].as_array().unwrap().len() == 2
+    })
+    .await;
+
+    let (_, health) = app.send(Method::GET, &path, None).await;
+    assert_eq!(health["changes"][0]["cause"], "checked", "{health}");
+    assert_eq!(health["changes"][0]["from"], "valid");
+    assert!(health["checked_at"].as_str() > Some("2021"), "{health}");
+    let (_, audit) = app
+        .send(
+            Method::GET,
+            &format!("/v1/audit-events?action=credential.invalidated&target_id={revoked}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        audit["items"][0]["detail"]["during"], "scheduled check",
+        "{audit}"
+    );
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+    // The app's other grant went with it; neither was edited.
+    let (_, other) = app
+        .send(Method::GET, &format!("/v1/credentials/{kept}"), None)
+        .await;
+    assert_eq!(other["status"], "reauthorization_required", "{other}");
+    assert_eq!(other["version"], 1, "checks edit nothing");
 }

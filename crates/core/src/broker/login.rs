@@ -3,6 +3,14 @@
 
 use super::*;
 
+/// A request for a token as the login sees it: what was wished, when, and by whom.
+#[derive(Clone, Copy)]
+pub(super) struct Asked {
+    pub(super) wish: TokenWish,
+    pub(super) at: DateTime<Utc>,
+    pub(super) asker: Asker,
+}
+
 /// What a login sends upstream: an API key's secrets, or an OAuth grant's refresh token
 /// (`None` when the store holds none).
 pub(super) enum LoginWith {
@@ -25,9 +33,11 @@ impl TokenBroker {
         slot: &Slot,
         credential: &Credential,
         basis: i64,
-        wish: TokenWish,
-        asked_at: DateTime<Utc>,
+        asked: Asked,
     ) -> Result<IssuedToken, CoreError> {
+        let Asked {
+            wish, at: asked_at, ..
+        } = asked;
         let lease = chrono::Duration::from_std(self.config.lease).unwrap_or_default();
         let give_up = self.clock.instant() + self.config.lease + Duration::from_secs(5);
         loop {
@@ -43,7 +53,7 @@ impl TokenBroker {
             };
             if won {
                 return self
-                    .login_under_lease(slot, credential, basis, &owner, wish, asked_at)
+                    .login_under_lease(slot, credential, basis, &owner, asked)
                     .await;
             }
             // Another replica is logging in: wait for its token, or for its lease to lapse,
@@ -83,9 +93,13 @@ impl TokenBroker {
         credential: &Credential,
         basis: i64,
         owner: &str,
-        wish: TokenWish,
-        asked_at: DateTime<Utc>,
+        asked: Asked,
     ) -> Result<IssuedToken, CoreError> {
+        let Asked {
+            wish,
+            at: asked_at,
+            asker,
+        } = asked;
         // Another replica may have written a token between our read and our win.
         if let Some(stored) = self.stored(slot, credential, basis).await?
             && stored.suits(
@@ -129,7 +143,7 @@ impl TokenBroker {
                     let refused = Finding::Refused {
                         detail: failure.detail.clone(),
                     };
-                    self.observe_login(credential, refused).await;
+                    self.observe_login(credential, refused, asker).await;
                     if made_by_consent(credential) {
                         let detail = format!(
                             "{} The credential now needs a new consent: connect it again \
@@ -151,7 +165,7 @@ impl TokenBroker {
                 let transient = Finding::Transient {
                     detail: failure.detail.clone(),
                 };
-                self.observe_login(credential, transient).await;
+                self.observe_login(credential, transient, asker).await;
                 let wait = slot.backoff(failure.retry_after, self.config.backoff_cap);
                 slot.cool_down_for(
                     self.clock.instant(),
@@ -240,7 +254,7 @@ impl TokenBroker {
             detail: None,
             identity: None,
         };
-        self.observe_login(credential, healthy).await;
+        self.observe_login(credential, healthy, asker).await;
         fresh_enough(&cached, wish, obtained_at, Issuance::Refreshed)
     }
 
@@ -364,21 +378,19 @@ impl TokenBroker {
         }
     }
 
-    /// Writes what a login for a token found to the credential's health. A failure to write
-    /// is logged: the job's answer does not wait on it.
-    pub(super) async fn observe_login(&self, credential: &Credential, finding: Finding) {
-        let audit = match &finding {
-            Finding::Refused { detail } => Some(NewAuditEvent {
-                org_id: Some(credential.org_id),
-                actor_key_id: None,
-                action: AuditAction::CredentialInvalidated.into(),
-                target_type: "credential".into(),
-                target_id: Some(credential.id.to_string()),
-                outcome: AuditOutcome::Failure.into(),
-                detail: json!({"during": "token refresh", "detail": detail}),
-            }),
-            _ => None,
-        };
+    /// Writes what a login for a token found to the credential's health, unless a check asked
+    /// (it writes what it found itself). A failure to write is logged: the job's answer does
+    /// not wait on it.
+    pub(super) async fn observe_login(
+        &self,
+        credential: &Credential,
+        finding: Finding,
+        asker: Asker,
+    ) {
+        if asker == Asker::Check {
+            return;
+        }
+        let audit = finding.refusal_event(credential, "token refresh");
         let observation = Observation {
             finding,
             cause: HealthCause::Token,

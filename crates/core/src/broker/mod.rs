@@ -30,16 +30,13 @@ use latch_connector::{
     AccessToken, Connector, EgressClient, Fields, SecretFields, UpstreamError, ValidationStatus,
 };
 use latch_store::{
-    Credential, CredentialStatus, HealthCause, NewAuditEvent, NewToken, Store, StoreError,
-    StoredToken, now,
+    Credential, CredentialStatus, HealthCause, NewToken, Store, StoreError, StoredToken, now,
 };
 use latch_vault::{ExposeSecret, Purpose, RecordContext, Sealed, SecretString};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::catalogue::made_by_consent;
 use crate::change_feed::{ChangeFeed, Watch};
 use crate::error::CoreError;
@@ -133,6 +130,17 @@ pub struct TokenWish {
 /// The digest a rejected token is compared by, so the broker keeps no copy of it.
 pub fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// Who asks the broker for a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    /// A job: its demand is noted for refreshing ahead.
+    Job,
+    /// Latch refreshing ahead.
+    Latch,
+    /// A check, which records what it found itself.
+    Check,
 }
 
 /// A credential jobs asked for lately (see [`TokenBroker::demand`]).
@@ -264,7 +272,7 @@ impl TokenBroker {
         credential_id: Uuid,
         wish: TokenWish,
     ) -> Result<IssuedToken, CoreError> {
-        self.serve(org_id, credential_id, wish, true).await
+        self.serve(org_id, credential_id, wish, Asker::Job).await
     }
 
     /// The credentials jobs asked for within `window`, with the largest `min_ttl` they asked
@@ -294,21 +302,18 @@ impl TokenBroker {
             .collect()
     }
 
-    /// A token for Latch's own use (refreshing ahead, a consent's check) that lives at least
-    /// `min_ttl` more, logging in (once across replicas, as for jobs) when the cached one does
-    /// not; not counted as a job's demand.
+    /// A token for Latch's own use, under the same rules as for jobs (one login across
+    /// replicas), not counted as a job's demand: refreshing ahead (`Asker::Latch`: a login's
+    /// result is written to the credential's health, as for jobs) or a check (`Asker::Check`:
+    /// the check writes what it found itself, once).
     pub async fn token_for_latch(
         &self,
         org_id: Uuid,
         credential_id: Uuid,
-        min_ttl: Duration,
+        wish: TokenWish,
+        asker: Asker,
     ) -> Result<IssuedToken, CoreError> {
-        let wish = TokenWish {
-            min_ttl,
-            force_refresh: false,
-            rejected: None,
-        };
-        self.serve(org_id, credential_id, wish, false).await
+        self.serve(org_id, credential_id, wish, asker).await
     }
 
     async fn serve(
@@ -316,8 +321,9 @@ impl TokenBroker {
         org_id: Uuid,
         credential_id: Uuid,
         wish: TokenWish,
-        asked_by_job: bool,
+        asker: Asker,
     ) -> Result<IssuedToken, CoreError> {
+        let asked_by_job = asker == Asker::Job;
         let asked_at = self.clock.now();
         let slot = self.slots.get(&credential_id);
         if asked_by_job && let Some(slot) = &slot {
@@ -406,8 +412,12 @@ impl TokenBroker {
         {
             return fresh_enough(&cached, wish, self.clock.now(), Issuance::Refreshed);
         }
-        self.refresh(&slot, &credential, basis, wish, asked_at)
-            .await
+        let asked = login::Asked {
+            wish,
+            at: asked_at,
+            asker,
+        };
+        self.refresh(&slot, &credential, basis, asked).await
     }
 }
 

@@ -30,6 +30,8 @@ pub struct CredentialHealthView {
     pub last_token_at: Option<DateTime<Utc>>,
     /// When a test login, a check or a token login last proved or refused it.
     pub validated_at: Option<DateTime<Utc>>,
+    /// When a scheduled check last ran for it, whatever it found.
+    pub checked_at: Option<DateTime<Utc>>,
     /// Its latest status changes, newest first (at most 50).
     pub changes: Vec<HealthChangeView>,
 }
@@ -82,6 +84,7 @@ pub async fn credential_health(
         last_failure: credential.last_failure,
         last_token_at: credential.last_token_at,
         validated_at: credential.validated_at,
+        checked_at: credential.checked_at,
         changes: changes.into_iter().map(Into::into).collect(),
     })
 }

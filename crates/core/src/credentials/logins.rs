@@ -3,11 +3,13 @@
 
 use latch_connector::{Connector, Fields, SecretFields, ValidationOutcome, ValidationStatus};
 use latch_store::{Credential, NewAuditEvent};
+use latch_vault::ExposeSecret;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::outcome_detail;
 use crate::audit_vocabulary::{AuditAction, AuditOutcome};
+use crate::broker::{Asker, TokenWish, token_digest};
 use crate::callers::Caller;
 use crate::catalogue::made_by_consent;
 use crate::error::CoreError;
@@ -146,20 +148,49 @@ async fn oauth_check(
             "the connector no longer offers OAuth".into(),
         );
     };
-    // Latch's own use: not a job's demand, so nothing is refreshed ahead for it.
-    match state
-        .broker
-        .token_for_latch(credential.org_id, credential.id, std::time::Duration::ZERO)
-        .await
-    {
-        Ok(issued) => {
-            let egress = state.egress.for_ports(connector.ports());
-            flow.identify(&egress, config, &issued.token).await
-        }
-        Err(CoreError::CredentialInvalid(detail) | CoreError::ReconnectRequired(detail)) => {
+    let unanswered = |error: CoreError| match error {
+        CoreError::CredentialInvalid(detail) | CoreError::ReconnectRequired(detail) => {
             failed(ValidationStatus::Invalid, detail)
         }
-        Err(CoreError::Unavailable { detail, .. }) => failed(ValidationStatus::Unreachable, detail),
-        Err(other) => failed(ValidationStatus::Error, other.to_string()),
+        CoreError::Unavailable { detail, .. } => failed(ValidationStatus::Unreachable, detail),
+        other => failed(ValidationStatus::Error, other.to_string()),
+    };
+    // Latch's own use: not a job's demand, so nothing is refreshed ahead for it.
+    let (org_id, id) = (credential.org_id, credential.id);
+    let any = TokenWish {
+        min_ttl: std::time::Duration::ZERO,
+        force_refresh: false,
+        rejected: None,
+    };
+    let issued = match state
+        .broker
+        .token_for_latch(org_id, id, any, Asker::Check)
+        .await
+    {
+        Ok(issued) => issued,
+        Err(error) => return unanswered(error),
+    };
+    let egress = state.egress.for_ports(connector.ports());
+    let outcome = flow.identify(&egress, config, &issued.token).await;
+    if matches!(
+        outcome.status,
+        ValidationStatus::Valid | ValidationStatus::Unreachable
+    ) {
+        return outcome;
+    }
+    // The upstream turned this access token down (revoked, logged out, expired early): only a
+    // refresh says whether the grant itself still holds.
+    let another = TokenWish {
+        min_ttl: std::time::Duration::ZERO,
+        force_refresh: true,
+        rejected: Some(token_digest(issued.token.expose_secret())),
+    };
+    match state
+        .broker
+        .token_for_latch(org_id, id, another, Asker::Check)
+        .await
+    {
+        Ok(fresh) => flow.identify(&egress, config, &fresh.token).await,
+        Err(error) => unanswered(error),
     }
 }

@@ -21,8 +21,9 @@ use latch_store::{
     Credential, CredentialStatus, HealthCause, HealthChange, HealthNote, HealthState, HealthStep,
     NewAuditEvent, Store, StoreError, TaskFence,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use crate::audit_vocabulary::{AuditAction, AuditOutcome};
 use crate::catalogue::made_by_consent;
 
 /// When transient trouble turns into a status.
@@ -67,6 +68,25 @@ impl Finding {
                 detail: outcome.detail.clone(),
             },
         }
+    }
+}
+
+impl Finding {
+    /// The audit event a refusal is recorded with (`credential.invalidated`), found `during`
+    /// what; `None` for other findings, which the status history keeps.
+    pub fn refusal_event(&self, credential: &Credential, during: &str) -> Option<NewAuditEvent> {
+        let Finding::Refused { detail } = self else {
+            return None;
+        };
+        Some(NewAuditEvent {
+            org_id: Some(credential.org_id),
+            actor_key_id: None,
+            action: AuditAction::CredentialInvalidated.into(),
+            target_type: "credential".into(),
+            target_id: Some(credential.id.to_string()),
+            outcome: AuditOutcome::Failure.into(),
+            detail: json!({"during": during, "detail": detail}),
+        })
     }
 }
 
@@ -138,6 +158,9 @@ pub fn next_state(
                 state.validated_at = Some(at);
             }
         }
+    }
+    if observation.cause == HealthCause::Checked {
+        state.checked_at = Some(at);
     }
     if state.status != current.status {
         state.status_since = at;

@@ -33,6 +33,7 @@ fn credential(status: CredentialStatus, auth_method: &str) -> Credential {
         consecutive_failures: 0,
         last_failure: None,
         last_token_at: None,
+        checked_at: None,
     }
 }
 

@@ -33,8 +33,9 @@ pub async fn run(latch: &Latch, fence: &TaskFence) -> Result<(), CoreError> {
     let due: Vec<Credential> = candidates
         .into_iter()
         .filter(|credential| {
-            let checked = credential.validated_at.unwrap_or(credential.created_at);
-            checked + interval - jitter_of(credential.id, interval) <= at
+            let proven = credential.validated_at.unwrap_or(credential.created_at);
+            let checked = credential.checked_at.unwrap_or(credential.created_at);
+            proven.max(checked) + interval - jitter_of(credential.id, interval) <= at
         })
         .collect();
     if due.is_empty() {
@@ -96,11 +97,14 @@ async fn check(
         .broker
         .metrics
         .credential_check(outcome.status.as_str());
+    let finding = Finding::of(&outcome);
+    // A refusal is on the record as the broker's are; other findings are in the history.
+    let audit = finding.refusal_event(credential, "scheduled check");
     let observation = Observation {
-        finding: Finding::of(&outcome),
+        finding,
         cause: HealthCause::Checked,
         at: now(),
-        audit: None,
+        audit,
     };
     let policy = latch.broker.health_policy();
     observe(&*latch.store, policy, credential, observation, Some(fence)).await?;

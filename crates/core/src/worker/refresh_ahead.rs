@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use super::checks::upstream_of;
-use crate::broker::Demanded;
+use crate::broker::{Asker, Demanded, TokenWish};
 use crate::latch::Latch;
 
 /// The time a login is given to land before the token gets too short, beside two ticks.
@@ -80,7 +80,16 @@ pub async fn run(latch: &Latch) -> usize {
             let _turn = hosts[host.as_str()].acquire().await;
             let refreshed = latch
                 .broker
-                .token_for_latch(demanded.org_id, demanded.credential_id, *want)
+                .token_for_latch(
+                    demanded.org_id,
+                    demanded.credential_id,
+                    TokenWish {
+                        min_ttl: *want,
+                        force_refresh: false,
+                        rejected: None,
+                    },
+                    Asker::Latch,
+                )
                 .await;
             latch.broker.metrics.refresh_ahead(refreshed.is_ok());
             match refreshed {

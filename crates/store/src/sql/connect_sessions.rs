@@ -248,6 +248,7 @@ macro_rules! impl_connect_sessions {
                     identity: identity.cloned(),
                     validated_at: Some(now),
                     last_token_at: Some(now),
+                    checked_at: updated.checked_at,
                 };
                 let note = $crate::HealthNote {
                     cause: $crate::HealthCause::Reconnected,

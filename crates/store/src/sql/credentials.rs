@@ -106,6 +106,7 @@ macro_rules! impl_credentials {
                         identity: reset.identity.clone(),
                         validated_at: reset.validated_at,
                         last_token_at: updated.last_token_at,
+                        checked_at: updated.checked_at,
                     };
                     let note = $crate::HealthNote {
                         cause: $crate::HealthCause::Edited,

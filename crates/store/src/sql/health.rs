@@ -94,7 +94,7 @@ macro_rules! impl_health {
                 let written: $crate::Credential = sqlx::query_as(
                     "UPDATE credentials SET status = $3, status_detail = $4, status_since = $5, \
                      consecutive_failures = $6, last_failure = $7, identity = $8, \
-                     validated_at = $9, last_token_at = $10 \
+                     validated_at = $9, last_token_at = $10, checked_at = $11 \
                      WHERE org_id = $1 AND id = $2 RETURNING *",
                 )
                 .bind(before.org_id)
@@ -107,6 +107,7 @@ macro_rules! impl_health {
                 .bind(state.identity.as_ref().map(sqlx::types::Json))
                 .bind(state.validated_at)
                 .bind(state.last_token_at)
+                .bind(state.checked_at)
                 .fetch_one(&mut **tx)
                 .await?;
                 let change = match note {
@@ -281,8 +282,9 @@ macro_rules! impl_worker {
                 Ok(sqlx::query_as(
                     "SELECT * FROM credentials \
                      WHERE status <> 'reauthorization_required' \
+                     AND COALESCE(checked_at, created_at) < $1 \
                      AND COALESCE(validated_at, created_at) < $1 \
-                     ORDER BY COALESCE(validated_at, created_at), id LIMIT $2",
+                     ORDER BY COALESCE(checked_at, created_at), id LIMIT $2",
                 )
                 .bind(before)
                 .bind(limit)
