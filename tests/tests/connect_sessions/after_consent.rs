@@ -312,6 +312,11 @@ async fn a_scheduled_check_of_a_consent_asks_who_it_acts_for_and_finds_a_revoked
     let app = consent.app();
     let kept = consent.connected("kept").await;
     let revoked = consent.connected("revoked").await;
+    // The consent handed out the first token.
+    let (_, made) = app
+        .send(Method::GET, &format!("/v1/credentials/{kept}/health"), None)
+        .await;
+    assert!(made["last_token_at"].is_string(), "{made}");
     let (status, _) = consent.token(&app.address, &revoked, json!({})).await;
     assert_eq!(status, 200);
     // Made and tested long ago: due. Then Looker's admin revokes the app's grants.

@@ -187,6 +187,14 @@ macro_rules! impl_connect_sessions {
                 .bind(sqlx::types::Json(&tokens.metadata))
                 .execute(&mut *tx)
                 .await?;
+                // The consent handed out its first token.
+                let row: $crate::Credential = sqlx::query_as(
+                    "UPDATE credentials SET last_token_at = $2 WHERE id = $1 RETURNING *",
+                )
+                .bind(row.id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
                 Self::insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(row)
