@@ -227,6 +227,12 @@ impl TestApp {
         self.send_as(&self.admin_key, method, path, body).await
     }
 
+    /// `/metrics`, as Prometheus scrapes it (no key).
+    pub async fn metrics(&self) -> String {
+        let response = self.anonymous(Method::GET, "/metrics").send().await;
+        response.unwrap().text().await.unwrap()
+    }
+
     /// As [`TestApp::send`], with `key`.
     pub async fn send_as(
         &self,

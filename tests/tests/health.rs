@@ -66,12 +66,6 @@ async fn credential(fixture: &WithMock, id: &str) -> (Value, String) {
     (response.json().await.unwrap(), etag)
 }
 
-/// `/metrics`, as Prometheus scrapes it.
-async fn metrics(fixture: &WithMock) -> String {
-    let response = fixture.app.anonymous(Method::GET, "/metrics").send().await;
-    response.unwrap().text().await.unwrap()
-}
-
 async fn health(fixture: &WithMock, id: &str) -> Value {
     let (status, body) = fixture
         .app
@@ -137,7 +131,7 @@ async fn failed_token_logins_make_a_credential_degraded_and_the_next_token_recov
         .await
         .1;
     assert_eq!(listed["items"][0]["id"], id.as_str());
-    let scraped = metrics(&fixture).await;
+    let scraped = fixture.app.metrics().await;
     assert!(
         scraped.contains("latch_credentials{connector=\"looker\",status=\"degraded\"} 1"),
         "{scraped}"
@@ -170,7 +164,7 @@ async fn failed_token_logins_make_a_credential_degraded_and_the_next_token_recov
             .unwrap()
             .contains("HTTP 500")
     );
-    let scraped = metrics(&fixture).await;
+    let scraped = fixture.app.metrics().await;
     assert!(scraped.contains("latch_credentials{connector=\"looker\",status=\"valid\"} 1"));
     assert!(scraped.contains("latch_credential_seconds_since_last_token_count 1"));
     assert_eq!(scraped.matches("# EOF").count(), 1, "one exposition");

@@ -90,19 +90,6 @@ async fn ask_at_once(
     answers
 }
 
-/// The server's `/metrics` text.
-async fn metrics(fixture: &WithMock) -> String {
-    fixture
-        .app
-        .anonymous(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 async fn two_hundred_concurrent_requests_on_a_cold_cache_make_one_login(fixture: WithMock) {
     let id = fixture.saved_credential("jobs", false).await;
     fixture.mock.set_latency(Duration::from_millis(300));
@@ -273,7 +260,7 @@ async fn a_still_valid_token_is_returned_when_the_upstream_fails(fixture: WithMo
         stale["expires_at"], first["expires_at"],
         "the true expiry is told"
     );
-    let metrics = metrics(&fixture).await;
+    let metrics = fixture.app.metrics().await;
     assert!(
         metrics.contains("latch_token_requests_total{outcome=\"stale\"} 1"),
         "{metrics}"
@@ -450,7 +437,7 @@ async fn issuances_are_counted_in_metrics_and_recorded_in_batches(fixture: WithM
     for _ in 0..5 {
         token(&fixture, &id, json!({})).await;
     }
-    let metrics = metrics(&fixture).await;
+    let metrics = fixture.app.metrics().await;
     assert!(
         metrics.contains("latch_token_requests_total{outcome=\"refreshed\"} 1"),
         "{metrics}"

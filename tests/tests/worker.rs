@@ -269,15 +269,7 @@ async fn a_token_jobs_use_is_refreshed_before_it_gets_too_short_for_them(Busy(fi
     .await;
     let second = ask().await;
     assert!(second["expires_in"].as_i64().unwrap() >= 2, "{second}");
-    let metrics = fixture
-        .app
-        .anonymous(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = fixture.app.metrics().await;
     assert!(
         metrics.contains("latch_token_refreshes_ahead_total{result=\"success\"}"),
         "{metrics}"

@@ -171,7 +171,7 @@ async fn open(
         broker: BrokerConfig {
             forced_interval: settings.limits.forced_refresh_interval,
             health: HealthPolicy {
-                degraded_after: settings.limits.degraded_after.max(1),
+                degraded_after: settings.limits.degraded_after,
             },
             ..BrokerConfig::default()
         },

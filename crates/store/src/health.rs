@@ -26,15 +26,6 @@ pub enum HealthCause {
 }
 
 impl HealthCause {
-    pub const ALL: [HealthCause; 6] = [
-        HealthCause::Created,
-        HealthCause::Edited,
-        HealthCause::Reconnected,
-        HealthCause::Validated,
-        HealthCause::Checked,
-        HealthCause::Token,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             HealthCause::Created => "created",
@@ -44,10 +35,6 @@ impl HealthCause {
             HealthCause::Checked => "checked",
             HealthCause::Token => "token",
         }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|cause| cause.as_str() == text)
     }
 }
 

@@ -275,8 +275,8 @@ impl TokenBroker {
         self.serve(org_id, credential_id, wish, Asker::Job).await
     }
 
-    /// The credentials jobs asked for within `window`, with the largest `min_ttl` they asked
-    /// for and how long their cached token still lives (`None`: no token cached).
+    /// The credentials jobs asked for within `window` that have a cached token, with the
+    /// largest `min_ttl` they asked for and how long that token still lives.
     pub fn demand(&self, window: Duration) -> Vec<Demanded> {
         let now = self.clock.now();
         let since = now.timestamp() - i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
@@ -326,7 +326,9 @@ impl TokenBroker {
         let asked_by_job = asker == Asker::Job;
         let asked_at = self.clock.now();
         let slot = self.slots.get(&credential_id);
-        if asked_by_job && let Some(slot) = &slot {
+        // Noted once: here for a credential already seen, below for one seen first now.
+        let noted = asked_by_job && slot.is_some();
+        if noted && let Some(slot) = &slot {
             slot.demand.note(asked_at, wish.min_ttl);
         }
         if !wish.force_refresh
@@ -362,7 +364,7 @@ impl TokenBroker {
         let slot = self
             .slots
             .get_or_add(&credential_id, || Slot::new(self.changes.watch()));
-        if asked_by_job {
+        if asked_by_job && !noted {
             slot.demand.note(asked_at, wish.min_ttl);
         }
         let forced_interval = self.config.forced_interval;

@@ -30,33 +30,31 @@ pub async fn run(latch: &Latch, fence: &TaskFence) -> Result<(), CoreError> {
         .store
         .credentials_due_for_check(earliest, config.checks_per_run)
         .await?;
-    let due: Vec<Credential> = candidates
+    let due: Vec<(String, Credential)> = candidates
         .into_iter()
         .filter(|credential| {
             let proven = credential.validated_at.unwrap_or(credential.created_at);
             let checked = credential.checked_at.unwrap_or(credential.created_at);
             proven.max(checked) + interval - jitter_of(credential.id, interval) <= at
         })
+        .map(|credential| (upstream_of(latch, &credential), credential))
         .collect();
     if due.is_empty() {
         return Ok(());
     }
     tracing::info!(count = due.len(), "checking credentials");
-    let hosts: HashMap<String, Semaphore> = due
+    let hosts: HashMap<&str, Semaphore> = due
         .iter()
-        .map(|credential| {
-            let host = upstream_of(latch, credential);
-            (host, Semaphore::new(config.per_host.max(1)))
-        })
+        .map(|(host, _)| (host.as_str(), Semaphore::new(config.per_host.max(1))))
         .collect();
     let all = Semaphore::new(AT_ONCE);
     let lost = AtomicBool::new(false);
     // One future per credential, polled together in this task; the semaphores bound how many
     // log in at once, in all and per host.
-    let checks = due.iter().map(|credential| {
+    let checks = due.iter().map(|(host, credential)| {
         let (hosts, all, lost) = (&hosts, &all, &lost);
         async move {
-            let _host = hosts[&upstream_of(latch, credential)].acquire().await;
+            let _host = hosts[host.as_str()].acquire().await;
             let _slot = all.acquire().await;
             if lost.load(Ordering::Relaxed) {
                 return;
