@@ -28,7 +28,9 @@ mock-oauth:
 ## Every test, on SQLite and (when a server answers or LATCH_TEST_POSTGRES_URL is set) PostgreSQL,
 ## then the contract run (`make contract`) and the generated clients (`make clients`). The
 ## `oidc_provider` tests run panva's oidc-provider (pinned in tests/oidc-provider, installed
-## there by npm) on the machine's Node.js; without Node they skip loudly.
+## there by npm) on the machine's Node.js; without Node they skip loudly. The webhook tests
+## verify every delivery with the Standard Webhooks library (pinned in tests/webhook-verifier,
+## installed into .venv/webhooks); without Python they skip loudly.
 test:
 	@if [ -n "$$LATCH_TEST_POSTGRES_URL" ]; then \
 		echo "postgres: tests use LATCH_TEST_POSTGRES_URL"; \
@@ -46,6 +48,8 @@ test:
 	status=0; \
 	tests/oidc-provider/install || status=1; \
 	if [ ! -d tests/oidc-provider/node_modules/oidc-provider ]; then oidc_skipped=1; fi; \
+	tests/webhook-verifier/install || status=1; \
+	if [ ! -x .venv/webhooks/bin/python ]; then webhooks_skipped=1; fi; \
 	$(CARGO) test --workspace || status=1; \
 	tests/contract/run || status=1; \
 	tests/clients/run || status=1; \
@@ -57,6 +61,9 @@ test:
 	fi; \
 	if [ -n "$$oidc_skipped" ]; then \
 		echo "!!!!! SKIPPED oidc-provider: the oauth2 connector was not tested against a certified server !!!!!"; \
+	fi; \
+	if [ -n "$$webhooks_skipped" ]; then \
+		echo "!!!!! SKIPPED webhook-verifier: webhook signatures were not verified by standardwebhooks !!!!!"; \
 	fi; \
 	exit $$status
 

@@ -12,6 +12,7 @@ pub mod replica;
 pub mod skips;
 pub mod stored;
 pub mod tls_front;
+pub mod webhook_receiver;
 
 use std::collections::HashMap;
 use std::sync::Arc;

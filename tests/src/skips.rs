@@ -8,6 +8,7 @@ use std::sync::Once;
 static POSTGRES: Once = Once::new();
 static BROWSER: Once = Once::new();
 static OIDC_PROVIDER: Once = Once::new();
+static WEBHOOK_VERIFIER: Once = Once::new();
 
 /// Says once that the PostgreSQL half of the suites did not run.
 pub fn postgres() {
@@ -31,6 +32,13 @@ pub fn oidc_provider(why: &str) {
         say(&format!(
             "SKIPPED oidc-provider: {why}; every oidc_provider test passes without running"
         ));
+    });
+}
+
+/// Says once that the webhook tests, which verify deliveries with standardwebhooks, did not run.
+pub fn webhook_verifier() {
+    WEBHOOK_VERIFIER.call_once(|| {
+        say("SKIPPED webhook-verifier: .venv/webhooks is missing (tests/webhook-verifier/install); every webhook delivery test passes without running");
     });
 }
 

@@ -37,4 +37,6 @@ mod token_endpoint;
 mod tokens;
 mod upstream_text;
 mod validation;
+mod webhook_delivery;
+mod webhooks;
 mod worker;

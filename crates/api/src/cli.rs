@@ -15,6 +15,7 @@ use latch_connector::EgressPolicy;
 use latch_core::api_keys::issue_api_key;
 use latch_core::callers::Scope;
 use latch_core::catalogue::Catalogue;
+use latch_core::webhook_settings::WebhookConfig;
 use latch_core::worker::WorkerConfig;
 use latch_store::DEFAULT_DATABASE_URL;
 use secrecy::ExposeSecret;
@@ -380,6 +381,57 @@ struct WorkerArgs {
         value_parser = clap::value_parser!(u64).range(1..=36_500)
     )]
     health_history_retention_days: u64,
+    /// Seconds before the first retry of a failed webhook delivery; each retry waits twice
+    /// as long as the one before.
+    #[arg(
+        long,
+        env = "LATCH_WEBHOOK_RETRY_FIRST_SECONDS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    webhook_retry_first_seconds: u64,
+    /// The longest wait between two attempts of a delivery (and the most a Retry-After is
+    /// honoured for).
+    #[arg(
+        long,
+        env = "LATCH_WEBHOOK_RETRY_MAX_SECONDS",
+        default_value_t = 36_000,
+        value_parser = clap::value_parser!(u64).range(1..=604_800)
+    )]
+    webhook_retry_max_seconds: u64,
+    /// Seconds a delivery is retried, and an endpoint may fail every attempt before it is
+    /// turned off.
+    #[arg(
+        long,
+        env = "LATCH_WEBHOOK_RETRY_HORIZON_SECONDS",
+        default_value_t = 259_200,
+        value_parser = clap::value_parser!(u64).range(1..=2_592_000)
+    )]
+    webhook_retry_horizon_seconds: u64,
+    /// Seconds an attempt may take.
+    #[arg(
+        long,
+        env = "LATCH_WEBHOOK_TIMEOUT_SECONDS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=60)
+    )]
+    webhook_timeout_seconds: u64,
+    /// Milliseconds between two looks for due deliveries when none were due.
+    #[arg(
+        long,
+        env = "LATCH_WEBHOOK_POLL_MS",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(10..=60_000)
+    )]
+    webhook_poll_ms: u64,
+    /// Days finished webhook deliveries are kept.
+    #[arg(
+        long,
+        env = "LATCH_WEBHOOK_DELIVERY_RETENTION_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=36_500)
+    )]
+    webhook_delivery_retention_days: u64,
 }
 
 /// Seconds in a day.
@@ -407,6 +459,15 @@ impl WorkerArgs {
             audit_retention: (self.audit_retention_days > 0)
                 .then(|| Duration::from_secs(self.audit_retention_days * DAY)),
             health_history_retention: Duration::from_secs(self.health_history_retention_days * DAY),
+            webhooks: WebhookConfig {
+                retry_first: Duration::from_secs(self.webhook_retry_first_seconds),
+                retry_max: Duration::from_secs(self.webhook_retry_max_seconds),
+                horizon: Duration::from_secs(self.webhook_retry_horizon_seconds),
+                timeout: Duration::from_secs(self.webhook_timeout_seconds),
+                poll: Duration::from_millis(self.webhook_poll_ms),
+                delivery_retention: Duration::from_secs(self.webhook_delivery_retention_days * DAY),
+                ..WebhookConfig::default()
+            },
             ..WorkerConfig::default()
         }
     }

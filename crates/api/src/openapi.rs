@@ -42,6 +42,7 @@ use crate::{responses, routes};
         (name = "data-destinations", description = "Data destinations: each selects a saved credential; job keys get its tokens"),
         (name = "connectors", description = "What credentials can be saved for, with form schemas"),
         (name = "oauth-apps", description = "OAuth client apps of the organization, through which consents are given (admin writes)"),
+        (name = "webhooks", description = "Signed events (Standard Webhooks) when credentials are made, deleted, break or mend, and when consents end (admin)"),
         (name = "api-keys", description = "Keys that call this API (admin)"),
         (name = "audit", description = "Who changed what (admin)"),
         (name = "operations", description = "Liveness, readiness and metrics"),

@@ -64,6 +64,17 @@ audit_actions! {
     OAuthAppCreated => "oauth_app.created",
     OAuthAppUpdated => "oauth_app.updated",
     OAuthAppDeleted => "oauth_app.deleted",
+    WebhookCreated => "webhook.created",
+    WebhookUpdated => "webhook.updated",
+    WebhookDeleted => "webhook.deleted",
+    /// A new signing secret; the old one signs beside it for a day.
+    WebhookSecretRotated => "webhook.secret_rotated",
+    /// A `webhook.test` event was queued.
+    WebhookTested => "webhook.tested",
+    /// A delivery was made due again by hand.
+    WebhookDeliveryRetried => "webhook.delivery_retried",
+    /// Latch turned an endpoint off: every attempt failed for longer than the retry horizon.
+    WebhookDisabled => "webhook.disabled",
 }
 
 impl From<AuditAction> for String {

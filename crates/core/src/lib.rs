@@ -31,6 +31,8 @@ pub mod secrets;
 pub mod slot_map;
 pub mod source_cache;
 pub mod tokens;
+pub mod webhook_settings;
+pub mod webhooks;
 pub mod worker;
 pub mod worker_settings;
 

@@ -94,6 +94,7 @@ pub struct Metrics {
     worker_runs: Family<TaskLabel, Counter>,
     checks: Family<OutcomeLabel, Counter>,
     refreshes_ahead: Family<ResultLabel, Counter>,
+    webhook_attempts: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -173,7 +174,15 @@ impl Default for Metrics {
             "Tokens this replica refreshed ahead of the jobs that use them, by result",
             refreshes_ahead.clone(),
         );
+        let webhook_attempts = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "latch_webhook_attempts",
+            "Webhook delivery attempts this replica made, by result (delivered, retry, \
+             given_up, lease_lost)",
+            webhook_attempts.clone(),
+        );
         Self {
+            webhook_attempts,
             worker_runs,
             checks,
             refreshes_ahead,
@@ -234,6 +243,13 @@ impl Metrics {
     /// A scheduled check ended with `outcome` (`valid`, `invalid`, `unreachable`, `error`).
     pub fn credential_check(&self, outcome: &'static str) {
         self.checks.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    /// A webhook attempt ended: `delivered`, `retry`, `given_up` or `lease_lost`.
+    pub fn webhook_attempt(&self, result: &'static str) {
+        self.webhook_attempts
+            .get_or_create(&ResultLabel { result })
+            .inc();
     }
 
     pub fn refresh_ahead(&self, ok: bool) {

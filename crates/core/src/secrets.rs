@@ -74,17 +74,28 @@ impl Secrets {
         let Some(sealed) = app.sealed.secrets() else {
             return Ok(SecretFields::new(Fields::new()));
         };
-        let context = RecordContext::new(app.org_id, app.id);
+        self.open_record(app.org_id, app.id, &sealed)
+    }
+
+    /// What [`Secrets::seal_record`] sealed for a record (an app, a webhook), opened.
+    pub fn open_record(
+        &self,
+        org_id: uuid::Uuid,
+        id: uuid::Uuid,
+        sealed: &SealedAppSecrets,
+    ) -> Result<SecretFields, CoreError> {
+        let context = RecordContext::new(org_id, id);
         let data_key = self.data_key(&context, &sealed.kek_id, &sealed.wrapped_dek)?;
         let sealed = Sealed {
-            nonce: sealed.secret_nonce,
-            ciphertext: sealed.secret_ct,
+            nonce: sealed.secret_nonce.clone(),
+            ciphertext: sealed.secret_ct.clone(),
         };
         open_fields(&data_key, &context, &sealed)
     }
 
-    /// Seals an app's secrets under a fresh data key of its own, bound to the app.
-    pub fn seal_app(
+    /// Seals a record's secrets (an app's, a webhook's) under a fresh data key of its own,
+    /// bound to the record.
+    pub fn seal_record(
         &self,
         org_id: uuid::Uuid,
         app_id: uuid::Uuid,

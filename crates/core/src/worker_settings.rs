@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::webhook_settings::WebhookConfig;
+
 /// What the worker does, and how often.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -30,6 +32,8 @@ pub struct WorkerConfig {
     pub refresh_ahead_window: Duration,
     /// How often a replica looks for tokens to refresh ahead.
     pub refresh_ahead_tick: Duration,
+    /// How webhooks are delivered (the delivery loop runs where the leased tasks do).
+    pub webhooks: WebhookConfig,
 }
 
 impl Default for WorkerConfig {
@@ -46,6 +50,7 @@ impl Default for WorkerConfig {
             health_history_retention: Duration::from_secs(90 * 24 * 3600),
             refresh_ahead_window: Duration::from_secs(15 * 60),
             refresh_ahead_tick: Duration::from_secs(5),
+            webhooks: WebhookConfig::default(),
         }
     }
 }

@@ -140,6 +140,8 @@ pub struct CensusRow {
 pub enum HistoryTable {
     AuditEvents,
     HealthChanges,
+    /// Finished webhook deliveries, with their attempts.
+    WebhookDeliveries,
 }
 
 impl HistoryTable {
@@ -147,6 +149,7 @@ impl HistoryTable {
         match self {
             HistoryTable::AuditEvents => "audit_events",
             HistoryTable::HealthChanges => "credential_health_changes",
+            HistoryTable::WebhookDeliveries => "webhook_deliveries",
         }
     }
 }

@@ -11,11 +11,13 @@ mod health;
 mod model;
 mod names;
 mod oauth_apps;
+pub mod outbox;
 mod postgres;
 mod sql;
 mod sql_store;
 mod sqlite;
 mod traits;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ pub use oauth_apps::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use traits::*;
+pub use webhooks::*;
 
 /// The default database: an embedded SQLite file, created with its folder when missing.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/latch.db";
@@ -78,6 +81,8 @@ pub trait Store:
     + TokenStore
     + ChangeStore
     + AuditStore
+    + WebhookStore
+    + DeliveryStore
     + Send
     + Sync
     + 'static

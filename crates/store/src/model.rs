@@ -39,13 +39,16 @@ pub enum SealedTable {
     ConnectSessions,
     /// Only the apps with a secret hold a data key.
     OAuthApps,
+    /// Each endpoint's signing secrets.
+    Webhooks,
 }
 
 impl SealedTable {
-    pub const ALL: [SealedTable; 3] = [
+    pub const ALL: [SealedTable; 4] = [
         SealedTable::Credentials,
         SealedTable::ConnectSessions,
         SealedTable::OAuthApps,
+        SealedTable::Webhooks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +56,7 @@ impl SealedTable {
             SealedTable::Credentials => "credentials",
             SealedTable::ConnectSessions => "connect_sessions",
             SealedTable::OAuthApps => "oauth_apps",
+            SealedTable::Webhooks => "webhooks",
         }
     }
 }

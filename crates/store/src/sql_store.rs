@@ -19,6 +19,7 @@ macro_rules! impl_store {
         $crate::sql::connect_sessions::impl_connect_sessions!($store, $db);
         $crate::sql::oauth_apps::impl_oauth_apps!($store, $db);
         $crate::sql::names::impl_names!($store, $db);
+        $crate::sql::webhooks::impl_webhooks!($store, $db);
 
         impl $store {
             async fn insert_keyring(

@@ -425,3 +425,91 @@ pub trait AuditStore: Send + Sync {
         page: Page,
     ) -> Result<Vec<AuditEvent>, StoreError>;
 }
+
+/// Webhook endpoints and their deliveries, as people manage them.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn insert_webhook(
+        &self,
+        webhook: &NewWebhook,
+        audit: &NewAuditEvent,
+    ) -> Result<Webhook, StoreError>;
+    async fn get_webhook(&self, org_id: Uuid, id: Uuid) -> Result<Option<Webhook>, StoreError>;
+    async fn list_webhooks(&self, org_id: Uuid, page: Page) -> Result<Vec<Webhook>, StoreError>;
+    /// Writes every field of `changes`. Turning an endpoint on again forgets its failures and
+    /// makes its paused deliveries due at once, with their retries counted from now.
+    async fn update_webhook(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        expected_version: i64,
+        changes: &WebhookChanges,
+        audit: &NewAuditEvent,
+    ) -> Result<Webhook, StoreError>;
+    /// Deletes the endpoint with its deliveries.
+    async fn delete_webhook(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        expected_version: Option<i64>,
+        audit: &NewAuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Queues `webhook.test` for this endpoint alone, due at once.
+    async fn queue_test_event(
+        &self,
+        webhook: &Webhook,
+        audit: &NewAuditEvent,
+    ) -> Result<Delivery, StoreError>;
+    /// The endpoint's deliveries, newest first (`page.after`: the last id of the page before).
+    async fn list_deliveries(
+        &self,
+        org_id: Uuid,
+        webhook_id: Uuid,
+        page: Page,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// The attempts at the endpoint's deliveries whose ids lie in `first..=last`, oldest first.
+    async fn delivery_attempts(
+        &self,
+        org_id: Uuid,
+        webhook_id: Uuid,
+        first: Uuid,
+        last: Uuid,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError>;
+    /// Makes a delivery due at `at` again, whatever became of it, with its retries counted
+    /// from then; `NotFound` when the endpoint has no such delivery.
+    async fn retry_delivery(
+        &self,
+        org_id: Uuid,
+        webhook_id: Uuid,
+        delivery_id: Uuid,
+        at: DateTime<Utc>,
+        audit: &NewAuditEvent,
+    ) -> Result<Delivery, StoreError>;
+}
+
+/// The delivery loop's side of the outbox.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Takes up to `limit` due deliveries of enabled endpoints under `owner`'s lease until
+    /// `lease_until`: none that another owner holds unexpired.
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    /// Writes an attempt and what comes next, only while `owner` holds the delivery
+    /// (`LeaseLost` otherwise). A failure of an endpoint failing since before
+    /// `disable_failing_since_before` turns it off, with `on_disable` audited and
+    /// `webhook.disabled` queued for the organization's other endpoints.
+    async fn finish_attempt(
+        &self,
+        owner: &str,
+        attempt: &AttemptRecord,
+        disable_failing_since_before: DateTime<Utc>,
+        on_disable: &NewAuditEvent,
+    ) -> Result<AttemptEffect, StoreError>;
+    /// Deliveries waiting for an attempt, in every organization.
+    async fn pending_deliveries(&self) -> Result<i64, StoreError>;
+}

@@ -11,6 +11,7 @@ pub mod docs;
 pub mod health;
 pub mod oauth_apps;
 pub mod tokens;
+pub mod webhooks;
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -83,6 +84,16 @@ routes! {
         PATCH oauth_apps::update,
         DELETE oauth_apps::delete,
     ],
+    "/v1/webhooks" => [POST webhooks::create, GET webhooks::list],
+    "/v1/webhooks/{id}" => [
+        GET webhooks::get,
+        PATCH webhooks::update,
+        DELETE webhooks::delete,
+    ],
+    "/v1/webhooks/{id}/rotate-secret" => [POST webhooks::rotate_secret],
+    "/v1/webhooks/{id}/test" => [POST webhooks::test],
+    "/v1/webhooks/{id}/deliveries" => [GET webhooks::deliveries],
+    "/v1/webhooks/{id}/deliveries/{delivery_id}/retry" => [POST webhooks::retry],
     "/v1/oauth/callback" => [GET connect_sessions::shared_callback],
     "/v1/oauth/callback/{app_id}" => [GET connect_sessions::callback],
     "/v1/data-sources" => [

@@ -208,7 +208,7 @@ pub async fn create_oauth_app(
         description: request.description.filter(|text| !text.is_empty()),
         config: Value::Object(config),
         secrets: secrets
-            .map(|secrets| state.secrets.seal_app(caller.org_id, id, &secrets))
+            .map(|secrets| state.secrets.seal_record(caller.org_id, id, &secrets))
             .transpose()?,
     };
     let event = audit(
@@ -340,7 +340,7 @@ pub async fn update_oauth_app(
                 &mut errors,
             )
         {
-            changes.secrets = Some(state.secrets.seal_app(caller.org_id, id, &secrets)?);
+            changes.secrets = Some(state.secrets.seal_record(caller.org_id, id, &secrets)?);
         }
         changed.push("secrets");
     }

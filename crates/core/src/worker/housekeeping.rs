@@ -29,6 +29,12 @@ pub async fn run(latch: &Latch) -> Result<(), CoreError> {
     )
     .await?;
     prune(latch, HistoryTable::AuditEvents, config.audit_retention).await?;
+    prune(
+        latch,
+        HistoryTable::WebhookDeliveries,
+        Some(config.webhooks.delivery_retention),
+    )
+    .await?;
     Ok(())
 }
 

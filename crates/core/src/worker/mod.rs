@@ -7,11 +7,14 @@
 //!   A run is due once the last one finished `every` ago, whichever replica ran it. A check
 //!   writes what it found only while its lease is held (`TaskFence`): a stale holder's
 //!   writes are refused, as the broker's are.
+//! - Webhook deliveries ([`deliveries`]): not leased as a task; each delivery is taken under
+//!   a lease of its own, so every replica sends its share.
 //! - Refresh ahead ([`refresh_ahead`]): not leased. Each serving replica refreshes the tokens
 //!   its own jobs asked for; the broker's per-credential token lease makes that one upstream
 //!   login across replicas, as for jobs.
 
 pub mod checks;
+pub mod deliveries;
 pub mod housekeeping;
 pub mod refresh_ahead;
 
@@ -57,6 +60,7 @@ pub fn start(latch: &Arc<Latch>) {
         for task in &TASKS {
             tokio::spawn(run_leased(Arc::downgrade(latch), task));
         }
+        tokio::spawn(deliveries::follow(Arc::downgrade(latch)));
     }
     if !latch.worker.refresh_ahead_window.is_zero() {
         tokio::spawn(refresh_ahead::follow(Arc::downgrade(latch)));

@@ -123,25 +123,26 @@ macro_rules! impl_connect_sessions {
                 claimed_before: chrono::DateTime<chrono::Utc>,
                 audit: &$crate::NewAuditEvent,
             ) -> Result<bool, $crate::StoreError> {
+                let now = $crate::now();
                 let mut tx = self.pool.begin().await?;
-                let failed = sqlx::query(
+                let failed: Option<$crate::ConnectSession> = sqlx::query_as(
                     "UPDATE connect_sessions SET status = 'failed', error = $2, finished_at = $3 \
                      WHERE id = $1 AND status = 'pending' \
-                     AND (claimed_at IS NULL OR claimed_at <= $4)",
+                     AND (claimed_at IS NULL OR claimed_at <= $4) RETURNING *",
                 )
                 .bind(id)
                 .bind(error)
-                .bind($crate::now())
+                .bind(now)
                 .bind(claimed_before)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
-                if failed {
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(session) = &failed {
                     Self::insert_audit(&mut tx, audit).await?;
+                    let event = $crate::outbox::connect_session_event(session, None, now);
+                    Self::enqueue_event(&mut tx, &event).await?;
                 }
                 tx.commit().await?;
-                Ok(failed)
+                Ok(failed.is_some())
             }
             async fn complete_connect_session(
                 &self,
@@ -155,20 +156,19 @@ macro_rules! impl_connect_sessions {
                 let mut tx = self.pool.begin().await?;
                 // Only a claimed session still pending completes, once: a replayed callback
                 // finds it done, and one whose stale claim was failed meanwhile stays failed.
-                let claimed = sqlx::query(
+                let claimed: Option<$crate::ConnectSession> = sqlx::query_as(
                     "UPDATE connect_sessions SET status = 'completed', credential_id = $2, \
                      finished_at = $3 WHERE id = $1 AND status = 'pending' \
-                     AND claimed_at IS NOT NULL",
+                     AND claimed_at IS NOT NULL RETURNING *",
                 )
                 .bind(session_id)
                 .bind(c.id)
                 .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if claimed != 1 {
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(session) = claimed else {
                     return Err($crate::StoreError::NotFound);
-                }
+                };
                 let row = Self::insert_credential_row(&mut tx, c, auth_method).await?;
                 sqlx::query(
                     "INSERT INTO credential_tokens \
@@ -195,6 +195,8 @@ macro_rules! impl_connect_sessions {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
+                let event = $crate::outbox::connect_session_event(&session, Some(&row), now);
+                Self::enqueue_event(&mut tx, &event).await?;
                 Self::insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(row)
@@ -214,18 +216,18 @@ macro_rules! impl_connect_sessions {
             ) -> Result<$crate::Credential, $crate::StoreError> {
                 let now = $crate::now();
                 let mut tx = self.pool.begin().await?;
-                let claimed = sqlx::query(
+                let claimed: Option<$crate::ConnectSession> = sqlx::query_as(
                     "UPDATE connect_sessions SET status = 'completed', finished_at = $2 \
-                     WHERE id = $1 AND status = 'pending' AND claimed_at IS NOT NULL",
+                     WHERE id = $1 AND status = 'pending' AND claimed_at IS NOT NULL \
+                     RETURNING *",
                 )
                 .bind(session_id)
                 .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if claimed != 1 {
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(session) = claimed else {
                     return Err($crate::StoreError::NotFound);
-                }
+                };
                 let updated: Option<$crate::Credential> = sqlx::query_as(
                     "UPDATE credentials SET config = $3, updated_at = $4, version = version + 1, \
                      oauth_app_id = $5 \
@@ -263,6 +265,8 @@ macro_rules! impl_connect_sessions {
                     detail: Some(status_detail.to_string()),
                 };
                 let (updated, _) = Self::write_health(&mut tx, &updated, &state, Some(&note)).await?;
+                let event = $crate::outbox::connect_session_event(&session, Some(&updated), now);
+                Self::enqueue_event(&mut tx, &event).await?;
                 Self::record_change(
                     &mut tx,
                     $crate::ChangeSubject::Credential,

@@ -128,20 +128,27 @@ macro_rules! impl_credentials {
                 audit: &$crate::NewAuditEvent,
             ) -> Result<(), $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
-                let deleted = sqlx::query(
+                let deleted: Option<$crate::Credential> = sqlx::query_as(
                     "DELETE FROM credentials \
-                     WHERE org_id = $1 AND id = $2 AND ($3 IS NULL OR version = $3)",
+                     WHERE org_id = $1 AND id = $2 AND ($3 IS NULL OR version = $3) RETURNING *",
                 )
                 .bind(org_id)
                 .bind(id)
                 .bind(expected_version)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if deleted == 0 {
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(deleted) = deleted else {
                     drop(tx);
                     return Err(self.missing_or_moved_on("credentials", org_id, id, None).await);
-                }
+                };
+                let event = $crate::outbox::credential_event(
+                    $crate::outbox::CREDENTIAL_DELETED,
+                    &deleted,
+                    Some(deleted.status),
+                    None,
+                    $crate::now(),
+                );
+                Self::enqueue_event(&mut tx, &event).await?;
                 Self::record_change(&mut tx, $crate::ChangeSubject::Credential, &id.to_string())
                     .await?;
                 Self::insert_audit(&mut tx, audit).await?;

@@ -134,6 +134,20 @@ macro_rules! impl_health {
                 note: &$crate::HealthNote,
                 at: chrono::DateTime<chrono::Utc>,
             ) -> Result<$crate::HealthChange, $crate::StoreError> {
+                // A credential made, broken or mended is news for the organization's webhooks,
+                // written in the same transaction as the change itself.
+                if let Some(event_type) =
+                    $crate::outbox::health_event_type(from, credential.status)
+                {
+                    let event = $crate::outbox::credential_event(
+                        event_type,
+                        credential,
+                        from,
+                        note.detail.as_deref(),
+                        at,
+                    );
+                    Self::enqueue_event(tx, &event).await?;
+                }
                 Ok(sqlx::query_as(
                     "INSERT INTO credential_health_changes \
                      (id, org_id, credential_id, from_status, to_status, detail, cause, at) \
@@ -265,6 +279,11 @@ macro_rules! impl_worker {
                         "DELETE FROM credential_health_changes WHERE id IN \
                          (SELECT id FROM credential_health_changes WHERE id < $1 \
                           ORDER BY id LIMIT $2)"
+                    }
+                    $crate::HistoryTable::WebhookDeliveries => {
+                        "DELETE FROM webhook_deliveries WHERE id IN \
+                         (SELECT id FROM webhook_deliveries WHERE id < $1 \
+                          AND state <> 'pending' ORDER BY id LIMIT $2)"
                     }
                 };
                 Ok(sqlx::query(sql)

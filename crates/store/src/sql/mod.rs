@@ -12,3 +12,4 @@ pub(crate) mod names;
 pub(crate) mod oauth_apps;
 pub(crate) mod organizations;
 pub(crate) mod tokens;
+pub(crate) mod webhooks;

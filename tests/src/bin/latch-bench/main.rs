@@ -26,10 +26,12 @@ use serde_json::{Value, json};
 mod refresh_ahead;
 mod rewrap;
 mod store_load;
+mod webhooks;
 
 use refresh_ahead::{refresh_ahead_report, refresh_ahead_run};
 use rewrap::{rewrap_report, rewrap_run};
 use store_load::{store_load, store_load_report};
+use webhooks::{webhook_report, webhook_runs};
 
 const CONNECTIONS: usize = 64;
 const STORM: usize = 500;
@@ -531,6 +533,10 @@ async fn main() {
         refresh_ahead_report(REFRESH_AHEAD_SECONDS, &runs);
         return;
     }
+    if std::env::var("LATCH_BENCH_ONLY").as_deref() == Ok("webhooks") {
+        webhook_report(&webhook_runs(&client).await);
+        return;
+    }
     if std::env::var("LATCH_BENCH_ONLY").as_deref() == Ok("store-load") {
         let result = store_load(&client, &mock, duration).await;
         store_load_report(seconds, result.as_ref());
@@ -577,6 +583,7 @@ async fn main() {
 
     let store = store_load(&client, &mock, duration).await;
     let ahead = refresh_ahead_runs(&client).await;
+    let webhooks = webhook_runs(&client).await;
 
     let rewraps = [
         (
@@ -643,6 +650,7 @@ async fn main() {
     println!();
     store_load_report(seconds, store.as_ref());
     refresh_ahead_report(REFRESH_AHEAD_SECONDS, &ahead);
+    webhook_report(&webhooks);
     rewrap_report(&rewraps);
     drop(one.db);
 }
