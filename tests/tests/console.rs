@@ -14,7 +14,8 @@ on_both_backends!(
         an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_redirect_uri,
         an_admin_registers_a_generic_oauth_app_picking_how_its_client_authenticates,
         salesforce_offers_each_way_to_sign_in_with_its_own_fields,
-        a_broken_credential_comes_first_and_its_history_says_what_happened;
+        a_broken_credential_comes_first_and_its_history_says_what_happened,
+        an_admin_adds_a_webhook_tests_it_sees_its_deliveries_rotates_its_secret_and_deletes_it;
     TestApp:
         the_console_is_served_under_a_strict_policy_with_assets_cached_by_content,
         the_api_reference_renders_in_a_browser_under_its_policy,
@@ -666,5 +667,96 @@ async fn a_broken_credential_comes_first_and_its_history_says_what_happened(fixt
     browser.screenshot("credential-health").await;
     browser.press("Close").await;
     browser.wait_gone("//dialog").await;
+    browser.quit().await;
+}
+
+async fn an_admin_adds_a_webhook_tests_it_sees_its_deliveries_rotates_its_secret_and_deletes_it(
+    fixture: WithMock,
+) {
+    use latch_tests::webhook_receiver::{Receiver, Verifier};
+    let Some((browser, server)) = console_of(&fixture.app).await else {
+        return;
+    };
+    let receiver = Receiver::start().await;
+    sign_in(&browser, &server, &fixture.app.admin_key).await;
+    browser.press("Webhooks").await;
+    browser.wait_for_text("No webhooks yet").await;
+    browser.press("Add webhook").await;
+    // A URL Latch may not call is refused beside the field.
+    browser.fill("URL", "https://10.0.0.7/hook").await;
+    browser.press("Add").await;
+    browser.wait_for_text("cannot be called").await;
+    browser.fill("URL", &receiver.url).await;
+    browser.fill("Description", "pager").await;
+    browser.press("Add").await;
+    browser.wait_for_text("Keep this signing secret now").await;
+    browser.find("//output[@aria-label='Signing secret']").await;
+    let secret = browser
+        .script("return document.querySelector('dialog output').textContent")
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    browser.screenshot("webhook-secret").await;
+    browser.press("Done").await;
+    browser.wait_for_text("every event").await;
+
+    browser.press("Send test event").await;
+    browser.wait_for_text("Deliveries to").await;
+    let received = receiver
+        .wait_until(
+            "the test event",
+            std::time::Duration::from_secs(15),
+            |received| !received.is_empty(),
+        )
+        .await;
+    assert_eq!(received[0].json()["type"], "webhook.test");
+    if let Some(verifier) = Verifier::available() {
+        verifier.assert_all_signed(&received, &secret);
+    }
+    for _ in 0..50 {
+        browser.press("Refresh").await;
+        if browser.page_text().await.contains("delivered") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        browser.page_text().await.contains("204 in"),
+        "the attempt is shown"
+    );
+    browser.screenshot("webhook-deliveries").await;
+    browser.press("Close").await;
+
+    browser.press("Rotate secret").await;
+    browser.wait_for_text("New signing secret of").await;
+    let rotated = browser
+        .script("return document.querySelector('dialog output').textContent")
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(rotated.starts_with("whsec_") && rotated != secret);
+    browser.press("Done").await;
+
+    browser.press("Delete").await;
+    browser.wait_for_text("and its deliveries?").await;
+    browser.press("Yes, delete").await;
+    browser.wait_for_text("No webhooks yet").await;
+    let (_, listed) = fixture.app.send(Method::GET, "/v1/webhooks", None).await;
+    assert_eq!(listed["items"], serde_json::json!([]));
+    let (_, audit) = fixture
+        .app
+        .send(Method::GET, "/v1/audit-events?target_type=webhook", None)
+        .await;
+    for action in [
+        "webhook.created",
+        "webhook.tested",
+        "webhook.secret_rotated",
+        "webhook.deleted",
+    ] {
+        assert!(audit.to_string().contains(action), "{action}: {audit}");
+    }
     browser.quit().await;
 }

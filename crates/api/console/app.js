@@ -1,5 +1,8 @@
 // The Latch console: plain DOM code over the public REST API. The API key lives in
-// sessionStorage only; it is sent in the Authorization header, never in a URL.
+// sessionStorage only; it is sent in the Authorization header, never in a URL. Screens in a
+// module of their own get the shared helpers as `ui`; the server fills in their hashed names.
+
+import { showWebhooks } from "./{{webhooks.js}}";
 
 const KEY = "latch.api_key";
 const main = document.getElementById("main");
@@ -129,8 +132,14 @@ const sections = [
   { name: "Data sources", scope: "credentials:read", show: () => showDataSources("source") },
   { name: "Data destinations", scope: "credentials:read", show: () => showDataSources("destination") },
   { name: "OAuth apps", scope: "credentials:read", show: () => showOAuthApps() },
+  { name: "Webhooks", scope: "admin", show: () => showWebhooks(ui()) },
   { name: "Audit", scope: "admin", show: () => showAudit() },
 ];
+
+/// The helpers a screen in a module of its own uses.
+function ui() {
+  return { main, el, api, uid, alertBox, showError, copyable, when };
+}
 
 function start() {
   const offered = sections.filter((section) => can(section.scope));

@@ -1,7 +1,10 @@
-//! The console: plain HTML, CSS and a JavaScript module embedded in the binary. The page is
+//! The console: plain HTML, CSS and JavaScript modules embedded in the binary. The page is
 //! served at `/`; its assets at `/console/` under names that carry a hash of their content,
-//! so they can be cached for a year and a new build is never served stale.
+//! so they can be cached for a year and a new build is never served stale. A module imports
+//! another as `./{{name.js}}`, which becomes that module's hashed name: the imported module
+//! is hashed first, so a change to it changes the name of every module that imports it.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use actix_web::http::header::CACHE_CONTROL;
@@ -20,11 +23,17 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 struct Asset {
     name: String,
     content_type: &'static str,
-    body: &'static str,
+    body: Cow<'static, str>,
 }
 
 impl Asset {
-    fn new(stem: &str, extension: &str, content_type: &'static str, body: &'static str) -> Self {
+    fn new(
+        stem: &str,
+        extension: &str,
+        content_type: &'static str,
+        body: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        let body = body.into();
         let digest = Sha256::digest(body.as_bytes());
         let hash: String = digest[..6]
             .iter()
@@ -40,15 +49,23 @@ impl Asset {
 
 struct Console {
     page: String,
-    assets: [Asset; 2],
+    assets: [Asset; 3],
 }
 
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
 static CONSOLE: LazyLock<Console> = LazyLock::new(|| {
+    let webhooks = Asset::new(
+        "webhooks",
+        "js",
+        JAVASCRIPT,
+        include_str!("../console/webhooks.js"),
+    );
     let script = Asset::new(
         "app",
         "js",
-        "text/javascript; charset=utf-8",
-        include_str!("../console/app.js"),
+        JAVASCRIPT,
+        include_str!("../console/app.js").replace("{{webhooks.js}}", &webhooks.name),
     );
     let style = Asset::new(
         "app",
@@ -61,7 +78,7 @@ static CONSOLE: LazyLock<Console> = LazyLock::new(|| {
         .replace("{{css}}", &style.name);
     Console {
         page,
-        assets: [script, style],
+        assets: [script, webhooks, style],
     }
 });
 
@@ -88,7 +105,7 @@ pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     Ok(secured(HttpResponse::Ok())
         .content_type(asset.content_type)
         .insert_header((CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .body(asset.body))
+        .body(&*asset.body))
 }
 
 /// Registers the console's routes.
@@ -103,10 +120,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_page_names_each_asset_by_a_hash_of_its_content() {
+    fn the_page_or_a_module_names_each_asset_by_a_hash_of_its_content() {
         let console = &*CONSOLE;
         for asset in &console.assets {
-            assert!(console.page.contains(&format!("/console/{}", asset.name)));
+            let named = console.page.contains(&format!("/console/{}", asset.name))
+                || console
+                    .assets
+                    .iter()
+                    .any(|other| other.body.contains(&format!("\"./{}\"", asset.name)));
+            assert!(named, "{} is neither on the page nor imported", asset.name);
+            assert!(
+                !asset.body.contains("{{"),
+                "{} names a module left unfilled",
+                asset.name
+            );
             let hash = asset.name.split('.').nth(1).unwrap();
             assert_eq!(hash.len(), 12);
             assert!(hash.bytes().all(|byte| byte.is_ascii_hexdigit()));

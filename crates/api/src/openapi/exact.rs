@@ -374,6 +374,10 @@ fn member_of(
 
 /// A change (`Update...Request`) must send at least one of its fields, and `null` reads as
 /// not sent: the request's object, and any one of its properties present with a value.
+/// Fields of change requests whose `null` is itself a change (a webhook's `events: null`:
+/// every event again), not "left as it is".
+const NULL_IS_A_CHANGE: &[(&str, &str)] = &[("UpdateWebhookRequest", "events")];
+
 fn changes_name_a_field(document: &mut Value) {
     let Some(schemas) = document["components"]["schemas"].as_object_mut() else {
         return;
@@ -397,10 +401,15 @@ fn changes_name_a_field(document: &mut Value) {
             .into_iter()
             .flatten()
             .map(|(field, property)| {
+                let sent = if NULL_IS_A_CHANGE.contains(&(name.as_str(), field.as_str())) {
+                    property.clone()
+                } else {
+                    not_null(property)
+                };
                 json!({
                     "type": "object",
                     "required": [field],
-                    "properties": {field: not_null(property)},
+                    "properties": {field: sent},
                 })
             })
             .collect();
@@ -589,9 +598,15 @@ fn links(document: &mut Value) {
         if targets.is_empty() {
             continue;
         }
+        // A new webhook comes back with its secret beside it, as `{"webhook", "secret"}`.
+        let created_id = if collection == "/v1/webhooks" {
+            "$response.body#/webhook/id"
+        } else {
+            "$response.body#/id"
+        };
         let item = &mut document["paths"][collection.as_str()];
         for (method, status, id_at) in [
-            ("post", "201", "$response.body#/id"),
+            ("post", "201", created_id),
             ("get", "200", "$response.body#/items/0/id"),
         ] {
             let Some(response) = item
@@ -605,6 +620,10 @@ fn links(document: &mut Value) {
                 if method == "post" && NOT_FOR_CREATED.contains(&operation_id.as_str()) {
                     continue;
                 }
+                // It names a delivery too: linked from the deliveries' list below.
+                if operation_id == "retry_webhook_delivery" {
+                    continue;
+                }
                 links.insert(
                     operation_id.clone(),
                     json!({"operationId": operation_id, "parameters": {"id": id_at}}),
@@ -612,6 +631,14 @@ fn links(document: &mut Value) {
             }
             response["links"] = Value::Object(links);
         }
+    }
+    if let Some(listed) =
+        document.pointer_mut("/paths/~1v1~1webhooks~1{id}~1deliveries/get/responses/200")
+    {
+        listed["links"] = json!({"retry_webhook_delivery": {
+            "operationId": "retry_webhook_delivery",
+            "parameters": {"id": "$request.path.id", "delivery_id": "$response.body#/items/0/id"},
+        }});
     }
 }
 

@@ -9,6 +9,30 @@ use validator::Validate;
 
 use crate::input::normalized;
 
+/// The event types, for the document.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub enum WebhookEventType {
+    #[serde(rename = "credential.created")]
+    CredentialCreated,
+    #[serde(rename = "credential.deleted")]
+    CredentialDeleted,
+    #[serde(rename = "credential.degraded")]
+    CredentialDegraded,
+    #[serde(rename = "credential.invalid")]
+    CredentialInvalid,
+    #[serde(rename = "credential.reauthorization_required")]
+    CredentialReauthorizationRequired,
+    #[serde(rename = "credential.recovered")]
+    CredentialRecovered,
+    #[serde(rename = "connect_session.completed")]
+    ConnectSessionCompleted,
+    #[serde(rename = "connect_session.failed")]
+    ConnectSessionFailed,
+    #[serde(rename = "webhook.disabled")]
+    WebhookDisabled,
+}
+
 /// Deserialises a field that may be sent as `null`: absent is `None`, `null` is
 /// `Some(Value::Null)`.
 fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
@@ -24,12 +48,14 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, 
 }))]
 pub struct CreateWebhookRequest {
     /// Where events are POSTed: https, a public address (as for connectors), no redirects.
+    /// The pattern is what every deployment takes (https on the default port, a host name
+    /// whose last label starts with a letter); an operator may open http and other ports.
     #[serde(default, deserialize_with = "normalized")]
     #[validate(
         required(message = "is required"),
         length(min = 1, max = 2000, message = "must be 1 to 2000 characters")
     )]
-    #[schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 2000)]
+    #[schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 2000, pattern = "^https://([a-z0-9]+\\.)*[a-z][a-z0-9]*(/[A-Za-z0-9._~/-]*)?$")]
     pub url: Option<String>,
     #[serde(default, deserialize_with = "normalized")]
     #[validate(
@@ -40,7 +66,7 @@ pub struct CreateWebhookRequest {
     pub description: Option<String>,
     /// The event types the endpoint hears; left out or `null`: every one.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<WebhookEventType>>, min_items = 1)]
     pub events: Option<Value>,
 }
 
@@ -51,7 +77,11 @@ pub struct CreateWebhookRequest {
 pub struct UpdateWebhookRequest {
     #[serde(default, deserialize_with = "normalized")]
     #[validate(length(min = 1, max = 2000, message = "must be 1 to 2000 characters"))]
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = "^https://([a-z0-9]+\\.)*[a-z][a-z0-9]*(/[A-Za-z0-9._~/-]*)?$"
+    )]
     pub url: Option<String>,
     #[serde(default, deserialize_with = "normalized")]
     #[validate(
@@ -62,7 +92,7 @@ pub struct UpdateWebhookRequest {
     pub description: Option<String>,
     /// Replaces the event types; `null`: every one.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<WebhookEventType>>, min_items = 1)]
     pub events: Option<Value>,
     /// `true` turns on an endpoint Latch turned off, and sends what waited meanwhile.
     pub enabled: Option<bool>,
@@ -102,7 +132,7 @@ pub struct WebhookView {
 }
 
 /// A new endpoint, or a rotated secret: the signing secret, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[schema(example = json!({
     "webhook": {
         "id": "019a8f0e-7a1b-7c2d-8e3f-4a5b6c7d8e91",
@@ -123,6 +153,15 @@ pub struct WebhookWithSecret {
     pub webhook: WebhookView,
     /// Verifies `webhook-signature` (Standard Webhooks); never shown again.
     pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookWithSecret")
+            .field("webhook", &self.webhook)
+            .field("secret", &"[REDACTED]")
+            .finish()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -188,4 +227,33 @@ pub struct DeliveryView {
 pub struct DeliveryList {
     pub items: Vec<DeliveryView>,
     pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_debug_output_of_a_shown_secret_does_not_hold_it() {
+        let now = Utc::now();
+        let shown = WebhookWithSecret {
+            webhook: WebhookView {
+                id: Uuid::nil(),
+                url: "https://hooks.example.com/".into(),
+                description: None,
+                events: None,
+                enabled: true,
+                disabled_reason: None,
+                failing_since: None,
+                previous_secret_expires_at: None,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            },
+            secret: "whsec_c2VjcmV0LWJ5dGVzLXRoYXQtbXVzdC1ub3QtbGVhaw==".into(),
+        };
+        let debug = format!("{shown:?}");
+        assert!(!debug.contains("whsec_"), "{debug}");
+        assert!(debug.contains("hooks.example.com"), "{debug}");
+    }
 }

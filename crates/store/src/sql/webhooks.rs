@@ -75,8 +75,12 @@ macro_rules! impl_webhooks {
                     None => (None, None),
                 };
                 let mut tx = self.pool.begin().await?;
+                // A write that changes nothing, first: on SQLite a transaction that read
+                // before it wrote is refused ("database is locked") when another connection
+                // wrote meanwhile, which the delivery loop does all the time.
                 let before: Option<$crate::Webhook> = sqlx::query_as(
-                    "SELECT * FROM webhooks WHERE org_id = $1 AND id = $2 AND version = $3",
+                    "UPDATE webhooks SET version = version \
+                     WHERE org_id = $1 AND id = $2 AND version = $3 RETURNING *",
                 )
                 .bind(org_id)
                 .bind(id)
@@ -256,19 +260,46 @@ macro_rules! impl_webhooks {
                 lease_until: chrono::DateTime<chrono::Utc>,
                 limit: i64,
             ) -> Result<Vec<$crate::ClaimedDelivery>, $crate::StoreError> {
+                // Looking costs a read; taking costs a write (on SQLite, the database's write
+                // lock): take only when something is due.
+                let due: Option<uuid::Uuid> = sqlx::query_scalar(
+                    "SELECT id FROM webhook_deliveries \
+                     WHERE state = 'pending' AND next_attempt_at <= $1 LIMIT 1",
+                )
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                if due.is_none() {
+                    return Ok(Vec::new());
+                }
                 // The outer conditions repeat the inner ones: on PostgreSQL a row another
                 // replica took meanwhile is checked again once its lock is released, and
-                // skipped, so no two replicas hold one delivery.
-                let claimed: Vec<$crate::Delivery> = sqlx::query_as(
-                    "UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2 \
-                     WHERE id IN (SELECT d.id FROM webhook_deliveries d \
-                       JOIN webhooks w ON w.id = d.webhook_id \
-                       WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
-                       AND (d.lease_until IS NULL OR d.lease_until < $3) AND w.enabled \
-                       ORDER BY d.next_attempt_at LIMIT $4) \
-                     AND state = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
-                     RETURNING *",
-                )
+                // skipped, so no two replicas hold one delivery. There, rows another replica
+                // is taking right now are passed over (SKIP LOCKED) instead of waited for;
+                // SQLite has one writer at a time anyway.
+                let sql = match Self::BACKEND {
+                    $crate::Backend::Postgres => {
+                        "UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2 \
+                         WHERE id IN (SELECT d.id FROM webhook_deliveries d \
+                           JOIN webhooks w ON w.id = d.webhook_id \
+                           WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
+                           AND (d.lease_until IS NULL OR d.lease_until < $3) AND w.enabled \
+                           ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED) \
+                         AND state = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
+                         RETURNING *"
+                    }
+                    $crate::Backend::Sqlite => {
+                        "UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2 \
+                         WHERE id IN (SELECT d.id FROM webhook_deliveries d \
+                           JOIN webhooks w ON w.id = d.webhook_id \
+                           WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
+                           AND (d.lease_until IS NULL OR d.lease_until < $3) AND w.enabled \
+                           ORDER BY d.next_attempt_at LIMIT $4) \
+                         AND state = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
+                         RETURNING *"
+                    }
+                };
+                let claimed: Vec<$crate::Delivery> = sqlx::query_as(sql)
                 .bind(owner)
                 .bind(lease_until)
                 .bind(now)

@@ -162,6 +162,16 @@ struct Server {
 /// `count` replicas with `workers` HTTP workers each on a fresh database of `backend`, with
 /// an admin key.
 async fn servers(backend: Backend, count: usize, workers: usize) -> Option<Server> {
+    servers_with(backend, count, workers, &[]).await
+}
+
+/// As [`servers`], the replicas started with the environment variables `extra`.
+async fn servers_with(
+    backend: Backend,
+    count: usize,
+    workers: usize,
+    extra: &[(&str, &str)],
+) -> Option<Server> {
     let db = TestDatabase::create(backend).await?;
     let binary = sibling("latch-server");
     let key = admin_key(&binary, &db.url, "bench");
@@ -169,7 +179,7 @@ async fn servers(backend: Backend, count: usize, workers: usize) -> Option<Serve
     let master = master.expose_secret().to_string();
     let mut replicas = Vec::new();
     for _ in 0..count {
-        replicas.push(Replica::spawn_with_workers(&binary, &db.url, &master, workers).await);
+        replicas.push(Replica::spawn_with_env(&binary, &db.url, &master, workers, extra).await);
     }
     Some(Server {
         replicas,
