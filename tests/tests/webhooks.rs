@@ -39,16 +39,21 @@ pub fn fast_webhooks() -> WebhookConfig {
 
 impl Hooked {
     async fn with(backend: Backend, webhooks: WebhookConfig) -> Option<Self> {
+        let worker = WorkerConfig {
+            webhooks,
+            ..WorkerConfig::default()
+        };
+        Self::with_worker(backend, worker).await
+    }
+
+    async fn with_worker(backend: Backend, worker: WorkerConfig) -> Option<Self> {
         let verifier = Verifier::available()?;
         let mut options = TestOptions::mock_reachable();
         options.egress.fixed_hosts = Some(Arc::new(HashMap::from([(
             "internal.example".to_string(),
             vec!["10.1.2.3".parse().unwrap()],
         )])));
-        options.worker = WorkerConfig {
-            webhooks,
-            ..WorkerConfig::default()
-        };
+        options.worker = worker;
         let fixture = WithMock::create_with(backend, options).await?;
         Some(Self {
             fixture,
@@ -94,6 +99,24 @@ impl ShortHorizon {
     }
 }
 
+/// A server that keeps house five times a second and keeps finished deliveries two seconds.
+pub struct Brief(Hooked);
+
+impl Brief {
+    pub async fn create(backend: Backend) -> Option<Self> {
+        let worker = WorkerConfig {
+            tick: Duration::from_millis(200),
+            housekeeping_every: Duration::from_millis(200),
+            webhooks: WebhookConfig {
+                delivery_retention: Duration::from_secs(2),
+                ..fast_webhooks()
+            },
+            ..WorkerConfig::default()
+        };
+        Some(Self(Hooked::with_worker(backend, worker).await?))
+    }
+}
+
 on_both_backends!(
     Hooked:
         an_admin_adds_an_endpoint_sees_its_secret_once_and_manages_it,
@@ -103,8 +126,49 @@ on_both_backends!(
         a_rotated_secret_signs_beside_the_new_one,
         deliveries_go_through_the_egress_policy;
     ShortHorizon:
-        an_endpoint_failing_past_the_horizon_is_turned_off_with_an_event_and_an_audit_record,
+        an_endpoint_failing_past_the_horizon_is_turned_off_with_an_event_and_an_audit_record;
+    Brief:
+        housekeeping_deletes_finished_deliveries_past_their_retention_and_keeps_pending_ones,
 );
+
+async fn housekeeping_deletes_finished_deliveries_past_their_retention_and_keeps_pending_ones(
+    Brief(hooked): Brief,
+) {
+    let app = &hooked.fixture.app;
+    let (answered, _) = hooked.endpoint(&hooked.receiver.url, Value::Null).await;
+    let failing = Receiver::start().await;
+    failing.answer(Answer::Fail(500, None));
+    let (refused, _) = hooked.endpoint(&failing.url, Value::Null).await;
+    for id in [&answered, &refused] {
+        app.send(Method::POST, &format!("/v1/webhooks/{id}/test"), None)
+            .await;
+    }
+    let deliveries = |id: String| async move {
+        let (_, listed) = app
+            .send(Method::GET, &format!("/v1/webhooks/{id}/deliveries"), None)
+            .await;
+        listed["items"].as_array().unwrap().clone()
+    };
+    hooked
+        .receiver
+        .wait_until("the test event", Duration::from_secs(10), |received| {
+            !received.is_empty()
+        })
+        .await;
+    assert_eq!(deliveries(answered.clone()).await.len(), 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !deliveries(answered.clone()).await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the delivered event was kept"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let pending = deliveries(refused.clone()).await;
+    assert_eq!(pending.len(), 1, "what is still being retried stays");
+    assert_eq!(pending[0]["state"], "pending");
+    assert!(!pending[0]["attempts"].as_array().unwrap().is_empty());
+}
 
 async fn an_admin_adds_an_endpoint_sees_its_secret_once_and_manages_it(hooked: Hooked) {
     let app = &hooked.fixture.app;
