@@ -510,6 +510,4 @@ pub trait DeliveryStore: Send + Sync {
         disable_failing_since_before: DateTime<Utc>,
         on_disable: &NewAuditEvent,
     ) -> Result<AttemptEffect, StoreError>;
-    /// Deliveries waiting for an attempt, in every organization.
-    async fn pending_deliveries(&self) -> Result<i64, StoreError>;
 }

@@ -165,7 +165,6 @@ pub struct ClaimedDelivery {
 pub struct AttemptRecord {
     pub delivery_id: Uuid,
     pub webhook_id: Uuid,
-    pub org_id: Uuid,
     pub at: DateTime<Utc>,
     /// Since when the event has waited for this endpoint (the delivery's `retry_since`): a
     /// failure means the endpoint has failed since then, so a delivery given up at the

@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use latch_connector::egress::HTTPS_PORTS;
 use latch_store::{AttemptNext, AttemptRecord, ClaimedDelivery};
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
@@ -45,7 +44,6 @@ pub async fn attempt(latch: &Latch, claimed: &ClaimedDelivery) -> AttemptRecord 
     AttemptRecord {
         delivery_id: delivery.id,
         webhook_id: delivery.webhook_id,
-        org_id: delivery.org_id,
         at,
         waiting_since: delivery.retry_since,
         status_code: answer.status_code,
@@ -92,11 +90,9 @@ async fn send(latch: &Latch, claimed: &ClaimedDelivery, at: DateTime<Utc>) -> An
         Ok(url) => url,
         Err(error) => return failed(format!("the endpoint's URL is not a URL: {error}")),
     };
-    let request = match latch
-        .egress
-        .for_ports(HTTPS_PORTS)
-        .request(Method::POST, url)
-    {
+    // The egress client calls the https port and those the operator opened, as for
+    // connectors that declare no port of their own.
+    let request = match latch.egress.request(Method::POST, url) {
         Ok(request) => request,
         Err(error) => return failed(error.to_string()),
     };

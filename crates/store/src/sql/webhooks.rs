@@ -87,10 +87,12 @@ macro_rules! impl_webhooks {
                 .bind(expected_version)
                 .fetch_optional(&mut *tx)
                 .await?;
+                // `enabled` on the right of SET is the value before: failures are forgotten
+                // when the endpoint is turned off, and again when it is turned on.
                 let updated: Option<$crate::Webhook> = sqlx::query_as(
                     "UPDATE webhooks SET url = $4, description = $5, events = $6, enabled = $7, \
                      disabled_reason = CASE WHEN $7 THEN NULL ELSE disabled_reason END, \
-                     failing_since = CASE WHEN $7 THEN failing_since ELSE NULL END, \
+                     failing_since = CASE WHEN $7 AND enabled THEN failing_since ELSE NULL END, \
                      kek_id = CASE WHEN $8 THEN $9 ELSE kek_id END, \
                      wrapped_dek = CASE WHEN $8 THEN $10 ELSE wrapped_dek END, \
                      secret_nonce = CASE WHEN $8 THEN $11 ELSE secret_nonce END, \
@@ -130,10 +132,6 @@ macro_rules! impl_webhooks {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                    sqlx::query("UPDATE webhooks SET failing_since = NULL WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
                 }
                 Self::insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
@@ -422,13 +420,6 @@ macro_rules! impl_webhooks {
                 }
                 tx.commit().await?;
                 Ok(effect)
-            }
-            async fn pending_deliveries(&self) -> Result<i64, $crate::StoreError> {
-                Ok(sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'",
-                )
-                .fetch_one(&self.pool)
-                .await?)
             }
         }
 
