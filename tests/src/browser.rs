@@ -12,6 +12,10 @@ use serde_json::{Value, json};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Keys for [`Browser::keys`], as WebDriver names them.
+pub const TAB: &str = "\u{E004}";
+pub const ENTER: &str = "\u{E007}";
+pub const SHIFT_TAB: &str = "shift+tab";
 /// The key WebDriver answers an element reference under.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// How long a control may take to appear.
@@ -251,12 +255,160 @@ impl Browser {
         self.click(&choice).await;
     }
 
-    /// Clicks the button whose text is `text`.
+    /// Clicks the button (or the link) whose text is `text`.
     pub async fn press(&self, text: &str) {
         let button = self
-            .find(&format!("//button[normalize-space(.)={}]", literal(text)))
+            .find(&format!(
+                "//*[self::button or self::a][normalize-space(.)={}]",
+                literal(text)
+            ))
             .await;
         self.click(&button).await;
+    }
+
+    /// Clicks the button whose text is `text` in the open dialog (a question's answer).
+    pub async fn answer(&self, text: &str) {
+        let button = self
+            .find(&format!(
+                "//dialog[@open]//button[normalize-space(.)={}]",
+                literal(text)
+            ))
+            .await;
+        self.click(&button).await;
+    }
+
+    /// Sets the size of the window (the page gets what its frame leaves).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.command(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
+    /// Presses keys as a keyboard would, at whatever has the focus: `TAB`, `ENTER`,
+    /// `SHIFT_TAB` or text.
+    pub async fn keys(&self, keys: &str) {
+        let mut actions = Vec::new();
+        let shift_tab = keys == SHIFT_TAB;
+        if shift_tab {
+            actions.push(json!({"type": "keyDown", "value": "\u{E008}"}));
+        }
+        let typed = if shift_tab { TAB } else { keys };
+        for key in typed.chars() {
+            actions.push(json!({"type": "keyDown", "value": key.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": key.to_string()}));
+        }
+        if shift_tab {
+            actions.push(json!({"type": "keyUp", "value": "\u{E008}"}));
+        }
+        self.command(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        )
+        .await;
+        self.command(reqwest::Method::DELETE, "/actions", None)
+            .await;
+    }
+
+    /// What has the focus, as a person reads it: its label, its text or its value.
+    pub async fn focused(&self) -> String {
+        self.script(
+            "const e = document.activeElement; if (!e) return ''; \
+             const named = e.id && document.querySelector(`label[for='${e.id}']`); \
+             return (e.getAttribute('aria-label') || (named && named.textContent) || \
+                     e.textContent || e.value || '').trim();",
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    /// Presses Tab until what has the focus reads `text` (at most 60 times); panics if
+    /// nothing does.
+    pub async fn tab_to(&self, text: &str) {
+        for _ in 0..60 {
+            self.keys(TAB).await;
+            if self.focused().await == text {
+                return;
+            }
+        }
+        panic!(
+            "Tab never reached {text:?}; the page says: {}",
+            self.page_text().await
+        );
+    }
+
+    /// How far the page reaches past the window's right edge, in CSS pixels (0 when it
+    /// does not scroll sideways).
+    pub async fn overflow_x(&self) -> i64 {
+        self.script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+        )
+        .await
+        .as_i64()
+        .unwrap()
+    }
+
+    /// The box of the first element matching a CSS `selector`: [left, top, right, bottom]
+    /// relative to the window.
+    pub async fn rect(&self, selector: &str) -> [f64; 4] {
+        let found = self
+            .script(&format!(
+                "const e = document.querySelector({}); if (!e) return null; \
+                 const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom];",
+                serde_json::to_string(selector).unwrap()
+            ))
+            .await;
+        let values = found
+            .as_array()
+            .unwrap_or_else(|| panic!("nothing matches {selector}"));
+        std::array::from_fn(|index| values[index].as_f64().unwrap())
+    }
+
+    /// The window's inner size in CSS pixels.
+    pub async fn viewport(&self) -> (f64, f64) {
+        let size = self
+            .script("return [window.innerWidth, window.innerHeight];")
+            .await;
+        (size[0].as_f64().unwrap(), size[1].as_f64().unwrap())
+    }
+
+    /// The address the page is at.
+    pub async fn location(&self) -> String {
+        self.script("return location.pathname + location.search;")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Makes the page see a system set to dark mode (`prefers-color-scheme: dark`), through
+    /// chromedriver's DevTools passage.
+    pub async fn emulate_dark_mode(&self) {
+        self.command(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.setEmulatedMedia", "params": {
+                "features": [{"name": "prefers-color-scheme", "value": "dark"}]
+            }})),
+        )
+        .await;
+    }
+
+    /// Goes back in the history, as the Back button does.
+    pub async fn back(&self) {
+        self.command(reqwest::Method::POST, "/back", Some(json!({})))
+            .await;
+    }
+
+    /// Loads the page again, as the reload button does.
+    pub async fn reload(&self) {
+        self.command(reqwest::Method::POST, "/refresh", Some(json!({})))
+            .await;
     }
 
     pub async fn click(&self, element: &str) {

@@ -352,6 +352,21 @@ impl WithMock {
         self.credential(name, &self.mock.config().client_secret)
     }
 
+    /// Creates a data source or destination (`collection`: `data-sources` or
+    /// `data-destinations`) named `name` on the credential `credential`, as the admin; its id.
+    pub async fn data_source(&self, collection: &str, name: &str, credential: &str) -> String {
+        let (status, body) = self
+            .app
+            .send(
+                Method::POST,
+                &format!("/v1/{collection}"),
+                Some(&json!({"name": name, "connector": "looker", "credential_id": credential, "config": {}})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
     /// Saves a credential the mock accepts, as the admin, and returns its id: tested first
     /// (a login at the mock) when `tested`, else stored untested.
     pub async fn saved_credential(&self, name: &str, tested: bool) -> String {

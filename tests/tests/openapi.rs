@@ -212,6 +212,8 @@ const DOCUMENTED: &[&str] = &[
     "PATCH /v1/data-sources/{id}",
     "DELETE /v1/data-sources/{id}",
     "POST /v1/data-sources/{id}/job-keys",
+    "GET /v1/data-sources/{id}/job-keys",
+    "DELETE /v1/data-sources/{id}/job-keys/{key_id}",
     "POST /v1/data-sources/{id}/token",
     "POST /v1/data-destinations",
     "GET /v1/data-destinations",
@@ -219,6 +221,8 @@ const DOCUMENTED: &[&str] = &[
     "PATCH /v1/data-destinations/{id}",
     "DELETE /v1/data-destinations/{id}",
     "POST /v1/data-destinations/{id}/job-keys",
+    "GET /v1/data-destinations/{id}/job-keys",
+    "DELETE /v1/data-destinations/{id}/job-keys/{key_id}",
     "POST /v1/data-destinations/{id}/token",
 ];
 
@@ -406,10 +410,25 @@ async fn operation_ids_are_unique_and_every_link_names_an_operation_and_its_para
         "update_data_source",
         "delete_data_source",
         "create_job_key_for_data_source",
+        "list_job_keys_of_data_source",
         "issue_token_for_data_source",
     ] {
         assert_eq!(created[target]["parameters"]["id"], "$response.body#/id");
     }
+    // A job key is revoked under its source's path, from the key made or listed.
+    let keys = &spec["paths"]["/v1/data-sources/{id}/job-keys"];
+    for (method, status, key_at) in [
+        ("post", "201", "$response.body#/id"),
+        ("get", "200", "$response.body#/items/0/id"),
+    ] {
+        let link = &keys[method]["responses"][status]["links"]["revoke_job_key_of_data_source"];
+        assert_eq!(link["parameters"]["id"], "$request.path.id", "{method}");
+        assert_eq!(link["parameters"]["key_id"], key_at, "{method}");
+    }
+    assert!(
+        created["revoke_job_key_of_data_source"].is_null(),
+        "{created}"
+    );
     // A credential created by POST is one of client ID and secret: it is never reconnected,
     // while one listed may have been made by consent.
     let credentials = &spec["paths"]["/v1/credentials"];

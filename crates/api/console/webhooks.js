@@ -252,10 +252,14 @@ export async function showWebhooks(ui) {
     el("button", { type: "button", class: "primary", text: "Add webhook", onclick: () => addWebhook(ui, reload) }),
     error,
     el(
-      "table",
-      {},
-      el("thead", {}, el("tr", {}, ...["URL", "Events", "State", ""].map((text) => el("th", { text })))),
-      rows,
+      "div",
+      { class: "scroll" },
+      el(
+        "table",
+        {},
+        el("thead", {}, el("tr", {}, ...["URL", "Events", "State", ""].map((text) => el("th", { text })))),
+        rows,
+      ),
     ),
   );
   try {
@@ -272,7 +276,22 @@ export async function showWebhooks(ui) {
         ),
       ),
     );
-    if (!page.items.length) rows.replaceChildren(el("tr", {}, el("td", { colspan: "4", text: "No webhooks yet: add one to hear when a credential breaks." })));
+    if (!page.items.length) {
+      rows.replaceChildren(
+        el(
+          "tr",
+          {},
+          el(
+            "td",
+            { colspan: "4" },
+            ui.emptyState(
+              "No webhooks yet: add one to hear when a credential breaks.",
+              el("button", { type: "button", text: "Add a webhook", onclick: () => addWebhook(ui, reload) }),
+            ),
+          ),
+        ),
+      );
+    }
   } catch (problem) {
     ui.showError(error, problem);
   }

@@ -3,6 +3,7 @@
 //! so they can be cached for a year and a new build is never served stale. A module imports
 //! another as `./{{name.js}}`, which becomes that module's hashed name: the imported module
 //! is hashed first, so a change to it changes the name of every module that imports it.
+//! Every other path under `/console/` is a screen of the console and gets the page.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -49,24 +50,64 @@ impl Asset {
 
 struct Console {
     page: String,
-    assets: [Asset; 3],
+    assets: Vec<Asset>,
 }
 
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
+/// The console's modules: `app.js` is the page's; it imports the others, which may import
+/// each other (never in a circle: a module's name hashes the names it imports).
+const MODULES: &[(&str, &str)] = &[
+    ("app", include_str!("../console/app.js")),
+    ("ui", include_str!("../console/ui.js")),
+    ("forms", include_str!("../console/forms.js")),
+    ("consent", include_str!("../console/consent.js")),
+    ("credentials", include_str!("../console/credentials.js")),
+    ("sources", include_str!("../console/sources.js")),
+    ("oauth_apps", include_str!("../console/oauth_apps.js")),
+    ("audit", include_str!("../console/audit.js")),
+    ("webhooks", include_str!("../console/webhooks.js")),
+];
+
+/// The module `stem` with every `{{name.js}}` it imports filled in, those first; its hashed
+/// asset is added to `assets` once.
+fn module(stem: &str, assets: &mut Vec<Asset>, importing: &mut Vec<String>) -> String {
+    let js = format!("{stem}.js");
+    if let Some(done) = assets
+        .iter()
+        .find(|asset| asset.name.starts_with(&format!("{stem}.")))
+    {
+        return done.name.clone();
+    }
+    assert!(
+        !importing.contains(&js),
+        "console modules import in a circle: {importing:?} then {js}"
+    );
+    let (_, source) = MODULES
+        .iter()
+        .find(|(name, _)| *name == stem)
+        .unwrap_or_else(|| panic!("no console module {js}"));
+    importing.push(js);
+    let mut body = (*source).to_string();
+    while let Some(start) = body.find("{{") {
+        let end = start + body[start..].find("}}").expect("an import name ends in }}");
+        let imported = body[start + 2..end]
+            .strip_suffix(".js")
+            .expect("an import names a .js module")
+            .to_string();
+        let name = module(&imported, assets, importing);
+        body.replace_range(start..end + 2, &name);
+    }
+    importing.pop();
+    let asset = Asset::new(stem, "js", JAVASCRIPT, body);
+    let name = asset.name.clone();
+    assets.push(asset);
+    name
+}
+
 static CONSOLE: LazyLock<Console> = LazyLock::new(|| {
-    let webhooks = Asset::new(
-        "webhooks",
-        "js",
-        JAVASCRIPT,
-        include_str!("../console/webhooks.js"),
-    );
-    let script = Asset::new(
-        "app",
-        "js",
-        JAVASCRIPT,
-        include_str!("../console/app.js").replace("{{webhooks.js}}", &webhooks.name),
-    );
+    let mut assets = Vec::new();
+    let script = module("app", &mut assets, &mut Vec::new());
     let style = Asset::new(
         "app",
         "css",
@@ -74,12 +115,10 @@ static CONSOLE: LazyLock<Console> = LazyLock::new(|| {
         include_str!("../console/app.css"),
     );
     let page = include_str!("../console/index.html")
-        .replace("{{js}}", &script.name)
+        .replace("{{js}}", &script)
         .replace("{{css}}", &style.name);
-    Console {
-        page,
-        assets: [script, webhooks, style],
-    }
+    assets.push(style);
+    Console { page, assets }
 });
 
 fn secured(mut response: HttpResponseBuilder) -> HttpResponseBuilder {
@@ -95,13 +134,19 @@ pub async fn page() -> HttpResponse {
         .body(CONSOLE.page.as_str())
 }
 
-/// `GET /console/{name}`: an asset by its hashed name, cached for a year.
-pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let asset = CONSOLE
-        .assets
-        .iter()
-        .find(|asset| asset.name == *name)
-        .ok_or_else(|| ApiError::Core(CoreError::NotFound(format!("no console asset {name}"))))?;
+/// `GET /console/{path}`: an asset by its hashed name, cached for a year; any other path
+/// without a dot is one of the console's screens (`/console/credentials`, say), answered with
+/// the page, whose script shows the screen the address names.
+pub async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let name = path.into_inner();
+    let Some(asset) = CONSOLE.assets.iter().find(|asset| asset.name == name) else {
+        if !name.contains('.') {
+            return Ok(page().await);
+        }
+        return Err(ApiError::Core(CoreError::NotFound(format!(
+            "no console asset {name}"
+        ))));
+    };
     Ok(secured(HttpResponse::Ok())
         .content_type(asset.content_type)
         .insert_header((CACHE_CONTROL, "public, max-age=31536000, immutable"))
@@ -112,7 +157,8 @@ pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(web::resource("/").route(web::get().to(page)))
-        .service(web::resource("/console/{name}").route(web::get().to(asset)));
+        .service(web::resource("/console").route(web::get().to(page)))
+        .service(web::resource("/console/{path:.*}").route(web::get().to(asset)));
 }
 
 #[cfg(test)]
@@ -140,5 +186,10 @@ mod tests {
         }
         assert!(!console.page.contains("{{"));
         assert!(!console.page.contains("<script>"), "no inline script");
+        assert_eq!(
+            console.assets.len(),
+            MODULES.len() + 1,
+            "every module is reached"
+        );
     }
 }

@@ -21,7 +21,7 @@ use crate::{responses, routes};
             (1 to 128 letters, digits, `-`, `_`, `.`) to have yours used.",
         license(name = "Apache-2.0"),
     ),
-    components(schemas(latch_core::audit_trail::AuditOrder), responses(
+    components(schemas(latch_core::audit_trail::AuditOrder, latch_core::credentials::CredentialSort), responses(
         responses::BadRequest,
         responses::Unauthenticated,
         responses::Forbidden,

@@ -162,7 +162,11 @@ pub async fn revoke_api_key(state: &Latch, caller: &Caller, id: Uuid) -> Result<
         outcome: AuditOutcome::Success.into(),
         detail: json!({}),
     };
-    match state.store.revoke_api_key(caller.org_id, id, &audit).await {
+    match state
+        .store
+        .revoke_api_key(caller.org_id, id, None, &audit)
+        .await
+    {
         Ok(revoked) => {
             state.keys.forget(&revoked.prefix);
             Ok(())

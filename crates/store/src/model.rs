@@ -140,6 +140,19 @@ impl CredentialStatus {
         }
     }
 
+    /// Where the status sorts when broken ones come first: a consent to give again, then a
+    /// refused secret, then trouble reaching the upstream, then untested, then fine. The SQL
+    /// of the `Attention` order says the same in a CASE (`ATTENTION_RANK` in the store).
+    pub fn attention_rank(self) -> i64 {
+        match self {
+            CredentialStatus::ReauthorizationRequired => 0,
+            CredentialStatus::Invalid => 1,
+            CredentialStatus::Degraded => 2,
+            CredentialStatus::Unverified => 3,
+            CredentialStatus::Valid => 4,
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|status| status.as_str() == text)
     }
@@ -261,7 +274,35 @@ pub struct CredentialChanges {
 #[derive(Debug, Clone, Default)]
 pub struct CredentialFilter {
     pub connector: Option<String>,
-    pub status: Option<CredentialStatus>,
+    /// Any of these statuses; every status when empty.
+    pub statuses: Vec<CredentialStatus>,
+    /// Only names whose folded form ([`crate::folded_name`]) holds this folded text.
+    pub name_contains: Option<String>,
+    pub order: CredentialOrder,
+    /// For `Name` and `Attention`: the sort keys of the row the page follows (its id is
+    /// `Page::after`).
+    pub after: Option<CredentialSortKey>,
+}
+
+/// The orders credentials are listed in. Each ends in the id, so that an order is total and
+/// a page can follow its last row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CredentialOrder {
+    /// By id: UUIDv7 ids follow creation.
+    #[default]
+    Oldest,
+    Newest,
+    /// By folded name.
+    Name,
+    /// What needs a person first ([`CredentialStatus::attention_rank`]), then by folded name.
+    Attention,
+}
+
+/// Where a row sits in the `Name` and `Attention` orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialSortKey {
+    pub rank: i64,
+    pub name_key: String,
 }
 
 /// Keyset pagination: rows with an id after `after`, at most `limit` of them.

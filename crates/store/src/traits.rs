@@ -54,11 +54,20 @@ pub trait ApiKeyStore: Send + Sync {
     async fn api_keys_by_prefix(&self, prefix: &str) -> Result<Vec<ApiKey>, StoreError>;
     async fn list_api_keys(&self, org_id: Uuid, page: Page) -> Result<Vec<ApiKey>, StoreError>;
     async fn count_api_keys(&self, org_id: Uuid) -> Result<i64, StoreError>;
-    /// Marks a key revoked; `NotFound` when the org has no such live key.
+    /// The job keys bound to one data source or destination, revoked ones too.
+    async fn list_job_keys(
+        &self,
+        org_id: Uuid,
+        data_source_id: Uuid,
+        page: Page,
+    ) -> Result<Vec<ApiKey>, StoreError>;
+    /// Marks a key revoked; `NotFound` when the org has no such live key, or, with
+    /// `bound_to`, no such live key bound to that data source.
     async fn revoke_api_key(
         &self,
         org_id: Uuid,
         id: Uuid,
+        bound_to: Option<Uuid>,
         audit: &NewAuditEvent,
     ) -> Result<ApiKey, StoreError>;
 }

@@ -533,7 +533,7 @@ async fn changes_are_numbered_in_commit_order_and_pruned_by_age(db: TestDatabase
         .await
         .unwrap();
     store
-        .revoke_api_key(org.id, key.id, &event(org.id, "api_key.revoked"))
+        .revoke_api_key(org.id, key.id, None, &event(org.id, "api_key.revoked"))
         .await
         .unwrap();
 

@@ -272,7 +272,7 @@ async fn listing_pages_through_credentials_in_creation_order_and_filters(db: Tes
     assert_eq!(listed, ids);
 
     let valid = CredentialFilter {
-        status: Some(CredentialStatus::Valid),
+        statuses: vec![CredentialStatus::Valid],
         ..Default::default()
     };
     let valid_ids: Vec<Uuid> = store
@@ -376,19 +376,19 @@ async fn api_keys_are_found_by_prefix_and_revoked_once(db: TestDatabase) {
     );
 
     let cross_org = store
-        .revoke_api_key(other.id, key.id, &event(other.id, "api_key.revoked"))
+        .revoke_api_key(other.id, key.id, None, &event(other.id, "api_key.revoked"))
         .await;
     assert!(
         matches!(cross_org, Err(StoreError::NotFound)),
         "{cross_org:?}"
     );
     let revoked = store
-        .revoke_api_key(org.id, key.id, &event(org.id, "api_key.revoked"))
+        .revoke_api_key(org.id, key.id, None, &event(org.id, "api_key.revoked"))
         .await
         .unwrap();
     assert!(revoked.revoked_at.is_some());
     let twice = store
-        .revoke_api_key(org.id, key.id, &event(org.id, "api_key.revoked"))
+        .revoke_api_key(org.id, key.id, None, &event(org.id, "api_key.revoked"))
         .await;
     assert!(matches!(twice, Err(StoreError::NotFound)), "{twice:?}");
     assert_eq!(

@@ -8,6 +8,7 @@
 
 use latch_connector::{AuthMethod, Connector, section_example, section_schema};
 use latch_core::catalogue::Catalogue;
+use latch_core::credentials::{CREDENTIAL_CURSOR_PATTERN, NAME_QUERY_PATTERN};
 use latch_core::input::{
     CURSOR_PATTERN, description_pattern, name_pattern, url_on_origins_pattern,
 };
@@ -96,11 +97,15 @@ fn text_patterns(document: &mut Value) {
 /// Every `cursor` query parameter and every `If-Match` header.
 fn parameter_patterns(document: &mut Value) {
     for operation in operations_mut(document) {
+        // A credential list's sorted orders carry the last row's keys in the cursor.
+        let credentials = operation["operationId"] == "list_credentials";
         let Some(parameters) = operation["parameters"].as_array_mut() else {
             continue;
         };
         for parameter in parameters {
             let pattern = match (parameter["in"].as_str(), parameter["name"].as_str()) {
+                (Some("query"), Some("cursor")) if credentials => CREDENTIAL_CURSOR_PATTERN,
+                (Some("query"), Some("q")) if credentials => NAME_QUERY_PATTERN,
                 (Some("query"), Some("cursor")) => CURSOR_PATTERN,
                 (Some("header"), Some("If-Match")) => IF_MATCH_PATTERN,
                 _ => continue,
@@ -590,9 +595,12 @@ fn links(document: &mut Value) {
         .unwrap_or_default();
     for (collection, _) in &paths {
         let prefix = format!("{collection}/{{id}}");
+        // Operations that name a second record (a delivery, a job key) are linked from that
+        // record's own list below.
         let targets: Vec<&(String, String)> = paths
             .iter()
             .filter(|(path, _)| path == &prefix || path.starts_with(&format!("{prefix}/")))
+            .filter(|(path, _)| path.matches('{').count() == 1)
             .flat_map(|(_, operations)| operations)
             .collect();
         if targets.is_empty() {
@@ -620,10 +628,6 @@ fn links(document: &mut Value) {
                 if method == "post" && NOT_FOR_CREATED.contains(&operation_id.as_str()) {
                     continue;
                 }
-                // It names a delivery too: linked from the deliveries' list below.
-                if operation_id == "retry_webhook_delivery" {
-                    continue;
-                }
                 links.insert(
                     operation_id.clone(),
                     json!({"operationId": operation_id, "parameters": {"id": id_at}}),
@@ -639,6 +643,23 @@ fn links(document: &mut Value) {
             "operationId": "retry_webhook_delivery",
             "parameters": {"id": "$request.path.id", "delivery_id": "$response.body#/items/0/id"},
         }});
+    }
+    // A job key made, or the first listed, is revoked under its source's path.
+    for (kind, one) in [("sources", "source"), ("destinations", "destination")] {
+        let operation_id = format!("revoke_job_key_of_data_{one}");
+        for (method, status, key_at) in [
+            ("post", "201", "$response.body#/id"),
+            ("get", "200", "$response.body#/items/0/id"),
+        ] {
+            let pointer =
+                format!("/paths/~1v1~1data-{kind}~1{{id}}~1job-keys/{method}/responses/{status}");
+            if let Some(response) = document.pointer_mut(&pointer) {
+                response["links"] = json!({operation_id.as_str(): {
+                    "operationId": operation_id,
+                    "parameters": {"id": "$request.path.id", "key_id": key_at},
+                }});
+            }
+        }
     }
 }
 

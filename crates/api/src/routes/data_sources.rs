@@ -4,7 +4,7 @@
 macro_rules! data_source_routes {
     (
         $module:ident, $kind:expr, $tag:literal, $singular:literal, $plural:literal,
-        $collection:literal, $item:literal, $keys:literal, $token:literal
+        $collection:literal, $item:literal, $keys:literal, $key:literal, $token:literal
     ) => {
         pub mod $module {
             use actix_web::http::header::{CACHE_CONTROL, ETAG, LOCATION};
@@ -26,6 +26,7 @@ macro_rules! data_source_routes {
             use crate::extract::{JsonBody, OptionalJsonBody};
             use crate::entity_tags::etag;
             use crate::routes::common::if_match;
+            use crate::routes::api_keys::{ApiKeyList, PageQuery};
             use crate::state::AppState;
             use latch_core::tokens::{TokenRequest, TokenResponse};
 
@@ -170,6 +171,48 @@ macro_rules! data_source_routes {
                     .json(created))
             }
 
+            /// Lists its job keys, revoked ones too (never the keys themselves), oldest first.
+            #[utoipa::path(get, path = $keys, operation_id = concat!("list_job_keys_of_", $singular), tag = $tag,
+                security(("api_key" = ["credentials:write"])),
+                params(("id" = Uuid, Path, description = "Its id"), PageQuery),
+                responses(
+                    (status = 200, description = "One page of its job keys", body = ApiKeyList),
+                    (status = 400, response = BadRequest),
+                    ScopeRefused,
+                    (status = 404, response = NotFound),
+                ))]
+            pub async fn list_job_keys(
+                state: web::Data<AppState>,
+                Authenticated(caller): Authenticated,
+                id: web::Path<Uuid>,
+                query: web::Query<PageQuery>,
+            ) -> Result<HttpResponse, ApiError> {
+                let (items, next_cursor) = data_sources::list_job_keys(
+                    &state, &caller, KIND, *id, query.limit.as_deref(), query.cursor.as_deref(),
+                ).await?;
+                Ok(HttpResponse::Ok().json(ApiKeyList { items, next_cursor }))
+            }
+
+            /// Revokes one of its job keys at once.
+            #[utoipa::path(delete, path = $key, operation_id = concat!("revoke_job_key_of_", $singular), tag = $tag,
+                security(("api_key" = ["credentials:write"])),
+                params(("id" = Uuid, Path, description = "Its id"),
+                       ("key_id" = Uuid, Path, description = "The job key's id")),
+                responses(
+                    (status = 204, description = "Revoked"),
+                    ScopeRefused,
+                    (status = 404, description = "No such one, or no live job key of it with that id", body = Problem, content_type = "application/problem+json"),
+                ))]
+            pub async fn revoke_job_key(
+                state: web::Data<AppState>,
+                Authenticated(caller): Authenticated,
+                path: web::Path<(Uuid, Uuid)>,
+            ) -> Result<HttpResponse, ApiError> {
+                let (id, key_id) = path.into_inner();
+                data_sources::revoke_job_key(&state, &caller, KIND, id, key_id).await?;
+                Ok(HttpResponse::NoContent().finish())
+            }
+
             /// A fresh upstream token of the credential it uses now, for its jobs.
             ///
             /// A job key made for another one is answered 404, as if this one did not exist.
@@ -210,6 +253,7 @@ data_source_routes!(
     "/v1/data-sources",
     "/v1/data-sources/{id}",
     "/v1/data-sources/{id}/job-keys",
+    "/v1/data-sources/{id}/job-keys/{key_id}",
     "/v1/data-sources/{id}/token"
 );
 
@@ -222,5 +266,6 @@ data_source_routes!(
     "/v1/data-destinations",
     "/v1/data-destinations/{id}",
     "/v1/data-destinations/{id}/job-keys",
+    "/v1/data-destinations/{id}/job-keys/{key_id}",
     "/v1/data-destinations/{id}/token"
 );

@@ -105,7 +105,11 @@ routes! {
         PATCH data_sources::sources::update,
         DELETE data_sources::sources::delete,
     ],
-    "/v1/data-sources/{id}/job-keys" => [POST data_sources::sources::create_job_key],
+    "/v1/data-sources/{id}/job-keys" => [
+        POST data_sources::sources::create_job_key,
+        GET data_sources::sources::list_job_keys,
+    ],
+    "/v1/data-sources/{id}/job-keys/{key_id}" => [DELETE data_sources::sources::revoke_job_key],
     "/v1/data-destinations" => [
         POST data_sources::destinations::create,
         GET data_sources::destinations::list,
@@ -117,6 +121,10 @@ routes! {
     ],
     "/v1/data-destinations/{id}/job-keys" => [
         POST data_sources::destinations::create_job_key,
+        GET data_sources::destinations::list_job_keys,
+    ],
+    "/v1/data-destinations/{id}/job-keys/{key_id}" => [
+        DELETE data_sources::destinations::revoke_job_key,
     ],
 }
 

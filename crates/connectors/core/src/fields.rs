@@ -108,6 +108,8 @@ pub fn section_schema(fields: &[FieldSpec]) -> Value {
     json!({
         "type": "object",
         "properties": properties,
+        // JSON objects have no order; a form asks in this one.
+        "x-order": fields.iter().map(|spec| spec.name).collect::<Vec<_>>(),
         "required": fields
             .iter()
             .filter(|spec| !spec.is_optional())

@@ -21,14 +21,14 @@ use url::Url;
 
 use crate::LookerApi;
 
-/// The settings of an OAuth credential: where the API and the consent screen are, and the
-/// OAuth client app's ID.
+/// The settings of an OAuth credential: where people open Looker (its consent screen), where
+/// its API is, and the OAuth client app's ID; a form asks in this order.
 pub const OAUTH_CONFIG_FIELDS: &[FieldSpec] = &[
     FieldSpec {
-        name: "api_host_url",
-        title: "API Host URL",
-        help: "The address of your Looker instance's API, such as https://acme.cloud.looker.com. \
-               Older instances answer on port 19999: include it when yours does.",
+        name: "ui_host_url",
+        title: "Web Host URL",
+        help: "The address people open Looker at in a browser, where the consent screen is \
+               shown. Latch sends browsers there and never calls it itself.",
         kind: FieldKind::HostUrl,
         max_len: 2048,
         example: "https://acme.cloud.looker.com",
@@ -39,10 +39,10 @@ pub const OAUTH_CONFIG_FIELDS: &[FieldSpec] = &[
         optional: false,
     },
     FieldSpec {
-        name: "ui_host_url",
-        title: "Web Host URL",
-        help: "The address people open Looker at in a browser, where the consent screen is \
-               shown. Latch sends browsers there and never calls it itself.",
+        name: "api_host_url",
+        title: "API Host URL",
+        help: "The address of your Looker instance's API, such as https://acme.cloud.looker.com. \
+               Older instances answer on port 19999: include it when yours does.",
         kind: FieldKind::HostUrl,
         max_len: 2048,
         example: "https://acme.cloud.looker.com",

@@ -3,12 +3,14 @@
 
 mod checks;
 mod health;
+mod listing;
 mod logins;
 mod row;
 mod types;
 
 use checks::{checked_connection, settings_of_another_connector};
 pub use health::{CredentialHealthView, HealthChangeView, RECENT_CHANGES, credential_health};
+pub use listing::{CREDENTIAL_CURSOR_PATTERN, NAME_QUERY_PATTERN};
 pub(crate) use logins::{Actor, measure};
 use logins::{record, rejected, test_login};
 pub(crate) use row::{NewRow, new_row};
@@ -18,8 +20,8 @@ use latch_connector::{
     Connector, FieldError, SecretFields, ValidationOutcome, ValidationStatus, rebound_fields,
 };
 use latch_store::{
-    Credential, CredentialChanges, CredentialFilter, CredentialStatus, HealthCause, HealthReset,
-    NewAuditEvent, Page, StoreError, now,
+    Credential, CredentialChanges, CredentialStatus, HealthCause, HealthReset, NewAuditEvent,
+    StoreError, now,
 };
 use latch_vault::RecordContext;
 use serde_json::{Value, json};
@@ -31,7 +33,7 @@ use crate::callers::{Caller, Scope};
 use crate::catalogue::made_by_consent;
 use crate::error::{CoreError, OutcomeView, UsedBy};
 use crate::health::{Finding, Observation, observe};
-use crate::input::{field_errors, one_more, paginate};
+use crate::input::{field_errors, one_more};
 use crate::latch::Latch;
 use crate::secrets::{open_with, seal_secrets};
 
@@ -250,39 +252,13 @@ pub async fn list_credentials(
     query: ListCredentialsQuery,
 ) -> Result<CredentialList, CoreError> {
     caller.require(Scope::CredentialsRead)?;
-    let page: Page = crate::input::page(query.limit.as_deref(), query.cursor.as_deref())?;
     state.catalogue.check_filter(query.connector.as_deref())?;
-    let status = query
-        .status
-        .as_deref()
-        .map(|text| {
-            CredentialStatus::parse(text).ok_or_else(|| {
-                CoreError::bad_request(
-                    "status",
-                    match text {
-                        "unreachable" | "error" => {
-                            "`unreachable` and `error` are now `degraded`: must be one of \
-                             `unverified`, `valid`, `invalid`, `degraded`, \
-                             `reauthorization_required`"
-                        }
-                        _ => {
-                            "must be one of `unverified`, `valid`, `invalid`, `degraded`, \
-                             `reauthorization_required`"
-                        }
-                    },
-                )
-            })
-        })
-        .transpose()?;
-    let filter = CredentialFilter {
-        connector: query.connector,
-        status,
-    };
+    let (filter, page) = listing::filter_and_page(query)?;
     let rows = state
         .store
         .list_credentials(caller.org_id, &filter, one_more(page))
         .await?;
-    let (rows, next_cursor) = paginate(rows, page, |credential| credential.id);
+    let (rows, next_cursor) = listing::paginate(rows, page, filter.order);
     let ids: Vec<Uuid> = rows.iter().map(|credential| credential.id).collect();
     let mut usage = state.store.credential_usage(caller.org_id, &ids).await?;
     Ok(CredentialList {

@@ -258,12 +258,36 @@ pub struct ListCredentialsQuery {
     /// Only credentials of this connector.
     #[param(example = "looker")]
     pub connector: Option<String>,
-    /// Only credentials with this status.
-    #[param(value_type = Option<CredentialStatusView>)]
+    /// Only credentials with one of these statuses, separated by commas
+    /// (`invalid,degraded`).
+    #[param(value_type = Option<Vec<CredentialStatusView>>, style = Form, explode = false)]
     pub status: Option<String>,
+    /// Only credentials whose name holds this text, compared as names are (case, white space
+    /// and Unicode composition aside).
+    #[param(value_type = Option<String>, max_length = 128, example = "looker")]
+    pub q: Option<String>,
+    /// The order: `created` (oldest first, the default), `newest` (newest first), `name`,
+    /// or `attention` (what needs a person first: `reauthorization_required`, `invalid`,
+    /// `degraded`, `unverified`, then `valid`; by name within each). A cursor continues the
+    /// order it was returned in.
+    #[param(value_type = Option<CredentialSort>)]
+    pub sort: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// The orders of `GET /v1/credentials`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum CredentialSort {
+    #[serde(rename = "created")]
+    Created,
+    #[serde(rename = "newest")]
+    NewestFirst,
+    #[serde(rename = "name")]
+    Name,
+    #[serde(rename = "attention")]
+    Attention,
 }

@@ -388,6 +388,63 @@ pub async fn create_job_key(
     })
 }
 
+/// The job keys of one data source, revoked ones too, for a caller that may change it.
+pub async fn list_job_keys(
+    state: &Latch,
+    caller: &Caller,
+    kind: DataSourceKind,
+    id: Uuid,
+    limit: Option<&str>,
+    cursor: Option<&str>,
+) -> Result<(Vec<ApiKeyView>, Option<String>), CoreError> {
+    caller.require(Scope::CredentialsWrite)?;
+    let page = crate::input::page(limit, cursor)?;
+    let source = stored(state, caller, kind, id).await?;
+    let rows = state
+        .store
+        .list_job_keys(caller.org_id, source.id, one_more(page))
+        .await?;
+    let (rows, next_cursor) = paginate(rows, page, |key| key.id);
+    Ok((
+        rows.into_iter().map(ApiKeyView::from).collect(),
+        next_cursor,
+    ))
+}
+
+/// Revokes one job key of a data source; a key of any other is answered 404, as if it did
+/// not exist.
+pub async fn revoke_job_key(
+    state: &Latch,
+    caller: &Caller,
+    kind: DataSourceKind,
+    id: Uuid,
+    key_id: Uuid,
+) -> Result<(), CoreError> {
+    caller.require(Scope::CredentialsWrite)?;
+    let source = stored(state, caller, kind, id).await?;
+    let event = NewAuditEvent {
+        org_id: Some(caller.org_id),
+        actor_key_id: Some(caller.key_id),
+        action: AuditAction::ApiKeyRevoked.into(),
+        target_type: "api_key".into(),
+        target_id: Some(key_id.to_string()),
+        outcome: AuditOutcome::Success.into(),
+        detail: json!({"data_source_id": source.id, "kind": kind.as_str()}),
+    };
+    match state
+        .store
+        .revoke_api_key(caller.org_id, key_id, Some(source.id), &event)
+        .await
+    {
+        Ok(revoked) => {
+            state.keys.forget(&revoked.prefix);
+            Ok(())
+        }
+        Err(StoreError::NotFound) => Err(CoreError::no_such("live job key")),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// The token of the credential a data source uses now.
 pub async fn source_token(
     state: &Latch,

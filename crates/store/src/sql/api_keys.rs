@@ -61,20 +61,40 @@ macro_rules! impl_api_keys {
                         .await?;
                 Ok(count)
             }
+            async fn list_job_keys(
+                &self,
+                org_id: uuid::Uuid,
+                data_source_id: uuid::Uuid,
+                page: $crate::Page,
+            ) -> Result<Vec<$crate::ApiKey>, $crate::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM api_keys WHERE org_id = $1 AND data_source_id = $2 \
+                     AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4",
+                )
+                .bind(org_id)
+                .bind(data_source_id)
+                .bind(page.after)
+                .bind(page.limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
             async fn revoke_api_key(
                 &self,
                 org_id: uuid::Uuid,
                 id: uuid::Uuid,
+                bound_to: Option<uuid::Uuid>,
                 audit: &$crate::NewAuditEvent,
             ) -> Result<$crate::ApiKey, $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let row = sqlx::query_as(
                     "UPDATE api_keys SET revoked_at = $3 \
-                     WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING *",
+                     WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL \
+                     AND ($4 IS NULL OR data_source_id = $4) RETURNING *",
                 )
                 .bind(org_id)
                 .bind(id)
                 .bind($crate::now())
+                .bind(bound_to)
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or($crate::StoreError::NotFound)?;

@@ -1,5 +1,24 @@
 //! The SQL of credentials, for both backends (see [`crate::sql_store`]).
 
+/// What every order of a credential list shares: the organization, then the filters, each
+/// off when its parameter is NULL.
+macro_rules! credential_filter {
+    () => {
+        "SELECT * FROM credentials WHERE org_id = $1 \
+         AND ($2 IS NULL OR connector = $2) \
+         AND ($3 IS NULL OR $3 LIKE '%,' || status || ',%') \
+         AND ($4 IS NULL OR name_key LIKE $4 ESCAPE '\\') "
+    };
+}
+
+/// `CredentialStatus::attention_rank` in SQL.
+macro_rules! attention_rank {
+    () => {
+        "(CASE status WHEN 'reauthorization_required' THEN 0 WHEN 'invalid' THEN 1 \
+         WHEN 'degraded' THEN 2 WHEN 'unverified' THEN 3 ELSE 4 END)"
+    };
+}
+
 macro_rules! impl_credentials {
     ($store:ident, $db:ty) => {
         #[async_trait::async_trait]
@@ -34,20 +53,69 @@ macro_rules! impl_credentials {
                 filter: &$crate::CredentialFilter,
                 page: $crate::Page,
             ) -> Result<Vec<$crate::Credential>, $crate::StoreError> {
-                Ok(sqlx::query_as(
-                    "SELECT * FROM credentials WHERE org_id = $1 \
-                     AND ($2 IS NULL OR connector = $2) \
-                     AND ($3 IS NULL OR status = $3) \
-                     AND ($4 IS NULL OR id > $4) \
-                     ORDER BY id LIMIT $5",
-                )
-                .bind(org_id)
-                .bind(&filter.connector)
-                .bind(filter.status.map(|status| status.as_str()))
-                .bind(page.after)
-                .bind(page.limit)
-                .fetch_all(&self.pool)
-                .await?)
+                use $crate::CredentialOrder;
+                let sql = match (filter.order, Self::BACKEND) {
+                    (CredentialOrder::Oldest, _) => concat!(
+                        $crate::sql::credentials::credential_filter!(),
+                        "AND ($5 IS NULL OR id > $5) ORDER BY id LIMIT $6"
+                    ),
+                    (CredentialOrder::Newest, _) => concat!(
+                        $crate::sql::credentials::credential_filter!(),
+                        "AND ($5 IS NULL OR id < $5) ORDER BY id DESC LIMIT $6"
+                    ),
+                    // PostgreSQL compares text by the database's collation, which may not be
+                    // byte order; "C" makes both backends list names alike.
+                    (CredentialOrder::Name, $crate::Backend::Sqlite) => concat!(
+                        $crate::sql::credentials::credential_filter!(),
+                        "AND ($5 IS NULL OR name_key > $7 OR (name_key = $7 AND id > $5)) \
+                         ORDER BY name_key, id LIMIT $6"
+                    ),
+                    (CredentialOrder::Name, $crate::Backend::Postgres) => concat!(
+                        $crate::sql::credentials::credential_filter!(),
+                        "AND ($5 IS NULL OR name_key COLLATE \"C\" > $7 \
+                           OR (name_key = $7 AND id > $5)) \
+                         ORDER BY name_key COLLATE \"C\", id LIMIT $6"
+                    ),
+                    (CredentialOrder::Attention, $crate::Backend::Sqlite) => concat!(
+                        $crate::sql::credentials::credential_filter!(),
+                        "AND ($5 IS NULL OR ", $crate::sql::credentials::attention_rank!(), " > $8 OR (", $crate::sql::credentials::attention_rank!(),
+                        " = $8 AND (name_key > $7 OR (name_key = $7 AND id > $5)))) \
+                         ORDER BY ", $crate::sql::credentials::attention_rank!(), ", name_key, id LIMIT $6"
+                    ),
+                    (CredentialOrder::Attention, $crate::Backend::Postgres) => concat!(
+                        $crate::sql::credentials::credential_filter!(),
+                        "AND ($5 IS NULL OR ", $crate::sql::credentials::attention_rank!(), " > $8 OR (", $crate::sql::credentials::attention_rank!(),
+                        " = $8 AND (name_key COLLATE \"C\" > $7 OR (name_key = $7 AND id > $5)))) \
+                         ORDER BY ", $crate::sql::credentials::attention_rank!(), ", name_key COLLATE \"C\", id LIMIT $6"
+                    ),
+                };
+                // The statuses as one text, ",invalid,degraded,", that a row's status is
+                // looked for in (in LIKE, `_` matches itself too).
+                let statuses = (!filter.statuses.is_empty()).then(|| {
+                    let listed: Vec<&str> =
+                        filter.statuses.iter().map(|status| status.as_str()).collect();
+                    format!(",{},", listed.join(","))
+                });
+                let name_pattern = filter
+                    .name_contains
+                    .as_deref()
+                    .map(|text| format!("%{}%", $crate::sql::like_escaped(text)));
+                let query = sqlx::query_as(sql)
+                    .bind(org_id)
+                    .bind(&filter.connector)
+                    .bind(statuses)
+                    .bind(name_pattern)
+                    .bind(page.after)
+                    .bind(page.limit);
+                let query = match filter.order {
+                    CredentialOrder::Oldest | CredentialOrder::Newest => query,
+                    CredentialOrder::Name => query
+                        .bind(filter.after.as_ref().map(|after| after.name_key.clone())),
+                    CredentialOrder::Attention => query
+                        .bind(filter.after.as_ref().map(|after| after.name_key.clone()))
+                        .bind(filter.after.as_ref().map(|after| after.rank)),
+                };
+                Ok(query.fetch_all(&self.pool).await?)
             }
             async fn update_credential(
                 &self,
@@ -240,4 +308,4 @@ macro_rules! impl_credentials {
     };
 }
 
-pub(crate) use impl_credentials;
+pub(crate) use {attention_rank, credential_filter, impl_credentials};
