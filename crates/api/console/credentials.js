@@ -301,6 +301,7 @@ export async function showCredential(id, note) {
     users.length
       ? el("ul", {}, ...users.map((user) => el("li", {}, link(`${user.kind === "source" ? "Data source" : "Data destination"} ${user.name}`, sourcePath(user.kind, user.id)))))
       : el("p", { text: "No data source or destination uses it yet." }),
+    can("admin") ? el("p", {}, link("Audit events", `/console/audit?target_id=${credential.id}`)) : null,
     can("credentials:write") ? danger : null,
   );
 }

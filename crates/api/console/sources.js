@@ -225,6 +225,7 @@ export async function showDataSource(kind, id, params) {
     settings,
     credentialForm,
     writer ? await jobKeys(kind, source) : null,
+    can("admin") ? el("p", {}, link("Audit events", `/console/audit?target_id=${source.id}`)) : null,
     writer ? deleteZone(kind, source, version) : null,
   );
 }

@@ -143,7 +143,7 @@ async fn the_audit_names_each_record_and_who_acted_in_words(fixture: WithMock, s
     fixture
         .data_source("data-sources", "ledger exports", &credential)
         .await;
-    let Some((browser, _server)) = signed_in(&fixture, size).await else {
+    let Some((browser, server)) = signed_in(&fixture, size).await else {
         return;
     };
     browser.press("Audit").await;
@@ -169,7 +169,25 @@ async fn the_audit_names_each_record_and_who_acted_in_words(fixture: WithMock, s
         browser.screenshot("audit").await;
     }
 
-    // One record's events, from its row.
+    // One record's events, from its page.
+    open(
+        &browser,
+        &server,
+        &format!("/console/credentials/{credential}"),
+    )
+    .await;
+    browser.press("Audit events").await;
+    browser.wait_for_text("About ledger").await;
+    assert_eq!(
+        browser.location().await,
+        format!("/console/audit?target_id={credential}")
+    );
+    browser.back().await;
+    browser.wait_for_text("Used by").await;
+    browser.press("Audit").await;
+    browser.wait_for_text("Credential changed").await;
+
+    // And from its row.
     let its = browser
         .find(&format!("{row}//a[normalize-space(.)='(its events)']"))
         .await;
