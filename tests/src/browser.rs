@@ -399,6 +399,37 @@ impl Browser {
         .await;
     }
 
+    /// Lets pages on `origin` write to and read the clipboard, as a person allows it when asked
+    /// (headless Chromium otherwise refuses both), through chromedriver's DevTools passage.
+    pub async fn grant_clipboard(&self, origin: &str) {
+        self.command(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Browser.grantPermissions", "params": {
+                "origin": origin,
+                "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]
+            }})),
+        )
+        .await;
+    }
+
+    /// What the clipboard holds now, read by the page (see `grant_clipboard`).
+    pub async fn clipboard(&self) -> String {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({
+                "script": "const done = arguments[arguments.length - 1]; \
+                           navigator.clipboard.readText().then(done, (error) => done('refused: ' + error));",
+                "args": []
+            })),
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
     /// Goes back in the history, as the Back button does.
     pub async fn back(&self) {
         self.command(reqwest::Method::POST, "/back", Some(json!({})))

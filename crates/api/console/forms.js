@@ -147,9 +147,10 @@ export function appLabel(app) {
   return [app.name, config.client_id && `client ${config.client_id}`, config.ui_host_url].filter(Boolean).join(" · ");
 }
 
-/// Where the connector's own documentation says how to get what the form asks.
+/// Where the connector's own documentation says how to get what the form asks. Declared
+/// providers are refused without an https `docs_url`; the page still links nothing else.
 function docsLink(connector) {
-  return connector.docs_url
+  return connector.docs_url && connector.docs_url.startsWith("https://")
     ? el("p", { class: "help" }, el("a", { href: connector.docs_url, target: "_blank", rel: "noopener noreferrer", text: `Where to find these in ${connector.name}'s documentation` }))
     : null;
 }

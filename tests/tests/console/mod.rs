@@ -8,9 +8,6 @@ use reqwest::Method;
 use serde_json::Value;
 
 on_both_backends!(
-    WithMock:
-        a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_creates_a_data_source,
-        a_broken_credential_comes_first_and_its_history_says_what_happened;
     TestApp:
         the_console_is_served_under_a_strict_policy_with_assets_cached_by_content,
         the_api_reference_renders_in_a_browser_under_its_policy,
@@ -47,6 +44,11 @@ macro_rules! at_both_sizes {
     };
 }
 use at_both_sizes;
+
+at_both_sizes!(
+    a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_creates_a_data_source,
+    a_broken_credential_comes_first_and_its_history_says_what_happened,
+);
 
 /// The window sizes every day-two flow runs at.
 pub(super) const DESKTOP: (u32, u32) = (1440, 900);
@@ -85,6 +87,13 @@ pub(super) async fn status_of(fixture: &WithMock, path: &str) -> (u16, Value) {
     fixture.app.send(Method::GET, path, None).await
 }
 
+/// A screenshot for the README, taken at desktop size only (the phone ones are named apart).
+pub(super) async fn desktop_screenshot(browser: &Browser, size: (u32, u32), name: &str) {
+    if size == DESKTOP {
+        browser.screenshot(name).await;
+    }
+}
+
 pub(super) async fn sign_in(browser: &Browser, server: &Replica, key: &str) {
     browser.goto(&format!("{}/", server.address)).await;
     browser.fill("API key", key).await;
@@ -93,15 +102,17 @@ pub(super) async fn sign_in(browser: &Browser, server: &Replica, key: &str) {
 
 async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_creates_a_data_source(
     fixture: WithMock,
+    size: (u32, u32),
 ) {
     let Some((browser, server)) = console_of(&fixture.app).await else {
         return;
     };
+    browser.resize(size.0, size.1).await;
     let secret = fixture.mock.config().client_secret;
 
     browser.goto(&format!("{}/", server.address)).await;
     browser.wait_for_text("API key").await;
-    browser.screenshot("sign-in").await;
+    desktop_screenshot(&browser, size, "sign-in").await;
     browser.fill("API key", "latch_wrong_key").await;
     browser.press("Sign in").await;
     browser.wait_for_text("API key").await;
@@ -148,7 +159,7 @@ async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_crea
     browser.fill("Client Secret", "not-the-secret").await;
     browser.press("Save").await;
     browser.wait_for_text("refused").await;
-    browser.screenshot("add-credential-refused").await;
+    desktop_screenshot(&browser, size, "add-credential-refused").await;
     let (_, none) = fixture.app.send(Method::GET, "/v1/credentials", None).await;
     assert!(none["items"].as_array().unwrap().is_empty());
 
@@ -165,7 +176,7 @@ async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_crea
         Some("true"),
         "the new tile is selected"
     );
-    browser.screenshot("authenticate").await;
+    desktop_screenshot(&browser, size, "authenticate").await;
     assert!(
         !browser.html().await.contains(&secret),
         "the secret stays in the page"
@@ -205,6 +216,14 @@ async fn a_person_signs_in_adds_a_credential_on_the_authenticate_screen_and_crea
         .script("return getComputedStyle(document.querySelector(\"output[aria-label='Job key']\")).fontFamily;")
         .await;
     assert!(font.as_str().unwrap().contains("monospace"), "{font}");
+    browser.grant_clipboard(&server.address).await;
+    browser.press("Copy").await;
+    browser.wait_for_text("Copied").await;
+    assert_eq!(
+        browser.clipboard().await,
+        key,
+        "Copy puts the key on the clipboard"
+    );
     let job = fixture
         .app
         .client
@@ -422,7 +441,10 @@ async fn the_api_reference_renders_in_a_browser_under_its_policy(app: TestApp) {
     browser.quit().await;
 }
 
-async fn a_broken_credential_comes_first_and_its_history_says_what_happened(fixture: WithMock) {
+async fn a_broken_credential_comes_first_and_its_history_says_what_happened(
+    fixture: WithMock,
+    size: (u32, u32),
+) {
     let app = &fixture.app;
     fixture.saved_credential("alpha", true).await;
     let beta = fixture.saved_credential("beta", true).await;
@@ -443,6 +465,7 @@ async fn a_broken_credential_comes_first_and_its_history_says_what_happened(fixt
     let Some((browser, server)) = console_of(app).await else {
         return;
     };
+    browser.resize(size.0, size.1).await;
     sign_in(&browser, &server, &app.admin_key).await;
     let first = browser
         .find("(//ul[@aria-label='Credentials']//h3)[1]")
@@ -478,7 +501,7 @@ async fn a_broken_credential_comes_first_and_its_history_says_what_happened(fixt
             "{expected:?} missing from {said:?} ({dialog})"
         );
     }
-    browser.screenshot("credential-health").await;
+    desktop_screenshot(&browser, size, "credential-health").await;
     browser.press("Close").await;
     browser.wait_gone("//dialog").await;
     browser.quit().await;

@@ -2,26 +2,26 @@
 //! the sign-in ways of a provider with several.
 
 use latch_tests::browser::Browser;
-use latch_tests::{Replica, WithMock, on_both_backends};
+use latch_tests::{Replica, WithMock};
 use reqwest::Method;
 
-use super::{console_of, sign_in};
+use super::{at_both_sizes, console_of, desktop_screenshot, sign_in};
 
-on_both_backends!(
-    WithMock:
-        a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay,
-        a_blocked_popup_is_said_so_and_cancel_ends_the_session,
-        an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_redirect_uri,
-        an_admin_registers_a_generic_oauth_app_picking_how_its_client_authenticates,
-        salesforce_offers_each_way_to_sign_in_with_its_own_fields,
+at_both_sizes!(
+    a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay,
+    a_blocked_popup_is_said_so_and_cancel_ends_the_session,
+    an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_redirect_uri,
+    an_admin_registers_a_generic_oauth_app_picking_how_its_client_authenticates,
+    salesforce_offers_each_way_to_sign_in_with_its_own_fields,
 );
 
 /// A browser signed in to a `latch serve` process on the fixture's database, at the Add
 /// Credential overlay for Looker with the consent way chosen and an OAuth app selected: one the
 /// admin registered from that overlay, whose redirect URI, read off the page, Looker's admin
 /// registered at mock-looker.
-async fn at_the_consent_form(fixture: &WithMock) -> Option<(Browser, Replica)> {
+async fn at_the_consent_form(fixture: &WithMock, size: (u32, u32)) -> Option<(Browser, Replica)> {
     let (browser, server) = console_of(&fixture.app).await?;
+    browser.resize(size.0, size.1).await;
     sign_in(&browser, &server, &fixture.app.admin_key).await;
     browser.press("Data sources").await;
     browser.press("New data source").await;
@@ -78,7 +78,7 @@ async fn at_the_consent_form(fixture: &WithMock) -> Option<(Browser, Replica)> {
         format!("{}/v1/oauth/callback/{app_id}", server.address),
         "the console shows the app's own redirect URI"
     );
-    browser.screenshot("oauth-app-registered").await;
+    desktop_screenshot(&browser, size, "oauth-app-registered").await;
     fixture
         .mock
         .register_oauth_app("latch-console", shown.as_str().unwrap());
@@ -103,8 +103,9 @@ async fn at_the_consent_form(fixture: &WithMock) -> Option<(Browser, Replica)> {
 
 async fn a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay(
     fixture: WithMock,
+    size: (u32, u32),
 ) {
-    let Some((browser, _server)) = at_the_consent_form(&fixture).await else {
+    let Some((browser, _server)) = at_the_consent_form(&fixture, size).await else {
         return;
     };
     let console = browser.windows().await;
@@ -156,8 +157,11 @@ async fn a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_
     browser.quit().await;
 }
 
-async fn a_blocked_popup_is_said_so_and_cancel_ends_the_session(fixture: WithMock) {
-    let Some((browser, _server)) = at_the_consent_form(&fixture).await else {
+async fn a_blocked_popup_is_said_so_and_cancel_ends_the_session(
+    fixture: WithMock,
+    size: (u32, u32),
+) {
+    let Some((browser, _server)) = at_the_consent_form(&fixture, size).await else {
         return;
     };
     // As a browser that blocks pop-ups answers.
@@ -194,10 +198,12 @@ async fn a_blocked_popup_is_said_so_and_cancel_ends_the_session(fixture: WithMoc
 
 async fn an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_redirect_uri(
     fixture: WithMock,
+    size: (u32, u32),
 ) {
     let Some((browser, server)) = console_of(&fixture.app).await else {
         return;
     };
+    browser.resize(size.0, size.1).await;
     sign_in(&browser, &server, &fixture.app.admin_key).await;
     browser.press("OAuth apps").await;
     browser.wait_for_text("No OAuth apps yet.").await;
@@ -216,7 +222,7 @@ async fn an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_red
     browser
         .find("//td[normalize-space(.)='latch-production']")
         .await;
-    browser.screenshot("oauth-apps").await;
+    desktop_screenshot(&browser, size, "oauth-apps").await;
     let (_, apps) = fixture.app.send(Method::GET, "/v1/oauth-apps", None).await;
     assert_eq!(apps["items"][0]["name"], "Looker production");
     assert_eq!(apps["items"][0]["config"]["client_id"], "latch-production");
@@ -245,10 +251,12 @@ async fn an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_red
 
 async fn an_admin_registers_a_generic_oauth_app_picking_how_its_client_authenticates(
     fixture: WithMock,
+    size: (u32, u32),
 ) {
     let Some((browser, server)) = console_of(&fixture.app).await else {
         return;
     };
+    browser.resize(size.0, size.1).await;
     sign_in(&browser, &server, &fixture.app.admin_key).await;
     browser.press("OAuth apps").await;
     browser.wait_for_text("No OAuth apps yet.").await;
@@ -284,10 +292,14 @@ async fn an_admin_registers_a_generic_oauth_app_picking_how_its_client_authentic
     browser.quit().await;
 }
 
-async fn salesforce_offers_each_way_to_sign_in_with_its_own_fields(fixture: WithMock) {
+async fn salesforce_offers_each_way_to_sign_in_with_its_own_fields(
+    fixture: WithMock,
+    size: (u32, u32),
+) {
     let Some((browser, server)) = console_of(&fixture.app).await else {
         return;
     };
+    browser.resize(size.0, size.1).await;
     sign_in(&browser, &server, &fixture.app.admin_key).await;
     browser.press("Data sources").await;
     browser.press("New data source").await;
@@ -324,7 +336,7 @@ async fn salesforce_offers_each_way_to_sign_in_with_its_own_fields(fixture: With
     browser
         .find("//label[normalize-space(.)='Private key']/following-sibling::p[@class='field-error'][normalize-space(.)!='']")
         .await;
-    browser.screenshot("add-credential-jwt").await;
+    desktop_screenshot(&browser, size, "add-credential-jwt").await;
     let (_, none) = fixture.app.send(Method::GET, "/v1/credentials", None).await;
     assert_eq!(none["items"].as_array().unwrap().len(), 0, "{none}");
     browser.quit().await;

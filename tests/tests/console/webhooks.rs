@@ -1,21 +1,23 @@
 //! The Webhooks screen in a real browser.
 
-use latch_tests::{WithMock, on_both_backends};
+use latch_tests::WithMock;
 use reqwest::Method;
 
-use super::{console_of, sign_in};
+use super::{at_both_sizes, console_of, desktop_screenshot, sign_in};
 
-on_both_backends!(
-    WithMock: an_admin_adds_a_webhook_tests_it_sees_its_deliveries_rotates_its_secret_and_deletes_it;
+at_both_sizes!(
+    an_admin_adds_a_webhook_tests_it_sees_its_deliveries_rotates_its_secret_and_deletes_it
 );
 
 async fn an_admin_adds_a_webhook_tests_it_sees_its_deliveries_rotates_its_secret_and_deletes_it(
     fixture: WithMock,
+    size: (u32, u32),
 ) {
     use latch_tests::webhook_receiver::{Receiver, Verifier};
     let Some((browser, server)) = console_of(&fixture.app).await else {
         return;
     };
+    browser.resize(size.0, size.1).await;
     let receiver = Receiver::start().await;
     sign_in(&browser, &server, &fixture.app.admin_key).await;
     browser.press("Webhooks").await;
@@ -37,7 +39,7 @@ async fn an_admin_adds_a_webhook_tests_it_sees_its_deliveries_rotates_its_secret
         .unwrap()
         .to_string();
     assert!(secret.starts_with("whsec_"), "{secret}");
-    browser.screenshot("webhook-secret").await;
+    desktop_screenshot(&browser, size, "webhook-secret").await;
     browser.press("Done").await;
     browser.wait_for_text("every event").await;
 
@@ -65,7 +67,7 @@ async fn an_admin_adds_a_webhook_tests_it_sees_its_deliveries_rotates_its_secret
         browser.page_text().await.contains("204 in"),
         "the attempt is shown"
     );
-    browser.screenshot("webhook-deliveries").await;
+    desktop_screenshot(&browser, size, "webhook-deliveries").await;
     browser.press("Close").await;
 
     browser.press("Rotate secret").await;
