@@ -17,7 +17,7 @@ on_both_backends!(
 
 at_both_sizes!(
     deleting_asks_first_naming_the_record_and_enter_keeps_it,
-    save_shows_progress_and_pressing_it_again_makes_no_second_login,
+    save_create_and_test_again_show_progress_and_a_second_press_does_nothing,
     sixty_credentials_are_searched_filtered_and_paged_with_add_first,
 );
 
@@ -206,7 +206,7 @@ async fn source_page(fixture: WithMock, kind: &str, size: (u32, u32)) {
     browser.quit().await;
 }
 
-async fn save_shows_progress_and_pressing_it_again_makes_no_second_login(
+async fn save_create_and_test_again_show_progress_and_a_second_press_does_nothing(
     fixture: WithMock,
     size: (u32, u32),
 ) {
@@ -246,6 +246,40 @@ async fn save_shows_progress_and_pressing_it_again_makes_no_second_login(
     assert_eq!(fixture.mock.stats().login_attempts - before, 1, "one login");
     let (_, listed) = status_of(&fixture, "/v1/credentials").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+
+    // Create, pressed three times: one data source.
+    browser.fill("Data source name", "slow exports").await;
+    let disabled = browser
+        .script(
+            "const create = [...document.querySelectorAll('button')].find((b) => b.textContent === 'Create'); \
+             create.click(); create.click(); create.click(); return create.disabled;",
+        )
+        .await;
+    assert_eq!(disabled, true, "Create is off while it runs");
+    browser.wait_for_text("Job keys").await;
+    let (_, sources) = status_of(&fixture, "/v1/data-sources").await;
+    assert_eq!(sources["items"].as_array().unwrap().len(), 1, "{sources}");
+
+    // Test again, pressed three times: it says what runs, and one login is made.
+    let credential = listed["items"][0]["id"].as_str().unwrap();
+    open(
+        &browser,
+        &server,
+        &format!("/console/credentials/{credential}"),
+    )
+    .await;
+    let before = fixture.mock.stats().login_attempts;
+    browser.wait_for_text("Test again").await;
+    let disabled = browser
+        .script(
+            "const again = [...document.querySelectorAll('button')].find((b) => b.textContent === 'Test again'); \
+             again.click(); again.click(); again.click(); return again.disabled;",
+        )
+        .await;
+    assert_eq!(disabled, true, "Test again is off while it runs");
+    browser.wait_for_text("Testing the login").await;
+    browser.wait_for_text("Tested: valid").await;
+    assert_eq!(fixture.mock.stats().login_attempts - before, 1, "one login");
     browser.quit().await;
 }
 
