@@ -2,27 +2,14 @@
 //! make a page scroll sideways, the nav and Sign out stay on screen, and a name cut short on
 //! a tile keeps its full text.
 
+use latch_tests::WithMock;
 use latch_tests::browser::Browser;
-use latch_tests::{WithMock, on_both_backends};
 use reqwest::Method;
 use serde_json::json;
 
-use super::{DESKTOP, PHONE};
-use super::{console_of, sign_in};
+use super::{PHONE, at_both_sizes, signed_in};
 
-on_both_backends!(
-    WithMock:
-        long_names_never_push_a_page_sideways_on_a_phone,
-        long_names_never_push_a_page_sideways_on_a_desktop,
-);
-
-async fn long_names_never_push_a_page_sideways_on_a_phone(fixture: WithMock) {
-    every_screen_fits(fixture, PHONE).await;
-}
-
-async fn long_names_never_push_a_page_sideways_on_a_desktop(fixture: WithMock) {
-    every_screen_fits(fixture, DESKTOP).await;
-}
+at_both_sizes!(long_names_never_push_a_page_sideways);
 
 /// Checks that the page fits the window's width, and that the header's controls are inside.
 async fn fits(browser: &Browser, what: &str) {
@@ -46,7 +33,7 @@ async fn fits(browser: &Browser, what: &str) {
     assert_eq!(outside, 0, "nav links off screen on {what}");
 }
 
-async fn every_screen_fits(fixture: WithMock, size: (u32, u32)) {
+async fn long_names_never_push_a_page_sideways(fixture: WithMock, size: (u32, u32)) {
     let long = "x".repeat(128);
     let mut body = fixture.good_credential(&long);
     body["description"] = json!("d".repeat(1000));
@@ -66,11 +53,9 @@ async fn every_screen_fits(fixture: WithMock, size: (u32, u32)) {
         .await;
     assert_eq!(status, 201, "{source}");
     let source = source["id"].as_str().unwrap().to_string();
-    let Some((browser, server)) = console_of(&fixture.app).await else {
+    let Some((browser, server)) = signed_in(&fixture, size).await else {
         return;
     };
-    browser.resize(size.0, size.1).await;
-    sign_in(&browser, &server, &fixture.app.admin_key).await;
     browser
         .find("//ul[@aria-label='Credentials']//a[contains(@class,'tile')]")
         .await;

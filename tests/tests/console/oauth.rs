@@ -5,7 +5,7 @@ use latch_tests::browser::Browser;
 use latch_tests::{Replica, WithMock};
 use reqwest::Method;
 
-use super::{at_both_sizes, console_of, desktop_screenshot, sign_in};
+use super::{at_both_sizes, desktop_screenshot, signed_in};
 
 at_both_sizes!(
     a_person_connects_looker_by_consent_in_a_popup_from_the_add_credential_overlay,
@@ -20,9 +20,7 @@ at_both_sizes!(
 /// admin registered from that overlay, whose redirect URI, read off the page, Looker's admin
 /// registered at mock-looker.
 async fn at_the_consent_form(fixture: &WithMock, size: (u32, u32)) -> Option<(Browser, Replica)> {
-    let (browser, server) = console_of(&fixture.app).await?;
-    browser.resize(size.0, size.1).await;
-    sign_in(&browser, &server, &fixture.app.admin_key).await;
+    let (browser, server) = signed_in(fixture, size).await?;
     browser.press("Data sources").await;
     browser.press("New data source").await;
     browser.press("Looker").await;
@@ -200,11 +198,9 @@ async fn an_admin_registers_an_oauth_app_on_its_screen_and_a_reader_sees_its_red
     fixture: WithMock,
     size: (u32, u32),
 ) {
-    let Some((browser, server)) = console_of(&fixture.app).await else {
+    let Some((browser, server)) = signed_in(&fixture, size).await else {
         return;
     };
-    browser.resize(size.0, size.1).await;
-    sign_in(&browser, &server, &fixture.app.admin_key).await;
     browser.press("OAuth apps").await;
     browser.wait_for_text("No OAuth apps yet.").await;
     browser.press("Register OAuth app").await;
@@ -253,11 +249,9 @@ async fn an_admin_registers_a_generic_oauth_app_picking_how_its_client_authentic
     fixture: WithMock,
     size: (u32, u32),
 ) {
-    let Some((browser, server)) = console_of(&fixture.app).await else {
+    let Some((browser, _server)) = signed_in(&fixture, size).await else {
         return;
     };
-    browser.resize(size.0, size.1).await;
-    sign_in(&browser, &server, &fixture.app.admin_key).await;
     browser.press("OAuth apps").await;
     browser.wait_for_text("No OAuth apps yet.").await;
     browser.press("Register OAuth app").await;
@@ -296,11 +290,9 @@ async fn salesforce_offers_each_way_to_sign_in_with_its_own_fields(
     fixture: WithMock,
     size: (u32, u32),
 ) {
-    let Some((browser, server)) = console_of(&fixture.app).await else {
+    let Some((browser, _server)) = signed_in(&fixture, size).await else {
         return;
     };
-    browser.resize(size.0, size.1).await;
-    sign_in(&browser, &server, &fixture.app.admin_key).await;
     browser.press("Data sources").await;
     browser.press("New data source").await;
     browser.press("Salesforce").await;

@@ -233,13 +233,10 @@ async fn save_create_and_test_again_show_progress_and_a_second_press_does_nothin
         .await;
     let before = fixture.mock.stats().login_attempts;
     // Three presses in a row, as an impatient person makes them.
-    let disabled = browser
-        .script(
-            "const save = [...document.querySelectorAll('dialog button')].find((b) => b.textContent === 'Save'); \
-             save.click(); save.click(); save.click(); return save.disabled;",
-        )
-        .await;
-    assert_eq!(disabled, true, "Save is off while it runs");
+    assert!(
+        pressed_three_times(&browser, "Save").await,
+        "Save is off while it runs"
+    );
     browser.wait_for_text("tests the login").await;
     browser.wait_gone("//dialog").await;
     browser.wait_for_text("Using slow").await;
@@ -249,13 +246,10 @@ async fn save_create_and_test_again_show_progress_and_a_second_press_does_nothin
 
     // Create, pressed three times: one data source.
     browser.fill("Data source name", "slow exports").await;
-    let disabled = browser
-        .script(
-            "const create = [...document.querySelectorAll('button')].find((b) => b.textContent === 'Create'); \
-             create.click(); create.click(); create.click(); return create.disabled;",
-        )
-        .await;
-    assert_eq!(disabled, true, "Create is off while it runs");
+    assert!(
+        pressed_three_times(&browser, "Create").await,
+        "Create is off while it runs"
+    );
     browser.wait_for_text("Job keys").await;
     let (_, sources) = status_of(&fixture, "/v1/data-sources").await;
     assert_eq!(sources["items"].as_array().unwrap().len(), 1, "{sources}");
@@ -270,17 +264,28 @@ async fn save_create_and_test_again_show_progress_and_a_second_press_does_nothin
     .await;
     let before = fixture.mock.stats().login_attempts;
     browser.wait_for_text("Test again").await;
-    let disabled = browser
-        .script(
-            "const again = [...document.querySelectorAll('button')].find((b) => b.textContent === 'Test again'); \
-             again.click(); again.click(); again.click(); return again.disabled;",
-        )
-        .await;
-    assert_eq!(disabled, true, "Test again is off while it runs");
+    assert!(
+        pressed_three_times(&browser, "Test again").await,
+        "Test again is off while it runs"
+    );
     browser.wait_for_text("Testing the login").await;
     browser.wait_for_text("Tested: valid").await;
     assert_eq!(fixture.mock.stats().login_attempts - before, 1, "one login");
     browser.quit().await;
+}
+
+/// Presses the button labelled `text` (in the open dialog, if one is) three times in a row,
+/// as an impatient person does; whether the button is off right after.
+async fn pressed_three_times(browser: &Browser, text: &str) -> bool {
+    browser
+        .script(&format!(
+            "const button = [...(document.querySelector('dialog[open]') || document).querySelectorAll('button')] \
+               .find((b) => b.textContent === {text:?}); \
+             button.click(); button.click(); button.click(); return button.disabled;"
+        ))
+        .await
+        .as_bool()
+        .unwrap()
 }
 
 async fn tiles(browser: &Browser) -> usize {

@@ -3,7 +3,7 @@
 use latch_tests::WithMock;
 use reqwest::Method;
 
-use super::{at_both_sizes, console_of, desktop_screenshot, sign_in};
+use super::{at_both_sizes, desktop_screenshot, signed_in};
 
 at_both_sizes!(
     an_admin_adds_a_webhook_tests_it_sees_its_deliveries_rotates_its_secret_and_deletes_it
@@ -14,12 +14,10 @@ async fn an_admin_adds_a_webhook_tests_it_sees_its_deliveries_rotates_its_secret
     size: (u32, u32),
 ) {
     use latch_tests::webhook_receiver::{Receiver, Verifier};
-    let Some((browser, server)) = console_of(&fixture.app).await else {
+    let receiver = Receiver::start().await;
+    let Some((browser, _server)) = signed_in(&fixture, size).await else {
         return;
     };
-    browser.resize(size.0, size.1).await;
-    let receiver = Receiver::start().await;
-    sign_in(&browser, &server, &fixture.app.admin_key).await;
     browser.press("Webhooks").await;
     browser.wait_for_text("No webhooks yet").await;
     browser.press("Add webhook").await;
