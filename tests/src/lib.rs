@@ -228,6 +228,23 @@ impl TestApp {
         self.send_as(&self.admin_key, method, path, body).await
     }
 
+    /// `POST /v1/credentials/{id}/token` as the admin: the status, the answer, and
+    /// `Retry-After` in seconds when the answer has one.
+    pub async fn ask_token(&self, id: &str, body: Value) -> (u16, Value, Option<u64>) {
+        let response = self
+            .admin(Method::POST, &format!("/v1/credentials/{id}/token"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|value| value.to_str().unwrap().parse().unwrap());
+        (status, response.json().await.unwrap(), retry_after)
+    }
+
     /// `/metrics`, as Prometheus scrapes it (no key).
     pub async fn metrics(&self) -> String {
         let response = self.anonymous(Method::GET, "/metrics").send().await;

@@ -33,6 +33,8 @@ pub enum Fault {
     ServerError,
     /// 429 with `Retry-After: 30`.
     RateLimited,
+    /// 429 with this `Retry-After` value (seconds or an HTTP-date, as RFC 9110 allows).
+    RetryAfter(String),
     /// 200 with a body that is not JSON.
     Malformed,
     /// Never answer.
@@ -136,6 +138,11 @@ impl State {
             Fault::RateLimited => Some(
                 HttpResponse::TooManyRequests()
                     .insert_header((header::RETRY_AFTER, "30"))
+                    .json(json!({"message": "Too Many Requests", "documentation_url": DOCS})),
+            ),
+            Fault::RetryAfter(value) => Some(
+                HttpResponse::TooManyRequests()
+                    .insert_header((header::RETRY_AFTER, value))
                     .json(json!({"message": "Too Many Requests", "documentation_url": DOCS})),
             ),
             Fault::Malformed => Some(

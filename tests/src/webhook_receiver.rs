@@ -21,6 +21,8 @@ use crate::skips;
 pub enum Answer {
     /// 204.
     Accept,
+    /// 200 with a body of this many bytes.
+    AcceptWithBody(usize),
     /// This status, with `Retry-After: seconds` when given.
     Fail(u16, Option<u64>),
     /// Keeps the request open this long, then accepts.
@@ -74,6 +76,7 @@ async fn hook(request: HttpRequest, body: String, state: web::Data<Arc<State>>) 
     let answer = state.answer.lock().unwrap().unwrap_or(Answer::Accept);
     let answered = match answer {
         Answer::Accept | Answer::Hold(_) => 204,
+        Answer::AcceptWithBody(_) => 200,
         Answer::Fail(status, _) => status,
     };
     if let Answer::Hold(time) = answer {
@@ -91,6 +94,9 @@ async fn hook(request: HttpRequest, body: String, state: web::Data<Arc<State>>) 
         HttpResponse::build(actix_web::http::StatusCode::from_u16(answered).unwrap());
     if let Answer::Fail(_, Some(seconds)) = answer {
         response.insert_header(("Retry-After", seconds.to_string()));
+    }
+    if let Answer::AcceptWithBody(length) = answer {
+        return response.body("x".repeat(length));
     }
     response.finish()
 }

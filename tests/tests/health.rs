@@ -37,23 +37,6 @@ on_both_backends!(
         health_is_read_with_credentials_read_and_only_in_the_credentials_organization,
 );
 
-/// `POST /v1/credentials/{id}/token`: status, body and `Retry-After` in seconds.
-async fn ask_token(fixture: &WithMock, id: &str, body: Value) -> (u16, Value, Option<u64>) {
-    let response = fixture
-        .app
-        .admin(Method::POST, &format!("/v1/credentials/{id}/token"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .map(|value| value.to_str().unwrap().parse().unwrap());
-    (status, response.json().await.unwrap(), retry_after)
-}
-
 async fn credential(fixture: &WithMock, id: &str) -> (Value, String) {
     let response = fixture
         .app
@@ -102,7 +85,7 @@ async fn failed_token_logins_make_a_credential_degraded_and_the_next_token_recov
     let (_, etag) = credential(&fixture, &id).await;
     fixture.mock.set_fault(Fault::ServerError);
 
-    let (status, problem, wait) = ask_token(&fixture, &id, json!({})).await;
+    let (status, problem, wait) = fixture.app.ask_token(&id, json!({})).await;
     assert_eq!(status, 503, "{problem}");
     let (after_one, _) = credential(&fixture, &id).await;
     assert_eq!(
@@ -112,7 +95,7 @@ async fn failed_token_logins_make_a_credential_degraded_and_the_next_token_recov
     assert_eq!(after_one["consecutive_failures"], 1);
 
     tokio::time::sleep(Duration::from_secs(wait.unwrap())).await;
-    let (status, _, wait) = ask_token(&fixture, &id, json!({})).await;
+    let (status, _, wait) = fixture.app.ask_token(&id, json!({})).await;
     assert_eq!(status, 503);
     let (degraded, degraded_etag) = credential(&fixture, &id).await;
     assert_eq!(degraded["status"], "degraded", "{degraded}");
@@ -139,7 +122,7 @@ async fn failed_token_logins_make_a_credential_degraded_and_the_next_token_recov
 
     fixture.mock.set_fault(Fault::None);
     tokio::time::sleep(Duration::from_secs(wait.unwrap())).await;
-    let (status, token, _) = ask_token(&fixture, &id, json!({})).await;
+    let (status, token, _) = fixture.app.ask_token(&id, json!({})).await;
     assert_eq!(status, 200, "{token}");
     let now = health(&fixture, &id).await;
     assert_eq!(now["status"], "valid");
@@ -176,7 +159,7 @@ async fn failed_token_logins_make_a_credential_degraded_and_the_next_token_recov
 
 async fn a_test_login_is_health_not_an_edit_and_keeps_the_token_jobs_are_handed(fixture: WithMock) {
     let id = fixture.saved_credential("nightly", true).await;
-    let (status, first, _) = ask_token(&fixture, &id, json!({})).await;
+    let (status, first, _) = fixture.app.ask_token(&id, json!({})).await;
     assert_eq!(status, 200, "{first}");
     let (before, etag) = credential(&fixture, &id).await;
     let logins = fixture.mock.stats().logins;
@@ -193,7 +176,7 @@ async fn a_test_login_is_health_not_an_edit_and_keeps_the_token_jobs_are_handed(
     assert_eq!(validated["version"], before["version"]);
     assert!(validated["validated_at"].as_str() > before["validated_at"].as_str());
 
-    let (status, again, _) = ask_token(&fixture, &id, json!({})).await;
+    let (status, again, _) = fixture.app.ask_token(&id, json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(
         again["access_token"], first["access_token"],
@@ -225,7 +208,7 @@ async fn a_refused_token_login_is_recorded_and_a_rotated_secret_starts_afresh(fi
     let id = fixture.saved_credential("nightly", false).await;
     let secret = unique_secret();
     fixture.mock.set_client_secret(&secret);
-    let (status, problem, _) = ask_token(&fixture, &id, json!({})).await;
+    let (status, problem, _) = fixture.app.ask_token(&id, json!({})).await;
     assert_eq!(status, 409, "{problem}");
     let refused = health(&fixture, &id).await;
     assert_eq!(refused["status"], "invalid");
@@ -256,7 +239,7 @@ async fn a_refused_token_login_is_recorded_and_a_rotated_secret_starts_afresh(fi
     let now = health(&fixture, &id).await;
     assert_eq!(now["consecutive_failures"], 0);
     assert_eq!(changes(&now)[0], change(Some("invalid"), "valid", "edited"));
-    let (status, _, _) = ask_token(&fixture, &id, json!({})).await;
+    let (status, _, _) = fixture.app.ask_token(&id, json!({})).await;
     assert_eq!(status, 200);
 }
 

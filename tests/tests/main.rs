@@ -26,6 +26,7 @@ mod oauth_apps;
 mod observability;
 mod oidc_provider;
 mod openapi;
+mod retry_after;
 mod rotation;
 mod second_connector;
 mod secrecy;

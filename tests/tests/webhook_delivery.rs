@@ -1,6 +1,7 @@
 //! Webhook delivery across real processes: two replicas deliver each event once between them,
 //! and events survive a `kill -9` of the replica delivering them (at least once: they arrive
-//! after another replica takes their lapsed leases over).
+//! after another replica takes their lapsed leases over); an endpoint's answer counts by its
+//! status alone, however long its body.
 
 use std::path::Path;
 use std::time::Duration;
@@ -59,7 +60,8 @@ impl Apart {
         .await
     }
 
-    async fn endpoint(&self) -> String {
+    /// A webhook for `credential.created` at the receiver: its id and signing secret.
+    async fn endpoint(&self) -> (String, String) {
         let (status, body) = self
             .fixture
             .app
@@ -70,7 +72,10 @@ impl Apart {
             )
             .await;
         assert_eq!(status, 201, "{body}");
-        body["secret"].as_str().unwrap().to_string()
+        (
+            body["webhook"]["id"].as_str().unwrap().to_string(),
+            body["secret"].as_str().unwrap().to_string(),
+        )
     }
 
     /// Makes `count` credentials (untested): `count` events. Their ids.
@@ -91,6 +96,7 @@ on_both_backends!(
     Apart:
         two_replicas_deliver_each_event_once_between_them,
         every_event_arrives_after_the_delivering_replica_is_killed_mid_delivery,
+        an_answer_with_a_long_body_is_delivered_by_its_status_alone,
 );
 
 /// The credential ids the accepted deliveries name.
@@ -108,7 +114,7 @@ fn credentials_named(received: &[latch_tests::webhook_receiver::Received]) -> Ve
 }
 
 async fn two_replicas_deliver_each_event_once_between_them(apart: Apart) {
-    let secret = apart.endpoint().await;
+    let (_, secret) = apart.endpoint().await;
     let _one = apart.delivering_replica().await;
     let _two = apart.delivering_replica().await;
     let ids = apart.events("pair", 60).await;
@@ -131,7 +137,7 @@ async fn two_replicas_deliver_each_event_once_between_them(apart: Apart) {
 }
 
 async fn every_event_arrives_after_the_delivering_replica_is_killed_mid_delivery(apart: Apart) {
-    let secret = apart.endpoint().await;
+    let (_, secret) = apart.endpoint().await;
     // The receiver holds every request open: the replica is mid-delivery when it dies.
     apart.receiver.answer(Answer::Hold(Duration::from_secs(60)));
     let doomed = apart.delivering_replica().await;
@@ -184,4 +190,30 @@ async fn every_event_arrives_after_the_delivering_replica_is_killed_mid_delivery
     let mut expected = ids;
     expected.sort();
     assert_eq!(named, expected, "every event arrived");
+}
+
+async fn an_answer_with_a_long_body_is_delivered_by_its_status_alone(apart: Apart) {
+    // Longer than any upstream answer Latch reads (64 KiB).
+    apart.receiver.answer(Answer::AcceptWithBody(256 * 1024));
+    let (id, _) = apart.endpoint().await;
+    let _replica = apart.delivering_replica().await;
+    apart.events("long", 1).await;
+    let path = format!("/v1/webhooks/{id}/deliveries");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let delivery = loop {
+        let (status, listed) = apart.fixture.app.send(Method::GET, &path, None).await;
+        assert_eq!(status, 200, "{listed}");
+        let first = listed["items"][0].clone();
+        if first["state"] != "pending" && !first.is_null() {
+            break first;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {listed}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(delivery["state"], "delivered", "{delivery}");
+    let attempts = delivery["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{delivery}");
+    assert_eq!(attempts[0]["status_code"], 200);
+    assert!(attempts[0]["error"].is_null(), "{delivery}");
+    assert_eq!(apart.receiver.arrived(), 1, "no second attempt");
 }

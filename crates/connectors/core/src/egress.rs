@@ -6,12 +6,13 @@
 //! takes no proxy from the environment; follows no redirects; resolves names itself and drops
 //! every address that is not public unicast, and checks IP-literal hosts the same way;
 //! gives up after 5 s to connect and 15 s in all; and reads at most 64 KiB of a response.
+//! What an upstream asks to wait (`Retry-After`) is held to a day.
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Once};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -25,6 +26,10 @@ use crate::address::blocked_reason;
 pub const HTTPS_PORTS: &[u16] = &[443];
 /// The most of a response body Latch reads.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The longest wait an upstream's `Retry-After` is taken for, in seconds: a day. Past it a
+/// value is more likely a wrong clock or a typo than a plan, and the waits built on it (a
+/// credential's cool-down, a delivery's next attempt) must stay representable.
+pub const MAX_RETRY_AFTER_SECONDS: u64 = 24 * 3600;
 
 /// What the operator allows beyond the safe defaults.
 #[derive(Debug, Clone)]
@@ -145,16 +150,31 @@ pub struct UpstreamResponse {
 }
 
 impl UpstreamResponse {
-    /// `Retry-After` in seconds, when given as seconds.
+    /// `Retry-After` in seconds from now, at most [`MAX_RETRY_AFTER_SECONDS`].
     pub fn retry_after(&self) -> Option<u64> {
-        self.headers
-            .get(RETRY_AFTER)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+        retry_after_at(
+            self.headers.get(RETRY_AFTER)?.to_str().ok()?,
+            SystemTime::now(),
+        )
     }
+}
+
+/// A `Retry-After` value read at `now`, in whole seconds (rounded up), at most
+/// [`MAX_RETRY_AFTER_SECONDS`]. RFC 9110 section 10.2.3: `Retry-After = HTTP-date /
+/// delay-seconds`; a date already past asks for no wait. Anything else is not a value.
+fn retry_after_at(value: &str, now: SystemTime) -> Option<u64> {
+    let value = value.trim();
+    let seconds = if !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_digit()) {
+        // Digits past what u64 holds are still a (very long) delay.
+        value.parse().unwrap_or(u64::MAX)
+    } else {
+        let wait = httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(now)
+            .unwrap_or_default();
+        wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+    };
+    Some(seconds.min(MAX_RETRY_AFTER_SECONDS))
 }
 
 /// An HTTP client that only makes the calls [`EgressPolicy`] allows, on the ports of the
@@ -211,22 +231,7 @@ impl EgressClient {
     /// its target was never checked.
     pub async fn execute(&self, request: RequestBuilder) -> Result<UpstreamResponse, EgressError> {
         let timeout_secs = self.policy.request_timeout.as_secs().max(1);
-        let mut response = request
-            .send()
-            .await
-            .map_err(|error| classify(&error, timeout_secs))?;
-        if response.status().is_redirection() {
-            let target = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|location| response.url().join(location).ok())
-                .and_then(|target| target.host_str().map(str::to_string))
-                .unwrap_or_else(|| "another address".into());
-            return Err(EgressError::Blocked(format!(
-                "the host answered with a redirect to {target}; redirects are not followed"
-            )));
-        }
+        let mut response = self.send(request).await?;
         let status = response.status();
         let headers = response.headers().clone();
         if response
@@ -251,6 +256,43 @@ impl EgressClient {
             headers,
             body,
         })
+    }
+
+    /// Sends a request as [`EgressClient::execute`] does, but reads none of the body: for a
+    /// caller that needs only the status and headers (a webhook endpoint's answer), so that a
+    /// long body is neither read nor a failure. The answer's `body` is empty.
+    pub async fn execute_for_status(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<UpstreamResponse, EgressError> {
+        let response = self.send(request).await?;
+        Ok(UpstreamResponse {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: Vec::new(),
+        })
+    }
+
+    /// Sends a request built by [`EgressClient::request`]; a redirect is an error.
+    async fn send(&self, request: RequestBuilder) -> Result<reqwest::Response, EgressError> {
+        let timeout_secs = self.policy.request_timeout.as_secs().max(1);
+        let response = request
+            .send()
+            .await
+            .map_err(|error| classify(&error, timeout_secs))?;
+        if response.status().is_redirection() {
+            let target = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|location| response.url().join(location).ok())
+                .and_then(|target| target.host_str().map(str::to_string))
+                .unwrap_or_else(|| "another address".into());
+            return Err(EgressError::Blocked(format!(
+                "the host answered with a redirect to {target}; redirects are not followed"
+            )));
+        }
+        Ok(response)
     }
 }
 
@@ -394,6 +436,40 @@ mod tests {
         match policy.check_url(&Url::parse(url).unwrap(), HTTPS_PORTS) {
             Err(EgressError::Blocked(reason)) => reason,
             other => panic!("{url}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date_and_held_to_a_day() {
+        // 1994-11-06T08:49:37Z, RFC 9110's own example date.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let at = |value: &str| retry_after_at(value, now);
+        assert_eq!(at("120"), Some(120));
+        assert_eq!(at(" 7 "), Some(7));
+        assert_eq!(at("0"), Some(0));
+        // The three forms of HTTP-date a recipient must accept, two minutes ahead.
+        assert_eq!(at("Sun, 06 Nov 1994 08:51:37 GMT"), Some(120));
+        assert_eq!(at("Sunday, 06-Nov-94 08:51:37 GMT"), Some(120));
+        assert_eq!(at("Sun Nov  6 08:51:37 1994"), Some(120));
+        // Part of a second still to wait is a whole second.
+        let just_before = now - Duration::from_millis(300);
+        assert_eq!(
+            retry_after_at("Sun, 06 Nov 1994 08:49:38 GMT", just_before),
+            Some(2)
+        );
+        assert_eq!(at("Sun, 06 Nov 1994 08:00:00 GMT"), Some(0), "a date past");
+        assert_eq!(
+            at("Mon, 06 Nov 1995 08:49:37 GMT"),
+            Some(MAX_RETRY_AFTER_SECONDS)
+        );
+        assert_eq!(at("86401"), Some(MAX_RETRY_AFTER_SECONDS));
+        assert_eq!(
+            at("18446744073709551616000"),
+            Some(MAX_RETRY_AFTER_SECONDS),
+            "past what u64 holds"
+        );
+        for nonsense in ["", "soon", "-5", "1.5", "Sun, 06 Nov 1994"] {
+            assert_eq!(at(nonsense), None, "{nonsense:?}");
         }
     }
 

@@ -103,7 +103,8 @@ async fn send(latch: &Latch, claimed: &ClaimedDelivery, at: DateTime<Utc>) -> An
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)
         .body(delivery.payload.clone());
-    match latch.egress.execute(request).await {
+    // Only the status counts (Standard Webhooks): the endpoint's body is not read.
+    match latch.egress.execute_for_status(request).await {
         Ok(response) if response.status.is_success() => Answer {
             status_code: Some(i32::from(response.status.as_u16())),
             error: None,
