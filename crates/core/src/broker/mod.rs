@@ -176,21 +176,29 @@ pub struct TokenDetails {
 /// The scheme of a stored token whose row names none (written before rows kept it).
 const BEARER: &str = "Bearer";
 
+/// The longest a token is kept, whatever the upstream says: a year. A token said to live
+/// longer is logged in again after a year; its expiry stays a date every clock can name
+/// (`expires_in` of 10^13 seconds once overflowed the date and broke the request).
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// How long a fresh token lives: what the upstream answered, else what its connector
-/// declares; an upstream that says nothing for a connector that declares nothing is an
-/// error, not a guess.
+/// declares, at most [`MAX_TOKEN_LIFETIME`]; an upstream that says nothing for a connector
+/// that declares nothing is an error, not a guess.
 pub(crate) fn lifetime_of(
     connector: &dyn Connector,
     access: &AccessToken,
 ) -> Result<Duration, UpstreamError> {
-    match (access.expires_in, connector.default_token_lifetime()) {
-        (Some(seconds), _) => Ok(Duration::from_secs(seconds)),
-        (None, Some(lifetime)) => Ok(lifetime),
-        (None, None) => Err(UpstreamError::error(format!(
-            "{} answered a token without saying how long it lives (no expires_in)",
-            connector.name()
-        ))),
-    }
+    let lifetime = match (access.expires_in, connector.default_token_lifetime()) {
+        (Some(seconds), _) => Duration::from_secs(seconds),
+        (None, Some(lifetime)) => lifetime,
+        (None, None) => {
+            return Err(UpstreamError::error(format!(
+                "{} answered a token without saying how long it lives (no expires_in)",
+                connector.name()
+            )));
+        }
+    };
+    Ok(lifetime.min(MAX_TOKEN_LIFETIME))
 }
 
 /// What the broker reaches: the store, the saved secrets, the network and the change feed.
