@@ -391,7 +391,7 @@ struct WorkerArgs {
     )]
     webhook_retry_first_seconds: u64,
     /// The longest wait between two attempts of a delivery (and the most a Retry-After is
-    /// honoured for).
+    /// honoured for, never more than a day).
     #[arg(
         long,
         env = "LATCH_WEBHOOK_RETRY_MAX_SECONDS",

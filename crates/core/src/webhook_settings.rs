@@ -10,7 +10,7 @@ pub struct WebhookConfig {
     /// waits twice as long as the one before, with up to a fifth of jitter either way.
     pub retry_first: Duration,
     /// The longest wait between two attempts (`LATCH_WEBHOOK_RETRY_MAX_SECONDS`), also the
-    /// most a `Retry-After` is honoured for.
+    /// most a `Retry-After` is honoured for (the egress client reads none past a day).
     pub retry_max: Duration,
     /// How long a delivery is retried, and how long an endpoint may fail every attempt
     /// before it is turned off (`LATCH_WEBHOOK_RETRY_HORIZON_SECONDS`, 3 days).
