@@ -392,6 +392,17 @@ pub trait TokenStore: Send + Sync {
         owner: &str,
         token: &NewToken,
     ) -> Result<bool, StoreError>;
+    /// Writes a token whose login outlived its lease, only while the stored refresh token is
+    /// still the one that login spent (`spent_refresh_ct`, as read): the upstream rotated it,
+    /// so the token's own rotated one is the only one left that works, and losing it would
+    /// cost a new consent. Leaves the lease to its holder. `Ok(false)` when the stored one
+    /// changed meanwhile (a successor's grant, or a reconnect, is newer).
+    async fn store_rotated_token(
+        &self,
+        credential_id: Uuid,
+        spent_refresh_ct: &[u8],
+        token: &NewToken,
+    ) -> Result<bool, StoreError>;
     /// Moves the end of `owner`'s lease to `until`; `false` when `owner` no longer holds it.
     async fn renew_token_lease(
         &self,

@@ -21,6 +21,7 @@ on_both_backends!(TestDatabase:
     the_owner_of_an_id_is_found_in_any_organization,
     a_token_lease_has_one_holder_until_it_lapses,
     only_the_lease_holder_writes_the_token_and_writing_frees_the_lease,
+    a_late_token_is_written_only_while_the_refresh_token_it_spent_is_still_stored,
     a_token_row_goes_with_its_credential,
     changes_are_numbered_in_commit_order_and_pruned_by_age,
 );
@@ -107,6 +108,77 @@ async fn a_token_lease_has_one_holder_until_it_lapses(db: TestDatabase) {
             .await
             .unwrap()
     );
+}
+
+async fn a_late_token_is_written_only_while_the_refresh_token_it_spent_is_still_stored(
+    db: TestDatabase,
+) {
+    let store = open(&db).await;
+    let (_, id) = stored_credential(store.as_ref()).await;
+    let start = now();
+    let lease = start + Duration::seconds(30);
+    let with_refresh = |refresh: u8| NewToken {
+        refresh_ct: Some(vec![refresh; 48]),
+        refresh_nonce: Some(vec![refresh; 24]),
+        ..token(1)
+    };
+    // The grant's first refresh token, written by its holder.
+    assert!(
+        store
+            .acquire_token_lease(id, 1, "first", lease, start)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .store_token(id, "first", &with_refresh(7))
+            .await
+            .unwrap()
+    );
+    // A successor holds the lease now; a late login that spent refresh token 7 and got 8.
+    assert!(
+        store
+            .acquire_token_lease(id, 1, "successor", lease, start)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .store_token(id, "late", &with_refresh(8))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .store_rotated_token(id, &[9; 48], &with_refresh(8))
+            .await
+            .unwrap(),
+        "not while another refresh token is stored"
+    );
+    assert!(
+        store
+            .store_rotated_token(id, &[7; 48], &with_refresh(8))
+            .await
+            .unwrap()
+    );
+    let row = store.credential_token(id).await.unwrap().unwrap();
+    assert_eq!(row.refresh_ct, Some(vec![8; 48]));
+    assert_eq!(row.refresh_nonce, Some(vec![8; 24]));
+    assert_eq!(row.token_ct, Some(vec![1; 40]));
+    assert_eq!(
+        row.lease_owner.as_deref(),
+        Some("successor"),
+        "the lease stays with its holder"
+    );
+    // Once written, the spent one no longer matches: a second late write changes nothing.
+    assert!(
+        !store
+            .store_rotated_token(id, &[7; 48], &with_refresh(9))
+            .await
+            .unwrap()
+    );
+    let row = store.credential_token(id).await.unwrap().unwrap();
+    assert_eq!(row.refresh_ct, Some(vec![8; 48]));
 }
 
 async fn only_the_lease_holder_writes_the_token_and_writing_frees_the_lease(db: TestDatabase) {

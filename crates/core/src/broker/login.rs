@@ -17,6 +17,9 @@ pub(super) enum LoginWith {
     Secrets(SecretFields),
     RefreshToken {
         token: Option<SecretString>,
+        /// The refresh token as the store held it, sealed: what a late write and a refusal
+        /// compare the store's with, to tell whether another refresh replaced it meanwhile.
+        spent: Option<Vec<u8>>,
         /// The redirect URI of the credential's OAuth app, which the upstream wants again.
         redirect_uri: String,
         /// The app's secrets (a confidential client's secret).
@@ -101,13 +104,9 @@ impl TokenBroker {
             asker,
         } = asked;
         // Another replica may have written a token between our read and our win.
-        if let Some(stored) = self.stored(slot, credential, basis).await?
-            && stored.suits(
-                credential.version,
-                wish,
-                asked_at,
-                self.config.forced_interval,
-            )
+        if let Some(stored) = self
+            .stored_suiting(slot, credential, basis, wish, asked_at)
+            .await?
         {
             self.release(credential.id, owner).await;
             return Ok(stored.issue(Issuance::Stored));
@@ -136,6 +135,26 @@ impl TokenBroker {
             Ok(fetched) => fetched,
             Err(failure) => {
                 self.release(credential.id, owner).await;
+                if failure.status == ValidationStatus::Invalid
+                    && self.grant_moved_on(credential, &with).await?
+                {
+                    // The refusal is of a refresh token another replica's refresh (or a
+                    // reconnect) already replaced while this login ran, not of the grant.
+                    tracing::info!(
+                        credential_id = %credential.id,
+                        "a refresh token was refused after another refresh replaced it"
+                    );
+                    if let Some(stored) = self
+                        .stored_suiting(slot, credential, basis, wish, asked_at)
+                        .await?
+                    {
+                        return Ok(stored.issue(Issuance::Stored));
+                    }
+                    return Err(unavailable(
+                        1,
+                        "the credential's grant was renewed while this refresh ran; retry".into(),
+                    ));
+                }
                 if failure.status == ValidationStatus::Invalid {
                     slot.token.store(None);
                     let now = self.clock.instant();
@@ -205,27 +224,33 @@ impl TokenBroker {
             refresh_nonce: rotated.map(|sealed| sealed.nonce),
             metadata: serde_json::Value::Object(access.metadata.clone()),
         };
-        match self.store.store_token(credential.id, owner, &row).await {
-            Ok(true) => {}
-            Ok(false) => {
-                // The lease lapsed during the login and another replica took over: its token
-                // is the credential's now. This session would be one more left open upstream.
-                tracing::warn!(
-                    credential_id = %credential.id,
-                    "the refresh lease lapsed during the login; logging that session out"
-                );
-                self.retire_session(credential, access.token);
-                if let Some(stored) = self.stored(slot, credential, basis).await?
-                    && stored.obtained_at > asked_at
-                {
-                    return fresh_enough(&stored, wish, self.clock.now(), Issuance::Stored);
-                }
-                return Err(unavailable(
-                    5,
-                    "another replica took over the login for this credential; retry shortly".into(),
-                ));
+        // An error writing is logged and the token handed out all the same; a lost lease
+        // keeps the token only when it carries the grant's one working refresh token.
+        let written = match self.store.store_token(credential.id, owner, &row).await {
+            Ok(true) => true,
+            Ok(false) => self.kept_rotated(credential, &with, &row).await,
+            Err(error) => {
+                tracing::error!(%error, "could not store a token");
+                true
             }
-            Err(error) => tracing::error!(%error, "could not store a token"),
+        };
+        if !written {
+            // The lease lapsed during the login and another replica took over: its token is
+            // the credential's now. This session would be one more left open upstream.
+            tracing::warn!(
+                credential_id = %credential.id,
+                "the refresh lease lapsed during the login; logging that session out"
+            );
+            self.retire_session(credential, access.token);
+            if let Some(stored) = self.stored(slot, credential, basis).await?
+                && stored.obtained_at > asked_at
+            {
+                return fresh_enough(&stored, wish, self.clock.now(), Issuance::Stored);
+            }
+            return Err(unavailable(
+                5,
+                "another replica took over the login for this credential; retry shortly".into(),
+            ));
         }
         let cached = Arc::new(CachedToken {
             org_id: credential.org_id,
@@ -262,8 +287,10 @@ impl TokenBroker {
     pub(super) async fn login_with(&self, credential: &Credential) -> Result<LoginWith, CoreError> {
         if made_by_consent(credential) {
             let (redirect_uri, app_secrets) = self.app_settings_of(credential).await?;
+            let (token, spent) = self.refresh_grant_of(credential).await?.unzip();
             Ok(LoginWith::RefreshToken {
-                token: self.refresh_token_of(credential).await?,
+                token,
+                spent,
                 redirect_uri,
                 app_secrets,
             })
@@ -294,6 +321,7 @@ impl TokenBroker {
                 token: Some(refresh_token),
                 redirect_uri,
                 app_secrets,
+                ..
             } => {
                 let flow = connector
                     .oauth()
@@ -321,6 +349,17 @@ impl TokenBroker {
         &self,
         credential: &Credential,
     ) -> Result<Option<SecretString>, CoreError> {
+        Ok(self
+            .refresh_grant_of(credential)
+            .await?
+            .map(|(token, _)| token))
+    }
+
+    /// The stored refresh token of an OAuth credential, opened, and as stored (sealed).
+    async fn refresh_grant_of(
+        &self,
+        credential: &Credential,
+    ) -> Result<Option<(SecretString, Vec<u8>)>, CoreError> {
         let Some(row) = self.store.credential_token(credential.id).await? else {
             return Ok(None);
         };
@@ -329,8 +368,68 @@ impl TokenBroker {
         };
         let context = RecordContext::new(credential.org_id, credential.id);
         let data_key = self.secrets.data_key_of(credential)?;
-        let sealed = Sealed { nonce, ciphertext };
-        open_text(&data_key, &context, Purpose::RefreshToken, &sealed).map(Some)
+        let sealed = Sealed {
+            nonce,
+            ciphertext: ciphertext.clone(),
+        };
+        let token = open_text(&data_key, &context, Purpose::RefreshToken, &sealed)?;
+        Ok(Some((token, ciphertext)))
+    }
+
+    /// Whether the store's refresh token is no longer the one this login spent: another
+    /// replica's refresh, or a reconnect, replaced it while the login ran.
+    async fn grant_moved_on(
+        &self,
+        credential: &Credential,
+        with: &LoginWith,
+    ) -> Result<bool, CoreError> {
+        let LoginWith::RefreshToken {
+            spent: Some(spent), ..
+        } = with
+        else {
+            return Ok(false);
+        };
+        let row = self.store.credential_token(credential.id).await?;
+        Ok(row.and_then(|row| row.refresh_ct).as_deref() != Some(spent.as_slice()))
+    }
+
+    /// After a lost lease: writes the token all the same when its login spent a refresh token
+    /// that the upstream rotated and the store still holds the spent one (no refresh since),
+    /// so that the rotated one, the only one left that works, is not lost. Whether it did.
+    async fn kept_rotated(
+        &self,
+        credential: &Credential,
+        with: &LoginWith,
+        row: &NewToken,
+    ) -> bool {
+        let (
+            Some(_),
+            LoginWith::RefreshToken {
+                spent: Some(spent), ..
+            },
+        ) = (&row.refresh_ct, with)
+        else {
+            return false;
+        };
+        match self
+            .store
+            .store_rotated_token(credential.id, spent, row)
+            .await
+        {
+            Ok(kept) => {
+                if kept {
+                    tracing::warn!(
+                        credential_id = %credential.id,
+                        "the refresh lease lapsed during the login; its rotated refresh token was kept"
+                    );
+                }
+                kept
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not keep a rotated refresh token");
+                false
+            }
+        }
     }
 
     /// Renews `owner`'s lease every third of its length, for as long as the login under it

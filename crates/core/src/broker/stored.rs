@@ -38,6 +38,27 @@ impl TokenBroker {
         Ok(self.remember_stored(slot, stored))
     }
 
+    /// The store's copy of the token, when it suits a request made at `asked_at` for `wish`
+    /// (this version, living long enough, and not the one a forced refresh refuses).
+    pub(super) async fn stored_suiting(
+        &self,
+        slot: &Slot,
+        credential: &Credential,
+        basis: i64,
+        wish: TokenWish,
+        asked_at: DateTime<Utc>,
+    ) -> Result<Option<Arc<CachedToken>>, CoreError> {
+        let stored = self.stored(slot, credential, basis).await?;
+        Ok(stored.filter(|stored| {
+            stored.suits(
+                credential.version,
+                wish,
+                asked_at,
+                self.config.forced_interval,
+            )
+        }))
+    }
+
     /// A token read from the store, cached in the slot when it is newer than the slot's.
     pub(super) fn remember_stored(
         &self,

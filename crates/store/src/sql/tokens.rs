@@ -1,5 +1,23 @@
 //! The SQL of tokens, for both backends (see [`crate::sql_store`]).
 
+/// Binds a [`crate::NewToken`]'s columns as `$3` to `$11`, in the order both token writes
+/// name them.
+macro_rules! bind_new_token {
+    ($query:expr, $token:expr) => {
+        $query
+            .bind(&$token.token_ct)
+            .bind(&$token.nonce)
+            .bind(&$token.token_type)
+            .bind($token.expires_at)
+            .bind($token.obtained_at)
+            .bind($token.credential_version)
+            .bind(&$token.refresh_ct)
+            .bind(&$token.refresh_nonce)
+            .bind(sqlx::types::Json(&$token.metadata))
+    };
+}
+pub(crate) use bind_new_token;
+
 macro_rules! impl_tokens {
     ($store:ident, $db:ty) => {
         #[async_trait::async_trait]
@@ -57,7 +75,7 @@ macro_rules! impl_tokens {
                 owner: &str,
                 token: &$crate::NewToken,
             ) -> Result<bool, $crate::StoreError> {
-                let written = sqlx::query(
+                let query = sqlx::query(
                     "UPDATE credential_tokens SET token_ct = $3, nonce = $4, token_type = $5, \
                      expires_at = $6, obtained_at = $7, credential_version = $8, \
                      refresh_ct = COALESCE($9, refresh_ct), \
@@ -66,16 +84,28 @@ macro_rules! impl_tokens {
                      WHERE credential_id = $1 AND lease_owner = $2",
                 )
                 .bind(credential_id)
-                .bind(owner)
-                .bind(&token.token_ct)
-                .bind(&token.nonce)
-                .bind(&token.token_type)
-                .bind(token.expires_at)
-                .bind(token.obtained_at)
-                .bind(token.credential_version)
-                .bind(&token.refresh_ct)
-                .bind(&token.refresh_nonce)
-                .bind(sqlx::types::Json(&token.metadata))
+                .bind(owner);
+                let written = $crate::sql::tokens::bind_new_token!(query, token)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(written == 1)
+            }
+            async fn store_rotated_token(
+                &self,
+                credential_id: uuid::Uuid,
+                spent_refresh_ct: &[u8],
+                token: &$crate::NewToken,
+            ) -> Result<bool, $crate::StoreError> {
+                let query = sqlx::query(
+                    "UPDATE credential_tokens SET token_ct = $3, nonce = $4, token_type = $5, \
+                     expires_at = $6, obtained_at = $7, credential_version = $8, \
+                     refresh_ct = $9, refresh_nonce = $10, metadata = $11 \
+                     WHERE credential_id = $1 AND refresh_ct = $2",
+                )
+                .bind(credential_id)
+                .bind(spent_refresh_ct);
+                let written = $crate::sql::tokens::bind_new_token!(query, token)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use latch_connector::oauth::OAuthFlow;
 use latch_connector::{
     AccessToken, AuthMethod, Connector, EgressClient, EgressPolicy, FieldError, FieldSpec, Fields,
     SecretFields, UpstreamError, ValidationOutcome, ValidationStatus,
@@ -127,9 +128,11 @@ enum Answer {
 }
 
 /// An upstream that counts logins, hands out `t-1`, `t-2`, ..., and, when gated, holds
-/// login `n` until `release(n)`.
+/// login `n` until `release(n)`. As an OAuth server it takes only its current refresh token
+/// (`r-0` first) and rotates it with every refresh: login `n` answers `r-n`.
 struct Upstream {
     logins: AtomicU64,
+    refresh_token: Mutex<String>,
     answer: Mutex<Answer>,
     released: Mutex<HashSet<u64>>,
     wake: Notify,
@@ -141,6 +144,7 @@ impl Upstream {
     fn new(gated: bool) -> Arc<Self> {
         Arc::new(Self {
             logins: AtomicU64::new(0),
+            refresh_token: Mutex::new("r-0".into()),
             answer: Mutex::new(Answer::Token { expires_in: 3600 }),
             released: Mutex::new(HashSet::new()),
             wake: Notify::new(),
@@ -197,7 +201,10 @@ impl Connector for FakeConnector {
         &[]
     }
     fn auth_methods(&self) -> &'static [AuthMethod] {
-        &[AuthMethod::ClientCredentials]
+        &[
+            AuthMethod::ClientCredentials,
+            AuthMethod::OauthAuthorizationCode,
+        ]
     }
     fn normalize_config(&self, config: Fields) -> Result<Fields, Vec<FieldError>> {
         Ok(config)
@@ -257,6 +264,10 @@ impl Connector for FakeConnector {
             .unwrap()
             .push(token.expose_secret().to_string());
     }
+
+    fn oauth(&self) -> Option<&dyn OAuthFlow> {
+        Some(self)
+    }
 }
 
 /// One replica: its own broker and clock, on a shared store, upstream and time.
@@ -286,6 +297,10 @@ struct World {
 
 impl World {
     async fn new(gated: bool) -> Self {
+        Self::create(gated, AuthMethod::ClientCredentials).await
+    }
+
+    async fn create(gated: bool, auth_method: AuthMethod) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/latch.db", dir.path().display());
         let store = latch_store::connect(&url).await.unwrap();
@@ -316,7 +331,7 @@ impl World {
                     identity: None,
                     validated_at: None,
                     oauth_app_id: None,
-                    auth_method: "client_credentials".into(),
+                    auth_method: auth_method.as_str().into(),
                 },
                 &NewAuditEvent {
                     org_id: Some(org.id),
@@ -568,19 +583,31 @@ async fn a_lease_is_renewed_while_a_slow_login_runs_so_no_second_login_starts() 
     assert_eq!(world.upstream.logins(), 1);
 }
 
+/// A token request whose login (login 1) is under way when its replica's whole process
+/// stalls past the lease (it renews nothing), and another replica's request, which takes
+/// over and logs in (login 2): the successor replica and both requests, neither answered.
+async fn a_lease_lapses_mid_login(
+    world: &Arc<World>,
+) -> (
+    Arc<Replica>,
+    tokio::task::JoinHandle<Result<String, CoreError>>,
+    tokio::task::JoinHandle<Result<String, CoreError>>,
+) {
+    let (stalled, successor) = (world.replica(), world.replica());
+    let late = spawn_token(world, &stalled);
+    until("the stalled login", || world.upstream.logins() == 1).await;
+    stalled.frozen.store(true, Ordering::SeqCst);
+    world.time.advance(Duration::from_secs(31)).await;
+    let taken_over = spawn_token(world, &successor);
+    until("the successor's login", || world.upstream.logins() == 2).await;
+    (successor, late, taken_over)
+}
+
 #[tokio::test]
 async fn a_lease_that_lapses_while_its_holder_stalls_passes_on_and_the_late_session_is_logged_out()
 {
     let world = Arc::new(World::new(true).await);
-    let (stalled, other) = (world.replica(), world.replica());
-    let late = spawn_token(&world, &stalled);
-    until("the stalled login", || world.upstream.logins() == 1).await;
-    // The holder's whole process stalls past its lease (it renews nothing): another replica
-    // takes over and logs in.
-    stalled.frozen.store(true, Ordering::SeqCst);
-    world.time.advance(Duration::from_secs(31)).await;
-    let taken_over = spawn_token(&world, &other);
-    until("the second login", || world.upstream.logins() == 2).await;
+    let (_, late, taken_over) = a_lease_lapses_mid_login(&world).await;
     world.upstream.release(2);
     assert_eq!(taken_over.await.unwrap().unwrap(), "t-2");
     // Now the stalled login answers, too late.
@@ -599,3 +626,5 @@ async fn a_lease_that_lapses_while_its_holder_stalls_passes_on_and_the_late_sess
     })
     .await;
 }
+
+mod rotation;
