@@ -25,6 +25,9 @@ pub struct Browser {
     driver: Child,
     http: reqwest::Client,
     session: String,
+    /// Chromium's temporary files (its profile, its singleton socket): a folder of its own,
+    /// removed with the browser, so that no run leaves them in the system's.
+    _scratch: tempfile::TempDir,
 }
 
 impl Browser {
@@ -45,9 +48,11 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
+        let scratch = tempfile::tempdir().expect("a folder for the browser's files");
         // A process group of its own, so that the browsers it starts go with it.
         let driver = Command::new(CHROMEDRIVER)
             .process_group(0)
+            .env("TMPDIR", scratch.path())
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -89,6 +94,7 @@ impl Browser {
             driver,
             http,
             session: format!("{base}/session/{session}"),
+            _scratch: scratch,
         })
     }
 
