@@ -230,7 +230,6 @@ impl EgressClient {
     /// Sends a request and reads its body, up to [`MAX_BODY_BYTES`]. A redirect is refused:
     /// its target was never checked.
     pub async fn execute(&self, request: RequestBuilder) -> Result<UpstreamResponse, EgressError> {
-        let timeout_secs = self.policy.request_timeout.as_secs().max(1);
         let mut response = self.send(request).await?;
         let status = response.status();
         let headers = response.headers().clone();
@@ -244,7 +243,7 @@ impl EgressClient {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|error| classify(&error, timeout_secs))?
+            .map_err(|error| self.classify(&error))?
         {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(EgressError::BodyTooLarge);
@@ -273,13 +272,17 @@ impl EgressClient {
         })
     }
 
+    /// What a failed call means, in this client's request timeout.
+    fn classify(&self, error: &reqwest::Error) -> EgressError {
+        classify(error, self.policy.request_timeout.as_secs().max(1))
+    }
+
     /// Sends a request built by [`EgressClient::request`]; a redirect is an error.
     async fn send(&self, request: RequestBuilder) -> Result<reqwest::Response, EgressError> {
-        let timeout_secs = self.policy.request_timeout.as_secs().max(1);
         let response = request
             .send()
             .await
-            .map_err(|error| classify(&error, timeout_secs))?;
+            .map_err(|error| self.classify(&error))?;
         if response.status().is_redirection() {
             let target = response
                 .headers()

@@ -16,15 +16,19 @@ pub(super) struct Asked {
 pub(super) enum LoginWith {
     Secrets(SecretFields),
     RefreshToken {
-        token: Option<SecretString>,
-        /// The refresh token as the store held it, sealed: what a late write and a refusal
-        /// compare the store's with, to tell whether another refresh replaced it meanwhile.
-        spent: Option<Vec<u8>>,
+        refresh: Option<StoredRefresh>,
         /// The redirect URI of the credential's OAuth app, which the upstream wants again.
         redirect_uri: String,
         /// The app's secrets (a confidential client's secret).
         app_secrets: SecretFields,
     },
+}
+
+/// A grant's refresh token as the store holds it: opened, to send, and sealed, to compare
+/// the store's with after the login (whether another refresh replaced it meanwhile).
+pub(super) struct StoredRefresh {
+    token: SecretString,
+    sealed: Vec<u8>,
 }
 
 impl TokenBroker {
@@ -287,10 +291,8 @@ impl TokenBroker {
     pub(super) async fn login_with(&self, credential: &Credential) -> Result<LoginWith, CoreError> {
         if made_by_consent(credential) {
             let (redirect_uri, app_secrets) = self.app_settings_of(credential).await?;
-            let (token, spent) = self.refresh_grant_of(credential).await?.unzip();
             Ok(LoginWith::RefreshToken {
-                token,
-                spent,
+                refresh: self.stored_refresh(credential).await?,
                 redirect_uri,
                 app_secrets,
             })
@@ -312,22 +314,21 @@ impl TokenBroker {
             LoginWith::Secrets(secrets) => {
                 (connector.fetch_token(&egress, config, secrets).await?, None)
             }
-            LoginWith::RefreshToken { token: None, .. } => {
+            LoginWith::RefreshToken { refresh: None, .. } => {
                 return Err(UpstreamError::invalid(
                     "the credential holds no refresh token",
                 ));
             }
             LoginWith::RefreshToken {
-                token: Some(refresh_token),
+                refresh: Some(refresh),
                 redirect_uri,
                 app_secrets,
-                ..
             } => {
                 let flow = connector
                     .oauth()
                     .ok_or_else(|| UpstreamError::error("the connector no longer offers OAuth"))?;
                 let grant = flow
-                    .refresh(&egress, config, app_secrets, refresh_token, redirect_uri)
+                    .refresh(&egress, config, app_secrets, &refresh.token, redirect_uri)
                     .await?;
                 (grant.access, grant.refresh_token)
             }
@@ -350,16 +351,16 @@ impl TokenBroker {
         credential: &Credential,
     ) -> Result<Option<SecretString>, CoreError> {
         Ok(self
-            .refresh_grant_of(credential)
+            .stored_refresh(credential)
             .await?
-            .map(|(token, _)| token))
+            .map(|refresh| refresh.token))
     }
 
-    /// The stored refresh token of an OAuth credential, opened, and as stored (sealed).
-    async fn refresh_grant_of(
+    /// The stored refresh token of an OAuth credential, opened and as stored.
+    async fn stored_refresh(
         &self,
         credential: &Credential,
-    ) -> Result<Option<(SecretString, Vec<u8>)>, CoreError> {
+    ) -> Result<Option<StoredRefresh>, CoreError> {
         let Some(row) = self.store.credential_token(credential.id).await? else {
             return Ok(None);
         };
@@ -373,7 +374,10 @@ impl TokenBroker {
             ciphertext: ciphertext.clone(),
         };
         let token = open_text(&data_key, &context, Purpose::RefreshToken, &sealed)?;
-        Ok(Some((token, ciphertext)))
+        Ok(Some(StoredRefresh {
+            token,
+            sealed: ciphertext,
+        }))
     }
 
     /// Whether the store's refresh token is no longer the one this login spent: another
@@ -384,13 +388,14 @@ impl TokenBroker {
         with: &LoginWith,
     ) -> Result<bool, CoreError> {
         let LoginWith::RefreshToken {
-            spent: Some(spent), ..
+            refresh: Some(spent),
+            ..
         } = with
         else {
             return Ok(false);
         };
         let row = self.store.credential_token(credential.id).await?;
-        Ok(row.and_then(|row| row.refresh_ct).as_deref() != Some(spent.as_slice()))
+        Ok(row.and_then(|row| row.refresh_ct).as_deref() != Some(spent.sealed.as_slice()))
     }
 
     /// After a lost lease: writes the token all the same when its login spent a refresh token
@@ -405,7 +410,8 @@ impl TokenBroker {
         let (
             Some(_),
             LoginWith::RefreshToken {
-                spent: Some(spent), ..
+                refresh: Some(spent),
+                ..
             },
         ) = (&row.refresh_ct, with)
         else {
@@ -413,7 +419,7 @@ impl TokenBroker {
         };
         match self
             .store
-            .store_rotated_token(credential.id, spent, row)
+            .store_rotated_token(credential.id, &spent.sealed, row)
             .await
         {
             Ok(kept) => {
